@@ -1,0 +1,185 @@
+"""Borrower, loan account, visit and the loan system's import record (domain §6, protocol "Visits")."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
+
+from models.codes import ContactOutcome, ProductType, VisitStatus
+from models.identity import is_valid_id_number, is_valid_mobile
+from models.money import DecStr, NonNegMoney, Rate
+
+__all__ = [
+    "Borrower",
+    "Coordinate",
+    "LoanAccount",
+    "PreviousVisit",
+    "RepaymentRecord",
+    "Visit",
+    "VisitImportRecord",
+    "Mobile",
+    "IdNumber",
+]
+
+
+def _mobile(v: str) -> str:
+    v = v.strip()
+    if not is_valid_mobile(v):
+        raise PydanticCustomError("fv.phone_invalid", "must be an 11-digit mainland mobile number")
+    return v
+
+
+def _id_number(v: str) -> str:
+    v = v.strip().upper()
+    if not is_valid_id_number(v):
+        raise PydanticCustomError(
+            "fv.id_number_invalid", "not a valid 18-character resident ID (GB 11643 check digit)"
+        )
+    return v
+
+
+Mobile = Annotated[str, AfterValidator(_mobile)]
+IdNumber = Annotated[str, AfterValidator(_id_number)]
+Coordinate = DecStr
+
+
+class _Base(BaseModel):
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+
+class RepaymentRecord(_Base):
+    due_date: date
+    amount_due: NonNegMoney
+    amount_paid: NonNegMoney = Decimal("0.00")
+    paid_on: date | None = None
+
+
+class Borrower(_Base):
+    name: str = Field(min_length=1, max_length=64)
+    phone: Mobile
+    id_number: IdNumber
+    address: str = Field(min_length=1, max_length=300)
+    district: str = Field(min_length=1, max_length=64)
+    lat: Coordinate | None = None
+    lon: Coordinate | None = None
+    timezone: str = "Asia/Shanghai"
+
+    @field_validator("lat")
+    @classmethod
+    def _lat(cls, v: Decimal | None) -> Decimal | None:
+        if v is not None and not (-90 <= v <= 90):
+            raise PydanticCustomError("fv.coordinate_range", "latitude must be between -90 and 90")
+        return v
+
+    @field_validator("lon")
+    @classmethod
+    def _lon(cls, v: Decimal | None) -> Decimal | None:
+        if v is not None and not (-180 <= v <= 180):
+            raise PydanticCustomError("fv.coordinate_range", "longitude must be between -180 and 180")
+        return v
+
+
+class LoanAccount(_Base):
+    external_id: str
+    product_type: ProductType
+    outstanding_principal: NonNegMoney
+    overdue_amount: NonNegMoney
+    dpd: int = Field(ge=0, le=20000)
+    bucket: int = Field(ge=0, le=7)
+    contractual_instalment: NonNegMoney | None = None
+    monthly_rate: Rate | None = None
+    repayment_history: list[RepaymentRecord] = Field(default_factory=list)
+
+
+class PreviousVisit(_Base):
+    report_id: str
+    visited_at: datetime | None = None
+    outcome: ContactOutcome | None = None
+    promise_amount: NonNegMoney | None = None
+    promise_date: date | None = None
+    status: str | None = None
+
+
+class Visit(_Base):
+    """A visit as the device holds it: the case (borrower + loan) and its assignment."""
+
+    visit_id: str
+    external_id: str
+    team: str
+    status: VisitStatus = VisitStatus.OPEN
+    borrower: Borrower
+    loan: LoanAccount
+    investigator_ids: list[str] = Field(default_factory=list)
+    planned_date: date | None = None
+    priority: DecStr = Decimal("0")
+    broken_ptp_count: int = Field(default=0, ge=0)
+    days_since_last_contact: int | None = Field(default=None, ge=0)
+    contact_lost: bool = False
+    active_plan_current: bool = False
+    agency_id: str | None = None
+    placement_id: str | None = None
+    previous_visits: list[PreviousVisit] = Field(default_factory=list)
+    updated_at: datetime | None = None
+
+
+_IMPORT_EXAMPLE: dict[str, Any] = {
+    "external_id": "LN-0000001",
+    "team": "hz-a",
+    "borrower_name": "王建国",
+    "phone": "13812345678",
+    "id_number": "330106198507120019",
+    "address": "杭州市西湖区文三路 100 号 2 幢 301 室",
+    "district": "西湖区",
+    "product_type": "cash_loan",
+    "outstanding_principal": "20000.00",
+    "overdue_amount": "3300.48",
+    "dpd": 75,
+    "lat": "30.2741",
+    "lon": "120.1551",
+    "contractual_instalment": "1100.16",
+    "monthly_rate": "0.015",
+    "broken_ptp_count": 1,
+    "days_since_last_contact": 15,
+    "repayment_history": [
+        {"due_date": "2026-09-15", "amount_due": "1100.16", "amount_paid": "0.00", "paid_on": None}
+    ],
+}
+
+
+class VisitImportRecord(_Base):
+    """One record of the loan system's import (JSON object or CSV row); upsert key `external_id`."""
+
+    model_config = ConfigDict(
+        extra="ignore", str_strip_whitespace=True, json_schema_extra={"examples": [_IMPORT_EXAMPLE]}
+    )
+
+    external_id: str = Field(min_length=1, max_length=64)
+    team: str = Field(min_length=1, max_length=64)
+    borrower_name: str = Field(min_length=1, max_length=64)
+    phone: Mobile
+    id_number: IdNumber
+    address: str = Field(min_length=1, max_length=300)
+    district: str = Field(min_length=1, max_length=64)
+    product_type: ProductType
+    outstanding_principal: NonNegMoney
+    overdue_amount: NonNegMoney
+    dpd: int = Field(ge=0, le=20000)
+    lat: Coordinate | None = None
+    lon: Coordinate | None = None
+    contractual_instalment: NonNegMoney | None = None
+    monthly_rate: Rate | None = None
+    broken_ptp_count: int = Field(default=0, ge=0, le=1000)
+    days_since_last_contact: int | None = Field(default=None, ge=0, le=20000)
+    contact_lost: bool = False
+    active_plan_current: bool = False
+    repayment_history: list[RepaymentRecord] = Field(default_factory=list, max_length=600)
+    status: VisitStatus | None = None
+
+    @field_validator("lat", "lon", "contractual_instalment", "monthly_rate", "days_since_last_contact", mode="before")
+    @classmethod
+    def _blank_is_none(cls, v: Any) -> Any:
+        return None if v == "" else v

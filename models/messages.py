@@ -1,0 +1,124 @@
+"""Validation messages a person understands, in Chinese and English, keyed by error code.
+
+Validators raise `PydanticCustomError("fv.<code>", "<English>")`; the UI and the server look the code up
+here to show the message in the user's language. Pydantic's own error types are covered too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+__all__ = ["MESSAGES", "message_for", "field_errors"]
+
+# code -> (zh-CN, en)
+MESSAGES: dict[str, tuple[str, str]] = {
+    # money and numbers
+    "fv.decimal_string": ("请输入数字，例如 12.34", 'must be a decimal string such as "12.34"'),
+    "fv.not_a_number": ("不是有效的数字", "is not a number"),
+    "fv.money_places": ("金额最多两位小数", "at most 2 decimal places"),
+    "fv.money_negative": ("金额不能为负数", "must not be negative"),
+    "fv.money_not_positive": ("金额必须大于 0", "must be greater than 0"),
+    "fv.money_too_large": ("金额过大", "amount is too large"),
+    "fv.rate_negative": ("利率不能为负数", "rate must not be negative"),
+    "fv.rate_too_large": ("利率须为小于 1 的小数（0.015 即 1.5%）", "rate must be a fraction below 1"),
+    "fv.coordinate_range": ("坐标超出范围", "coordinate out of range"),
+    # identity
+    "fv.phone_invalid": ("手机号须为 11 位大陆手机号", "must be an 11-digit mainland mobile number"),
+    "fv.id_number_invalid": ("身份证号无效（18 位，校验位不符）", "not a valid 18-character resident ID"),
+    "fv.uuid_invalid": ("编号格式无效", "not a valid identifier"),
+    "fv.sha256_invalid": ("文件摘要无效", "not a valid SHA-256 hex digest"),
+    # visit and report rules
+    "fv.checkout_before_checkin": ("签退时间不能早于签到时间", "check-out must not be before check-in"),
+    "fv.collectors_too_few": ("外访须至少两名催收员（R-2）", "a visit needs at least two collectors (R-2)"),
+    "fv.outside_hours_consent": (
+        "22:00 至次日 08:00 外访须记录债务人同意（R-1）",
+        "a check-in between 22:00 and 08:00 needs the debtor's recorded consent (R-1)",
+    ),
+    "fv.third_party_disclosure": (
+        "第三方在场时不得记录欠款金额、产品或逾期状态（R-12）",
+        "a third-party contact must not carry debt amounts, product or delinquency status (R-12)",
+    ),
+    "fv.interview_needs_borrower": (
+        "只有见到本人才能填写访谈",
+        "the interview is recorded only when the borrower was met",
+    ),
+    "fv.primary_reason": ("主要原因须在所选原因之中", "the primary reason must be one of the selected reasons"),
+    "fv.primary_reason_missing": ("请选择一个主要原因", "choose one primary reason"),
+    "fv.ptp_missing": ("承诺还款须填写金额和日期", "a promise to pay needs an amount and a date"),
+    "fv.dispute_missing": ("请填写争议类型", "choose the type of dispute"),
+    "fv.evidence_missing": ("每项收入须选择证明等级", "each income line needs an evidence level"),
+    "fv.term_range": ("期数须在 1 到产品上限之间", "term must be between 1 and the product maximum"),
+    "fv.term_beyond_product": (
+        "期数超过该产品的最长期限（P-1）",
+        "term is beyond the product's maximum (P-1)",
+    ),
+    "fv.capacity_override": (
+        "月供超过还款能力，须填写主管批准理由（P-3）",
+        "the instalment exceeds the capacity: an override reason is required (P-3)",
+    ),
+    "fv.step_payments": ("阶梯还款须少于期数且不能还清余额", "step payments must be fewer than the term and leave a balance"),
+    "fv.unknown_code": ("未知代码", "unknown code"),
+    "fv.settlement_range": ("和解金额不能超过应还总额", "the settlement cannot exceed the total due"),
+    "fv.agreement_missing": ("请记录还款计划的确认方式（P-6）", "record how the plan was agreed (P-6)"),
+    "fv.date_order": ("日期顺序不正确", "dates are in the wrong order"),
+    "fv.checkin_missing": ("请先签到", "check in first"),
+    "fv.id_not_shown": ("请确认已出示工作证（R-3）", "confirm that identification was shown (R-3)"),
+    "fv.outcome_missing": ("请选择接触结果", "choose the contact outcome"),
+    "fv.no_disclosure": ("请确认未向第三方透露债务信息（R-12）", "confirm nothing about the debt was disclosed (R-12)"),
+    "fv.third_party_missing": ("请填写第三方联系记录", "record the third-party contact"),
+    "fv.consent_to_enter": ("请记录是否同意入户（R-4）", "record whether entry was allowed (R-4)"),
+    "fv.reasons_missing": ("请选择逾期原因", "choose the reasons for the delinquency"),
+    "fv.willingness_missing": ("请评估还款意愿", "rate the willingness to pay"),
+    "fv.plan_missing": ("请填写还款方案", "fill in the repayment plan"),
+    "fv.incomes_missing": ("请填写家庭收入", "record the household income"),
+    "fv.checkout_missing": ("请签退", "check out"),
+    # pydantic's own types
+    "missing": ("必填", "required"),
+    "enum": ("不是有效的选项", "not one of the allowed values"),
+    "literal_error": ("不是有效的选项", "not one of the allowed values"),
+    "string_too_short": ("内容太短", "too short"),
+    "string_too_long": ("内容太长", "too long"),
+    "too_short": ("项目太少", "too few items"),
+    "too_long": ("项目太多", "too many items"),
+    "int_parsing": ("请输入整数", "must be a whole number"),
+    "int_type": ("请输入整数", "must be a whole number"),
+    "greater_than": ("数值太小", "too small"),
+    "greater_than_equal": ("数值太小", "too small"),
+    "less_than": ("数值太大", "too large"),
+    "less_than_equal": ("数值太大", "too large"),
+    "date_from_datetime_parsing": ("日期格式应为 YYYY-MM-DD", "date must be YYYY-MM-DD"),
+    "date_parsing": ("日期格式应为 YYYY-MM-DD", "date must be YYYY-MM-DD"),
+    "datetime_parsing": ("时间格式无效", "invalid timestamp"),
+    "timezone_aware": ("时间须带时区", "timestamp must carry a UTC offset"),
+    "extra_forbidden": ("不允许的字段", "unexpected field"),
+    "value_error": ("输入无效", "invalid value"),
+    "string_type": ("须为文本", "must be text"),
+    "bool_type": ("须为是或否", "must be true or false"),
+    "bool_parsing": ("须为是或否", "must be true or false"),
+    "list_type": ("须为列表", "must be a list"),
+    "model_type": ("格式无效", "invalid structure"),
+    "dict_type": ("格式无效", "invalid structure"),
+    "json_invalid": ("不是有效的 JSON", "invalid JSON"),
+}
+
+
+def message_for(code: str, lang: str = "zh", fallback: str | None = None) -> str:
+    """The message for an error code in 'zh' or 'en'; the fallback (or the code) when unknown."""
+    pair = MESSAGES.get(code)
+    if pair is None:
+        return fallback or code
+    return pair[0] if lang.startswith("zh") else pair[1]
+
+
+def field_errors(errors: Iterable[Mapping[str, Any]], lang: str = "en") -> list[dict[str, Any]]:
+    """Pydantic `errors()` -> `[{"loc": [...], "msg": "...", "type": code}]` in the chosen language."""
+    out: list[dict[str, Any]] = []
+    for e in errors:
+        code = str(e.get("type", "value_error"))
+        loc = [p for p in e.get("loc", ()) if isinstance(p, (str, int))]
+        msg = message_for(code, lang, fallback=str(e.get("msg", code)))
+        if code == "value_error" and e.get("msg"):
+            msg = str(e["msg"]).removeprefix("Value error, ")
+        out.append({"loc": loc, "msg": msg, "type": code})
+    return out

@@ -1,0 +1,133 @@
+"""Money and rates as Decimal: the one place where amounts are parsed, rounded and printed.
+
+Amounts on the wire are strings with exactly two decimals ("1100.16"); rates are decimal strings
+("0.015"). A float never touches money.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
+from pydantic_core import PydanticCustomError
+
+__all__ = [
+    "CENT",
+    "ZERO",
+    "Money",
+    "NonNegMoney",
+    "PosMoney",
+    "Rate",
+    "DecStr",
+    "fmt_money",
+    "fmt_rate",
+    "parse_decimal",
+    "q2",
+]
+
+CENT = Decimal("0.01")
+ZERO = Decimal("0.00")
+
+
+def q2(x: Decimal) -> Decimal:
+    """Round half-up to 0.01 (domain F-3)."""
+    return x.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def fmt_money(x: Decimal) -> str:
+    return str(q2(x))
+
+
+def fmt_rate(x: Decimal, places: int = 4) -> str:
+    return str(x.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP))
+
+
+def parse_decimal(value: Any, *, code: str = "decimal") -> Decimal:
+    """Parse a str/int/Decimal into Decimal; floats and bools are refused (they lose cents)."""
+    if isinstance(value, bool) or isinstance(value, float):
+        raise PydanticCustomError(
+            "fv.decimal_string", "must be a decimal string such as \"12.34\", not a float"
+        )
+    if isinstance(value, Decimal):
+        d = value
+    elif isinstance(value, int):
+        d = Decimal(value)
+    elif isinstance(value, str):
+        s = value.strip().replace(",", "")
+        try:
+            d = Decimal(s)
+        except InvalidOperation:
+            raise PydanticCustomError("fv.not_a_number", "is not a number") from None
+    else:
+        raise PydanticCustomError("fv.not_a_number", "is not a number")
+    if not d.is_finite():
+        raise PydanticCustomError("fv.not_a_number", "is not a number")
+    return d
+
+
+def _money(value: Any) -> Decimal:
+    d = parse_decimal(value)
+    exp = d.as_tuple().exponent
+    if isinstance(exp, int) and exp < -2 and d != d.quantize(CENT):
+        raise PydanticCustomError("fv.money_places", "at most 2 decimal places")
+    if abs(d) >= Decimal("1e12"):
+        raise PydanticCustomError("fv.money_too_large", "amount is too large")
+    return d.quantize(CENT)
+
+
+def _nonneg_money(value: Any) -> Decimal:
+    d = _money(value)
+    if d < 0:
+        raise PydanticCustomError("fv.money_negative", "must not be negative")
+    return d
+
+
+def _pos_money(value: Any) -> Decimal:
+    d = _money(value)
+    if d <= 0:
+        raise PydanticCustomError("fv.money_not_positive", "must be greater than 0")
+    return d
+
+
+def _rate(value: Any) -> Decimal:
+    d = parse_decimal(value)
+    if d < 0:
+        raise PydanticCustomError("fv.rate_negative", "rate must not be negative")
+    if d >= 1:
+        raise PydanticCustomError("fv.rate_too_large", "rate must be a fraction below 1 (0.015 = 1.5%)")
+    return d
+
+
+def _dec(value: Any) -> Decimal:
+    return parse_decimal(value)
+
+
+_money_schema = WithJsonSchema({"type": "string", "pattern": r"^-?\d+\.\d{2}$", "examples": ["1100.16"]})
+_str = PlainSerializer(lambda d: fmt_money(d), return_type=str, when_used="always")
+
+Money = Annotated[Decimal, BeforeValidator(_money), _str, _money_schema]
+NonNegMoney = Annotated[
+    Decimal,
+    BeforeValidator(_nonneg_money),
+    _str,
+    WithJsonSchema({"type": "string", "pattern": r"^\d+\.\d{2}$", "examples": ["1100.16"]}),
+]
+PosMoney = Annotated[
+    Decimal,
+    BeforeValidator(_pos_money),
+    _str,
+    WithJsonSchema({"type": "string", "pattern": r"^\d+\.\d{2}$", "examples": ["12000.00"]}),
+]
+Rate = Annotated[
+    Decimal,
+    BeforeValidator(_rate),
+    PlainSerializer(lambda d: str(d), return_type=str, when_used="always"),
+    WithJsonSchema({"type": "string", "pattern": r"^\d+(\.\d+)?$", "examples": ["0.015"]}),
+]
+DecStr = Annotated[
+    Decimal,
+    BeforeValidator(_dec),
+    PlainSerializer(lambda d: str(d), return_type=str, when_used="always"),
+    WithJsonSchema({"type": "string", "pattern": r"^-?\d+(\.\d+)?$", "examples": ["30.2741"]}),
+]

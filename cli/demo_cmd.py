@@ -1,0 +1,184 @@
+"""`fieldvisit demo`: the central server on a demo database with demo data and users, plus the app.
+
+Everything goes through the documented commands and the wire protocol (users add, import, dispatch
+suggest + assign), so the demo exercises the same paths a real installation does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+log = logging.getLogger("fieldvisit.demo")
+
+DEFAULT_SERVER_PORT = 8765
+DEFAULT_APP_PORT = 8550
+DEMO_PASSWORD = "demo1234"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=DEFAULT_SERVER_PORT, help="central server port")
+    p.add_argument("--app-port", type=int, default=DEFAULT_APP_PORT, help="app (web) port")
+    p.add_argument("--db", default=None, help="demo database (default var/demo/fieldvisit.db)")
+    p.add_argument("--visits", type=int, default=120, help="demo visits per team")
+    p.add_argument("--fresh", action="store_true", help="recreate the demo database")
+    p.add_argument("--no-app", action="store_true", help="run the central server only")
+
+
+def _fieldvisit() -> list[str]:
+    exe = Path(sys.executable).with_name("fieldvisit")
+    return [str(exe)] if exe.exists() else [sys.executable, "-m", "cli.main"]
+
+
+def _wait_healthy(url: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/v1/health", timeout=1.0).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit(f"the central server did not start at {url}")
+
+
+def _wait_http(url: str, timeout: float = 90.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(url, timeout=1.0)
+            return True
+        except httpx.HTTPError:
+            time.sleep(0.3)
+    return False
+
+
+def seed(db: Path, visits_per_team: int) -> list[dict[str, Any]]:
+    """Create the demo users and import the demo cases; returns the users."""
+    from models.demo_data import demo_users, generate_import_records
+
+    users = demo_users()
+    env = dict(os.environ, FIELDVISIT_DB=str(db))
+    for u in users:
+        cmd = [
+            *_fieldvisit(), "users", "add", u["username"], "--password", u.get("password", DEMO_PASSWORD),
+            "--role", u["role"], "--team", u["team"], "--name", u.get("name", u["username"]), "--db", str(db),
+        ]
+        if u.get("districts"):
+            cmd += ["--district", ",".join(u["districts"])]
+        if u.get("experience_years") is not None:
+            cmd += ["--experience-years", str(u["experience_years"])]
+        subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL)
+    records: list[dict[str, Any]] = []
+    teams: dict[str, set[str]] = {}
+    for u in users:
+        if u["role"] == "investigator":
+            teams.setdefault(u["team"], set()).update(u.get("districts") or [])
+    start = 1
+    for team, districts in sorted(teams.items()):
+        records += generate_import_records(
+            visits_per_team, seed=2026, team=team, districts=sorted(districts), start=start
+        )
+        start += visits_per_team
+    file = db.with_name("demo-import.json")
+    file.write_text(json.dumps({"records": records}, ensure_ascii=False), encoding="utf-8")
+    subprocess.run([*_fieldvisit(), "import", str(file), "--db", str(db)], check=True, env=env,
+                   stdout=subprocess.DEVNULL)
+    return users
+
+
+def dispatch(server: str, users: list[dict[str, Any]]) -> int:
+    """Each team's supervisor applies the server's dispatch suggestion for today and tomorrow."""
+    assigned = 0
+    for sup in (u for u in users if u["role"] == "supervisor"):
+        with httpx.Client(base_url=server, timeout=30) as c:
+            r = c.post("/v1/auth/login", json={"username": sup["username"],
+                                               "password": sup.get("password", DEMO_PASSWORD),
+                                               "device_name": "demo-dispatch"})
+            r.raise_for_status()
+            c.headers["Authorization"] = f"Bearer {r.json()['access_token']}"
+            for day in (date.today(), date.today() + timedelta(days=1)):
+                s = c.post("/v1/dispatch/suggest", json={"date": day.isoformat(), "team": sup["team"]})
+                s.raise_for_status()
+                for a in s.json().get("assignments", []):
+                    ok = c.post(f"/v1/visits/{a['visit_id']}/assign",
+                                json={"investigator_ids": a["investigator_ids"], "planned_date": day.isoformat()})
+                    assigned += ok.status_code == 200
+    return assigned
+
+
+def run(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    host = getattr(args, "host", "127.0.0.1")
+    port = getattr(args, "port", DEFAULT_SERVER_PORT) or DEFAULT_SERVER_PORT
+    app_port = getattr(args, "app_port", DEFAULT_APP_PORT) or DEFAULT_APP_PORT
+    db = Path(getattr(args, "db", None) or Path("var") / "demo" / "fieldvisit.db").resolve()
+    visits = getattr(args, "visits", 120) or 120
+    fresh = bool(getattr(args, "fresh", False)) or not db.exists()
+    if fresh:
+        db.parent.mkdir(parents=True, exist_ok=True)
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{db}{suffix}").unlink(missing_ok=True)
+        users = seed(db, visits)
+    else:
+        from models.demo_data import demo_users
+
+        users = demo_users()
+    server_url = f"http://{host}:{port}"
+    env = dict(os.environ, FIELDVISIT_DB=str(db))
+    procs: list[subprocess.Popen[bytes]] = []
+    procs.append(subprocess.Popen([*_fieldvisit(), "serve", "--host", host, "--port", str(port),
+                                   "--db", str(db)], env=env))
+    try:
+        _wait_healthy(server_url)
+        if fresh:
+            n = dispatch(server_url, users)
+            log.info("dispatched %d demo visits", n)
+        app_url = None
+        if not getattr(args, "no_app", False):
+            data_dir = db.parent / "devices"
+            data_dir.mkdir(exist_ok=True)
+            app_env = dict(os.environ, FLET_APP_STORAGE_DATA=str(data_dir))
+            procs.append(subprocess.Popen([*_fieldvisit(), "app", "--server", server_url,
+                                           "--port", str(app_port), "--host", host], env=app_env))
+            app_url = f"http://{host}:{app_port}/"
+            _wait_http(app_url)
+        _banner(server_url, app_url, users)
+        while all(p.poll() is None for p in procs):
+            time.sleep(0.5)
+        return next((p.returncode or 0 for p in procs if p.poll() is not None), 0)
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGINT)
+        for p in procs:
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+
+def _banner(server_url: str, app_url: str | None, users: list[dict[str, Any]]) -> None:
+    lines = ["", "FieldVisit demo is running", f"  central server : {server_url}  (API docs {server_url}/docs)"]
+    if app_url:
+        lines.append(f"  app            : {app_url}")
+    lines.append(f"  sign-ins (password {DEMO_PASSWORD}):")
+    for u in users:
+        lines.append(f"    {u['role']:<12} {u['username']:<10} team {u['team']}")
+    lines.append("  Ctrl+C stops both.")
+    sys.stdout.write("\n".join(lines) + "\n")
+    sys.stdout.flush()

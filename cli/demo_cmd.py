@@ -73,8 +73,20 @@ def seed(db: Path, visits_per_team: int) -> list[dict[str, Any]]:
     env = dict(os.environ, FIELDVISIT_DB=str(db))
     for u in users:
         cmd = [
-            *_fieldvisit(), "users", "add", u["username"], "--password", u.get("password", DEMO_PASSWORD),
-            "--role", u["role"], "--team", u["team"], "--name", u.get("name", u["username"]), "--db", str(db),
+            *_fieldvisit(),
+            "users",
+            "add",
+            u["username"],
+            "--password",
+            u.get("password", DEMO_PASSWORD),
+            "--role",
+            u["role"],
+            "--team",
+            u["team"],
+            "--name",
+            u.get("name", u["username"]),
+            "--db",
+            str(db),
         ]
         if u.get("districts"):
             cmd += ["--district", ",".join(u["districts"])]
@@ -94,8 +106,9 @@ def seed(db: Path, visits_per_team: int) -> list[dict[str, Any]]:
         start += visits_per_team
     file = db.with_name("demo-import.json")
     file.write_text(json.dumps({"records": records}, ensure_ascii=False), encoding="utf-8")
-    subprocess.run([*_fieldvisit(), "import", str(file), "--db", str(db)], check=True, env=env,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [*_fieldvisit(), "import", str(file), "--db", str(db)], check=True, env=env, stdout=subprocess.DEVNULL
+    )
     return users
 
 
@@ -104,17 +117,24 @@ def dispatch(server: str, users: list[dict[str, Any]]) -> int:
     assigned = 0
     for sup in (u for u in users if u["role"] == "supervisor"):
         with httpx.Client(base_url=server, timeout=30) as c:
-            r = c.post("/v1/auth/login", json={"username": sup["username"],
-                                               "password": sup.get("password", DEMO_PASSWORD),
-                                               "device_name": "demo-dispatch"})
+            r = c.post(
+                "/v1/auth/login",
+                json={
+                    "username": sup["username"],
+                    "password": sup.get("password", DEMO_PASSWORD),
+                    "device_name": "demo-dispatch",
+                },
+            )
             r.raise_for_status()
             c.headers["Authorization"] = f"Bearer {r.json()['access_token']}"
             for day in (date.today(), date.today() + timedelta(days=1)):
                 s = c.post("/v1/dispatch/suggest", json={"date": day.isoformat(), "team": sup["team"]})
                 s.raise_for_status()
                 for a in s.json().get("assignments", []):
-                    ok = c.post(f"/v1/visits/{a['visit_id']}/assign",
-                                json={"investigator_ids": a["investigator_ids"], "planned_date": day.isoformat()})
+                    ok = c.post(
+                        f"/v1/visits/{a['visit_id']}/assign",
+                        json={"investigator_ids": a["investigator_ids"], "planned_date": day.isoformat()},
+                    )
                     assigned += ok.status_code == 200
     return assigned
 
@@ -139,8 +159,11 @@ def run(args: argparse.Namespace) -> int:
     server_url = f"http://{host}:{port}"
     env = dict(os.environ, FIELDVISIT_DB=str(db))
     procs: list[subprocess.Popen[bytes]] = []
-    procs.append(subprocess.Popen([*_fieldvisit(), "serve", "--host", host, "--port", str(port),
-                                   "--db", str(db)], env=env))
+    procs.append(
+        subprocess.Popen(
+            [*_fieldvisit(), "serve", "--host", host, "--port", str(port), "--db", str(db)], env=env
+        )
+    )
     try:
         _wait_healthy(server_url)
         if fresh:
@@ -151,8 +174,12 @@ def run(args: argparse.Namespace) -> int:
             data_dir = db.parent / "devices"
             data_dir.mkdir(exist_ok=True)
             app_env = dict(os.environ, FLET_APP_STORAGE_DATA=str(data_dir))
-            procs.append(subprocess.Popen([*_fieldvisit(), "app", "--server", server_url,
-                                           "--port", str(app_port), "--host", host], env=app_env))
+            procs.append(
+                subprocess.Popen(
+                    [*_fieldvisit(), "app", "--server", server_url, "--port", str(app_port), "--host", host],
+                    env=app_env,
+                )
+            )
             app_url = f"http://{host}:{app_port}/"
             _wait_http(app_url)
         _banner(server_url, app_url, users)
@@ -173,7 +200,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _banner(server_url: str, app_url: str | None, users: list[dict[str, Any]]) -> None:
-    lines = ["", "FieldVisit demo is running", f"  central server : {server_url}  (API docs {server_url}/docs)"]
+    lines = [
+        "",
+        "FieldVisit demo is running",
+        f"  central server : {server_url}  (API docs {server_url}/docs)",
+    ]
     if app_url:
         lines.append(f"  app            : {app_url}")
     lines.append(f"  sign-ins (password {DEMO_PASSWORD}):")

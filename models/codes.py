@@ -8,6 +8,12 @@ from __future__ import annotations
 from enum import StrEnum
 
 __all__ = [
+    "FINAL_STATES",
+    "PRODUCT_MAX_TERM",
+    "SENSITIVE_REASONS",
+    "THIRD_PARTY_OUTCOMES",
+    "AgreementMethod",
+    "AttachmentKind",
     "ContactOutcome",
     "DisputeType",
     "EvidenceLevel",
@@ -26,12 +32,6 @@ __all__ = [
     "Role",
     "VisitStatus",
     "Willingness",
-    "AttachmentKind",
-    "AgreementMethod",
-    "THIRD_PARTY_OUTCOMES",
-    "SENSITIVE_REASONS",
-    "FINAL_STATES",
-    "PRODUCT_MAX_TERM",
 ]
 
 

@@ -2,48 +2,33 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
 
 from models.codes import ContactOutcome, ProductType, VisitStatus
-from models.identity import is_valid_id_number, is_valid_mobile
+from models.identity import validate_id_number, validate_mobile
 from models.money import DecStr, NonNegMoney, Rate
 
 __all__ = [
     "Borrower",
     "Coordinate",
+    "IdNumber",
     "LoanAccount",
+    "Mobile",
     "PreviousVisit",
     "RepaymentRecord",
     "Visit",
     "VisitImportRecord",
-    "Mobile",
-    "IdNumber",
 ]
 
 
-def _mobile(v: str) -> str:
-    v = v.strip()
-    if not is_valid_mobile(v):
-        raise PydanticCustomError("fv.phone_invalid", "must be an 11-digit mainland mobile number")
-    return v
-
-
-def _id_number(v: str) -> str:
-    v = v.strip().upper()
-    if not is_valid_id_number(v):
-        raise PydanticCustomError(
-            "fv.id_number_invalid", "not a valid 18-character resident ID (GB 11643 check digit)"
-        )
-    return v
-
-
-Mobile = Annotated[str, AfterValidator(_mobile)]
-IdNumber = Annotated[str, AfterValidator(_id_number)]
+Mobile = Annotated[str, BeforeValidator(validate_mobile)]
+IdNumber = Annotated[str, BeforeValidator(validate_id_number)]
 Coordinate = DecStr
 
 
@@ -131,7 +116,7 @@ _IMPORT_EXAMPLE: dict[str, Any] = {
     "team": "hz-a",
     "borrower_name": "王建国",
     "phone": "13812345678",
-    "id_number": "330106198507120019",
+    "id_number": "330106198507120017",
     "address": "杭州市西湖区文三路 100 号 2 幢 301 室",
     "district": "西湖区",
     "product_type": "cash_loan",
@@ -179,7 +164,22 @@ class VisitImportRecord(_Base):
     repayment_history: list[RepaymentRecord] = Field(default_factory=list, max_length=600)
     status: VisitStatus | None = None
 
-    @field_validator("lat", "lon", "contractual_instalment", "monthly_rate", "days_since_last_contact", mode="before")
+    @field_validator(
+        "lat", "lon", "contractual_instalment", "monthly_rate", "days_since_last_contact", mode="before"
+    )
     @classmethod
     def _blank_is_none(cls, v: Any) -> Any:
         return None if v == "" else v
+
+    @field_validator("repayment_history", mode="before")
+    @classmethod
+    def _history_from_csv(cls, v: Any) -> Any:
+        # A CSV cell carries the history as a JSON array.
+        if isinstance(v, str):
+            if not v.strip():
+                return []
+            try:
+                return json.loads(v)
+            except ValueError:
+                raise PydanticCustomError("json_invalid", "repayment_history is not a JSON list") from None
+        return v

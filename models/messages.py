@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-__all__ = ["MESSAGES", "message_for", "field_errors"]
+__all__ = ["MESSAGES", "field_errors", "message_for"]
 
 # code -> (zh-CN, en)
 MESSAGES: dict[str, tuple[str, str]] = {
@@ -43,7 +43,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "只有见到本人才能填写访谈",
         "the interview is recorded only when the borrower was met",
     ),
-    "fv.primary_reason": ("主要原因须在所选原因之中", "the primary reason must be one of the selected reasons"),
+    "fv.primary_reason": (
+        "主要原因须在所选原因之中",
+        "the primary reason must be one of the selected reasons",
+    ),
     "fv.primary_reason_missing": ("请选择一个主要原因", "choose one primary reason"),
     "fv.ptp_missing": ("承诺还款须填写金额和日期", "a promise to pay needs an amount and a date"),
     "fv.dispute_missing": ("请填写争议类型", "choose the type of dispute"),
@@ -57,7 +60,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "月供超过还款能力，须填写主管批准理由（P-3）",
         "the instalment exceeds the capacity: an override reason is required (P-3)",
     ),
-    "fv.step_payments": ("阶梯还款须少于期数且不能还清余额", "step payments must be fewer than the term and leave a balance"),
+    "fv.step_payments": (
+        "阶梯还款须少于期数且不能还清余额",
+        "step payments must be fewer than the term and leave a balance",
+    ),
     "fv.unknown_code": ("未知代码", "unknown code"),
     "fv.settlement_range": ("和解金额不能超过应还总额", "the settlement cannot exceed the total due"),
     "fv.agreement_missing": ("请记录还款计划的确认方式（P-6）", "record how the plan was agreed (P-6)"),
@@ -65,7 +71,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "fv.checkin_missing": ("请先签到", "check in first"),
     "fv.id_not_shown": ("请确认已出示工作证（R-3）", "confirm that identification was shown (R-3)"),
     "fv.outcome_missing": ("请选择接触结果", "choose the contact outcome"),
-    "fv.no_disclosure": ("请确认未向第三方透露债务信息（R-12）", "confirm nothing about the debt was disclosed (R-12)"),
+    "fv.no_disclosure": (
+        "请确认未向第三方透露债务信息（R-12）",
+        "confirm nothing about the debt was disclosed (R-12)",
+    ),
     "fv.third_party_missing": ("请填写第三方联系记录", "record the third-party contact"),
     "fv.consent_to_enter": ("请记录是否同意入户（R-4）", "record whether entry was allowed (R-4)"),
     "fv.reasons_missing": ("请选择逾期原因", "choose the reasons for the delinquency"),
@@ -73,6 +82,18 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "fv.plan_missing": ("请填写还款方案", "fill in the repayment plan"),
     "fv.incomes_missing": ("请填写家庭收入", "record the household income"),
     "fv.checkout_missing": ("请签退", "check out"),
+    "fv.evidence_required": ("每项收入须选择证明等级", "each income line needs an evidence level"),
+    "fv.rate_above_max": ("月利率须低于 5%", "the monthly rate must be below 0.05"),
+    "fv.fee_not_below_principal": ("手续费须小于本金", "the upfront fee must be below the principal"),
+    "fv.holiday_range": ("宽限期最多 12 个月", "a payment holiday is at most 12 months"),
+    "fv.step_payments_too_many": ("阶梯还款须少于期数", "step payments must be fewer than the term"),
+    "fv.step_payments_exhaust_balance": (
+        "阶梯还款不能还清余额",
+        "step payments must leave a balance to amortise",
+    ),
+    "fv.buffer_range": ("缓冲系数须在 0 到 1 之间", "the buffer must be between 0 and 1"),
+    "fv.dsr_limit_range": ("负债收入比上限须在 0 到 1 之间", "the DSR limit must be between 0 and 1"),
+    "fv.max_term_range": ("最长期数须在 1 到 60 之间", "the maximum term must be between 1 and 60"),
     # pydantic's own types
     "missing": ("必填", "required"),
     "enum": ("不是有效的选项", "not one of the allowed values"),

@@ -15,11 +15,11 @@ from pydantic_core import PydanticCustomError
 __all__ = [
     "CENT",
     "ZERO",
+    "DecStr",
     "Money",
     "NonNegMoney",
     "PosMoney",
     "Rate",
-    "DecStr",
     "fmt_money",
     "fmt_rate",
     "parse_decimal",
@@ -47,7 +47,7 @@ def parse_decimal(value: Any, *, code: str = "decimal") -> Decimal:
     """Parse a str/int/Decimal into Decimal; floats and bools are refused (they lose cents)."""
     if isinstance(value, bool) or isinstance(value, float):
         raise PydanticCustomError(
-            "fv.decimal_string", "must be a decimal string such as \"12.34\", not a float"
+            "fv.decimal_string", 'must be a decimal string such as "12.34", not a float'
         )
     if isinstance(value, Decimal):
         d = value

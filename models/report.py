@@ -35,8 +35,8 @@ from models.codes import (
 from models.money import DecStr, NonNegMoney, PosMoney, Rate
 
 __all__ = [
-    "AttachmentMeta",
     "Assessment",
+    "AttachmentMeta",
     "CheckIn",
     "CheckOut",
     "Compliance",
@@ -399,7 +399,11 @@ def submit_problems(report: VisitReport, *, within_hours: bool | None = None) ->
     if report.checkin is None:
         p.append(Problem(section="checkin", field="checkin.at", code="fv.checkin_missing"))
     if within_hours is False and not c.outside_hours_consent:
-        p.append(Problem(section="checkin", field="compliance.outside_hours_consent", code="fv.outside_hours_consent"))
+        p.append(
+            Problem(
+                section="checkin", field="compliance.outside_hours_consent", code="fv.outside_hours_consent"
+            )
+        )
     if len(set(c.collector_ids)) < 2:
         p.append(Problem(section="checkin", field="compliance.collector_ids", code="fv.collectors_too_few"))
     if not c.id_shown:
@@ -408,19 +412,29 @@ def submit_problems(report: VisitReport, *, within_hours: bool | None = None) ->
         p.append(Problem(section="outcome", field="outcome", code="fv.outcome_missing"))
     if report.outcome in THIRD_PARTY_OUTCOMES:
         if not c.no_disclosure_attested:
-            p.append(Problem(section="outcome", field="compliance.no_disclosure_attested", code="fv.no_disclosure"))
+            p.append(
+                Problem(section="outcome", field="compliance.no_disclosure_attested", code="fv.no_disclosure")
+            )
         if report.third_party is None:
             p.append(Problem(section="outcome", field="third_party", code="fv.third_party_missing"))
     if report.outcome == ContactOutcome.MET_BORROWER:
         if c.consent_to_enter is None:
-            p.append(Problem(section="checkin", field="compliance.consent_to_enter", code="fv.consent_to_enter"))
+            p.append(
+                Problem(section="checkin", field="compliance.consent_to_enter", code="fv.consent_to_enter")
+            )
         iv = report.interview
         if iv is None or not iv.reasons:
             p.append(Problem(section="interview", field="interview.reasons", code="fv.reasons_missing"))
         elif iv.primary_reason is None:
-            p.append(Problem(section="interview", field="interview.primary_reason", code="fv.primary_reason_missing"))
+            p.append(
+                Problem(
+                    section="interview", field="interview.primary_reason", code="fv.primary_reason_missing"
+                )
+            )
         if iv is None or iv.willingness is None:
-            p.append(Problem(section="interview", field="interview.willingness", code="fv.willingness_missing"))
+            p.append(
+                Problem(section="interview", field="interview.willingness", code="fv.willingness_missing")
+            )
         if iv is not None and InterviewResult.PLAN_PROPOSED in iv.results:
             if report.plan is None:
                 p.append(Problem(section="plan", field="plan", code="fv.plan_missing"))

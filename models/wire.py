@@ -9,6 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from models.codes import LegalRoute, ReviewAction, Role
 
 __all__ = [
+    "MUTATION_STATUSES",
+    "AssignRequest",
     "Change",
     "ErrorBody",
     "LoginRequest",
@@ -22,10 +24,8 @@ __all__ = [
     "RefreshRequest",
     "ReviewRequest",
     "RevokeRequest",
-    "UserPublic",
-    "AssignRequest",
     "SuggestRequest",
-    "MUTATION_STATUSES",
+    "UserPublic",
 ]
 
 MUTATION_STATUSES = ("applied", "duplicate", "conflict", "rejected")
@@ -39,7 +39,9 @@ class ErrorBody(BaseModel):
 
 class LoginRequest(BaseModel):
     model_config = ConfigDict(
-        json_schema_extra={"examples": [{"username": "inv.a1", "password": "demo1234", "device_name": "phone"}]}
+        json_schema_extra={
+            "examples": [{"username": "inv.a1", "password": "demo1234", "device_name": "phone"}]
+        }
     )
     username: str = Field(min_length=1, max_length=64)
     password: str = Field(min_length=1, max_length=256)
@@ -111,7 +113,9 @@ class PushResponse(BaseModel):
 
 class PullRequest(BaseModel):
     model_config = ConfigDict(
-        json_schema_extra={"examples": [{"device_id": "dev-1", "server_epoch": None, "cursor": None, "limit": 500}]}
+        json_schema_extra={
+            "examples": [{"device_id": "dev-1", "server_epoch": None, "cursor": None, "limit": 500}]
+        }
     )
     device_id: str
     server_epoch: str | None = None
@@ -146,7 +150,9 @@ class ReviewRequest(BaseModel):
 
 class AssignRequest(BaseModel):
     model_config = ConfigDict(
-        json_schema_extra={"examples": [{"investigator_ids": ["u-inv-a1", "u-inv-a2"], "planned_date": "2026-12-01"}]}
+        json_schema_extra={
+            "examples": [{"investigator_ids": ["u-inv-a1", "u-inv-a2"], "planned_date": "2026-12-01"}]
+        }
     )
     investigator_ids: list[str] = Field(min_length=1, max_length=10)
     planned_date: str | None = None

@@ -1,0 +1,310 @@
+"""The device's HTTP client for protocol v1: Bearer auth with token rotation, error mapping."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import logging
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any, TypeVar
+
+import httpx
+from pydantic import BaseModel, ValidationError
+
+from models.wire import LoginResponse, PullRequest, PullResponse, PushRequest, PushResponse
+from sync.client.errors import (
+    AuthError,
+    CaptivePortal,
+    DeviceRevoked,
+    MutationGap,
+    ResetRequired,
+    ServerBusy,
+    ServerError,
+    SyncTimeout,
+    TransportError,
+)
+from sync.client.store_protocol import SyncStore
+from sync.client.tokens import StoredTokens, TokenStore, default_token_store
+
+__all__ = ["ApiClient", "Health", "TokenPair"]
+
+log = logging.getLogger(__name__)
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class Health(BaseModel):
+    status: str
+    server_epoch: str
+    protocol: int = 1
+
+
+class TokenPair(BaseModel):
+    access_token: str
+    refresh_token: str
+    expires_in: int | None = None
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class ApiClient:
+    """Calls the central server for one device; the server URL and device live in the store's sync state,
+    the token pair in a `TokenStore` (by default a 0600 file beside the store's database).
+
+    Token refresh is serialised, so two threads never spend the same refresh token.
+    """
+
+    def __init__(
+        self,
+        store: SyncStore,
+        http: httpx.Client,
+        *,
+        tokens: TokenStore | None = None,
+        clock: Callable[[], datetime] = _now,
+        gzip_level: int = 6,
+    ) -> None:
+        self.store = store
+        self.http = http
+        self.tokens = tokens if tokens is not None else default_token_store(store)
+        self.clock = clock
+        self.gzip_level = gzip_level
+        self._refresh_lock = threading.Lock()
+
+    # -- identity -----------------------------------------------------------------------------------------
+
+    def login(self, server_url: str, username: str, password: str, device_name: str) -> LoginResponse:
+        """Sign in, which registers a new device; an outbox held for an earlier device is re-numbered for it.
+
+        Stored in an order that a crash at any point repairs: tokens first (a token/device mismatch reads
+        as "sign in again"), then the rebased outbox with the new device, and the server epoch last (a stale
+        epoch makes the next sync check again).
+        """
+        server_url = server_url.rstrip("/")
+        body = {"username": username, "password": password, "device_name": device_name}
+        resp = self._send("POST", server_url + "/v1/auth/login", json_body=body)
+        login = self._parse(resp, LoginResponse)
+        state = self.store.sync_state()
+        old_device = getattr(state, "device_id", None)
+        old_epoch = getattr(state, "server_epoch", None)
+        if old_device == login.device_id and old_epoch and old_epoch != login.server_epoch:
+            # Re-numbering under the same device would collide with the restored server's counter.
+            raise ServerError("the restored server kept the device id", code="device_not_reissued")
+        self.tokens.save(StoredTokens(login.device_id, login.access_token, login.refresh_token))
+        if old_device and old_device != login.device_id:
+            log.info("device re-registered: %s -> %s", old_device, login.device_id)
+            self.store.rebase_outbox_for_new_device(login.device_id)
+            self.store.reset_for_snapshot()
+        self.store.update_sync_state(server_url=server_url, device_id=login.device_id, user_id=login.user.id)
+        self.store.update_sync_state(server_epoch=login.server_epoch, last_error=None)
+        return login
+
+    def signed_in(self) -> bool:
+        return self._tokens_for_device() is not None
+
+    def sign_out(self) -> None:
+        self.tokens.save(None)
+
+    def health(self, server_url: str | None = None) -> Health:
+        base = server_url.rstrip("/") if server_url else self._base_url()
+        return self._parse(self._send("GET", base + "/v1/health"), Health)
+
+    def refresh(self, used_access_token: str | None = None) -> None:
+        """Rotate the token pair, unless another thread already did since `used_access_token` was read."""
+        with self._refresh_lock:
+            current = self._tokens_for_device()
+            if current is None:
+                raise AuthError("not signed in", code="not_signed_in")
+            if used_access_token is not None and current.access_token != used_access_token:
+                return
+            resp = self._send(
+                "POST",
+                self._base_url() + "/v1/auth/refresh",
+                json_body={"refresh_token": current.refresh_token},
+            )
+            pair = self._parse(resp, TokenPair)
+            # Saved at once: the old refresh token is spent on the server from now on.
+            self.tokens.save(StoredTokens(current.device_id, pair.access_token, pair.refresh_token))
+
+    # -- sync ---------------------------------------------------------------------------------------------
+
+    def encode_push(self, req: PushRequest) -> bytes:
+        return gzip.compress(req.model_dump_json().encode("utf-8"), compresslevel=self.gzip_level, mtime=0)
+
+    def push(self, req: PushRequest, *, body: bytes | None = None) -> PushResponse:
+        """POST /v1/sync/push gzipped; `body` is the already-encoded request when the caller sized it."""
+        content = body if body is not None else self.encode_push(req)
+        headers = {"Content-Encoding": "gzip", "Content-Type": "application/json"}
+        resp = self._authed("POST", "/v1/sync/push", content=content, headers=headers)
+        return self._parse(resp, PushResponse)
+
+    def pull(self, req: PullRequest) -> PullResponse:
+        resp = self._authed("POST", "/v1/sync/pull", json_body=req.model_dump(mode="json"))
+        return self._parse(resp, PullResponse)
+
+    def blob_exists(self, sha256: str) -> bool:
+        resp = self._authed("HEAD", f"/v1/blobs/{sha256}", allow={404})
+        return resp.status_code == 200
+
+    def put_blob(self, sha256: str, data: bytes) -> bool:
+        """Upload raw bytes; True when the server stored them now, False when it already had them."""
+        headers = {"Content-Type": "application/octet-stream"}
+        resp = self._authed("PUT", f"/v1/blobs/{sha256}", content=data, headers=headers)
+        if resp.status_code not in (200, 201):
+            raise CaptivePortal(f"unexpected status {resp.status_code} for a blob upload")
+        return resp.status_code == 201
+
+    # -- plumbing -----------------------------------------------------------------------------------------
+
+    def _base_url(self) -> str:
+        url = getattr(self.store.sync_state(), "server_url", None)
+        if not url:
+            raise AuthError("not signed in", code="not_signed_in")
+        return str(url).rstrip("/")
+
+    def _tokens_for_device(self) -> StoredTokens | None:
+        tokens = self.tokens.load()
+        if tokens is None or tokens.device_id != getattr(self.store.sync_state(), "device_id", None):
+            return None
+        return tokens
+
+    def _authed(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: Any = None,
+        content: bytes | None = None,
+        headers: dict[str, str] | None = None,
+        allow: set[int] | None = None,
+    ) -> httpx.Response:
+        for attempt in (0, 1):
+            tokens = self._tokens_for_device()
+            if tokens is None:
+                raise AuthError("not signed in", code="not_signed_in")
+            hdrs = dict(headers or {})
+            hdrs["Authorization"] = f"Bearer {tokens.access_token}"
+            try:
+                return self._send(
+                    method,
+                    self._base_url() + path,
+                    json_body=json_body,
+                    content=content,
+                    headers=hdrs,
+                    allow=allow,
+                )
+            except AuthError as exc:
+                if exc.code == "token_expired" and attempt == 0:
+                    self.refresh(used_access_token=tokens.access_token)
+                    continue
+                raise
+        raise AssertionError("unreachable")
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        *,
+        json_body: Any = None,
+        content: bytes | None = None,
+        headers: dict[str, str] | None = None,
+        allow: set[int] | None = None,
+    ) -> httpx.Response:
+        hdrs = {"Accept": "application/json", **(headers or {})}
+        if json_body is not None:
+            content = json.dumps(json_body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+            hdrs.setdefault("Content-Type", "application/json")
+        try:
+            resp = self.http.request(method, url, content=content, headers=hdrs)
+        except httpx.TimeoutException as exc:
+            raise SyncTimeout(f"{method} {_path(url)}: {type(exc).__name__}") from exc
+        except httpx.TransportError as exc:
+            raise TransportError(f"{method} {_path(url)}: {type(exc).__name__}") from exc
+        status = resp.status_code
+        if 200 <= status < 300 or (allow and status in allow):
+            return resp
+        self._raise_for(resp)
+        raise AssertionError("unreachable")
+
+    def _raise_for(self, resp: httpx.Response) -> None:
+        status = resp.status_code
+        body = _error_body(resp)
+        code = body.get("error") if body else None
+        path = _path(str(resp.request.url))
+        if 300 <= status < 400 or status == 511:
+            raise CaptivePortal(f"{status} redirect or portal for {path}")
+        if status == 401:
+            if code == "device_revoked":
+                wiped = bool(body.get("wipe")) if body else False
+                self.tokens.save(None)
+                if wiped:
+                    log.warning("device revoked with wipe; deleting local data")
+                    self.store.wipe()
+                raise DeviceRevoked("device revoked", wiped=wiped)
+            raise AuthError(f"401 {code or 'unauthorized'} for {path}", code=str(code or "unauthorized"))
+        if status == 409 and code == "mutation_gap" and body is not None:
+            expected = body.get("expected")
+            if isinstance(expected, int):
+                raise MutationGap(expected)
+        if status == 410 and code == "reset_required":
+            raise ResetRequired("reset required")
+        if status in (429, 503):
+            raise ServerBusy(
+                f"{status} for {path}",
+                status=status,
+                code=str(code or "server_busy"),
+                retry_after=_retry_after(resp.headers.get("Retry-After"), self.clock),
+            )
+        if status >= 500 or body is not None:
+            raise ServerError(
+                f"{status} {code or ''} for {path}".strip(), status=status, code=str(code or "http")
+            )
+        # A 4xx without our error envelope comes from something between us and the server.
+        raise CaptivePortal(f"{status} without the server's error envelope for {path}")
+
+    @staticmethod
+    def _parse(resp: httpx.Response, model: type[M]) -> M:
+        ctype = resp.headers.get("content-type", "")
+        if "json" not in ctype:
+            raise CaptivePortal(f"answer of type {ctype or 'none'!r} is not the server's JSON")
+        try:
+            return model.model_validate_json(resp.content)
+        except ValidationError as exc:
+            raise CaptivePortal(f"answer is not a {model.__name__}: {exc.error_count()} problems") from exc
+
+
+def _path(url: str) -> str:
+    return httpx.URL(url).path
+
+
+def _error_body(resp: httpx.Response) -> dict[str, Any] | None:
+    if "json" not in resp.headers.get("content-type", ""):
+        return None
+    try:
+        data = resp.json()
+    except ValueError:
+        return None
+    if isinstance(data, dict) and isinstance(data.get("error"), str):
+        return data
+    return None
+
+
+def _retry_after(value: str | None, clock: Callable[[], datetime]) -> float | None:
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - clock()).total_seconds())

@@ -1,0 +1,426 @@
+"""The device's sync engine: blobs, then outbox push, then pull; handles epochs, resets and revocation."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from models.wire import Mutation, PullRequest, PushRequest, PushResponse
+from sync.client.api import ApiClient, Health
+from sync.client.crash import crash_point
+from sync.client.errors import (
+    AuthError,
+    CaptivePortal,
+    DeviceRevoked,
+    MutationGap,
+    ReauthRequired,
+    ResetRequired,
+    ServerError,
+    SyncError,
+    TransportError,
+)
+from sync.client.status import StatusBoard, SyncStatus
+from sync.client.store_protocol import SyncStore
+
+__all__ = ["Credentials", "CredentialsProvider", "SyncEngine", "SyncReport"]
+
+log = logging.getLogger(__name__)
+
+MAX_BATCH_MUTATIONS = 50
+MAX_BATCH_BYTES = 512 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    username: str
+    password: str
+    device_name: str
+
+
+# Returns the stored sign-in (e.g. from the OS keystore) or None to make the user sign in again.
+CredentialsProvider = Callable[[], Credentials | None]
+
+
+@dataclass
+class SyncReport:
+    """What one sync() did. `errors` lists per-item problems (ids and codes only) that did not stop it."""
+
+    started_at: datetime
+    finished_at: datetime | None = None
+    pushed: int = 0
+    applied: int = 0
+    duplicates: int = 0
+    conflicts: int = 0
+    rejected: int = 0
+    batches: int = 0
+    pulled: int = 0
+    pages: int = 0
+    blobs_uploaded: int = 0
+    blobs_present: int = 0
+    reset: bool = False
+    reregistered: bool = False
+    errors: list[str] = field(default_factory=list)
+
+
+class _NewEpoch(Exception):
+    def __init__(self, epoch: str) -> None:
+        super().__init__(epoch)
+        self.epoch = epoch
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _to_mutation(entry: Any) -> Mutation:
+    if isinstance(entry, Mutation):
+        return entry
+    body = getattr(entry, "mutation", None)
+    if isinstance(body, dict):
+        return Mutation.model_validate(body)
+    to_mutation = getattr(entry, "to_mutation", None)
+    if callable(to_mutation):
+        result = to_mutation()
+        if isinstance(result, Mutation):
+            return result
+    return Mutation.model_validate(entry, from_attributes=True)
+
+
+class SyncEngine:
+    """Syncs one device store with the central server.
+
+    One sync at a time per engine: `sync()` waits for a running sync to finish and then runs its own (so
+    whatever was submitted before the call is pushed); `try_sync()` returns None at once instead. Use one
+    engine per device store.
+
+    A new server epoch (the server was restored from a backup) needs a new device registration, which only
+    a sign-in gives (a refresh token cannot create a device): the engine signs in with `credentials()` when
+    the app provides them, else it raises `ReauthRequired` and keeps the outbox; the next `ApiClient.login`
+    re-numbers the outbox for the new device and the next sync re-pushes it.
+    """
+
+    def __init__(
+        self,
+        store: SyncStore,
+        api: ApiClient,
+        *,
+        credentials: CredentialsProvider | None = None,
+        clock: Callable[[], datetime] = _now,
+        status: StatusBoard | None = None,
+        batch_size: int = MAX_BATCH_MUTATIONS,
+        batch_bytes: int = MAX_BATCH_BYTES,
+        pull_limit: int = 500,
+    ) -> None:
+        self.store = store
+        self.api = api
+        self.credentials = credentials
+        self.clock = clock
+        self.batch_size = batch_size
+        self.batch_bytes = batch_bytes
+        self.pull_limit = pull_limit
+        self.status = status or StatusBoard(SyncStatus())
+        self._lock = threading.Lock()
+        self.refresh_status()
+
+    # -- public -------------------------------------------------------------------------------------------
+
+    def sync(self) -> SyncReport:
+        """Push the outbox, then pull until up to date. Raises a SyncError when the sync could not finish."""
+        with self._lock:
+            return self._sync_locked()
+
+    def try_sync(self) -> SyncReport | None:
+        """Like sync(), but returns None at once when a sync is already running."""
+        if not self._lock.acquire(blocking=False):
+            return None
+        try:
+            return self._sync_locked()
+        finally:
+            self._lock.release()
+
+    @property
+    def in_progress(self) -> bool:
+        return self._lock.locked()
+
+    def refresh_status(self) -> SyncStatus:
+        """Re-read the pending count and last success from the store (call after a local submit)."""
+        state = self.store.sync_state()
+        return self.status.update(
+            pending=self.store.pending_count(),
+            last_success_at=getattr(state, "last_sync_at", None),
+            last_error=getattr(state, "last_error", None),
+        )
+
+    # -- one sync -----------------------------------------------------------------------------------------
+
+    def _sync_locked(self) -> SyncReport:
+        report = SyncReport(started_at=self.clock())
+        self.status.update(in_progress=True, phase="health", done=0, total=None, next_attempt_in=None)
+        try:
+            self._run(report)
+        except SyncError as exc:
+            self._record_failure(exc)
+            raise
+        except Exception as exc:
+            self._record_failure(SyncError(type(exc).__name__, code="internal"))
+            raise
+        now = self.clock()
+        report.finished_at = now
+        self.store.update_sync_state(last_sync_at=now, last_error=None)
+        self.status.update(
+            in_progress=False,
+            phase="idle",
+            done=0,
+            total=None,
+            pending=self.store.pending_count(),
+            last_success_at=now,
+            last_error=None,
+        )
+        log.info(
+            "sync done: pushed=%d applied=%d dup=%d conflict=%d rejected=%d pulled=%d blobs=%d",
+            report.pushed,
+            report.applied,
+            report.duplicates,
+            report.conflicts,
+            report.rejected,
+            report.pulled,
+            report.blobs_uploaded,
+        )
+        return report
+
+    def _record_failure(self, exc: SyncError) -> None:
+        pending = 0
+        if not (isinstance(exc, DeviceRevoked) and exc.wiped):
+            try:
+                self.store.update_sync_state(last_error=exc.code)
+                pending = self.store.pending_count()
+            except Exception:
+                log.exception("could not record the sync error")
+        self.status.update(
+            in_progress=False, phase="idle", done=0, total=None, pending=pending, last_error=exc.code
+        )
+
+    def _run(self, report: SyncReport) -> None:
+        state = self.store.sync_state()
+        if not getattr(state, "device_id", None) or not getattr(state, "server_url", None):
+            raise AuthError("not signed in", code="not_signed_in")
+        health: Health | None = self.api.health()
+        for _ in range(3):
+            try:
+                if health is not None and health.server_epoch != self.store.sync_state().server_epoch:
+                    raise _NewEpoch(health.server_epoch)
+                self._push_all(report)
+                self._pull_all(report)
+                return
+            except _NewEpoch as new:
+                self._reregister(new.epoch, report)
+                health = None
+        raise ServerError("server epoch keeps changing", code="epoch_unstable")
+
+    # -- epochs -------------------------------------------------------------------------------------------
+
+    def _reregister(self, epoch: str, report: SyncReport) -> None:
+        """The server was restored: sign in again for a new device, re-number and re-push the outbox."""
+        log.warning("server epoch changed to %s; re-registering the device", epoch)
+        self.status.update(phase="reregister", done=0, total=None)
+        creds = self.credentials() if self.credentials is not None else None
+        if creds is None:
+            raise ReauthRequired("the server was restored; sign in again")
+        state = self.store.sync_state()
+        self.api.login(str(state.server_url), creds.username, creds.password, creds.device_name)
+        report.reregistered = True
+        report.reset = True
+
+    def _confirm_new_epoch(self) -> None:
+        """A 410 or an unexpected epoch on push/pull: ask health whether the server really changed."""
+        health = self.api.health()
+        if health.server_epoch != self.store.sync_state().server_epoch:
+            raise _NewEpoch(health.server_epoch)
+
+    # -- push ---------------------------------------------------------------------------------------------
+
+    def _push_all(self, report: SyncReport) -> None:
+        total = self.store.pending_count()
+        self.status.update(phase="push", done=0, total=total, pending=total)
+        last_gap: int | None = None
+        stalled_at: int | None = None
+        while True:
+            batch = self._next_batch()
+            if not batch:
+                return
+            mutations, body = batch
+            self._upload_blobs(mutations, report)
+            self.status.update(phase="push")
+            state = self.store.sync_state()
+            req = PushRequest(device_id=state.device_id, server_epoch=state.server_epoch, mutations=mutations)
+            crash_point("push.before_send")
+            try:
+                resp = self.api.push(req, body=body)
+            except (TransportError, CaptivePortal, ServerError) as exc:
+                self.store.note_push_failure(exc.code)
+                raise
+            except ResetRequired:
+                self._confirm_new_epoch()
+                raise ServerError(
+                    "reset_required on push without a new epoch", code="reset_required"
+                ) from None
+            except MutationGap as gap:
+                self._handle_gap(gap.expected, mutations[0].mutation_id, last_gap)
+                last_gap = gap.expected
+                continue
+            crash_point("push.after_send")
+            if resp.server_epoch != state.server_epoch:
+                self._confirm_new_epoch()
+            self.store.apply_push_response(resp)
+            crash_point("push.after_apply")
+            self._count(resp, report)
+            self._reupload_missing(resp, report)
+            first = mutations[0].mutation_id
+            if stalled_at == first:
+                raise ServerError("the push answer acknowledged nothing", code="push_stalled")
+            stalled_at = first
+            last_gap = None
+            self.status.update(done=report.pushed, pending=self.store.pending_count())
+
+    def _next_batch(self) -> tuple[list[Mutation], bytes] | None:
+        entries = [_to_mutation(e) for e in self.store.outbox(limit=self.batch_size)]
+        if not entries:
+            return None
+        # A contiguous run only: a hole would make the server stop there anyway (409 mutation_gap).
+        run = [entries[0]]
+        for m in entries[1:]:
+            if m.mutation_id != run[-1].mutation_id + 1:
+                break
+            run.append(m)
+        state = self.store.sync_state()
+        n = len(run)
+        while True:
+            req = PushRequest(device_id=state.device_id, server_epoch=state.server_epoch, mutations=run[:n])
+            body = self.api.encode_push(req)
+            if len(body) <= self.batch_bytes or n == 1:
+                return run[:n], body
+            n = max(1, min(n - 1, n * self.batch_bytes // len(body)))
+
+    def _handle_gap(self, expected: int, first_sent: int, last_gap: int | None) -> None:
+        log.warning("mutation gap: server expects %d, batch started at %d", expected, first_sent)
+        if expected >= first_sent:
+            # Mutations before `expected` were applied; resending them answers `duplicate` with their results.
+            if last_gap == expected:
+                raise ServerError(f"mutation gap at {expected} persists", code="mutation_gap")
+            return
+        if expected == 1:
+            # The server has applied nothing from this device: number the outbox from 1 for it.
+            self.store.rebase_outbox_for_new_device(str(self.store.sync_state().device_id))
+            return
+        # The server lost mutations it had acknowledged; only a new device registration re-sends them all.
+        if self.credentials is None:
+            raise ReauthRequired(f"server lost mutations {expected}..{first_sent - 1}; sign in again")
+        raise _NewEpoch(str(self.store.sync_state().server_epoch))
+
+    def _count(self, resp: PushResponse, report: SyncReport) -> None:
+        report.batches += 1
+        for r in resp.results:
+            report.pushed += 1
+            if r.status == "applied":
+                report.applied += 1
+            elif r.status == "duplicate":
+                report.duplicates += 1
+            elif r.status == "conflict":
+                report.conflicts += 1
+            else:
+                report.rejected += 1
+                report.errors.append(f"mutation {r.mutation_id}: {r.error}")
+                log.warning("mutation %d rejected: %s", r.mutation_id, r.error)
+
+    # -- blobs --------------------------------------------------------------------------------------------
+
+    def _upload_blobs(self, mutations: list[Mutation], report: SyncReport) -> None:
+        shas = list(dict.fromkeys(sha for m in mutations for sha in m.blobs))
+        todo = [sha for sha in shas if not self._blob_uploaded(sha)]
+        if not todo:
+            return
+        self.status.update(phase="blobs", done=0, total=len(todo))
+        for i, sha in enumerate(todo, 1):
+            self._ensure_blob(sha, report, known_missing=False)
+            self.status.update(done=i)
+
+    def _reupload_missing(self, resp: PushResponse, report: SyncReport) -> None:
+        missing = list(dict.fromkeys(sha for r in resp.results for sha in r.missing_blobs))
+        for sha in missing:
+            # The server says it lacks these, so sending them is not a second upload.
+            self._ensure_blob(sha, report, known_missing=True)
+
+    def _blob_uploaded(self, sha: str) -> bool:
+        state = self.store.blob_state(sha)
+        if isinstance(state, str):
+            return state == "uploaded"
+        if isinstance(state, bool):
+            return state
+        return bool(getattr(state, "uploaded", False))
+
+    def _ensure_blob(self, sha: str, report: SyncReport, *, known_missing: bool) -> None:
+        if not known_missing and self.api.blob_exists(sha):
+            self.store.mark_blob_uploaded(sha)
+            report.blobs_present += 1
+            return
+        data = self.store.blob_bytes(sha)
+        if data is None:
+            report.errors.append(f"blob {sha}: missing on the device")
+            return
+        if hashlib.sha256(data).hexdigest() != sha:
+            # Never send bytes that do not match their name; the report stays incomplete on the server.
+            report.errors.append(f"blob {sha}: local copy corrupt")
+            log.error("blob %s does not match its hash; not uploaded", sha)
+            return
+        try:
+            self.api.put_blob(sha, data)
+        except ServerError as exc:
+            if exc.status in (413, 422):
+                report.errors.append(f"blob {sha}: {exc.code}")
+                return
+            raise
+        crash_point("blob.after_put")
+        self.store.mark_blob_uploaded(sha)
+        report.blobs_uploaded += 1
+
+    # -- pull ---------------------------------------------------------------------------------------------
+
+    def _pull_all(self, report: SyncReport) -> None:
+        self.status.update(phase="pull", done=0, total=None)
+        resets = 0
+        while True:
+            state = self.store.sync_state()
+            req = PullRequest(
+                device_id=state.device_id,
+                server_epoch=state.server_epoch,
+                cursor=state.pull_cursor,
+                limit=self.pull_limit,
+            )
+            try:
+                page = self.api.pull(req)
+            except ResetRequired:
+                self._confirm_new_epoch()
+                resets += 1
+                if resets > 1:
+                    raise ServerError("reset_required for a snapshot pull", code="reset_required") from None
+                log.warning("pull cursor refused; pulling a snapshot")
+                self.status.update(phase="reset")
+                self.store.reset_for_snapshot()
+                report.reset = True
+                self.status.update(phase="pull")
+                continue
+            crash_point("pull.after_receive")
+            if page.server_epoch != state.server_epoch:
+                self._confirm_new_epoch()
+            self.store.apply_pull_page(page)
+            crash_point("pull.after_apply")
+            report.pages += 1
+            report.pulled += len(page.changes)
+            self.status.update(done=report.pulled)
+            if not page.has_more:
+                return

@@ -1,0 +1,41 @@
+"""Fixtures for the sync engine tests: a signed-in in-memory device against the fake server."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from storage.store import DeviceStore
+from sync.client import ApiClient, MemoryTokens, StoredTokens, SyncEngine
+from tests.sync.fakes import FakeServer
+
+
+@pytest.fixture
+def fake() -> FakeServer:
+    return FakeServer()
+
+
+@pytest.fixture
+def store() -> Iterator[DeviceStore]:
+    s = DeviceStore(None)
+    yield s
+    s.close()
+
+
+def signed_in(store: DeviceStore, fake: FakeServer, device_id: str = "dev-1") -> MemoryTokens:
+    store.update_sync_state(
+        server_url="http://fake", device_id=device_id, user_id="u-1", server_epoch=fake.epoch
+    )
+    tokens = MemoryTokens()
+    tokens.save(StoredTokens(device_id, fake.access, fake.refresh_token))
+    return tokens
+
+
+@pytest.fixture
+def engine(store: DeviceStore, fake: FakeServer) -> Iterator[SyncEngine]:
+    http = httpx.Client(transport=fake.transport())
+    api = ApiClient(store, http, tokens=signed_in(store, fake))
+    yield SyncEngine(store, api)
+    http.close()

@@ -1,0 +1,408 @@
+"""The sync engine against an in-memory fake server: batching, ordering, errors, backoff and status."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import random
+import threading
+import time
+
+import httpx
+import pytest
+
+from storage.store import DeviceStore
+from sync.client import (
+    ApiClient,
+    Backoff,
+    CaptivePortal,
+    Credentials,
+    DeviceRevoked,
+    ReauthRequired,
+    ServerBusy,
+    SyncEngine,
+    SyncScheduler,
+    SyncStatus,
+    TransportError,
+)
+from tests.sync.conftest import signed_in
+from tests.sync.factories import photo, report
+from tests.sync.fakes import FakeServer, err, jsonr
+
+
+def _paths(fake: FakeServer) -> list[str]:
+    return [f"{r.method} {r.url.path}" for r in fake.requests]
+
+
+def test_outbox_pushed_in_order_in_batches_of_50_when_120_reports_wait(
+    store: DeviceStore, fake: FakeServer, engine: SyncEngine
+) -> None:
+    for _ in range(120):
+        store.submit_report(report())
+
+    rep = engine.sync()
+
+    sizes = [len(b["mutations"]) for b in fake.push_bodies]
+    ids = [m["mutation_id"] for b in fake.push_bodies for m in b["mutations"]]
+    assert sizes == [50, 50, 20]
+    assert ids == list(range(1, 121))
+    assert rep.pushed == rep.applied == 120
+    assert store.pending_count() == 0
+    pushes = [r for r in fake.requests if r.url.path == "/v1/sync/push"]
+    assert all(r.headers["content-encoding"] == "gzip" for r in pushes)
+
+
+def test_batch_shrinks_below_512_kib_gzip_when_reports_are_large(
+    store: DeviceStore, fake: FakeServer, engine: SyncEngine
+) -> None:
+    rng = random.Random(1)
+    for _ in range(50):
+        noise = "".join(chr(rng.randrange(0x4E00, 0x9FA5)) for _ in range(7900))
+        store.submit_report(report(notes=noise))
+
+    engine.sync()
+
+    pushes = [r for r in fake.requests if r.url.path == "/v1/sync/push"]
+    assert len(pushes) > 1
+    assert all(len(r.content) <= 512 * 1024 for r in pushes)
+    assert sum(len(b["mutations"]) for b in fake.push_bodies) == 50
+
+
+def test_push_runs_before_pull_when_sync_runs(
+    store: DeviceStore, fake: FakeServer, engine: SyncEngine
+) -> None:
+    store.submit_report(report())
+
+    engine.sync()
+
+    paths = [p for p in _paths(fake) if "/sync/" in p]
+    assert paths == ["POST /v1/sync/push", "POST /v1/sync/pull"]
+
+
+def test_pull_pages_followed_until_has_more_is_false_when_changes_exceed_limit(
+    store: DeviceStore, fake: FakeServer
+) -> None:
+    fake.changes = [
+        {"seq": i, "type": "report_review", "op": "put", "id": f"00000000-0000-4000-8000-{i:012d}",
+         "data": {"server_version": 1, "status": "submitted", "comments": []}}
+        for i in range(1, 8)
+    ]  # fmt: skip
+    api = ApiClient(store, httpx.Client(transport=fake.transport()), tokens=signed_in(store, fake))
+    engine = SyncEngine(store, api, pull_limit=3)
+
+    rep = engine.sync()
+
+    assert (rep.pages, rep.pulled) == (3, 7)
+    assert store.sync_state().pull_cursor == "7"
+    assert len(store.reports()) == 7
+
+
+def test_sync_raises_captive_portal_and_sends_nothing_when_health_answers_html(
+    store: DeviceStore, fake: FakeServer, engine: SyncEngine
+) -> None:
+    store.submit_report(report())
+    fake.hooks.append(lambda r: httpx.Response(200, html="<html><body>Sign in to WiFi</body></html>"))
+
+    with pytest.raises(CaptivePortal):
+        engine.sync()
+
+    assert store.pending_count() == 1
+    assert fake.push_bodies == []
+    assert engine.status.current.last_error == "captive_portal"
+
+
+def test_push_answer_not_applied_when_200_json_lacks_the_envelope(
+    store: DeviceStore, fake: FakeServer, engine: SyncEngine
+) -> None:
+    store.submit_report(report())
+    fake.hooks.append(lambda r: jsonr(200, {"welcome": True}) if r.url.path == "/v1/sync/push" else None)
+
+    with pytest.raises(CaptivePortal):
+        engine.sync()
+
+    assert store.pending_count() == 1
+    assert store.reports()[0].sync_status == "pending"
+
+
+def test_sync_raises_captive_portal_when_answered_by_a_redirect(
+    store: DeviceStore, fake: FakeServer, engine: SyncEngine
+) -> None:
+    fake.hooks.append(lambda r: httpx.Response(302, headers={"Location": "http://portal/login"}))
+
+    with pytest.raises(CaptivePortal):
+        engine.sync()
+
+
+def test_scheduler_waits_at_least_retry_after_when_server_answers_429(
+    store: DeviceStore, fake: FakeServer, engine: SyncEngine
+) -> None:
+    store.submit_report(report())
+    busy = httpx.Response(
+        429, json={"error": "too_many_requests", "message": "", "details": []}, headers={"Retry-After": "42"}
+    )
+    fake.hooks.append(lambda r: busy if r.url.path == "/v1/sync/push" else None)
+    scheduler = SyncScheduler(engine, backoff=Backoff(rand=lambda: 0.0))
+
+    with pytest.raises(ServerBusy) as info:
+        engine.sync()
+    delay = scheduler.step()
+
+    assert info.value.retry_after == 42
+    assert delay == 42
+    assert store.pending_count() == 1
+
+
+def test_backoff_doubles_with_full_jitter_up_to_5_minutes_when_failures_repeat() -> None:
+    top = Backoff(rand=lambda: 1.0)
+    half = Backoff(rand=lambda: 0.5)
+
+    tops = [top.next_delay() for _ in range(12)]
+    halves = [half.next_delay() for _ in range(3)]
+
+    assert tops == [1, 2, 4, 8, 16, 32, 64, 128, 256, 300, 300, 300]
+    assert halves == [0.5, 1.0, 2.0]
+    top.reset()
+    assert top.next_delay() == 1
+
+
+def test_scheduler_keeps_retrying_with_growing_delays_when_offline(
+    store: DeviceStore, fake: FakeServer, engine: SyncEngine
+) -> None:
+    def offline(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("no route", request=request)
+
+    fake.hooks.append(offline)
+    scheduler = SyncScheduler(engine, backoff=Backoff(rand=lambda: 1.0), interval=60)
+
+    delays = [scheduler.step() for _ in range(11)]
+    fake.hooks.clear()
+    after = scheduler.step()
+
+    assert delays == [1, 2, 4, 8, 16, 32, 64, 128, 256, 300, 300]
+    assert after == 60
+    assert engine.status.current.last_error is None
+
+
+def test_request_repeated_with_rotated_token_when_access_token_expired(
+    store: DeviceStore, fake: FakeServer, engine: SyncEngine
+) -> None:
+    store.submit_report(report())
+    old = fake.access
+    expired = {"done": False}
+
+    def expire_once(request: httpx.Request) -> httpx.Response | None:
+        if request.url.path == "/v1/sync/push" and not expired["done"]:
+            expired["done"] = True
+            return err(401, "token_expired")
+        return None
+
+    fake.hooks.append(expire_once)
+
+    engine.sync()
+
+    pushes = [r for r in fake.requests if r.url.path == "/v1/sync/push"]
+    refreshes = [r for r in fake.requests if r.url.path == "/v1/auth/refresh"]
+    assert len(refreshes) == 1
+    assert pushes[0].headers["authorization"] == f"Bearer {old}"
+    assert pushes[1].headers["authorization"] == f"Bearer {fake.access}"
+    assert engine.api.tokens.load() is not None
+    assert engine.api.tokens.load().refresh_token == fake.refresh_token  # type: ignore[union-attr]
+    assert store.pending_count() == 0
+
+
+def test_local_data_wiped_and_device_revoked_raised_when_server_revokes_with_wipe(
+    store: DeviceStore, fake: FakeServer, engine: SyncEngine
+) -> None:
+    meta = photo(store)
+    store.submit_report(report(attachments=[meta]))
+    store.save_draft("r-draft", None, {"notes": "x"})
+    fake.hooks.append(lambda r: err(401, "device_revoked", wipe=True) if r.url.path != "/v1/health" else None)
+
+    with pytest.raises(DeviceRevoked) as info:
+        engine.sync()
+
+    assert info.value.wiped
+    assert store.pending_count() == 0
+    assert store.drafts() == []
+    assert store.blob_bytes(meta.sha256) is None
+    assert store.sync_state().device_id is None
+    assert engine.api.tokens.load() is None
+
+
+def test_scheduler_stops_when_device_revoked(
+    store: DeviceStore, fake: FakeServer, engine: SyncEngine
+) -> None:
+    fake.hooks.append(
+        lambda r: err(401, "device_revoked", wipe=False) if r.url.path != "/v1/health" else None
+    )
+    scheduler = SyncScheduler(engine)
+    stop = threading.Event()
+
+    t = threading.Thread(target=scheduler.run_forever, args=(stop,))
+    t.start()
+    t.join(5)
+
+    assert not t.is_alive()
+    assert store.sync_state().device_id == "dev-1"  # no wipe asked
+
+
+def test_outbox_numbered_from_1_when_server_expects_1_and_outbox_starts_later(
+    store: DeviceStore, fake: FakeServer, engine: SyncEngine
+) -> None:
+    store.update_sync_state(next_mutation_id=7)
+    for _ in range(3):
+        store.submit_report(report())
+
+    rep = engine.sync()
+
+    ids = [[m["mutation_id"] for m in b["mutations"]] for b in fake.push_bodies]
+    assert ids == [[7, 8, 9], [1, 2, 3]]
+    assert rep.applied == 3
+    assert store.pending_count() == 0
+
+
+def test_reauth_required_and_outbox_kept_when_server_lost_acknowledged_mutations(
+    store: DeviceStore, fake: FakeServer, engine: SyncEngine
+) -> None:
+    fake.last["dev-1"] = 4
+    store.update_sync_state(next_mutation_id=9)
+    store.submit_report(report())
+
+    with pytest.raises(ReauthRequired):
+        engine.sync()
+
+    assert store.pending_count() == 1
+
+
+def test_outbox_renumbered_for_a_new_device_when_server_lost_mutations_and_credentials_stored(
+    store: DeviceStore, fake: FakeServer
+) -> None:
+    api = ApiClient(store, httpx.Client(transport=fake.transport()), tokens=signed_in(store, fake))
+    engine = SyncEngine(store, api, credentials=lambda: Credentials("inv.a1", "pw", "phone"))
+    fake.last["dev-1"] = 4
+    store.update_sync_state(next_mutation_id=9)
+    store.submit_report(report())
+
+    rep = engine.sync()
+
+    assert rep.reregistered
+    assert store.sync_state().device_id != "dev-1"
+    assert fake.push_bodies[-1]["mutations"][0]["mutation_id"] == 1
+    assert store.pending_count() == 0
+
+
+def test_blobs_checked_then_uploaded_once_before_their_report_when_pushing(
+    store: DeviceStore, fake: FakeServer, engine: SyncEngine
+) -> None:
+    metas = [photo(store) for _ in range(3)]
+    fake.blobs[metas[0].sha256] = store.blob_bytes(metas[0].sha256) or b""
+    store.submit_report(report(attachments=metas))
+
+    rep = engine.sync()
+    engine.sync()
+
+    paths = _paths(fake)
+    first_push = paths.index("POST /v1/sync/push")
+    puts = [i for i, p in enumerate(paths) if p.startswith("PUT /v1/blobs/")]
+    assert len(puts) == 2 and max(puts) < first_push
+    assert (rep.blobs_uploaded, rep.blobs_present) == (2, 1)
+    assert sorted(fake.blob_puts) == sorted(m.sha256 for m in metas[1:])
+    assert all(store.blob_state(m.sha256) == "uploaded" for m in metas)
+
+
+def test_corrupt_local_photo_not_uploaded_when_its_bytes_do_not_match_the_hash(
+    store: DeviceStore, fake: FakeServer, engine: SyncEngine
+) -> None:
+    meta = photo(store)
+    store.submit_report(report(attachments=[meta]))
+    store._blobs.write(meta.sha256, b"bit rot")  # type: ignore[attr-defined]
+
+    rep = engine.sync()
+
+    assert fake.blob_puts == []
+    assert any("corrupt" in e for e in rep.errors)
+    assert store.reports()[0].missing_blobs == [meta.sha256]
+
+
+def test_try_sync_returns_none_and_sync_waits_when_a_sync_is_running(
+    store: DeviceStore, fake: FakeServer, engine: SyncEngine
+) -> None:
+    gate, entered = threading.Event(), threading.Event()
+
+    def slow(request: httpx.Request) -> httpx.Response | None:
+        if request.url.path == "/v1/health":
+            entered.set()
+            gate.wait(5)
+        return None
+
+    fake.hooks.append(slow)
+    first = threading.Thread(target=engine.sync)
+    first.start()
+    entered.wait(5)
+    skipped = engine.try_sync()
+    in_progress = engine.status.current.in_progress
+    waited: list[object] = []
+    second = threading.Thread(target=lambda: waited.append(engine.sync()))
+    second.start()
+    time.sleep(0.1)
+    still_waiting = second.is_alive()
+    gate.set()
+    first.join(5)
+    second.join(5)
+
+    assert skipped is None
+    assert in_progress
+    assert still_waiting
+    assert len(waited) == 1
+
+
+def test_status_listener_sees_phases_and_final_pending_count_when_syncing(
+    store: DeviceStore, fake: FakeServer, engine: SyncEngine
+) -> None:
+    for _ in range(3):
+        store.submit_report(report())
+    seen: list[SyncStatus] = []
+    engine.status.subscribe(seen.append)
+
+    engine.sync()
+
+    phases = [s.phase for s in seen]
+    assert phases.index("push") < phases.index("pull")
+    assert seen[-1].in_progress is False
+    assert seen[-1].pending == 0
+    assert seen[-1].last_success_at is not None
+    assert any(s.phase == "push" and s.done == 3 for s in seen)
+
+
+def test_transport_error_raised_and_attempt_counted_when_connection_drops(
+    store: DeviceStore, fake: FakeServer, engine: SyncEngine
+) -> None:
+    store.submit_report(report())
+
+    def drop(request: httpx.Request) -> httpx.Response | None:
+        if request.url.path == "/v1/sync/push":
+            raise httpx.ReadError("reset", request=request)
+        return None
+
+    fake.hooks.append(drop)
+
+    with pytest.raises(TransportError):
+        engine.sync()
+
+    assert store.outbox()[0].attempts == 1
+    assert engine.status.current.last_error == "offline"
+    assert store.sync_state().last_error == "offline"
+
+
+def test_push_body_is_gzip_json_with_device_and_epoch_when_sent(
+    store: DeviceStore, fake: FakeServer, engine: SyncEngine
+) -> None:
+    entry = store.submit_report(report())
+
+    engine.sync()
+
+    push = next(r for r in fake.requests if r.url.path == "/v1/sync/push")
+    body = json.loads(gzip.decompress(push.content))
+    assert body["device_id"] == "dev-1"
+    assert body["server_epoch"] == fake.epoch
+    assert body["mutations"][0] == entry.mutation

@@ -1,0 +1,66 @@
+"""The app factory: `create_app(settings)` wires the database, middleware, error handlers and routers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+
+from fastapi import FastAPI
+
+from sync.server.context import LoginLimiter, ServerContext
+from sync.server.db import Database
+from sync.server.errors import install_handlers
+from sync.server.middleware import AuthMiddleware, BodyLimitMiddleware
+from sync.server.routers import auth, blobs, devices, dispatch, feed, health, plans, reports, users, visits
+from sync.server.routers import sync as sync_router
+from sync.server.security import Passwords
+from sync.server.settings import Settings
+from sync.server.store.common import Principal, server_epoch
+from sync.server.store.users import principal_for_token
+
+__all__ = ["create_app"]
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime] | None = None) -> FastAPI:
+    """A ready server on `settings.db` (migrated on open); the database closes at shutdown."""
+    settings = settings or Settings()
+    db = Database(settings.db, readers=settings.reader_threads, group_max=settings.group_commit_max)
+    ctx = ServerContext(
+        settings=settings,
+        db=db,
+        clock=clock or _utcnow,
+        passwords=Passwords(time_cost=settings.argon2_time_cost, memory_kib=settings.argon2_memory_kib),
+        limiter=LoginLimiter(settings.login_max_failures, settings.login_window_seconds),
+        epoch=db.read_sync(server_epoch),
+    )
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            db.close()
+
+    app = FastAPI(
+        title="FieldVisit central API",
+        version="1",
+        summary="Sync, review, dispatch and risk feed for FieldVisit (protocol v1)",
+        lifespan=lifespan,
+    )
+    app.state.ctx = ctx
+    install_handlers(app)
+    for module in (health, auth, devices, sync_router, blobs, reports, visits, dispatch, plans, feed, users):
+        app.include_router(module.router)
+
+    async def resolve(token: str) -> Principal:
+        return await db.read(principal_for_token, secret=ctx.secret, token=token, now=ctx.clock())
+
+    # Added last = outermost: authentication runs before the body is read.
+    app.add_middleware(BodyLimitMiddleware, limit=settings.body_limit)
+    app.add_middleware(AuthMiddleware, resolve=resolve)
+    return app

@@ -1,0 +1,165 @@
+"""SQLite access for the server: one writer thread with group commit, a small pool of reader threads.
+
+Writes are functions `fn(db) -> result` queued to the writer. It runs every queued job in one transaction,
+each under its own savepoint (a failing job rolls back alone and gets its exception), commits once with
+`synchronous=FULL`, and only then resolves the jobs' futures: a write is answered after it is durable, and
+concurrent writes share one fsync. Reads run on reader threads, each in its own read transaction over WAL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import sqlite3
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlite_utils import Database as SUDatabase
+
+from sync.server.migrations import migrate
+
+__all__ = ["Database", "connect"]
+
+T = TypeVar("T")
+log = logging.getLogger("fieldvisit.server.db")
+
+_STOP = object()
+
+
+def connect(path: str) -> SUDatabase:
+    """A sqlite-utils database on its own connection, in autocommit mode (transactions are explicit)."""
+    if path != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    conn.execute("PRAGMA busy_timeout=30000")
+    return SUDatabase(conn, execute_plugins=False)
+
+
+class Database:
+    """The server's database: `await write(fn)` / `await read(fn)`; `*_sync` variants for the CLI and tests."""
+
+    def __init__(self, path: str, *, readers: int = 4, group_max: int = 256) -> None:
+        self.path = path
+        self._group_max = group_max
+        self._jobs: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._writer_db = connect(path)
+        migrate(self._writer_db)
+        self._local = threading.local()
+        self._reader_dbs: list[SUDatabase] = []
+        self._lock = threading.Lock()
+        self._readers = ThreadPoolExecutor(max_workers=readers, thread_name_prefix="fv-read")
+        self._thread = threading.Thread(target=self._run, name="fv-write", daemon=True)
+        self._closed = False
+        self._thread.start()
+
+    # -- writes -------------------------------------------------------------------------------------
+    def submit(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> Future[T]:
+        fut: Future[T] = Future()
+        if self._closed:
+            fut.set_exception(RuntimeError("database is closed"))
+            return fut
+        self._jobs.put((fn, args, kwargs, fut))
+        return fut
+
+    async def write(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        return await asyncio.wrap_future(self.submit(fn, *args, **kwargs))
+
+    def write_sync(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        return self.submit(fn, *args, **kwargs).result()
+
+    def _run(self) -> None:
+        db = self._writer_db
+        while True:
+            first = self._jobs.get()
+            if first is _STOP:
+                break
+            batch = [first]
+            stop = False
+            while len(batch) < self._group_max:
+                try:
+                    job = self._jobs.get_nowait()
+                except queue.Empty:
+                    break
+                if job is _STOP:
+                    stop = True
+                    break
+                batch.append(job)
+            self._run_batch(db, batch)
+            if stop:
+                break
+        db.conn.close()
+
+    @staticmethod
+    def _run_batch(db: SUDatabase, batch: list[Any]) -> None:
+        outcomes: list[tuple[Future[Any], bool, Any]] = []
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            for fn, args, kwargs, fut in batch:
+                db.execute("SAVEPOINT job")
+                try:
+                    result = fn(db, *args, **kwargs)
+                except BaseException as exc:
+                    db.execute("ROLLBACK TO job")
+                    db.execute("RELEASE job")
+                    outcomes.append((fut, False, exc))
+                else:
+                    db.execute("RELEASE job")
+                    outcomes.append((fut, True, result))
+            db.execute("COMMIT")
+        except BaseException as exc:
+            log.error("write transaction failed: %s", type(exc).__name__)
+            if db.conn.in_transaction:
+                db.conn.rollback()
+            for _, _, _, fut in batch:
+                if not fut.done():
+                    fut.set_exception(exc)
+            return
+        for fut, ok, value in outcomes:
+            if ok:
+                fut.set_result(value)
+            else:
+                fut.set_exception(value)
+
+    # -- reads --------------------------------------------------------------------------------------
+    def _reader(self) -> SUDatabase:
+        db: SUDatabase | None = getattr(self._local, "db", None)
+        if db is None:
+            db = connect(self.path)
+            self._local.db = db
+            with self._lock:
+                self._reader_dbs.append(db)
+        return db
+
+    def _read_job(self, fn: Callable[..., T], args: Any, kwargs: Any) -> T:
+        db = self._reader()
+        db.execute("BEGIN")
+        try:
+            return fn(db, *args, **kwargs)
+        finally:
+            db.execute("ROLLBACK")
+
+    async def read(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._readers, self._read_job, fn, args, kwargs)
+
+    def read_sync(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        return self._readers.submit(self._read_job, fn, args, kwargs).result()
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._jobs.put(_STOP)
+        self._thread.join(timeout=30)
+        self._readers.shutdown(wait=True)
+        with self._lock:
+            for db in self._reader_dbs:
+                db.conn.close()
+            self._reader_dbs.clear()

@@ -1,0 +1,172 @@
+"""ASGI middleware: bearer authentication before anything else, then the body cap (after gzip).
+
+Authentication runs first so a caller without a valid token always gets 401, whatever its body. The body
+cap counts decompressed bytes and stops inflating as soon as the cap is passed (a gzip bomb costs at most
+the cap in memory).
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from sync.server.errors import ApiError
+
+__all__ = ["AuthMiddleware", "BodyLimitMiddleware"]
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+PUBLIC_PATHS = frozenset({"/v1/health", "/v1/auth/login", "/v1/auth/refresh"})
+
+
+async def _send_error(
+    send: Send,
+    status: int,
+    error: str,
+    message: str,
+    extra: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> None:
+    body = {"error": error, "message": message, "details": []}
+    body.update(extra or {})
+    raw = json.dumps(body, ensure_ascii=False).encode()
+    hdrs = [(b"content-type", b"application/json"), (b"content-length", str(len(raw)).encode())]
+    hdrs += [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
+    await send({"type": "http.response.start", "status": status, "headers": hdrs})
+    await send({"type": "http.response.body", "body": raw})
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for k, v in scope.get("headers", []):
+        if k.lower() == name:
+            return str(v.decode("latin-1"))
+    return None
+
+
+class AuthMiddleware:
+    """Resolve `Authorization: Bearer` on every /v1 path but the public ones; 401 stops the request."""
+
+    def __init__(self, app: ASGIApp, resolve: Callable[[str], Awaitable[Any]]) -> None:
+        self.app = app
+        self.resolve = resolve
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] != "http" or not path.startswith("/v1/") or path in PUBLIC_PATHS:
+            await self.app(scope, receive, send)
+            return
+        auth = _header(scope, b"authorization") or ""
+        scheme, _, token = auth.partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token or len(token) > 512:
+            await _send_error(
+                send,
+                401,
+                "invalid_token",
+                "missing or invalid access token",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+            return
+        try:
+            principal = await self.resolve(token)
+        except ApiError as exc:
+            await _send_error(
+                send, exc.status, exc.error, exc.message, exc.extra, headers={"WWW-Authenticate": "Bearer"}
+            )
+            return
+        scope.setdefault("state", {})["principal"] = principal
+        await self.app(scope, receive, send)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class BodyLimitMiddleware:
+    """Buffer the request body up to `limit` bytes after gzip decoding; 413 beyond, 400 for broken gzip."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("method") in ("GET", "HEAD", "OPTIONS", "DELETE"):
+            await self.app(scope, receive, send)
+            return
+        encoding = (_header(scope, b"content-encoding") or "").strip().lower()
+        if encoding not in ("", "identity", "gzip", "x-gzip"):
+            await _send_error(
+                send, 415, "unsupported_media_type", f"unsupported Content-Encoding {encoding!r}"
+            )
+            return
+        gzip = encoding in ("gzip", "x-gzip")
+        length = _header(scope, b"content-length")
+        if not gzip and length and length.isdigit() and int(length) > self.limit:
+            await _send_error(send, 413, "payload_too_large", f"the body exceeds {self.limit} bytes")
+            return
+        try:
+            body = await self._read(receive, gzip)
+        except _TooLarge:
+            await _send_error(send, 413, "payload_too_large", f"the body exceeds {self.limit} bytes")
+            return
+        except zlib.error:
+            await _send_error(send, 400, "bad_request", "the gzip body is not valid")
+            return
+        if gzip:
+            headers = [
+                (k, v)
+                for k, v in scope["headers"]
+                if k.lower() not in (b"content-encoding", b"content-length")
+            ]
+            headers.append((b"content-length", str(len(body)).encode()))
+            scope = dict(scope, headers=headers)
+        sent = False
+
+        async def replay() -> Message:
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _read(self, receive: Receive, gzip: bool) -> bytes:
+        limit = self.limit
+        out = bytearray()
+        raw_size = 0
+        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        in_member = False  # bytes of a gzip member were fed and its end not yet seen
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                break
+            chunk = message.get("body", b"")
+            more = bool(message.get("more_body", False))
+            raw_size += len(chunk)
+            if raw_size > limit:  # the raw (or compressed) bytes alone already pass the cap
+                raise _TooLarge
+            if not gzip:
+                out += chunk
+                continue
+            data = chunk
+            while data:
+                in_member = True
+                out += inflater.decompress(data, limit + 1 - len(out))
+                if len(out) > limit:
+                    raise _TooLarge
+                data = inflater.unconsumed_tail
+                if inflater.eof:
+                    data = inflater.unused_data  # a further gzip member may follow
+                    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+                    in_member = False
+        if in_member:
+            raise zlib.error("truncated gzip stream")
+        return bytes(out)

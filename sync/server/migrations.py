@@ -1,0 +1,203 @@
+"""The server schema, built only through this ordered registry of migrations (each runs once)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from sqlite_utils import Database
+
+__all__ = ["MIGRATIONS", "migrate"]
+
+
+def _m001_core(db: Database) -> None:
+    db.table("meta").create({"key": str, "value": str}, pk="key")
+    db.execute("INSERT INTO meta(key, value) VALUES ('server_epoch', ?)", [str(uuid.uuid4())])
+    db.execute("INSERT INTO meta(key, value) VALUES ('changes_floor', '0')")
+    db.table("users").create(
+        {
+            "id": str,
+            "username": str,
+            "password_hash": str,
+            "name": str,
+            "role": str,
+            "team": str,
+            "districts": str,
+            "experience_years": int,
+            "active": int,
+            "created_at": str,
+        },
+        pk="id",
+        not_null={"username", "password_hash", "role", "team"},
+        defaults={"active": 1},
+    )
+    db.table("users").create_index(["username"], unique=True)
+    db.table("users").create_index(["team", "role"])
+    db.table("devices").create(
+        {
+            "id": str,
+            "user_id": str,
+            "name": str,
+            "created_at": str,
+            "last_mutation_id": int,
+            "last_sync_at": str,
+            "last_pull_at": str,
+            "revoked": int,
+            "wipe": int,
+            "revoked_at": str,
+        },
+        pk="id",
+        foreign_keys=[("user_id", "users", "id")],
+        defaults={"last_mutation_id": 0, "revoked": 0, "wipe": 0},
+    )
+    db.table("devices").create_index(["user_id"])
+    db.table("tokens").create(
+        {"hash": str, "device_id": str, "kind": str, "expires_at": float, "rotated": int, "created_at": str},
+        pk="hash",
+        foreign_keys=[("device_id", "devices", "id")],
+        defaults={"rotated": 0},
+    )
+    db.table("tokens").create_index(["device_id", "kind"])
+    db.table("mutations").create(
+        {"device_id": str, "mutation_id": int, "status": str, "server_version": int, "error": str},
+        pk=("device_id", "mutation_id"),
+    )
+    db.table("visits").create(
+        {
+            "id": str,
+            "external_id": str,
+            "team": str,
+            "status": str,
+            "district": str,
+            "bucket": int,
+            "priority": float,
+            "dpd": int,
+            "outstanding": str,
+            "borrower_name": str,
+            "planned_date": str,
+            "data": str,
+            "created_at": str,
+            "updated_at": str,
+        },
+        pk="id",
+        not_null={"external_id", "team", "status"},
+    )
+    db.table("visits").create_index(["external_id"], unique=True)
+    db.table("visits").create_index(["team", "status"])
+    db.table("visit_assignees").create(
+        {"visit_id": str, "user_id": str, "active": int, "position": int, "assigned_at": str},
+        pk=("visit_id", "user_id"),
+        foreign_keys=[("visit_id", "visits", "id"), ("user_id", "users", "id")],
+    )
+    db.table("visit_assignees").create_index(["user_id", "active"])
+    db.table("reports").create(
+        {
+            "id": str,
+            "visit_id": str,
+            "team": str,
+            "status": str,
+            "server_version": int,
+            "current_version_id": str,
+            "flags": str,
+            "investigator_id": str,
+            "outcome": str,
+            "verdict": str,
+            "visit_date": str,
+            "visited_at": str,
+            "created_at": str,
+            "updated_at": str,
+        },
+        pk="id",
+        foreign_keys=[("visit_id", "visits", "id")],
+    )
+    db.table("reports").create_index(["visit_id"])
+    db.table("reports").create_index(["team", "status"])
+    db.table("report_versions").create(
+        {
+            "version_id": str,
+            "report_id": str,
+            "server_version": int,
+            "base_version": int,
+            "content_sha256": str,
+            "body": str,
+            "result": str,
+            "flags": str,
+            "device_id": str,
+            "user_id": str,
+            "kind": str,
+            "received_at": str,
+        },
+        pk="version_id",
+        foreign_keys=[("report_id", "reports", "id")],
+    )
+    db.table("report_versions").create_index(["report_id"])
+    db.table("report_blobs").create({"report_id": str, "sha256": str}, pk=("report_id", "sha256"))
+    db.table("report_blobs").create_index(["sha256"])
+    db.table("blobs").create({"sha256": str, "size": int, "data": bytes, "created_at": str}, pk="sha256")
+    db.table("comments").create(
+        {
+            "id": int,
+            "report_id": str,
+            "at": str,
+            "author_id": str,
+            "action": str,
+            "comment": str,
+            "route": str,
+            "server_version": int,
+        },
+        pk="id",
+        foreign_keys=[("report_id", "reports", "id")],
+    )
+    db.table("comments").create_index(["report_id"])
+    db.execute(
+        "CREATE TABLE changes (seq INTEGER PRIMARY KEY AUTOINCREMENT, user_id TEXT NOT NULL, "
+        "type TEXT NOT NULL, op TEXT NOT NULL, entity_id TEXT NOT NULL)"
+    )
+    db.execute("CREATE INDEX idx_changes_user_seq ON changes(user_id, seq)")
+    db.execute(
+        "CREATE TABLE feed (seq INTEGER PRIMARY KEY AUTOINCREMENT, type TEXT NOT NULL, report_id TEXT, "
+        "visit_id TEXT, external_id TEXT, team TEXT, at TEXT NOT NULL, data TEXT NOT NULL)"
+    )
+    db.execute("CREATE INDEX idx_feed_team_seq ON feed(team, seq)")
+    db.execute(
+        "CREATE TABLE audit (id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, actor_id TEXT, "
+        "device_id TEXT, action TEXT NOT NULL, entity TEXT NOT NULL, entity_id TEXT, detail TEXT NOT NULL)"
+    )
+    # The audit log is append-only: the database itself refuses edits and deletions.
+    db.execute(
+        "CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit BEGIN "
+        "SELECT RAISE(ABORT, 'audit log is append-only'); END"
+    )
+    db.execute(
+        "CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit BEGIN "
+        "SELECT RAISE(ABORT, 'audit log is append-only'); END"
+    )
+
+
+MIGRATIONS: list[tuple[str, Callable[[Database], None]]] = [
+    ("001_core", _m001_core),
+]
+
+
+def migrate(db: Database) -> list[str]:
+    """Apply the migrations not yet recorded, each in its own transaction; returns the names applied."""
+    db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
+    done = {row[0] for row in db.execute("SELECT name FROM _migrations").fetchall()}
+    applied: list[str] = []
+    for name, fn in MIGRATIONS:
+        if name in done:
+            continue
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            fn(db)
+            db.execute(
+                "INSERT INTO _migrations(name, applied_at) VALUES (?, ?)",
+                [name, datetime.now(UTC).isoformat()],
+            )
+            db.execute("COMMIT")
+        except BaseException:
+            db.conn.rollback()
+            raise
+        applied.append(name)
+    return applied

@@ -1,0 +1,67 @@
+"""Sign-in and token refresh (rotation with reuse detection); sign-in failures are rate-limited."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from fastapi import APIRouter, Request
+
+from models.wire import LoginRequest, LoginResponse, RefreshRequest
+from sync.server.context import Ctx
+from sync.server.errors import ApiError
+from sync.server.store.users import Revoked, issue_device, refresh_tokens, user_for_login
+
+router = APIRouter(tags=["auth"])
+
+
+@router.post("/v1/auth/login", response_model=LoginResponse)
+async def login(body: LoginRequest, request: Request, ctx: Ctx) -> dict[str, Any]:
+    key = (request.client.host if request.client else "-", body.username.strip().lower())
+    wait = ctx.limiter.retry_after(key)
+    if wait is not None:
+        raise ApiError(
+            429,
+            "too_many_requests",
+            "too many failed sign-ins; try again later",
+            headers={"Retry-After": str(wait)},
+        )
+    user = await ctx.db.read(user_for_login, body.username.strip())
+    stored = user["password_hash"] if user else None
+    ok = await asyncio.to_thread(ctx.passwords.verify, stored, body.password)
+    if not ok or user is None:
+        ctx.limiter.failed(key)
+        raise ApiError(401, "invalid_credentials", "wrong username or password")
+    ctx.limiter.succeeded(key)
+    s = ctx.settings
+    pair = await ctx.db.write(
+        issue_device,
+        user=user,
+        device_name=body.device_name,
+        secret=ctx.secret,
+        now=ctx.clock(),
+        access_ttl=s.access_ttl_seconds,
+        refresh_ttl=s.refresh_ttl_seconds,
+    )
+    return pair.body()
+
+
+@router.post("/v1/auth/refresh", response_model=LoginResponse)
+async def refresh(body: RefreshRequest, ctx: Ctx) -> dict[str, Any]:
+    s = ctx.settings
+    result = await ctx.db.write(
+        refresh_tokens,
+        refresh_token=body.refresh_token,
+        secret=ctx.secret,
+        now=ctx.clock(),
+        access_ttl=s.access_ttl_seconds,
+        refresh_ttl=s.refresh_ttl_seconds,
+    )
+    if isinstance(result, Revoked):
+        raise ApiError(
+            401,
+            "device_revoked",
+            "a rotated refresh token was reused; the device is revoked",
+            extra={"wipe": result.wipe},
+        )
+    return result.body()

@@ -1,0 +1,42 @@
+"""POST /v1/dispatch/suggest: who should visit which open case on a date (applied later with assign)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from fastapi import APIRouter
+
+from models.wire import SuggestRequest
+from sync.server.context import Actor, Ctx
+from sync.server.errors import ApiError
+from sync.server.store.dispatch import DispatchPolicy, suggest
+
+router = APIRouter(tags=["dispatch"])
+
+
+@router.post("/v1/dispatch/suggest")
+async def suggest_(body: SuggestRequest, actor: Actor, ctx: Ctx) -> dict[str, Any]:
+    if actor.is_investigator:
+        raise ApiError(403, "forbidden", "only supervisors and admins dispatch")
+    try:
+        day = date.fromisoformat(body.date)
+    except ValueError as exc:
+        raise ApiError(
+            422,
+            "validation",
+            "date must be YYYY-MM-DD",
+            [{"loc": ["body", "date"], "msg": "date must be YYYY-MM-DD"}],
+        ) from exc
+    team = body.team or (None if actor.is_admin else actor.team)
+    if team is None:
+        raise ApiError(
+            422, "validation", "name the team", [{"loc": ["body", "team"], "msg": "required for admins"}]
+        )
+    if actor.is_supervisor and team != actor.team:
+        raise ApiError(404, "not_found", "no such team")
+    s = ctx.settings
+    policy = DispatchPolicy(
+        capacity=s.dispatch_capacity, high_balance=s.dispatch_high_balance, high_bucket=s.dispatch_high_bucket
+    )
+    return await ctx.db.read(suggest, team=team, day=day, policy=policy)

@@ -1,0 +1,33 @@
+"""GET /v1/feed: final review transitions for risk management, paged by cursor."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from sync.server.context import Actor, Ctx
+from sync.server.errors import ApiError
+from sync.server.store.feed import read_feed
+
+router = APIRouter(tags=["feed"])
+
+
+@router.get("/v1/feed")
+async def feed(
+    actor: Actor, ctx: Ctx, since: str | None = None, limit: Annotated[int, Query(ge=1)] = 100
+) -> dict[str, Any]:
+    if actor.is_investigator:
+        raise ApiError(403, "forbidden", "the feed is for supervisors and admins")
+    since_seq = 0
+    if since not in (None, "", "0"):
+        assert since is not None
+        if not since.isdigit() or len(since) > 18:
+            raise ApiError(
+                422,
+                "validation",
+                "malformed cursor",
+                [{"loc": ["query", "since"], "msg": "a cursor returned by this endpoint"}],
+            )
+        since_seq = int(since)
+    return await ctx.db.read(read_feed, actor=actor, since=since_seq, limit=ctx.limit(limit))

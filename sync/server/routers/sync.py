@@ -1,0 +1,86 @@
+"""POST /v1/sync/push and /v1/sync/pull."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from models.wire import PullRequest, PullResponse, PushResponse
+from sync.server.context import Actor, Ctx
+from sync.server.errors import ApiError
+from sync.server.schemas import PushBody
+from sync.server.store.pull import pull as pull_changes
+from sync.server.store.pull import record_pull
+from sync.server.store.push import MutationIn, apply_push, prepare
+
+router = APIRouter(tags=["sync"])
+
+
+def _check_device(actor_device: str, device_id: str | None) -> None:
+    if device_id is not None and device_id != actor_device:
+        raise ApiError(403, "device_mismatch", "device_id is not the device of the access token")
+
+
+@router.post(
+    "/v1/sync/push",
+    response_model=PushResponse,
+    responses={
+        409: {"description": "mutation_gap: `expected` is the next mutation_id the server expects"},
+        410: {"description": "reset_required: the server epoch changed"},
+    },
+)
+async def push(body: PushBody, actor: Actor, ctx: Ctx) -> Any:
+    _check_device(actor.device_id, body.device_id)
+    if body.server_epoch is not None and body.server_epoch != ctx.epoch:
+        raise ApiError(
+            410,
+            "reset_required",
+            "the server was restored; re-register this device",
+            extra={"server_epoch": ctx.epoch},
+        )
+    today = ctx.clock().date()
+    mutations = [MutationIn(**m.model_dump()) for m in body.mutations]
+
+    def prepare_all() -> None:
+        for m in mutations:
+            prepare(m, today=today)
+
+    # Hashing, validation and plan checks need no database: keep them off the writer thread.
+    await asyncio.to_thread(prepare_all)
+    result = await ctx.db.write(apply_push, actor=actor, mutations=mutations, now=ctx.clock())
+    if result["gap"] is not None:
+        return JSONResponse(
+            {
+                "error": "mutation_gap",
+                "message": f"expected mutation_id {result['gap']}",
+                "details": [],
+                "expected": result["gap"],
+                "last_mutation_id": result["last_mutation_id"],
+                "results": result["results"],
+            },
+            status_code=409,
+        )
+    return {
+        "last_mutation_id": result["last_mutation_id"],
+        "server_epoch": ctx.epoch,
+        "results": result["results"],
+    }
+
+
+@router.post(
+    "/v1/sync/pull",
+    response_model=PullResponse,
+    response_model_exclude_none=False,
+    responses={410: {"description": "reset_required: pull a snapshot with cursor null"}},
+)
+async def pull(body: PullRequest, actor: Actor, ctx: Ctx) -> Any:
+    _check_device(actor.device_id, body.device_id)
+    page = await ctx.db.read(
+        pull_changes, actor=actor, cursor=body.cursor, limit=body.limit, epoch=body.server_epoch
+    )
+    visit_ids = [c["id"] for c in page["changes"] if c["type"] == "visit" and c["op"] == "put"]
+    await ctx.db.write(record_pull, actor=actor, visit_ids=visit_ids, now=ctx.clock())
+    return JSONResponse(page)

@@ -1,0 +1,128 @@
+"""Visits: import from the loan system (JSON or CSV), list, detail and assignment."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from pydantic import ValidationError
+
+from models.wire import AssignRequest
+from sync.server.context import Actor, Ctx
+from sync.server.errors import ApiError, validation_details
+from sync.server.schemas import IMPORT_EXAMPLE, ImportBody
+from sync.server.store.common import audit
+from sync.server.store.visits import assign_visit, csv_records, get_visit, import_visits, list_visits
+
+router = APIRouter(tags=["visits"])
+
+_CSV_EXAMPLE = (
+    "external_id,team,borrower_name,phone,id_number,address,district,product_type,outstanding_principal,"
+    "overdue_amount,dpd\nLN-0000002,hz-a,李梅,13912345678,330106198507120019,杭州市西湖区文三路 1 号,西湖区,"
+    "cash_loan,8000.00,900.00,40\n"
+)
+
+
+def _forbid_investigator(actor: Any, what: str) -> None:
+    if actor.is_investigator:
+        raise ApiError(403, "forbidden", f"only supervisors and admins {what}")
+
+
+@router.post(
+    "/v1/visits/import",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": ImportBody.model_json_schema(ref_template="#/components/schemas/{model}"),
+                    "example": IMPORT_EXAMPLE,
+                },
+                "text/csv": {"schema": {"type": "string"}, "example": _CSV_EXAMPLE},
+            },
+        }
+    },
+)
+async def import_(request: Request, actor: Actor, ctx: Ctx) -> dict[str, Any]:
+    _forbid_investigator(actor, "import visits")
+    raw = await request.body()
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ApiError(
+            422, "validation", "the body is not UTF-8", [{"loc": ["body"], "msg": "not UTF-8"}]
+        ) from exc
+    if ctype in ("text/csv", "application/csv"):
+        records: list[Any] = csv_records(text)
+    else:
+        try:
+            records = ImportBody.model_validate(json.loads(text)).records
+        except ValueError as exc:
+            details = (
+                validation_details(exc.errors())
+                if isinstance(exc, ValidationError)
+                else [{"loc": ["body"], "msg": "invalid JSON"}]
+            )
+            raise ApiError(422, "validation", 'expected {"records": [...]} or text/csv', details) from exc
+    return await ctx.db.write(import_visits, actor=actor, records=records, now=ctx.clock())
+
+
+@router.get("/v1/visits")
+async def visits(
+    actor: Actor,
+    ctx: Ctx,
+    status: str | None = None,
+    district: str | None = None,
+    unassigned: bool = False,
+    team: str | None = None,
+    limit: Annotated[int, Query(ge=1)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    _forbid_investigator(actor, "list visits")
+    return await ctx.db.read(
+        list_visits,
+        actor=actor,
+        status=status,
+        district=district,
+        unassigned=unassigned,
+        team=team,
+        limit=ctx.limit(limit),
+        offset=offset,
+    )
+
+
+def _read_audit(db: Any, *, actor: Any, visit_id: str, now: Any) -> None:
+    audit(db, at=now.isoformat(), actor=actor, action="read.visit", entity="visit", entity_id=visit_id)
+
+
+@router.get("/v1/visits/{visit_id}")
+async def visit(visit_id: str, actor: Actor, ctx: Ctx) -> dict[str, Any]:
+    payload = await ctx.db.read(get_visit, actor=actor, visit_id=visit_id)
+    await ctx.db.write(_read_audit, actor=actor, visit_id=visit_id, now=ctx.clock())
+    return payload
+
+
+@router.post("/v1/visits/{visit_id}/assign")
+async def assign(visit_id: str, body: AssignRequest, actor: Actor, ctx: Ctx) -> dict[str, Any]:
+    planned: date | None = None
+    if body.planned_date:
+        try:
+            planned = date.fromisoformat(body.planned_date)
+        except ValueError as exc:
+            raise ApiError(
+                422,
+                "validation",
+                "planned_date must be YYYY-MM-DD",
+                [{"loc": ["body", "planned_date"], "msg": "date must be YYYY-MM-DD"}],
+            ) from exc
+    return await ctx.db.write(
+        assign_visit,
+        actor=actor,
+        visit_id=visit_id,
+        investigator_ids=body.investigator_ids,
+        planned_date=planned,
+        now=ctx.clock(),
+    )

@@ -1,0 +1,445 @@
+"""Applying a device's pushed mutations (protocol "Push"): ordering, idempotency, conflicts and flags.
+
+Every mutation runs under its own savepoint together with the device's `last_mutation_id`, so a failure
+inside one mutation leaves the others and the counter consistent. Field truth is stored and flagged, not
+refused; only malformed reports, unknown visits and hash or version-id clashes are rejected.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import logging
+import re
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from pydantic import ValidationError
+from sqlite_utils import Database
+
+from models.affordability import assess
+from models.canonical import canonical_json
+from models.codes import FINAL_STATES, PRODUCT_MAX_TERM
+from models.finance import PlanPreviewRequest, preview_plan
+from models.privacy import local_time, within_visit_hours
+from models.report import RepaymentPlan, VisitReport
+from sync.server.errors import validation_details
+from sync.server.store.common import Principal, audit, dumps, loads
+from sync.server.store.state import add_changes, collectors, missing_blobs, review_state
+
+__all__ = ["REPORT_KINDS", "MutationIn", "Prepared", "apply_push", "plan_mismatch", "prepare", "report_flags"]
+
+log = logging.getLogger("fieldvisit.server.push")
+
+REPORT_KINDS = frozenset({"submit_report", "resubmit_report", "amend_report"})
+_SHA = re.compile(r"^[0-9a-f]{64}$")
+_FINAL = {s.value for s in FINAL_STATES}
+
+
+@dataclass(slots=True)
+class Prepared:
+    """The database-free part of a report mutation, computed off the writer thread."""
+
+    sha256: str = ""
+    report: VisitReport | None = None
+    body: str = ""
+    plan_mismatch: bool = False
+    verdict: str | None = None
+    rejection: tuple[str, list[Any]] | None = None
+
+
+@dataclass(slots=True)
+class MutationIn:
+    mutation_id: int
+    kind: str
+    report_id: str | None = None
+    version_id: str | None = None
+    base_version: int = 0
+    content_sha256: str | None = None
+    blobs: list[str] = field(default_factory=list)
+    report: Any = None
+    prepared: Prepared | None = None
+
+
+def prepare(m: MutationIn, *, today: date) -> MutationIn:
+    """Hash, validate and recompute the plan of one mutation; safe to run on any thread."""
+    p = Prepared()
+    m.prepared = p
+    if m.kind not in REPORT_KINDS:
+        p.rejection = ("unsupported_kind", [{"loc": ["kind"], "msg": f"unsupported kind {m.kind!r}"}])
+        return m
+    raw = m.report
+    if not isinstance(raw, dict):
+        p.rejection = ("validation", [{"loc": ["report"], "msg": "a report object is required"}])
+        return m
+    body = canonical_json(raw)
+    p.sha256 = hashlib.sha256(body).hexdigest()
+    p.body = body.decode("utf-8")
+    if m.content_sha256 is not None and m.content_sha256.lower() != p.sha256:
+        p.rejection = ("hash_mismatch", [{"loc": ["content_sha256"], "msg": "does not match the report"}])
+        return m
+    try:
+        report = VisitReport.model_validate(raw)
+    except ValidationError as exc:
+        details = validation_details(exc.errors())
+        for d in details:
+            d["loc"] = ["report", *d["loc"]]
+        p.rejection = ("validation", details)
+        return m
+    if m.report_id is not None and m.report_id.lower() != report.report_id:
+        p.rejection = ("validation", [{"loc": ["report_id"], "msg": "differs from report.report_id"}])
+        return m
+    bad = [i for i, b in enumerate(m.blobs) if not _SHA.match(b.lower())]
+    if bad:
+        p.rejection = ("validation", [{"loc": ["blobs", i], "msg": "not a SHA-256 hex digest"} for i in bad])
+        return m
+    p.report = report
+    p.plan_mismatch = report.plan is not None and plan_mismatch(report.plan, today=today)
+    p.verdict = _verdict(report)
+    return m
+
+
+def _result(mid: int, status: str, **kw: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "mutation_id": mid,
+        "status": status,
+        "server_version": None,
+        "missing_blobs": [],
+        "flags": [],
+        "error": None,
+        "details": [],
+        "server_copy": None,
+        "original": None,
+    }
+    out.update(kw)
+    return out
+
+
+def _rejected(mid: int, error: str, details: list[Any] | None = None) -> dict[str, Any]:
+    return _result(mid, "rejected", error=error, details=details or [])
+
+
+def apply_push(
+    db: Database, *, actor: Principal, mutations: list[MutationIn], now: datetime
+) -> dict[str, Any]:
+    """Apply mutations in order; returns `{"last_mutation_id", "results", "gap"}` (gap = expected id or None)."""
+    row = db.execute("SELECT last_mutation_id FROM devices WHERE id = ?", [actor.device_id]).fetchone()
+    last = int(row[0]) if row else 0
+    results: list[dict[str, Any]] = []
+    gap: int | None = None
+    for m in mutations:
+        mid = m.mutation_id
+        if mid <= last:
+            orig = db.execute(
+                "SELECT status, server_version, error FROM mutations WHERE device_id = ? AND mutation_id = ?",
+                [actor.device_id, mid],
+            ).fetchone()
+            original = {"status": orig[0], "server_version": orig[1], "error": orig[2]} if orig else None
+            results.append(
+                _result(mid, "duplicate", server_version=orig[1] if orig else None, original=original)
+            )
+            continue
+        if mid > last + 1:
+            gap = last + 1
+            break
+        db.execute("SAVEPOINT mutation")
+        try:
+            res = _apply_one(db, actor, m, now)
+        except Exception as exc:
+            db.execute("ROLLBACK TO mutation")
+            log.error("mutation %s of device %s failed: %s", mid, actor.device_id, type(exc).__name__)
+            res = _rejected(mid, "internal")
+        db.execute(
+            "INSERT INTO mutations(device_id, mutation_id, status, server_version, error) VALUES (?,?,?,?,?)",
+            [actor.device_id, mid, res["status"], res["server_version"], res["error"]],
+        )
+        db.execute("RELEASE mutation")
+        last = mid
+        results.append(res)
+    db.execute(
+        "UPDATE devices SET last_mutation_id = ?, last_sync_at = ? WHERE id = ?",
+        [last, now.isoformat(), actor.device_id],
+    )
+    return {"last_mutation_id": last, "results": results, "gap": gap}
+
+
+def plan_mismatch(plan: RepaymentPlan, *, today: date) -> bool:
+    """True when the numbers the device showed differ from the server's own calculation."""
+    claimed = (plan.instalment, plan.total_payment, plan.apr_simple, plan.apr_compound)
+    if all(v is None for v in claimed):
+        return False
+    key = (
+        plan.method.value,
+        plan.principal,
+        plan.term_months,
+        plan.monthly_rate,
+        plan.upfront_fee,
+        plan.holiday_months,
+        plan.holiday_mode.value,
+        tuple(plan.step_payments),
+        plan.first_due_date or today,
+        *claimed,
+    )
+    return _plan_mismatch(key)
+
+
+@functools.lru_cache(maxsize=4096)
+def _plan_mismatch(key: tuple[Any, ...]) -> bool:
+    # Devices send the same few plan shapes again and again; the IRR search is worth remembering.
+    method, principal, term, rate, fee, holiday, mode, steps, first_due, *claimed = key
+    try:
+        preview = preview_plan(
+            PlanPreviewRequest(
+                method=method,
+                principal=principal,
+                term_months=term,
+                monthly_rate=rate,
+                upfront_fee=fee,
+                holiday_months=holiday,
+                holiday_mode=mode,
+                step_payments=list(steps),
+                first_due_date=first_due,
+            )
+        )
+    except (ValidationError, ValueError, ArithmeticError):
+        return True  # numbers the server cannot reproduce are, by definition, not confirmed
+    computed = (
+        preview.instalment,
+        preview.total_payment,
+        Decimal(preview.apr_simple),
+        Decimal(preview.apr_compound),
+    )
+    return any(c is not None and Decimal(c) != v for c, v in zip(claimed, computed, strict=True))
+
+
+def report_flags(
+    report: VisitReport,
+    *,
+    visit: dict[str, Any],
+    assigned: list[str],
+    caller_active: bool,
+    plan_differs: bool,
+) -> list[str]:
+    """The supervisor's flags for a well-formed report that disagrees with the server's view."""
+    flags: list[str] = []
+    recorded = report.compliance.collector_ids or report.collector_ids
+    if set(recorded) != set(assigned):
+        flags.append("collectors_differ")
+    tz = (loads(visit["data"], {}).get("borrower") or {}).get("timezone") or "Asia/Shanghai"
+    if report.checkin is not None:
+        if not within_visit_hours(report.checkin.at, tz):
+            flags.append("checkin_outside_hours")
+        planned = visit["planned_date"]
+        if planned and local_time(report.checkin.at, tz).date().isoformat() != planned:
+            flags.append("checkin_outside_planned_date")
+    if plan_differs:
+        flags.append("plan_mismatch")
+    if not caller_active:
+        flags.append("visit_reassigned")
+    return flags
+
+
+def _verdict(report: VisitReport) -> str | None:
+    plan, assessment = report.plan, report.assessment
+    if plan is None or assessment is None or plan.instalment is None:
+        return None
+    try:
+        return assess(
+            assessment.as_input(PRODUCT_MAX_TERM[plan.product_type]),
+            instalment=plan.instalment,
+            principal=plan.principal,
+            monthly_rate=plan.monthly_rate,
+            term_months=plan.term_months,
+        ).verdict
+    except (ValidationError, ValueError, ArithmeticError):
+        return None
+
+
+def _server_copy(db: Database, report: dict[str, Any]) -> dict[str, Any]:
+    return review_state(db, report)
+
+
+def _apply_one(db: Database, actor: Principal, m: MutationIn, now: datetime) -> dict[str, Any]:
+    mid = m.mutation_id
+    p = m.prepared if m.prepared is not None else prepare(m, today=now.date()).prepared
+    assert p is not None
+    if p.rejection is not None:
+        return _rejected(mid, *p.rejection)
+    report = p.report
+    assert report is not None
+    computed = p.sha256
+
+    rows = list(db.query("SELECT * FROM visits WHERE id = ?", [report.visit_id]))
+    assignment = db.execute(
+        "SELECT active FROM visit_assignees WHERE visit_id = ? AND user_id = ?",
+        [report.visit_id, actor.user_id],
+    ).fetchone()
+    if not rows or assignment is None:
+        return _rejected(mid, "not_found", [{"loc": ["report", "visit_id"], "msg": "no such visit"}])
+    visit = rows[0]
+    existing_rows = list(db.query("SELECT * FROM reports WHERE id = ?", [report.report_id]))
+    existing = existing_rows[0] if existing_rows else None
+    if existing is not None and existing["visit_id"] != report.visit_id:
+        return _rejected(mid, "not_found", [{"loc": ["report", "report_id"], "msg": "no such report"}])
+
+    version_id = (m.version_id or str(uuid.uuid4())).lower()
+    known = db.execute(
+        "SELECT report_id, content_sha256, result, server_version, flags FROM report_versions WHERE version_id = ?",
+        [version_id],
+    ).fetchone()
+    if known is not None:
+        if known[0] != report.report_id or known[1] != computed:
+            return _rejected(
+                mid, "version_id_reused", [{"loc": ["version_id"], "msg": "already used for other content"}]
+            )
+        assert existing is not None
+        missing = missing_blobs(db, report.report_id)
+        if known[2] == "conflict":
+            return _result(
+                mid,
+                "conflict",
+                server_version=existing["server_version"],
+                flags=loads(known[4], []),
+                missing_blobs=missing,
+                server_copy=_server_copy(db, existing),
+            )
+        return _result(
+            mid, "applied", server_version=known[3], flags=loads(known[4], []), missing_blobs=missing
+        )
+
+    assigned = collectors(db, report.visit_id)
+    flags = report_flags(
+        report,
+        visit=visit,
+        assigned=assigned,
+        caller_active=bool(assignment[0]),
+        plan_differs=p.plan_mismatch,
+    )
+    blobs = sorted({b.lower() for b in m.blobs} | {a.sha256 for a in report.attachments})
+    if blobs:
+        db.conn.executemany(
+            "INSERT OR IGNORE INTO report_blobs(report_id, sha256) VALUES (?, ?)",
+            [(report.report_id, b) for b in blobs],
+        )
+    missing = [b for b in blobs if db.execute("SELECT 1 FROM blobs WHERE sha256 = ?", [b]).fetchone() is None]
+    ts = now.isoformat()
+    body = p.body
+
+    def version(result: str, server_version: int | None, vflags: list[str]) -> None:
+        db.execute(
+            "INSERT INTO report_versions(version_id, report_id, server_version, base_version, content_sha256, "
+            "body, result, flags, device_id, user_id, kind, received_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            [
+                version_id,
+                report.report_id,
+                server_version,
+                m.base_version,
+                computed,
+                body,
+                result,
+                dumps(vflags),
+                actor.device_id,
+                actor.user_id,
+                m.kind,
+                ts,
+            ],
+        )
+
+    tz = (loads(visit["data"], {}).get("borrower") or {}).get("timezone") or "Asia/Shanghai"
+    visited_at = report.checkin.at if report.checkin else report.created_at
+    visit_date = local_time(visited_at, tz).date().isoformat() if visited_at else now.date().isoformat()
+    outcome = report.outcome.value if report.outcome else None
+    verdict = p.verdict
+
+    if existing is None:
+        db.execute(
+            "INSERT INTO reports(id, visit_id, team, status, server_version, current_version_id, flags, "
+            "investigator_id, outcome, verdict, visit_date, visited_at, created_at, updated_at) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            [
+                report.report_id,
+                report.visit_id,
+                visit["team"],
+                "submitted",
+                1,
+                version_id,
+                dumps(flags),
+                actor.user_id,
+                outcome,
+                verdict,
+                visit_date,
+                visited_at.isoformat() if visited_at else None,
+                ts,
+                ts,
+            ],
+        )
+        version("applied", 1, flags)
+        if visit["status"] in ("open", "assigned"):
+            db.execute("UPDATE visits SET status = 'visited', updated_at = ? WHERE id = ?", [ts, visit["id"]])
+        add_changes(db, assigned, "report_review", "put", report.report_id)
+        audit(
+            db,
+            at=ts,
+            actor=actor,
+            action="report.submit",
+            entity="report",
+            entity_id=report.report_id,
+            detail={"version_id": version_id, "server_version": 1},
+        )
+        return _result(mid, "applied", server_version=1, flags=flags, missing_blobs=missing)
+
+    if existing["status"] in _FINAL or m.base_version != existing["server_version"]:
+        if existing["status"] in _FINAL:
+            flags = [*flags, "report_final"]
+        version("conflict", None, flags)
+        audit(
+            db,
+            at=ts,
+            actor=actor,
+            action="report.conflict",
+            entity="report",
+            entity_id=report.report_id,
+            detail={"version_id": version_id, "base_version": m.base_version},
+        )
+        return _result(
+            mid,
+            "conflict",
+            server_version=existing["server_version"],
+            flags=flags,
+            missing_blobs=missing,
+            server_copy=_server_copy(db, existing),
+        )
+
+    new_status = "resubmitted" if existing["status"] == "returned" else existing["status"]
+    sv = existing["server_version"] + 1
+    db.execute(
+        "UPDATE reports SET status = ?, server_version = ?, current_version_id = ?, flags = ?, outcome = ?, "
+        "verdict = ?, visit_date = ?, visited_at = ?, updated_at = ? WHERE id = ?",
+        [
+            new_status,
+            sv,
+            version_id,
+            dumps(flags),
+            outcome,
+            verdict,
+            visit_date,
+            visited_at.isoformat() if visited_at else None,
+            ts,
+            report.report_id,
+        ],
+    )
+    version("applied", sv, flags)
+    add_changes(db, assigned, "report_review", "put", report.report_id)
+    audit(
+        db,
+        at=ts,
+        actor=actor,
+        action="report.resubmit" if new_status == "resubmitted" else "report.amend",
+        entity="report",
+        entity_id=report.report_id,
+        detail={"version_id": version_id, "server_version": sv},
+    )
+    return _result(mid, "applied", server_version=sv, flags=flags, missing_blobs=missing)

@@ -1,0 +1,309 @@
+"""Users, devices and tokens: sign-in, refresh rotation with reuse detection, revocation."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlite_utils import Database
+
+from sync.server.errors import ApiError
+from sync.server.security import new_token, token_digest
+from sync.server.store.common import Principal, audit, dumps, loads, server_epoch
+
+__all__ = [
+    "Revoked",
+    "TokenPair",
+    "add_user",
+    "get_user",
+    "issue_device",
+    "list_devices",
+    "list_users",
+    "principal_for_token",
+    "refresh_tokens",
+    "revoke_device",
+    "user_for_login",
+]
+
+ROLES = ("investigator", "supervisor", "admin")
+
+
+@dataclass(frozen=True, slots=True)
+class TokenPair:
+    device_id: str
+    access_token: str
+    refresh_token: str
+    expires_in: int
+    user: dict[str, Any]
+    server_epoch: str
+
+    def body(self) -> dict[str, Any]:
+        return {
+            "device_id": self.device_id,
+            "access_token": self.access_token,
+            "refresh_token": self.refresh_token,
+            "expires_in": self.expires_in,
+            "user": self.user,
+            "server_epoch": self.server_epoch,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Revoked:
+    device_id: str
+    wipe: bool
+
+
+def _public(row: dict[str, Any]) -> dict[str, Any]:
+    return {"id": row["id"], "name": row["name"] or row["username"], "role": row["role"], "team": row["team"]}
+
+
+def add_user(
+    db: Database,
+    *,
+    username: str,
+    password_hash: str,
+    role: str,
+    team: str,
+    name: str | None = None,
+    districts: list[str] | None = None,
+    experience_years: int = 0,
+    now: datetime,
+    user_id: str | None = None,
+) -> dict[str, Any]:
+    """Create a user, or update the one with this username (password, role, team, profile)."""
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {', '.join(ROLES)}")
+    existing = db.execute("SELECT id FROM users WHERE username = ?", [username]).fetchone()
+    uid = existing[0] if existing else (user_id or f"u-{uuid.uuid4()}")
+    values = [password_hash, name or username, role, team, dumps(districts or []), experience_years]
+    if existing:
+        db.execute(
+            "UPDATE users SET password_hash=?, name=?, role=?, team=?, districts=?, experience_years=?, active=1 "
+            "WHERE id=?",
+            [*values, uid],
+        )
+    else:
+        db.execute(
+            "INSERT INTO users(id, username, password_hash, name, role, team, districts, experience_years, "
+            "active, created_at) VALUES (?,?,?,?,?,?,?,?,1,?)",
+            [uid, username, *values, now.isoformat()],
+        )
+    audit(db, at=now.isoformat(), actor=None, action="user.upsert", entity="user", entity_id=uid)
+    return {"id": uid, "username": username, "role": role, "team": team}
+
+
+def user_for_login(db: Database, username: str) -> dict[str, Any] | None:
+    rows = list(db.query("SELECT * FROM users WHERE username = ? AND active = 1", [username]))
+    return rows[0] if rows else None
+
+
+def get_user(db: Database, user_id: str) -> dict[str, Any] | None:
+    rows = list(db.query("SELECT * FROM users WHERE id = ?", [user_id]))
+    return rows[0] if rows else None
+
+
+def _issue(
+    db: Database, *, secret: str, device_id: str, now: datetime, access_ttl: int, refresh_ttl: int
+) -> tuple[str, str]:
+    access, refresh = new_token(), new_token()
+    ts = now.timestamp()
+    db.execute(
+        "INSERT INTO tokens(hash, device_id, kind, expires_at, rotated, created_at) VALUES (?,?,?,?,0,?)",
+        [token_digest(secret, access), device_id, "access", ts + access_ttl, now.isoformat()],
+    )
+    db.execute(
+        "INSERT INTO tokens(hash, device_id, kind, expires_at, rotated, created_at) VALUES (?,?,?,?,0,?)",
+        [token_digest(secret, refresh), device_id, "refresh", ts + refresh_ttl, now.isoformat()],
+    )
+    return access, refresh
+
+
+def issue_device(
+    db: Database,
+    *,
+    user: dict[str, Any],
+    device_name: str,
+    secret: str,
+    now: datetime,
+    access_ttl: int,
+    refresh_ttl: int,
+) -> TokenPair:
+    """Register a new device for a signed-in user and give it its first token pair."""
+    device_id = str(uuid.uuid4())
+    db.execute(
+        "INSERT INTO devices(id, user_id, name, created_at, last_mutation_id, revoked, wipe) VALUES (?,?,?,?,0,0,0)",
+        [device_id, user["id"], device_name, now.isoformat()],
+    )
+    access, refresh = _issue(
+        db, secret=secret, device_id=device_id, now=now, access_ttl=access_ttl, refresh_ttl=refresh_ttl
+    )
+    audit(
+        db,
+        at=now.isoformat(),
+        actor=None,
+        action="auth.login",
+        entity="device",
+        entity_id=device_id,
+        detail={"user_id": user["id"]},
+    )
+    return TokenPair(device_id, access, refresh, access_ttl, _public(user), server_epoch(db))
+
+
+_PRINCIPAL_SQL = (
+    "SELECT t.kind, t.expires_at, d.id AS device_id, d.revoked, d.wipe, u.id AS user_id, u.username, u.name, "
+    "u.role, u.team, u.active FROM tokens t JOIN devices d ON d.id = t.device_id JOIN users u ON u.id = d.user_id "
+    "WHERE t.hash = ?"
+)
+
+
+def _revoked(wipe: Any) -> ApiError:
+    return ApiError(401, "device_revoked", "this device has been revoked", extra={"wipe": bool(wipe)})
+
+
+def principal_for_token(db: Database, *, secret: str, token: str, now: datetime) -> Principal:
+    """The caller behind an access token, or 401 (`invalid_token`, `token_expired`, `device_revoked`)."""
+    row = db.execute(_PRINCIPAL_SQL, [token_digest(secret, token)]).fetchone()
+    if row is None or row[0] != "access":
+        raise ApiError(401, "invalid_token", "missing or invalid access token")
+    _kind, expires_at, device_id, revoked, wipe, user_id, username, name, role, team, active = row
+    if revoked:
+        raise _revoked(wipe)
+    if not active:
+        raise ApiError(401, "invalid_token", "the account is disabled")
+    if expires_at < now.timestamp():
+        raise ApiError(401, "token_expired", "the access token has expired; refresh it")
+    return Principal(user_id, username, name or username, role, team, device_id)
+
+
+def refresh_tokens(
+    db: Database, *, refresh_token: str, secret: str, now: datetime, access_ttl: int, refresh_ttl: int
+) -> TokenPair | Revoked:
+    """Rotate a refresh token. Presenting one that was already rotated revokes the device (token theft)."""
+    digest = token_digest(secret, refresh_token)
+    row = db.execute(
+        "SELECT t.device_id, t.expires_at, t.rotated, d.revoked, d.wipe, d.user_id FROM tokens t "
+        "JOIN devices d ON d.id = t.device_id WHERE t.hash = ? AND t.kind = 'refresh'",
+        [digest],
+    ).fetchone()
+    if row is None:
+        raise ApiError(401, "invalid_token", "unknown refresh token")
+    device_id, expires_at, rotated, revoked, wipe, user_id = row
+    if revoked:
+        raise _revoked(wipe)
+    if rotated:
+        db.execute(
+            "UPDATE devices SET revoked = 1, revoked_at = ? WHERE id = ?", [now.isoformat(), device_id]
+        )
+        db.execute("DELETE FROM tokens WHERE device_id = ?", [device_id])
+        audit(
+            db,
+            at=now.isoformat(),
+            actor=None,
+            action="auth.refresh_reuse",
+            entity="device",
+            entity_id=device_id,
+        )
+        # Returned (not raised) so the revocation commits; the caller turns it into the 401.
+        return Revoked(device_id, bool(wipe))
+    if expires_at < now.timestamp():
+        raise ApiError(401, "token_expired", "the refresh token has expired; sign in again")
+    user = get_user(db, user_id)
+    if user is None or not user["active"]:
+        raise ApiError(401, "invalid_token", "the account is disabled")
+    db.execute("UPDATE tokens SET rotated = 1 WHERE hash = ?", [digest])
+    db.execute("DELETE FROM tokens WHERE device_id = ? AND kind = 'access'", [device_id])
+    access, refresh = _issue(
+        db, secret=secret, device_id=device_id, now=now, access_ttl=access_ttl, refresh_ttl=refresh_ttl
+    )
+    audit(db, at=now.isoformat(), actor=None, action="auth.refresh", entity="device", entity_id=device_id)
+    return TokenPair(device_id, access, refresh, access_ttl, _public(user), server_epoch(db))
+
+
+def revoke_device(
+    db: Database, *, actor: Principal, device_id: str, wipe: bool, now: datetime
+) -> dict[str, Any]:
+    """Revoke a device: 404 outside the caller's scope, 403 for an investigator."""
+    row = db.execute(
+        "SELECT d.id, d.user_id, u.team FROM devices d JOIN users u ON u.id = d.user_id WHERE d.id = ?",
+        [device_id],
+    ).fetchone()
+    if row is None:
+        raise ApiError(404, "not_found", "no such device")
+    _, owner_id, team = row
+    visible = actor.is_admin or (actor.is_supervisor and team == actor.team) or owner_id == actor.user_id
+    if not visible:
+        raise ApiError(404, "not_found", "no such device")
+    if not (actor.is_admin or (actor.is_supervisor and team == actor.team)):
+        raise ApiError(403, "forbidden", "only a supervisor of the team or an admin may revoke devices")
+    db.execute(
+        "UPDATE devices SET revoked = 1, wipe = ?, revoked_at = ? WHERE id = ?",
+        [1 if wipe else 0, now.isoformat(), device_id],
+    )
+    audit(
+        db,
+        at=now.isoformat(),
+        actor=actor,
+        action="device.revoke",
+        entity="device",
+        entity_id=device_id,
+        detail={"wipe": wipe},
+    )
+    return {"device_id": device_id, "revoked": True, "wipe": wipe}
+
+
+def list_devices(db: Database, *, actor: Principal) -> list[dict[str, Any]]:
+    where, params = ("", []) if actor.is_admin else ("WHERE u.team = ?", [actor.team])
+    rows = db.query(
+        "SELECT d.id, d.user_id, u.username, u.name, u.team, d.name AS device_name, d.created_at, "
+        "d.last_sync_at, d.last_pull_at, d.last_mutation_id, d.revoked, d.wipe, "
+        "(SELECT COUNT(*) FROM report_versions rv JOIN report_blobs rb ON rb.report_id = rv.report_id "
+        " WHERE rv.device_id = d.id AND rv.version_id IN (SELECT current_version_id FROM reports) "
+        " AND NOT EXISTS (SELECT 1 FROM blobs b WHERE b.sha256 = rb.sha256)) AS pending_blobs "
+        f"FROM devices d JOIN users u ON u.id = d.user_id {where} ORDER BY u.username, d.created_at",
+        params,
+    )
+    return [
+        {
+            "device_id": r["id"],
+            "user_id": r["user_id"],
+            "username": r["username"],
+            "name": r["name"],
+            "team": r["team"],
+            "device_name": r["device_name"],
+            "created_at": r["created_at"],
+            "last_sync_at": r["last_sync_at"],
+            "last_pull_at": r["last_pull_at"],
+            "last_mutation_id": r["last_mutation_id"],
+            "pending_blobs": r["pending_blobs"],
+            "revoked": bool(r["revoked"]),
+            "wipe": bool(r["wipe"]),
+        }
+        for r in rows
+    ]
+
+
+def list_users(db: Database, *, actor: Principal, team: str | None = None) -> list[dict[str, Any]]:
+    if actor.is_admin:
+        sql, params = "SELECT * FROM users WHERE active = 1", []
+        if team:
+            sql, params = sql + " AND team = ?", [team]
+    else:
+        sql, params = (
+            "SELECT * FROM users WHERE active = 1 AND team = ? AND role = 'investigator'",
+            [actor.team],
+        )
+    return [
+        {
+            "id": r["id"],
+            "username": r["username"],
+            "name": r["name"],
+            "role": r["role"],
+            "team": r["team"],
+            "districts": loads(r["districts"], []),
+            "experience_years": r["experience_years"] or 0,
+        }
+        for r in db.query(sql + " ORDER BY username", params)
+    ]

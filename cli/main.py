@@ -1,0 +1,212 @@
+"""The `fieldvisit` command: serve the central server, manage users, import cases, back up and restore.
+
+`app` and `demo` are handed to `cli.app_cmd` and `cli.demo_cmd`, imported only when used, so the server
+commands never load the UI toolkit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+__all__ = ["build_parser", "main"]
+
+DEFAULT_DB = "./var/fieldvisit.db"
+_DELEGATED = {"app": "cli.app_cmd", "demo": "cli.demo_cmd"}
+log = logging.getLogger("fieldvisit.cli")
+
+
+def _db_path(args: argparse.Namespace) -> str:
+    return str(args.db or os.environ.get("FIELDVISIT_DB") or DEFAULT_DB)
+
+
+def _settings(db: str) -> Any:
+    from pydantic import ValidationError
+
+    from sync.server.settings import Settings
+
+    try:
+        return Settings(db=db)
+    except ValidationError as exc:
+        msgs = "; ".join(str(e.get("msg", "")).removeprefix("Value error, ") for e in exc.errors())
+        raise SystemExit(f"fieldvisit: invalid configuration: {msgs}") from None
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from sync.server import create_app
+
+    settings = _settings(_db_path(args))
+    app = create_app(settings)
+    loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
+    http = "httptools" if importlib.util.find_spec("httptools") else "h11"
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        loop=loop,
+        http=http,
+        log_level=args.log_level,
+        access_log=False,
+        timeout_graceful_shutdown=10,
+    )
+    return 0
+
+
+def _open(db: str) -> Any:
+    from sync.server.db import Database
+
+    return Database(db, readers=1)
+
+
+def cmd_users_add(args: argparse.Namespace) -> int:
+    from sync.server.security import Passwords
+    from sync.server.store.users import add_user
+
+    districts = [d.strip() for d in (args.district or "").split(",") if d.strip()]
+    database = _open(_db_path(args))
+    try:
+        row = database.write_sync(
+            add_user,
+            username=args.username,
+            password_hash=Passwords().hash(args.password),
+            role=args.role,
+            team=args.team,
+            name=args.name,
+            districts=districts,
+            experience_years=args.experience_years,
+            now=datetime.now(UTC),
+        )
+    finally:
+        database.close()
+    print(f"user {row['username']} ({row['role']}, team {row['team']}): {row['id']}")
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from sync.server.store.common import Principal
+    from sync.server.store.visits import csv_records, import_visits
+
+    path = Path(args.file)
+    text = path.read_text(encoding="utf-8-sig")
+    if path.suffix.lower() == ".csv":
+        records: list[Any] = csv_records(text)
+    else:
+        data = json.loads(text)
+        records = data["records"] if isinstance(data, dict) else data
+    operator = Principal("cli", "cli", "command line", "admin", "*", "cli")
+    database = _open(_db_path(args))
+    try:
+        out = database.write_sync(import_visits, actor=operator, records=records, now=datetime.now(UTC))
+    finally:
+        database.close()
+    print(f"created {out['created']}, updated {out['updated']}, errors {len(out['errors'])}")
+    for e in out["errors"]:
+        print(f"  row {e['row']} {e['field']}: {e['msg']}")
+    return 1 if out["errors"] and not (out["created"] or out["updated"]) else 0
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    from sync.server.store.backup import backup
+
+    epoch = backup(_db_path(args), args.path)
+    print(f"backup written to {args.path} (server epoch {epoch})")
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    from sync.server.store.backup import restore
+
+    try:
+        epoch = restore(_db_path(args), args.path)
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"fieldvisit: cannot restore: {exc}", file=sys.stderr)
+        return 2
+    print(f"restored {args.path}; new server epoch {epoch}")
+    return 0
+
+
+def _delegate(module_name: str, command: str) -> Any:
+    def run(args: argparse.Namespace) -> int:
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as exc:
+            print(f"fieldvisit {command}: not available in this installation ({exc})", file=sys.stderr)
+            return 2
+        sub = argparse.ArgumentParser(prog=f"fieldvisit {command}")
+        module.add_arguments(sub)
+        return int(module.run(sub.parse_args(args.rest)) or 0)
+
+    return run
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="fieldvisit", description="FieldVisit central server and tools")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def with_db(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--db", default=None, help=f"database file (FIELDVISIT_DB; default {DEFAULT_DB})")
+
+    s = sub.add_parser("serve", help="run the central server")
+    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--port", type=int, default=8000)
+    s.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    with_db(s)
+    s.set_defaults(func=cmd_serve)
+
+    users = sub.add_parser("users", help="manage users")
+    usub = users.add_subparsers(dest="users_command", required=True)
+    ua = usub.add_parser("add", help="create or update a user")
+    ua.add_argument("username")
+    ua.add_argument("--password", required=True)
+    ua.add_argument("--role", required=True, choices=["investigator", "supervisor", "admin"])
+    ua.add_argument("--team", required=True)
+    ua.add_argument("--name", default=None)
+    ua.add_argument("--district", default=None, help="comma-separated districts, e.g. 西湖区,上城区")
+    ua.add_argument("--experience-years", type=int, default=0)
+    with_db(ua)
+    ua.set_defaults(func=cmd_users_add)
+
+    imp = sub.add_parser("import", help='import visits from a JSON ({"records": [...]}) or CSV file')
+    imp.add_argument("file")
+    with_db(imp)
+    imp.set_defaults(func=cmd_import)
+
+    b = sub.add_parser("backup", help="write a consistent copy of the database")
+    b.add_argument("path")
+    with_db(b)
+    b.set_defaults(func=cmd_backup)
+
+    r = sub.add_parser("restore", help="put a backup back (issues a new server epoch)")
+    r.add_argument("path")
+    with_db(r)
+    r.set_defaults(func=cmd_restore)
+
+    for name, module in _DELEGATED.items():
+        d = sub.add_parser(name, help=f"the {name} (see `fieldvisit {name} --help`)", add_help=False)
+        d.add_argument("rest", nargs=argparse.REMAINDER)
+        d.set_defaults(func=_delegate(module, name))
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in _DELEGATED:
+        # argparse cannot pass leading options through REMAINDER, so these go straight to their module.
+        return int(_delegate(_DELEGATED[argv[0]], argv[0])(argparse.Namespace(rest=argv[1:])))
+    args = build_parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -78,16 +78,34 @@ class ApiClient:
     # -- identity -----------------------------------------------------------------------------------------
 
     def login(self, server_url: str, username: str, password: str, device_name: str) -> LoginResponse:
-        """Sign in, which registers a new device; an outbox held for an earlier device is re-numbered for it.
+        """Sign in (which registers a new device) and record it in this store: `request_login` + `adopt_login`."""
+        login = self.request_login(self.http, server_url, username, password, device_name)
+        self.adopt_login(server_url, login)
+        return login
+
+    @classmethod
+    def request_login(
+        cls, http: httpx.Client, server_url: str, username: str, password: str, device_name: str
+    ) -> LoginResponse:
+        """POST /v1/auth/login without a store: the app signs in first, then opens that user's store.
+
+        Raises AuthError (code `invalid_credentials`) for a wrong password, ServerBusy after repeated
+        failures, TransportError offline, CaptivePortal for a foreign answer.
+        """
+        body = {"username": username, "password": password, "device_name": device_name}
+        resp = _send_raw(http, "POST", server_url.rstrip("/") + "/v1/auth/login", json_body=body)
+        if not 200 <= resp.status_code < 300:
+            _raise_for(resp, clock=_now)
+        return cls._parse(resp, LoginResponse)
+
+    def adopt_login(self, server_url: str, login: LoginResponse) -> None:
+        """Record a sign-in; an outbox held for an earlier device is re-numbered for the new one.
 
         Stored in an order that a crash at any point repairs: tokens first (a token/device mismatch reads
         as "sign in again"), then the rebased outbox with the new device, and the server epoch last (a stale
         epoch makes the next sync check again).
         """
         server_url = server_url.rstrip("/")
-        body = {"username": username, "password": password, "device_name": device_name}
-        resp = self._send("POST", server_url + "/v1/auth/login", json_body=body)
-        login = self._parse(resp, LoginResponse)
         state = self.store.sync_state()
         old_device = getattr(state, "device_id", None)
         old_epoch = getattr(state, "server_epoch", None)
@@ -101,7 +119,6 @@ class ApiClient:
             self.store.reset_for_snapshot()
         self.store.update_sync_state(server_url=server_url, device_id=login.device_id, user_id=login.user.id)
         self.store.update_sync_state(server_epoch=login.server_epoch, last_error=None)
-        return login
 
     def signed_in(self) -> bool:
         return self._tokens_for_device() is not None
@@ -214,57 +231,18 @@ class ApiClient:
         headers: dict[str, str] | None = None,
         allow: set[int] | None = None,
     ) -> httpx.Response:
-        hdrs = {"Accept": "application/json", **(headers or {})}
-        if json_body is not None:
-            content = json.dumps(json_body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-            hdrs.setdefault("Content-Type", "application/json")
-        try:
-            resp = self.http.request(method, url, content=content, headers=hdrs)
-        except httpx.TimeoutException as exc:
-            raise SyncTimeout(f"{method} {_path(url)}: {type(exc).__name__}") from exc
-        except httpx.TransportError as exc:
-            raise TransportError(f"{method} {_path(url)}: {type(exc).__name__}") from exc
-        status = resp.status_code
-        if 200 <= status < 300 or (allow and status in allow):
+        resp = _send_raw(self.http, method, url, json_body=json_body, content=content, headers=headers)
+        if 200 <= resp.status_code < 300 or (allow and resp.status_code in allow):
             return resp
-        self._raise_for(resp)
+        try:
+            _raise_for(resp, clock=self.clock)
+        except DeviceRevoked as exc:
+            self.tokens.save(None)
+            if exc.wiped:
+                log.warning("device revoked with wipe; deleting local data")
+                self.store.wipe()
+            raise
         raise AssertionError("unreachable")
-
-    def _raise_for(self, resp: httpx.Response) -> None:
-        status = resp.status_code
-        body = _error_body(resp)
-        code = body.get("error") if body else None
-        path = _path(str(resp.request.url))
-        if 300 <= status < 400 or status == 511:
-            raise CaptivePortal(f"{status} redirect or portal for {path}")
-        if status == 401:
-            if code == "device_revoked":
-                wiped = bool(body.get("wipe")) if body else False
-                self.tokens.save(None)
-                if wiped:
-                    log.warning("device revoked with wipe; deleting local data")
-                    self.store.wipe()
-                raise DeviceRevoked("device revoked", wiped=wiped)
-            raise AuthError(f"401 {code or 'unauthorized'} for {path}", code=str(code or "unauthorized"))
-        if status == 409 and code == "mutation_gap" and body is not None:
-            expected = body.get("expected")
-            if isinstance(expected, int):
-                raise MutationGap(expected)
-        if status == 410 and code == "reset_required":
-            raise ResetRequired("reset required")
-        if status in (429, 503):
-            raise ServerBusy(
-                f"{status} for {path}",
-                status=status,
-                code=str(code or "server_busy"),
-                retry_after=_retry_after(resp.headers.get("Retry-After"), self.clock),
-            )
-        if status >= 500 or body is not None:
-            raise ServerError(
-                f"{status} {code or ''} for {path}".strip(), status=status, code=str(code or "http")
-            )
-        # A 4xx without our error envelope comes from something between us and the server.
-        raise CaptivePortal(f"{status} without the server's error envelope for {path}")
 
     @staticmethod
     def _parse(resp: httpx.Response, model: type[M]) -> M:
@@ -275,6 +253,60 @@ class ApiClient:
             return model.model_validate_json(resp.content)
         except ValidationError as exc:
             raise CaptivePortal(f"answer is not a {model.__name__}: {exc.error_count()} problems") from exc
+
+
+def _send_raw(
+    http: httpx.Client,
+    method: str,
+    url: str,
+    *,
+    json_body: Any = None,
+    content: bytes | None = None,
+    headers: dict[str, str] | None = None,
+) -> httpx.Response:
+    hdrs = {"Accept": "application/json", **(headers or {})}
+    if json_body is not None:
+        content = json.dumps(json_body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        hdrs.setdefault("Content-Type", "application/json")
+    try:
+        return http.request(method, url, content=content, headers=hdrs)
+    except httpx.TimeoutException as exc:
+        raise SyncTimeout(f"{method} {_path(url)}: {type(exc).__name__}") from exc
+    except httpx.TransportError as exc:
+        raise TransportError(f"{method} {_path(url)}: {type(exc).__name__}") from exc
+
+
+def _raise_for(resp: httpx.Response, *, clock: Callable[[], datetime]) -> None:
+    """Map an error answer to the SyncError tree; always raises."""
+    status = resp.status_code
+    body = _error_body(resp)
+    code = body.get("error") if body else None
+    path = _path(str(resp.request.url))
+    if 300 <= status < 400 or status == 511:
+        raise CaptivePortal(f"{status} redirect or portal for {path}")
+    if status == 401:
+        if code == "device_revoked":
+            raise DeviceRevoked("device revoked", wiped=bool(body.get("wipe")) if body else False)
+        raise AuthError(f"401 {code or 'unauthorized'} for {path}", code=str(code or "unauthorized"))
+    if status == 409 and code == "mutation_gap" and body is not None:
+        expected = body.get("expected")
+        if isinstance(expected, int):
+            raise MutationGap(expected)
+    if status == 410 and code == "reset_required":
+        raise ResetRequired("reset required")
+    if status in (429, 503):
+        raise ServerBusy(
+            f"{status} for {path}",
+            status=status,
+            code=str(code or "server_busy"),
+            retry_after=_retry_after(resp.headers.get("Retry-After"), clock),
+        )
+    if status >= 500 or body is not None:
+        raise ServerError(
+            f"{status} {code or ''} for {path}".strip(), status=status, code=str(code or "http")
+        )
+    # A 4xx without our error envelope comes from something between us and the server.
+    raise CaptivePortal(f"{status} without the server's error envelope for {path}")
 
 
 def _path(url: str) -> str:

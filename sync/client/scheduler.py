@@ -58,10 +58,37 @@ class SyncScheduler:
         self.interval = interval
         self.poll = poll
         self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.online = True
 
     def trigger(self) -> None:
+        """Sync now (a submission, the user's "sync now", a new sign-in); restarts the backoff."""
         self.backoff.reset()
         self._wake.set()
+
+    def set_online(self, online: bool) -> None:
+        """Connectivity changed: offline skips attempts until online again, which syncs at once."""
+        self.online = online
+        if online:
+            self.trigger()
+
+    def start(self) -> threading.Thread:
+        """Run `run_forever` on a daemon thread until `stop()`."""
+        if self._thread is None or not self._thread.is_alive():
+            self._stop.clear()
+            self._thread = threading.Thread(
+                target=self.run_forever, args=(self._stop,), name="sync", daemon=True
+            )
+            self._thread.start()
+        return self._thread
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop the thread started by `start()`; a running sync finishes first (its commits are atomic)."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
 
     def step(self) -> float | None:
         """One sync attempt; returns seconds until the next one, None to wait for a trigger, -1 to stop."""
@@ -87,6 +114,9 @@ class SyncScheduler:
     def run_forever(self, stop_event: threading.Event) -> None:
         while not stop_event.is_set():
             self._wake.clear()
+            if not self.online:
+                self._wait(None, stop_event)
+                continue
             delay = self.step()
             if delay is not None and delay < 0:
                 return
@@ -96,7 +126,7 @@ class SyncScheduler:
     def _wait(self, delay: float | None, stop_event: threading.Event) -> None:
         # Polls the app's stop event so it need not know about our wake event.
         remaining = delay
-        while not stop_event.is_set():
+        while not stop_event.is_set() and not self._stop.is_set():
             step = self.poll if remaining is None else min(self.poll, remaining)
             if self._wake.wait(step):
                 return

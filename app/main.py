@@ -1,0 +1,90 @@
+"""Builds one app session on a page: theme and bundled CJK font, the app model, background tick,
+connectivity and lifecycle hooks, then renders the root component."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+import flet as ft
+
+from app.config import AppConfig
+from app.runtime import AppModel
+from app.services.backend import Backend
+from app.views.app import App
+
+__all__ = ["FONTS", "FONT_FAMILY", "configure_page", "main", "make_model"]
+
+log = logging.getLogger(__name__)
+
+FONT_FAMILY = "NotoSansSC"
+# Relative to the assets folder; the subset is built by scripts/make_font.py.
+FONTS = {FONT_FAMILY: "/fonts/NotoSansSC-FieldVisit-Regular.otf"}
+
+
+def configure_page(page: ft.Page) -> None:
+    page.title = "FieldVisit"
+    page.fonts = dict(FONTS)
+    theme = ft.Theme(font_family=FONT_FAMILY, color_scheme_seed=ft.Colors.INDIGO, use_material3=True)
+    page.theme = theme
+    page.dark_theme = ft.Theme(
+        font_family=FONT_FAMILY, color_scheme_seed=ft.Colors.INDIGO, use_material3=True
+    )
+    page.theme_mode = ft.ThemeMode.LIGHT
+    page.padding = 0
+
+
+def make_model(config: AppConfig | None = None, backend: Backend | None = None) -> AppModel:
+    if backend is None:
+        from app.services.default_backend import DefaultBackend
+
+        backend = DefaultBackend()
+    model = AppModel.create(config or AppConfig.from_env(), backend)
+    model.session.restore()
+    return model
+
+
+async def _ticker(model: AppModel, stopped: asyncio.Event) -> None:
+    while not stopped.is_set():
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(stopped.wait(), timeout=model.config.tick_s)
+        if stopped.is_set():
+            break
+        try:
+            model.tick()
+        except Exception:
+            log.exception("tick failed")
+
+
+async def _watch_connectivity(model: AppModel) -> Any:
+    conn = ft.Connectivity(on_change=lambda e: model.on_connectivity(e.connectivity))
+    try:
+        model.on_connectivity(await asyncio.wait_for(conn.get_connectivity(), timeout=5))
+    except Exception:
+        log.info("connectivity state unknown; assuming online")
+    return conn
+
+
+async def main(page: ft.Page, model: AppModel | None = None) -> None:
+    configure_page(page)
+    model = model or make_model()
+    model.settings.apply()
+    model.viewport.width = page.width or 390
+    stopped = asyncio.Event()
+
+    def on_resize(e: Any) -> None:
+        model.viewport.width = e.width
+
+    def on_close(_e: Any = None) -> None:
+        stopped.set()
+        model.shutdown()
+
+    page.on_resize = on_resize
+    page.on_close = on_close
+    page.on_app_lifecycle_state_change = lambda e: model.on_lifecycle(e.state)
+    page.render_views(App, model)
+    # Held on the page so the service (and its on_change) lives as long as the session.
+    page.data = {"connectivity": await _watch_connectivity(model)}
+    page.run_task(_ticker, model, stopped)

@@ -1,0 +1,1 @@
+"""Observable state classes behind the screens; plain Python, testable without a page."""

@@ -1,0 +1,113 @@
+"""Sync status for the banner and the sync screen: online flag, pending count, last sync, errors, and
+reports that need the investigator (returned for rework, conflicts, rejections)."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import flet as ft
+
+from app.services.backend import EngineStatus
+
+__all__ = ["SyncStatusState"]
+
+log = logging.getLogger(__name__)
+
+# The engine's error codes that mean "no usable connection" (sync/client/errors.py TransportError tree).
+OFFLINE_CODES = frozenset({"offline", "timeout", "captive_portal"})
+
+
+@ft.observable
+@dataclass
+class SyncStatusState:
+    monotonic: Callable[[], float]
+    network: bool = True
+    pending: int = 0
+    last_sync_at: datetime | None = None
+    in_progress: bool = False
+    last_error: str | None = None
+    returned: list[Any] = field(default_factory=list)
+    problems: list[Any] = field(default_factory=list)
+    # Bumped when a sync finished, so lists reading the store reload.
+    finished_syncs: int = 0
+    _last_auto: float = 0.0
+
+    @property
+    def offline(self) -> bool:
+        return not self.network or self.last_error in OFFLINE_CODES
+
+    def refresh(self, engine: Any, store: Any) -> None:
+        """Copies the engine's status (read from its thread-safe snapshot) into observable fields."""
+        status = _status_of(engine, store)
+        finished = self.in_progress and not status.in_progress
+        self.pending = status.pending
+        self.last_sync_at = status.last_sync_at
+        self.in_progress = status.in_progress
+        self.last_error = status.last_error
+        if finished or self.finished_syncs == 0:
+            self.reload_reports(store)
+        if finished:
+            self.finished_syncs += 1
+
+    def reload_reports(self, store: Any) -> None:
+        if store is None:
+            self.returned, self.problems = [], []
+            return
+        try:
+            reports = list(store.reports())
+        except Exception:
+            log.exception("reports could not be read")
+            return
+        self.returned = [r for r in reports if r.sync_status == "synced" and r.status == "returned"]
+        self.problems = [r for r in reports if r.sync_status in ("conflict", "rejected")]
+
+    def set_network(self, online: bool, engine: Any) -> None:
+        """Connectivity changed; coming back online starts a sync at once."""
+        was_offline = not self.network
+        self.network = online
+        if engine is not None and hasattr(engine, "set_online"):
+            with contextlib.suppress(Exception):
+                engine.set_online(online)
+        if online and was_offline:
+            self.sync_now(engine)
+
+    def sync_now(self, engine: Any) -> bool:
+        if engine is None:
+            return False
+        self._last_auto = self.monotonic()
+        try:
+            engine.sync_now()
+        except Exception:
+            log.exception("sync could not start")
+            return False
+        self.in_progress = True
+        return True
+
+    def maybe_auto_sync(self, engine: Any, every_s: float) -> bool:
+        """Periodic sync while online; the engine's own backoff decides whether a retry is due."""
+        if engine is None or not self.network or self.in_progress:
+            return False
+        if self.monotonic() - self._last_auto < every_s:
+            return False
+        return self.sync_now(engine)
+
+
+def _status_of(engine: Any, store: Any) -> EngineStatus:
+    if engine is not None:
+        with contextlib.suppress(Exception):
+            return engine.status()
+    pending = 0
+    last_sync_at = None
+    last_error = None
+    if store is not None:
+        with contextlib.suppress(Exception):
+            pending = int(store.pending_count())
+        with contextlib.suppress(Exception):
+            state = store.sync_state()
+            last_sync_at, last_error = state.last_sync_at, state.last_error
+    return EngineStatus(pending=pending, last_sync_at=last_sync_at, last_error=last_error)

@@ -1,0 +1,1 @@
+"""Flet views: dumb @ft.component functions that read state through contexts and call its methods."""

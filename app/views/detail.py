@@ -1,0 +1,201 @@
+"""Case detail: masked profile with a logged "show full data" tap, loan, repayment history, earlier visits,
+maps link and distance, third-party shield (R-12/D-7), and the "start visit" button."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from typing import Any
+
+import flet as ft
+
+from app.contexts import SessionCtx, ViewportCtx
+from app.format import fmt_date, fmt_datetime, fmt_km, fmt_money
+from app.i18n import label, t
+from app.state.detail import DetailState
+from app.views.widgets import bucket_chip, info_row, section, sem, tap_button, text_button
+from models.risk import bucket_label
+
+__all__ = ["DetailScreen"]
+
+log = logging.getLogger(__name__)
+
+
+async def _launch(url: str) -> None:
+    with contextlib.suppress(Exception):
+        await ft.UrlLauncher().launch_url(url)
+
+
+async def _locate(state: DetailState) -> None:
+    try:
+        import flet_geolocator as fg
+
+        pos = await fg.Geolocator().get_current_position()
+    except Exception:
+        log.info("position unavailable")
+        return
+    if pos is not None:
+        state.position = (float(pos.latitude), float(pos.longitude))
+
+
+def _profile(state: DetailState, user_id: str | None, web: bool) -> ft.Control:
+    b = state.visit.borrower
+    reveal = (
+        text_button(t("detail.hide"), lambda _e: state.hide(), ident="hide-pii", icon=ft.Icons.VISIBILITY_OFF)
+        if state.revealed
+        else text_button(
+            t("detail.show_full"),
+            lambda _e: state.reveal(user_id),
+            ident="reveal-pii",
+            icon=ft.Icons.VISIBILITY,
+        )
+    )
+    distance = state.distance_km()
+    return section(
+        t("detail.borrower"),
+        [
+            info_row(t("detail.name"), state.name, value_ident="detail-name"),
+            info_row(t("detail.phone"), state.phone, value_ident="detail-phone"),
+            info_row(t("detail.id_number"), state.id_number, value_ident="detail-id"),
+            ft.Row([reveal], alignment=ft.MainAxisAlignment.END),
+            info_row(t("detail.address"), b.address),
+            info_row(
+                t("detail.distance"), fmt_km(distance) if distance is not None else t("detail.no_position")
+            ),
+            ft.Row(
+                [
+                    text_button(
+                        t("detail.open_map"),
+                        lambda _e: _launch(state.maps_url(web=web)),
+                        ident="open-map",
+                        icon=ft.Icons.MAP,
+                    ),
+                    text_button(t("detail.locate"), lambda _e: _locate(state), icon=ft.Icons.MY_LOCATION),
+                ],
+                wrap=True,
+            ),
+        ],
+    )
+
+
+def _loan(visit: Any) -> ft.Control:
+    loan = visit.loan
+    return section(
+        t("detail.loan"),
+        [
+            ft.Row(
+                [bucket_chip(bucket_label(loan.bucket), loan.bucket), ft.Text(t("queue.dpd", dpd=loan.dpd))]
+            ),
+            info_row(t("detail.product"), label("product", loan.product_type)),
+            info_row(t("detail.account"), visit.external_id),
+            info_row(t("detail.overdue"), fmt_money(loan.overdue_amount)),
+            info_row(t("detail.outstanding"), fmt_money(loan.outstanding_principal)),
+            info_row(t("detail.instalment"), fmt_money(loan.contractual_instalment)),
+            info_row(t("detail.broken_ptp"), str(visit.broken_ptp_count)),
+        ],
+    )
+
+
+def _history(visit: Any) -> ft.Control:
+    rows = [
+        ft.DataRow(
+            [
+                ft.DataCell(ft.Text(fmt_date(r.due_date))),
+                ft.DataCell(ft.Text(fmt_money(r.amount_due))),
+                ft.DataCell(ft.Text(fmt_money(r.amount_paid))),
+                ft.DataCell(ft.Text(fmt_date(r.paid_on))),
+            ]
+        )
+        for r in visit.loan.repayment_history
+    ]
+    if not rows:
+        return section(t("detail.history"), [ft.Text(t("detail.none"))])
+    table = ft.DataTable(
+        columns=[
+            ft.DataColumn(ft.Text(t(k)))
+            for k in ("detail.due", "detail.amount_due", "detail.paid", "detail.paid_on")
+        ],
+        rows=rows,
+        column_spacing=16,
+        heading_row_height=36,
+        data_row_min_height=32,
+        data_row_max_height=40,
+    )
+    return section(t("detail.history"), [ft.Row([table], scroll=ft.ScrollMode.AUTO)])
+
+
+def _earlier(state: DetailState) -> ft.Control:
+    items: list[ft.Control] = []
+    for pv in state.visit.previous_visits:
+        line = f"{fmt_datetime(pv.visited_at)} · {label('outcome', pv.outcome) if pv.outcome else '—'}"
+        if pv.promise_amount is not None:
+            line += " · " + t(
+                "detail.promise", amount=fmt_money(pv.promise_amount), date=fmt_date(pv.promise_date)
+            )
+        items.append(ft.Text(line, size=13))
+    for r in state.reports:
+        items.append(ft.Text(t("detail.local_report", status=label("report_status", r.status)), size=13))
+        for c in getattr(r, "comments", None) or []:
+            items.append(ft.Text(f"  “{c.get('comment') or c.get('text') or ''}”", size=13, italic=True))
+    if state.drafts:
+        items.append(ft.Text(t("detail.has_draft"), size=13, color=ft.Colors.TERTIARY))
+    return section(t("detail.earlier"), items or [ft.Text(t("detail.none"))])
+
+
+@ft.component
+def DetailScreen() -> ft.View:
+    params = ft.use_route_params()
+    visit_id = params.get("visit_id", "")
+    session = ft.use_context(SessionCtx)
+    viewport = ft.use_context(ViewportCtx)
+    state, _ = ft.use_state(lambda: DetailState(visit_id=visit_id))
+    shield, set_shield = ft.use_state(False)
+    ft.use_effect(lambda: state.load(session.store), dependencies=[visit_id, session.data_version])
+    route = f"/visit/{visit_id}"
+    appbar = ft.AppBar(title=ft.Text(t("detail.title")))
+    if state.visit is None:
+        return ft.View(route=route, appbar=appbar, controls=[ft.Text(t("detail.loading"))])
+    page = ft.context.page
+    user_id = session.user.id if session.user else None
+    shield_switch = sem(
+        "third-party-shield",
+        ft.Switch(
+            label=t("detail.third_party_mode"),
+            value=shield,
+            on_change=lambda e: set_shield(bool(e.control.value)),
+        ),
+    )
+    start = tap_button(
+        t("detail.start_visit"),
+        lambda _e: page.navigate(f"/visit/{visit_id}/report"),
+        ident="start-visit",
+        icon=ft.Icons.PLAY_ARROW,
+        expand=True,
+    )
+    if shield:
+        # R-12/D-7: with a third party looking at the screen, no amounts, product or delinquency status.
+        sections = [
+            section(
+                t("detail.borrower"),
+                [ft.Text(state.visit.borrower.address), ft.Text(t("detail.third_party_note"), italic=True)],
+            )
+        ]
+    else:
+        sections = [
+            _profile(state, user_id, bool(page.web)),
+            _loan(state.visit),
+            _history(state.visit),
+            _earlier(state),
+        ]
+    wide = bool(viewport and viewport.wide)
+    if wide:
+        grid = ft.ResponsiveRow([ft.Container(s, col={"md": 6}) for s in sections])
+        content: list[ft.Control] = [shield_switch, grid]
+    else:
+        content = [shield_switch, *sections]
+    return ft.View(
+        route=route,
+        appbar=appbar,
+        controls=[ft.Column(content, scroll=ft.ScrollMode.AUTO, expand=True), ft.Row([start])],
+        padding=ft.Padding.all(8),
+    )

@@ -1,0 +1,190 @@
+"""The visit queue: priority-sorted cards with masked personal data (D-6), search, filters, counts, paging."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import flet as ft
+
+from app.contexts import QueueCtx, SessionCtx, SyncCtx
+from app.format import fmt_date, fmt_money
+from app.i18n import label, t
+from app.views.shell import tab_view
+from app.views.widgets import bucket_chip, sem, tap_button
+
+__all__ = ["QueueScreen", "visit_card"]
+
+_BUCKETS = range(1, 8)
+_STATUSES = ("open", "assigned", "visited", "closed")
+_ALL = "__all__"
+# Start loading the next page this many pixels before the end of the list.
+_PREFETCH_PX = 400
+
+
+def visit_card(item: Any, on_open: Any) -> ft.Control:
+    """One queue card; every value comes from the store's QueueItem (name and phone already masked)."""
+    status_text = label("visit_status", item.status)
+    if item.report_status:
+        status_text = f"{status_text} · {label('report_status', item.report_status)}"
+    badges: list[ft.Control] = [ft.Text(status_text, size=12, color=ft.Colors.ON_SURFACE_VARIANT)]
+    if item.has_draft:
+        badges.append(
+            sem(
+                f"draft-{item.visit_id}",
+                ft.Container(
+                    ft.Text(t("queue.draft"), size=12, color=ft.Colors.ON_TERTIARY_CONTAINER),
+                    bgcolor=ft.Colors.TERTIARY_CONTAINER,
+                    padding=ft.Padding.symmetric(horizontal=6, vertical=1),
+                    border_radius=6,
+                ),
+            )
+        )
+    body = ft.Column(
+        [
+            ft.Row(
+                [
+                    bucket_chip(item.bucket_label, item.bucket),
+                    ft.Text(t("queue.dpd", dpd=item.dpd), size=13),
+                    ft.Container(expand=True),
+                    ft.Text(fmt_money(item.overdue_amount), weight=ft.FontWeight.BOLD, color=ft.Colors.ERROR),
+                ],
+            ),
+            ft.Row(
+                [
+                    ft.Text(item.masked_name, size=16, weight=ft.FontWeight.W_600),
+                    sem(f"phone-{item.visit_id}", ft.Text(item.masked_phone, size=14)),
+                ],
+                spacing=16,
+            ),
+            ft.Text(f"{item.district} · {item.address_short}", size=13, color=ft.Colors.ON_SURFACE_VARIANT),
+            ft.Row(
+                [
+                    ft.Icon(ft.Icons.EVENT, size=14),
+                    ft.Text(t("queue.planned", date=fmt_date(item.planned_date)), size=12),
+                    *badges,
+                ],
+                spacing=8,
+                wrap=True,
+            ),
+        ],
+        spacing=4,
+    )
+    return sem(
+        f"visit-card-{item.visit_id}",
+        ft.Card(content=ft.Container(body, padding=12, on_click=lambda _e: on_open(item.visit_id), ink=True)),
+        button=True,
+    )
+
+
+def _dropdown(
+    ident: str, label_text: str, value: str | None, options: list[tuple[str, str]], on_select: Any
+) -> ft.Control:
+    return sem(
+        ident,
+        ft.Dropdown(
+            label=label_text,
+            value=value or _ALL,
+            dense=True,
+            expand=True,
+            options=[ft.DropdownOption(key=_ALL, text=t("filter.all"))]
+            + [ft.DropdownOption(key=k, text=v) for k, v in options],
+            on_select=lambda e: on_select(None if e.control.value == _ALL else e.control.value),
+        ),
+    )
+
+
+@ft.component
+def QueueScreen() -> ft.View:
+    session = ft.use_context(SessionCtx)
+    queue = ft.use_context(QueueCtx)
+    sync = ft.use_context(SyncCtx)
+    queue.bind(session.store, session.data_version + sync.finished_syncs)
+
+    def open_visit(visit_id: str) -> None:
+        session.touch()
+        ft.context.page.navigate(f"/visit/{visit_id}")
+
+    def on_scroll(e: Any) -> None:
+        if queue.has_more and e.pixels >= e.max_scroll_extent - _PREFETCH_PX:
+            queue.load_more()
+
+    def search(e: Any) -> None:
+        session.touch()
+        queue.set_search(e.control.value or "")
+
+    filters = ft.Row(
+        [
+            _dropdown(
+                "filter-bucket",
+                t("filter.bucket"),
+                None if queue.bucket is None else str(queue.bucket),
+                [(str(b), label("bucket", b)) for b in _BUCKETS],
+                lambda v: queue.set_filters(bucket=v),
+            ),
+            _dropdown(
+                "filter-status",
+                t("filter.status"),
+                queue.status,
+                [(s, label("visit_status", s)) for s in _STATUSES],
+                lambda v: queue.set_filters(status=v),
+            ),
+            _dropdown(
+                "filter-district",
+                t("filter.district"),
+                queue.district,
+                [(d, d) for d in queue.districts],
+                lambda v: queue.set_filters(district=v),
+            ),
+        ],
+        spacing=6,
+    )
+    counts = ft.Row(
+        [
+            sem("queue-count", ft.Text(t("queue.count", shown=len(queue.items), total=queue.total), size=13)),
+            *(
+                [ft.TextButton(t("filter.clear"), on_click=lambda _e: queue.clear_filters())]
+                if queue.filtered
+                else []
+            ),
+        ],
+        alignment=ft.MainAxisAlignment.SPACE_BETWEEN,
+    )
+    cards: list[ft.Control] = [visit_card(item, open_visit) for item in queue.items]
+    if queue.has_more:
+        cards.append(
+            tap_button(
+                t("queue.load_more"), lambda _e: queue.load_more(), ident="queue-load-more", filled=False
+            )
+        )
+    elif not queue.items:
+        cards.append(
+            ft.Container(
+                ft.Text(
+                    t("queue.empty_filtered") if queue.filtered else t("queue.empty"),
+                    color=ft.Colors.ON_SURFACE_VARIANT,
+                ),
+                padding=24,
+                alignment=ft.Alignment.CENTER,
+            )
+        )
+    body = ft.Column(
+        [
+            sem(
+                "queue-search",
+                ft.TextField(
+                    label=t("queue.search"),
+                    hint_text=t("queue.search_hint"),
+                    value=queue.search,
+                    dense=True,
+                    prefix_icon=ft.Icons.SEARCH,
+                    on_change=search,
+                ),
+            ),
+            filters,
+            counts,
+            ft.ListView(cards, expand=True, spacing=6, on_scroll=on_scroll, scroll_interval=200),
+        ],
+        expand=True,
+        spacing=8,
+    )
+    return tab_view("/", t("queue.title"), body)

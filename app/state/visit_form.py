@@ -249,6 +249,9 @@ class VisitFormState:
             self._draft["collector_ids"] = list(value)
         elif path == "plan.settlement_amount" and plan.get("option") == PlanOption.SETTLE.value:
             plan["principal"] = value
+        elif path.endswith((".position.lat", ".position.lon", ".position.accuracy_m")):
+            # A typed coordinate is marked manual so the supervisor can tell it from a GPS fix.
+            self.get(path.rsplit(".", 1)[0], {})["source"] = "manual"
 
     # ---------------------------------------------------------------- actions
     def now(self) -> datetime:

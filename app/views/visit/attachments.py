@@ -1,0 +1,104 @@
+"""Photos and documents tab: pick files (bytes read on the device or in the browser), store them by hash
+(`store.register_attachment`) and list them with their kind."""
+
+from __future__ import annotations
+
+import logging
+import mimetypes
+from pathlib import Path
+from typing import Any
+
+import flet as ft
+
+from app.i18n import t
+from app.state.visit_form import VisitFormState
+from app.views.visit._ui import card, chips, note, sem, warn
+from app.views.widgets import tap_button
+from models.codes import AttachmentKind
+
+__all__ = ["AttachmentsSection", "file_bytes", "kinds_for"]
+
+log = logging.getLogger(__name__)
+
+# Payslips, statements and agreements are about the debt; a third party's presence limits the choice.
+_THIRD_PARTY_KINDS = (AttachmentKind.VISIT_PHOTO, AttachmentKind.DOCUMENT)
+_SENSITIVE_KINDS = {
+    AttachmentKind.PAYSLIP.value,
+    AttachmentKind.BANK_STATEMENT.value,
+    AttachmentKind.ID_SHOWN.value,
+}
+
+
+def kinds_for(form: VisitFormState) -> list[str]:
+    if form.third_party_mode:
+        return [k.value for k in _THIRD_PARTY_KINDS]
+    return [k.value for k in AttachmentKind if k is not AttachmentKind.AUDIO]
+
+
+def file_bytes(f: Any) -> bytes | None:
+    """The picked file's content: in memory with `with_data`, else read from its path (desktop)."""
+    if getattr(f, "bytes", None):
+        return bytes(f.bytes)
+    path = getattr(f, "path", None)
+    if path:
+        try:
+            return Path(path).read_bytes()
+        except OSError:
+            log.warning("picked file could not be read")
+    return None
+
+
+@ft.component
+def AttachmentsSection(form: VisitFormState) -> ft.Control:
+    kinds = kinds_for(form)
+    kind, set_kind = ft.use_state(kinds[0])
+    failed, set_failed = ft.use_state(False)
+    picker = ft.use_ref(None)
+    if kind not in kinds:
+        kind = kinds[0]
+
+    async def pick(_e: Any) -> None:
+        if picker.current is None:
+            picker.current = ft.FilePicker()
+        try:
+            files = await picker.current.pick_files(allow_multiple=True, with_data=True)
+        except Exception:
+            log.warning("file picker failed", exc_info=True)
+            set_failed(True)
+            return
+        bad = False
+        for f in files or []:
+            data = file_bytes(f)
+            if not data:
+                bad = True
+                continue
+            mime = mimetypes.guess_type(f.name)[0] or "application/octet-stream"
+            form.add_attachment(data, kind=kind, mime=mime, filename=f.name)
+        set_failed(bad)
+
+    items: list[ft.Control] = []
+    for i, a in enumerate(form.get("attachments", [])):
+        icon = ft.Icons.IMAGE if str(a.get("mime", "")).startswith("image/") else ft.Icons.DESCRIPTION
+        label = t(f"visit.att.kind.{a.get('kind')}")
+        size = t("visit.att.size", size=max(1, int(a.get("size_bytes", 0)) // 1024))
+        row = ft.Row([
+            ft.Icon(icon),
+            ft.Column([ft.Text(a.get("filename") or a.get("sha256", "")[:12]), ft.Text(f"{label} · {size}", size=12)],
+                      expand=True, spacing=2),
+            ft.IconButton(ft.Icons.DELETE_OUTLINE, tooltip=t("visit.remove"),
+                          on_click=lambda _e, i=i: form.remove_attachment(i)),
+        ])  # fmt: skip
+        items.append(sem(f"attachment-{i}", row))
+    controls: list[ft.Control] = [
+        note(t("visit.att.kind"), italic=False),
+        chips([(k, t(f"visit.att.kind.{k}"), k == kind) for k in kinds], set_kind, ident="attachment-kind"),
+    ]
+    if kind in _SENSITIVE_KINDS:
+        controls.append(note(t("visit.sensitive"), ident="attachment-sensitive"))
+    controls.append(tap_button(t("visit.att.pick"), pick, icon=ft.Icons.ATTACH_FILE, ident="attachment-pick"))
+    if failed:
+        controls.append(warn(t("visit.att.failed"), ident="attachment-failed"))
+    return ft.Column(
+        [card(None, controls), card(None, items or [note(t("visit.att.empty"), ident="attachments-empty")])],
+        spacing=8,
+    )

@@ -1,0 +1,69 @@
+"""Review and submit tab: every problem (tap to go to its field), check-out, notes and the submit button."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import flet as ft
+
+from app.i18n import t
+from app.state.visit_form import VisitFormState
+from app.views.visit._ui import MIN_TOUCH, card, field, msg, sem, warn
+from app.views.visit.checkin import PositionFields
+from app.views.widgets import tap_button
+
+__all__ = ["ReviewSection"]
+
+
+def _problem_row(form: VisitFormState, i: int, section: str, path: str, code: str) -> ft.Control:
+    text = t("visit.rv.section", section=t(f"visit.tab.{section}"), message=msg(code))
+    row = ft.Container(
+        ft.Row(
+            [
+                ft.Icon(ft.Icons.ERROR_OUTLINE, color=ft.Colors.ERROR),
+                ft.Text(text, expand=True),
+                ft.Icon(ft.Icons.CHEVRON_RIGHT),
+            ]
+        ),
+        height=MIN_TOUCH,
+        on_click=lambda _e: form.goto(section, path),
+        ink=True,
+    )
+    return sem(f"problem-{i}", row, button=True)
+
+
+@ft.component
+def ReviewSection(form: VisitFormState, on_submit: Callable[[], Any] | None = None) -> ft.Control:
+    problems = form.problems()
+    if problems:
+        head: ft.Control = ft.Text(
+            t("visit.rv.problems", n=len(problems)), weight=ft.FontWeight.BOLD, size=16
+        )
+        rows = [_problem_row(form, i, p.section, p.field, p.code) for i, p in enumerate(problems)]
+        status = card(None, [sem("review-problems", head), *rows])
+    else:
+        status = card(
+            None, [sem("review-ready", ft.Text(t("visit.rv.ready"), size=16, color=ft.Colors.GREEN_800))]
+        )
+    out_at = form.local_time_text("checkout.at")
+    if out_at:
+        checkout: list[ft.Control] = [
+            sem("checkout-time", ft.Text(t("visit.rv.checkout_at", time=out_at), size=16)),
+            PositionFields(form, "checkout"),
+        ]
+    else:
+        checkout = [tap_button(t("visit.rv.checkout_btn"), lambda _e: form.check_out(), icon=ft.Icons.LOGOUT,
+                               ident="checkout-btn", filled=False, expand=True)]  # fmt: skip
+    controls: list[ft.Control] = [
+        status,
+        card(None, checkout),
+        card(None, [field(form, "notes", t("visit.rv.notes"), ident="report-notes", multiline=True)]),
+    ]
+    if form.submit_failed:
+        controls.append(warn(t("visit.err.submit_failed"), ident="submit-failed"))
+    controls.append(
+        ft.Row([tap_button(t("visit.rv.submit"), lambda _e: on_submit() if on_submit else form.submit(),
+                           icon=ft.Icons.SEND, ident="submit-btn", disabled=bool(problems), expand=True)])
+    )  # fmt: skip
+    return ft.Column(controls, spacing=8)

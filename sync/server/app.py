@@ -12,6 +12,7 @@ from sync.server.context import LoginLimiter, ServerContext
 from sync.server.db import Database
 from sync.server.errors import install_handlers
 from sync.server.middleware import AuthMiddleware, BodyLimitMiddleware
+from sync.server.openapi import install_openapi
 from sync.server.routers import auth, blobs, devices, dispatch, feed, health, plans, reports, users, visits
 from sync.server.routers import sync as sync_router
 from sync.server.security import Passwords
@@ -54,6 +55,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
     )
     app.state.ctx = ctx
     install_handlers(app)
+    install_openapi(app)
     for module in (health, auth, devices, sync_router, blobs, reports, visits, dispatch, plans, feed, users):
         app.include_router(module.router)
 

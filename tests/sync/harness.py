@@ -309,3 +309,75 @@ class Device:
     def close(self) -> None:
         self.store.close()
         self.http.close()
+
+
+# -- a server subprocess on loopback -------------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[2]
+PYTHON = str(ROOT / ".venv" / "bin" / "python")
+
+
+def free_port() -> int:
+    import socket
+
+    with closing(socket.socket()) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class ServerProcess:
+    """`tests/sync/serve_app.py` under uvicorn; `kill()` is SIGKILL, `start()` again reuses the database."""
+
+    def __init__(self, db_path: Path, *, port: int | None = None) -> None:
+        self.db_path = db_path
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc: Any = None
+
+    def start(self, kill_spec: str | None = None, timeout: float = 30.0) -> None:
+        import os
+        import subprocess
+        import time
+
+        env = dict(os.environ, PYTHONPATH=str(ROOT))
+        env.pop("FV_SERVER_KILL", None)
+        if kill_spec:
+            env["FV_SERVER_KILL"] = kill_spec
+        self.proc = subprocess.Popen(
+            [PYTHON, "-m", "tests.sync.serve_app", str(self.db_path), str(self.port)], cwd=ROOT, env=env
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited with {self.proc.returncode}")
+            try:
+                if httpx.get(f"{self.url}/v1/health", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError("server did not become healthy")
+
+    def kill(self) -> None:
+        import signal
+
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+        self.wait()
+
+    def wait(self, timeout: float = 30.0) -> int | None:
+        if self.proc is None:
+            return None
+        code = self.proc.wait(timeout)
+        return int(code)
+
+    def stop(self) -> None:
+        import signal
+
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except Exception:
+                self.proc.kill()
+                self.proc.wait(5)

@@ -16,6 +16,7 @@ PAIRS: dict[str, tuple[str, str]] = {
         "草稿保存失败，请勿关闭应用并重试",
         "The draft could not be saved; keep the app open and retry",
     ),
+    "visit.returned": ("主管退回意见：{comments}", "Returned by the supervisor: {comments}"),
     "visit.submitted": ("报告已提交，等待同步", "Report submitted; it will sync when online"),
     "visit.tab.checkin": ("签到", "Check-in"),
     "visit.tab.outcome": ("接触结果", "Outcome"),

@@ -85,7 +85,7 @@ def _fill(defaults: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
     """A resumed draft keeps every saved value and gains any field added to the form since."""
     out = dict(data)
     for k, v in defaults.items():
-        if k not in out:
+        if k not in out or (out[k] is None and isinstance(v, dict)):
             out[k] = v
         elif isinstance(v, dict) and isinstance(out[k], dict):
             out[k] = _fill(v, out[k])
@@ -117,6 +117,7 @@ class VisitFormState:
         user_id: str | None = None,
         clock: Callable[[], datetime] = _utc_now,
         new_id: Callable[[], str] = lambda: str(uuid4()),
+        report_id: str | None = None,
     ) -> None:
         self._store, self._clock, self._new_id = store, clock, new_id
         self._cache: dict[str, Any] = {}
@@ -129,14 +130,27 @@ class VisitFormState:
         self.save_failed = False
         self.submit_failed = False
         self.submitted: Any = None
-        existing = list(store.drafts(visit_id))  # newest first
+        self.review_comments: list[str] = []
+        # Newest draft first; with `report_id` a returned report is reopened for a new version.
+        existing = [d for d in store.drafts(visit_id) if report_id in (None, d.report_id)]
+        earlier = store.get_report(report_id) if report_id and not existing else None
         if existing:
             self.report_id = existing[0].report_id
             self._draft: dict[str, Any] = _fill(self._new_draft(), existing[0].data)
+        elif earlier is not None and earlier.content:
+            self.report_id = earlier.report_id
+            self._draft = _fill(self._new_draft(), copy.deepcopy(earlier.content))
+            self._save()
         else:
             self.report_id = new_id()
             self._draft = self._new_draft()
             self._save()
+        if report_id:
+            local = store.get_report(self.report_id)
+            for c in getattr(local, "comments", None) or []:
+                text = c.get("comment") or c.get("text") if isinstance(c, dict) else str(c)
+                if text:
+                    self.review_comments.append(str(text))
 
     # ---------------------------------------------------------------- creation and saving
     def _new_draft(self) -> dict[str, Any]:

@@ -370,3 +370,34 @@ def test_attachment_is_registered_and_submitted_with_the_report(
     assert store.blob_bytes(item["sha256"]) == b"%PDF-1.4 agreement"
     entry = form.submit()
     assert entry is not None and entry.mutation["blobs"] == [item["sha256"]]
+
+
+def return_report(store: DeviceStore, report_id: str, comment: str) -> None:
+    from models.wire import Change, MutationResult, PullResponse, PushResponse
+
+    ack = MutationResult(mutation_id=1, status="applied", server_version=1)
+    store.apply_push_response(PushResponse(last_mutation_id=1, server_epoch="e", results=[ack]))
+    review = {"server_version": 2, "status": "returned", "comments": [{"comment": comment}]}
+    change = Change(seq=1, type="report_review", op="put", id=report_id, data=review)
+    store.apply_pull_page(
+        PullResponse(cursor="1", has_more=False, last_mutation_id=1, server_epoch="e", changes=[change])
+    )
+
+
+def test_returned_report_reopens_with_its_content_and_resubmits(store: DeviceStore, clock: Clock) -> None:
+    form = VisitFormState(store, VISIT_ID, user_id="inv-a1", clock=clock)
+    fill_complete_borrower_visit(form)
+    assert form.submit() is not None
+    return_report(store, form.report_id, "请补充收入证明")
+    fixing = VisitFormState(store, VISIT_ID, user_id="inv-a1", clock=clock, report_id=form.report_id)
+    assert fixing.report_id == form.report_id
+    assert fixing.review_comments == ["请补充收入证明"]
+    assert (
+        fixing.get("plan.principal") == "12000.00"
+        and fixing.get("interview.primary_reason") == "INCOME_REDUCTION"
+    )
+    fixing.add_attachment(b"payslip", kind="payslip", mime="image/jpeg", filename="p.jpg")
+    assert store.get_draft(form.report_id) is not None  # the fix is saved as a draft of the same report
+    entry = fixing.submit()
+    assert entry is not None and entry.kind == "resubmit_report"
+    assert entry.mutation["base_version"] == 2

@@ -9,11 +9,21 @@ from typing import Any
 
 import flet as ft
 import pytest
-from test_visit_state import VISIT_ID, Clock, fill_complete_borrower_visit, fill_e11, make_visit
+from conftest import GOOD_PASSWORD, USER
+from test_visit_state import (
+    VISIT_ID,
+    Clock,
+    fill_complete_borrower_visit,
+    fill_e11,
+    make_visit,
+    return_report,
+)
 
 from app import i18n
 from app.contexts import SessionCtx, SyncCtx
+from app.runtime import AppModel
 from app.state.visit_form import VisitFormState
+from app.views.app import App
 from app.views.visit import VisitReportScreen
 from app.views.visit.plan import MONTHLY_RATE_SIZE
 from storage.store import DeviceStore
@@ -222,3 +232,45 @@ async def test_submit_writes_outbox_asks_for_sync_and_returns_to_queue(headless,
     assert sync.calls == ["engine-1"]
     assert session.data_version == 1
     assert headless.page.route == "/"
+
+
+async def test_shell_route_opens_the_form_for_the_signed_in_user(
+    headless, app_config, stub_backend, demo_visits
+):
+    v = demo_visits[0]
+    model = AppModel.create(app_config, stub_backend)
+    model.viewport.width = 390
+    await headless.start(
+        component=App, views=True, args=(model,), width=390, route=f"/visit/{v.visit_id}/report"
+    )
+    assert await model.session.sign_in("http://127.0.0.1:9", USER.username, GOOD_PASSWORD)
+    await headless.settle(30)
+    assert headless.top_route() == f"/visit/{v.visit_id}/report"
+    await headless.click(headless.by_id("checkin-btn"))
+    drafts = model.session.store.drafts(v.visit_id)
+    assert len(drafts) == 1 and drafts[0].data["investigator_id"] == USER.id
+    assert drafts[0].data["checkin"]["at"]
+    assert {"collector-u-inv-a1", "collector-u-inv-a2"} <= set(headless.ids("collector-"))
+    assert headless.crashes() == []
+
+
+async def test_fix_link_reopens_returned_report_with_supervisor_comment(
+    headless, app_config, stub_backend, demo_visits
+):
+    v = demo_visits[0]
+    model = AppModel.create(app_config, stub_backend)
+    await headless.start(component=App, views=True, args=(model,), width=390, route="/")
+    assert await model.session.sign_in("http://127.0.0.1:9", USER.username, GOOD_PASSWORD)
+    await headless.settle(30)
+    store = model.session.store
+    first = VisitFormState(store, v.visit_id, user_id=USER.id, clock=Clock())
+    first.set_outcome("NO_ONE_HOME")
+    report, _ = first.report_data()
+    from models.report import VisitReport
+
+    store.submit_report(VisitReport.model_validate(report))
+    return_report(store, first.report_id, "请补充照片")
+    await headless.navigate(f"/visit/{v.visit_id}/report?report_id={first.report_id}")
+    await headless.settle(30)
+    assert "请补充照片" in headless.by_id("review-comments").content.controls[1].value
+    assert store.get_draft(first.report_id)["outcome"] == "NO_ONE_HOME"

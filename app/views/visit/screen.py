@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import parse_qs, urlparse
 
 import flet as ft
 
@@ -36,12 +37,19 @@ _SECTIONS: dict[str, Callable[..., Any]] = {
 }
 
 
-def open_form(store: Any, visit_id: str, session: Any) -> VisitFormState | None:
-    """The visit's draft (resumed or new) for the signed-in user; None without a store or visit."""
+def open_form(store: Any, visit_id: str, session: Any, report_id: str | None = None) -> VisitFormState | None:
+    """The visit's draft (resumed, new, or a returned report reopened) for the signed-in user; None
+    without a store or visit."""
     if store is None or store.get_visit(visit_id) is None:
         return None
     user = getattr(session, "user", None)
-    return VisitFormState(store, visit_id, user_id=getattr(user, "id", None))
+    return VisitFormState(store, visit_id, user_id=getattr(user, "id", None), report_id=report_id)
+
+
+def _route_report_id() -> str | None:
+    # The sync screen's "fix" link names the returned report: /visit/{id}/report?report_id=...
+    query = parse_qs(urlparse(ft.context.page.route or "").query)
+    return (query.get("report_id") or [None])[0]
 
 
 @ft.component
@@ -95,7 +103,7 @@ def VisitReportScreen(visit_id: str, form: VisitFormState | None = None) -> ft.V
     session = ft.use_context(SessionCtx)
     sync = ft.use_context(SyncCtx)
     ft.use_context(SettingsCtx)  # a language switch re-renders the form
-    state, _ = ft.use_state(lambda: form or open_form(store, visit_id, session))
+    state, _ = ft.use_state(lambda: form or open_form(store, visit_id, session, _route_report_id()))
     route = f"/visit/{visit_id}/report"
     appbar = ft.AppBar(title=ft.Text(t("visit.title")))
     if state is None:
@@ -117,6 +125,10 @@ def VisitReportScreen(visit_id: str, form: VisitFormState | None = None) -> ft.V
     section = state.section if state.section in state.sections() else "checkin"
     body = ReviewSection(state, submit) if section == "review" else _SECTIONS[section](state)
     top: list[ft.Control] = [VisitHeader(state)]
+    if state.review_comments:
+        top.append(
+            warn(t("visit.returned", comments="；".join(state.review_comments)), ident="review-comments")
+        )
     if state.save_failed:
         top.append(warn(t("visit.save_failed"), ident="save-failed"))
     return ft.View(

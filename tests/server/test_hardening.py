@@ -1,0 +1,204 @@
+"""Body cap (after gzip), gzip bombs, error bodies, backup/restore epochs, and a real `fieldvisit serve`."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+from fastapi.testclient import TestClient
+
+from sync.server import create_app
+
+from .conftest import Server, fast_settings
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def small_server(tmp_path: Path, limit: int = 4096) -> TestClient:
+    return TestClient(create_app(fast_settings(tmp_path / "s.db", body_limit=limit)))
+
+
+def test_body_over_cap_is_413(tmp_path: Path) -> None:
+    with small_server(tmp_path) as c:
+        r = c.post("/v1/auth/login", content=b"x" * 5000, headers={"Content-Type": "application/json"})
+        assert r.status_code == 413 and r.json()["error"] == "payload_too_large"
+
+
+def test_gzip_body_is_decompressed_when_under_cap(server: Server) -> None:
+    raw = json.dumps({"username": "inv.a1", "password": "demo1234", "device_name": "g"}).encode()
+    r = server.client.post(
+        "/v1/auth/login",
+        content=gzip.compress(raw),
+        headers={"Content-Type": "application/json", "Content-Encoding": "gzip"},
+    )
+    assert r.status_code == 200 and r.json()["device_id"]
+
+
+def test_gzip_bomb_is_413_counted_after_decompression(tmp_path: Path) -> None:
+    bomb = gzip.compress(b"{" + b" " * 10_000_000 + b"}")
+    assert len(bomb) < 4096 * 4
+    with small_server(tmp_path, limit=64 * 1024) as c:
+        r = c.post(
+            "/v1/auth/login",
+            content=bomb,
+            headers={"Content-Type": "application/json", "Content-Encoding": "gzip"},
+        )
+        assert r.status_code == 413
+
+
+def test_broken_gzip_is_400_not_500(tmp_path: Path) -> None:
+    with small_server(tmp_path) as c:
+        r = c.post(
+            "/v1/auth/login",
+            content=gzip.compress(b'{"a":1}')[:-6],
+            headers={"Content-Type": "application/json", "Content-Encoding": "gzip"},
+        )
+        assert r.status_code == 400 and set(r.json()) == {"error", "message", "details"}
+
+
+def test_unknown_route_is_json_404_for_authenticated_callers(server: Server) -> None:
+    r = server.client.get("/v1/nothing-here", headers=server.h("sup.a"))
+    assert r.status_code == 404 and r.json()["error"] == "not_found"
+
+
+def test_unexpected_failure_is_json_500_without_traceback(tmp_path: Path) -> None:
+    app = create_app(fast_settings(tmp_path / "e.db"))
+
+    @app.get("/v1/health/boom")
+    async def boom() -> None:
+        raise RuntimeError("secret internals")
+
+    with TestClient(app, raise_server_exceptions=False) as c:
+        token = "x"
+        r = c.get("/v1/health/boom", headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 401  # authentication still comes first
+    app2 = create_app(fast_settings(tmp_path / "e2.db"))
+
+    @app2.get("/boom")
+    async def boom2() -> None:
+        raise RuntimeError("secret internals")
+
+    with TestClient(app2, raise_server_exceptions=False) as c:
+        r = c.get("/boom")
+        assert r.status_code == 500 and r.json()["error"] == "internal" and "secret" not in r.text
+
+
+def test_audit_log_refuses_updates_and_deletes(server: Server) -> None:
+    server.login("inv.a1")
+    db = server.client.app.state.ctx.db  # type: ignore[attr-defined]
+    for sql in ("UPDATE audit SET action = 'x'", "DELETE FROM audit"):
+        try:
+            db.write_sync(lambda d, s=sql: d.execute(s))
+        except Exception as exc:
+            assert "append-only" in str(exc)
+        else:
+            raise AssertionError("the audit log accepted " + sql)
+
+
+def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "cli.main", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=env or dict(os.environ),
+        timeout=120,
+        check=False,
+    )
+
+
+def test_backup_and_restore_issue_a_new_epoch(tmp_path: Path) -> None:
+    db, copy = tmp_path / "live.db", tmp_path / "backup.db"
+    assert (
+        _cli(
+            "users",
+            "add",
+            "sup.z",
+            "--password",
+            "pw",
+            "--role",
+            "supervisor",
+            "--team",
+            "t",
+            "--db",
+            str(db),
+        ).returncode
+        == 0
+    )
+    with TestClient(create_app(fast_settings(db))) as c:
+        before = c.get("/v1/health").json()["server_epoch"]
+    assert _cli("backup", str(copy), "--db", str(db)).returncode == 0
+    restored = _cli("restore", str(copy), "--db", str(db))
+    assert restored.returncode == 0, restored.stderr
+    with TestClient(create_app(fast_settings(db))) as c:
+        after = c.get("/v1/health").json()["server_epoch"]
+        r = c.post("/v1/auth/login", json={"username": "sup.z", "password": "pw", "device_name": "d"})
+    assert after != before and r.status_code == 200 and r.json()["server_epoch"] == after
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_fieldvisit_serve_answers_health_and_login_over_a_socket(tmp_path: Path) -> None:
+    db = tmp_path / "srv.db"
+    assert (
+        _cli(
+            "users",
+            "add",
+            "inv.q",
+            "--password",
+            "pw-123",
+            "--role",
+            "investigator",
+            "--team",
+            "t",
+            "--db",
+            str(db),
+        ).returncode
+        == 0
+    )
+    port = _free_port()
+    env = dict(os.environ, FIELDVISIT_DB=str(db))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cli.main", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                health = httpx.get(f"{url}/v1/health", timeout=1)
+                break
+            except httpx.TransportError:
+                assert proc.poll() is None and time.monotonic() < deadline, "server did not start"
+                time.sleep(0.2)
+        assert health.json()["protocol"] == 1
+        login = httpx.post(
+            f"{url}/v1/auth/login",
+            json={"username": "inv.q", "password": "pw-123", "device_name": "socket"},
+            timeout=10,
+        )
+        assert login.status_code == 200 and login.json()["user"]["role"] == "investigator"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+def test_server_commands_never_import_flet() -> None:
+    code = "import sys, cli.main, sync.server; sync.server.create_app; print('flet' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.config import AppConfig
+from app.services.audit import AuditLog
 from app.services.backend import Backend
 from app.services.prefs import Prefs
 from app.state.queue import QueueState
@@ -35,6 +36,7 @@ class AppModel:
     queue: QueueState
     sync: SyncStatusState
     viewport: Viewport
+    audit: AuditLog
     _hidden_at: float | None = None
 
     @classmethod
@@ -51,6 +53,7 @@ class AppModel:
             queue=QueueState(page_size=config.page_size),
             sync=SyncStatusState(monotonic=monotonic),
             viewport=Viewport(),
+            audit=AuditLog(config.data_dir),
         )
 
     def tick(self) -> None:
@@ -63,7 +66,18 @@ class AppModel:
         self.sync.refresh(session.engine, session.store)
         if self.sync.finished_syncs != before:
             session.data_version += 1
-        self.sync.maybe_auto_sync(session.engine, self.config.auto_sync_s)
+        # An engine with its own scheduler keeps its interval and backoff; triggering it would reset them.
+        if not getattr(session.engine, "self_scheduling", False):
+            self.sync.maybe_auto_sync(session.engine, self.config.auto_sync_s)
+
+    def record_detail_read(self, visit_id: str, user_id: str | None) -> None:
+        """D-6: full personal data was shown. Logged on the device first, then read on the server (which
+        audits the read) when the engine can reach it."""
+        self.audit.record("show_personal_data", user_id=user_id, visit_id=visit_id)
+        report = getattr(self.session.engine, "report_detail_read", None)
+        if callable(report):
+            with contextlib.suppress(Exception):
+                report(visit_id)
 
     def on_connectivity(self, types: list[Any]) -> None:
         values = {str(getattr(t, "value", t)) for t in types}

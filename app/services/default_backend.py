@@ -23,6 +23,9 @@ _AUTH_FAILURES = {"invalid_credentials": "invalid_credentials", "unauthorized": 
 class EngineHandle:
     """The app's view of a running engine: a status snapshot, "sync now", online/offline and stop."""
 
+    # The scheduler syncs every `interval` and retries with jittered backoff on its own.
+    self_scheduling = True
+
     def __init__(self, engine: Any, scheduler: Any, http: httpx.Client) -> None:
         self.engine = engine
         self.scheduler = scheduler
@@ -48,6 +51,17 @@ class EngineHandle:
     def set_online(self, online: bool) -> None:
         if online:
             self.scheduler.trigger()
+
+    def report_detail_read(self, visit_id: str) -> None:
+        """Reads the case on the server, which audits the read there too; best effort, off the UI thread."""
+
+        def read() -> None:
+            try:
+                self.engine.api._authed("GET", f"/v1/visits/{visit_id}")
+            except Exception as exc:
+                log.info("server audit of visit read not sent: %s", type(exc).__name__)
+
+        threading.Thread(target=read, name="fieldvisit-audit", daemon=True).start()
 
     def refresh(self) -> None:
         """Re-read the pending count after a local submit."""

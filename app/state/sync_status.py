@@ -35,7 +35,7 @@ class SyncStatusState:
     problems: list[Any] = field(default_factory=list)
     # Bumped when a sync finished, so lists reading the store reload.
     finished_syncs: int = 0
-    _last_auto: float = 0.0
+    _last_auto: float | None = None
 
     @property
     def offline(self) -> bool:
@@ -92,7 +92,7 @@ class SyncStatusState:
         """Periodic sync while online; the engine's own backoff decides whether a retry is due."""
         if engine is None or not self.network or self.in_progress:
             return False
-        if self.monotonic() - self._last_auto < every_s:
+        if self._last_auto is not None and self.monotonic() - self._last_auto < every_s:
             return False
         return self.sync_now(engine)
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import flet as ft
 
-from app.contexts import SessionCtx, ViewportCtx
+from app.contexts import AppCtx, SessionCtx, ViewportCtx
 from app.format import fmt_date, fmt_datetime, fmt_km, fmt_money
 from app.i18n import label, t
 from app.state.detail import DetailState
@@ -40,6 +40,14 @@ async def _locate(state: DetailState) -> None:
 
 def _profile(state: DetailState, user_id: str | None, web: bool) -> ft.Control:
     b = state.visit.borrower
+
+    # Flet awaits only handlers that are coroutine functions, so these are not lambdas.
+    async def open_map(_e: Any) -> None:
+        await _launch(state.maps_url(web=web))
+
+    async def locate(_e: Any) -> None:
+        await _locate(state)
+
     reveal = (
         text_button(t("detail.hide"), lambda _e: state.hide(), ident="hide-pii", icon=ft.Icons.VISIBILITY_OFF)
         if state.revealed
@@ -66,11 +74,11 @@ def _profile(state: DetailState, user_id: str | None, web: bool) -> ft.Control:
                 [
                     text_button(
                         t("detail.open_map"),
-                        lambda _e: _launch(state.maps_url(web=web)),
+                        open_map,
                         ident="open-map",
                         icon=ft.Icons.MAP,
                     ),
-                    text_button(t("detail.locate"), lambda _e: _locate(state), icon=ft.Icons.MY_LOCATION),
+                    text_button(t("detail.locate"), locate, icon=ft.Icons.MY_LOCATION),
                 ],
                 wrap=True,
             ),
@@ -148,7 +156,10 @@ def DetailScreen() -> ft.View:
     visit_id = params.get("visit_id", "")
     session = ft.use_context(SessionCtx)
     viewport = ft.use_context(ViewportCtx)
-    state, _ = ft.use_state(lambda: DetailState(visit_id=visit_id))
+    model = ft.use_context(AppCtx)
+    state, _ = ft.use_state(
+        lambda: DetailState(visit_id=visit_id, audit=model.record_detail_read if model is not None else None)
+    )
     shield, set_shield = ft.use_state(False)
     ft.use_effect(lambda: state.load(session.store), dependencies=[visit_id, session.data_version])
     route = f"/visit/{visit_id}"

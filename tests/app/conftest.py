@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "helpers"))
+# The repository root, for `tests.sync.harness` (the real central server used by the backend tests).
+sys.path.append(str(Path(__file__).resolve().parent.parent.parent))
 
 from app.config import AppConfig
 from app.services.backend import EngineStatus, LoginFailed, LoginResult, SignedInUser

@@ -206,6 +206,21 @@ class HeadlessApp:
     def ids(self, prefix: str = "") -> list[str]:
         return [c.identifier for c in self.find(ft.Semantics) if (c.identifier or "").startswith(prefix)]
 
+    def top_texts(self) -> list[str]:
+        """Texts of the topmost view only (the views below it stay mounted in the stack)."""
+        views = self.views()
+        if not views:
+            return []
+        top = views[-1]
+        out = []
+        for c in self.find(ft.Text):
+            node = c
+            while node is not None and node is not top:
+                node = node.parent
+            if node is top and isinstance(c.value, str):
+                out.append(c.value)
+        return out
+
     def top_route(self) -> str:
         views = self.views()
         return views[-1].route if views else ""

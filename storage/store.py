@@ -1,0 +1,667 @@
+"""The device store (docs/architecture.md): visits, drafts, attachments, report versions and the outbox.
+
+Errors: `StoreError` ← `UnknownAttachmentError` (a report names an attachment that was never registered).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import fields
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, cast
+
+from sqlite_utils import Database
+
+from models.canonical import content_sha256
+from models.codes import AttachmentKind, ReportStatus, VisitStatus
+from models.entities import Visit
+from models.report import AttachmentMeta, VisitReport
+from models.wire import MutationResult, PullResponse, PushResponse
+from storage.blobs import BlobDir, MemoryBlobs, sha256_hex
+from storage.migrations import apply_migrations
+from storage.queue import queue_item, queue_sql, visit_row
+from storage.records import BlobState, Draft, LocalReport, OutboxEntry, QueueItem, SyncState, SyncStatus
+
+__all__ = ["DeviceStore", "StoreError", "UnknownAttachmentError"]
+
+_SYNC_FIELDS = frozenset(f.name for f in fields(SyncState))
+_VISIT_COLUMNS = (
+    "visit_id external_id team status priority priority_milli bucket dpd district planned_date product_type "
+    "overdue_amount name masked_name phone_tail masked_phone id_tail address updated_at"
+).split()
+_UPSERT_VISIT = (
+    f"INSERT INTO visits ({', '.join(_VISIT_COLUMNS)}) VALUES ({', '.join('?' * len(_VISIT_COLUMNS))}) "
+    "ON CONFLICT(visit_id) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in _VISIT_COLUMNS if c != "visit_id")
+)
+
+
+class StoreError(Exception):
+    """Base of the device store's own errors."""
+
+
+class UnknownAttachmentError(StoreError, ValueError):
+    """A report names an attachment whose bytes were never registered on this device."""
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _uuid() -> str:
+    return str(uuid.uuid4())
+
+
+def _dumps(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+
+
+def _loads(text: str | None, default: Any = None) -> Any:
+    return default if text is None else json.loads(text)
+
+
+def _ts(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
+def _display_status(sync_status: str, review_status: str | None) -> str:
+    if sync_status != "synced":
+        return sync_status
+    return review_status or ReportStatus.SUBMITTED.value
+
+
+class DeviceStore:
+    """One signed-in user's local data. `path=None` keeps everything in memory (blobs included)."""
+
+    def __init__(
+        self,
+        path: str | Path | None = None,
+        *,
+        clock: Callable[[], datetime] = _utc_now,
+        new_id: Callable[[], str] = _uuid,
+        blob_dir: str | Path | None = None,
+    ) -> None:
+        self._clock = clock
+        self._new_id = new_id
+        # One connection shared by the UI and the sync engine's thread; the lock serialises its use.
+        self._lock = threading.RLock()
+        self.path = Path(path) if path is not None else None
+        self._blobs: BlobDir | MemoryBlobs
+        if self.path is None:
+            conn = sqlite3.connect(":memory:", check_same_thread=False)
+            self._blobs = MemoryBlobs()
+        else:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(str(self.path), check_same_thread=False, timeout=30)
+            self._blobs = BlobDir(Path(blob_dir) if blob_dir else self.path.parent / "blobs")
+        self.db = Database(conn)
+        if self.path is not None:
+            self.db.enable_wal()
+        self.db.execute("PRAGMA synchronous=FULL")
+        self.db.execute("PRAGMA foreign_keys=ON")
+        # Deleted rows carry personal data: overwrite them rather than leave them in free pages.
+        self.db.execute("PRAGMA secure_delete=ON")
+        apply_migrations(self.db)
+        # Connection-local scratch table naming the visits of one upsert batch.
+        self.db.execute("CREATE TEMP TABLE IF NOT EXISTS visit_batch (visit_id TEXT PRIMARY KEY)")
+
+    # -- plumbing ----------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        with self._lock:
+            self.db.close()
+
+    def __enter__(self) -> DeviceStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _write(self) -> Iterator[Database]:
+        """One write transaction, taking the write lock up front (BEGIN IMMEDIATE) so it cannot fail midway
+        on a lock upgrade; nested use becomes a savepoint."""
+        with self._lock:
+            conn = self.db.conn
+            if conn.in_transaction:
+                with self.db.atomic():
+                    yield self.db
+                return
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.db
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    def _rows(self, sql: str, params: Iterable[Any] = ()) -> list[dict[str, Any]]:
+        with self._lock:
+            return list(self.db.query(sql, list(params)))
+
+    def _one(self, sql: str, params: Iterable[Any] = ()) -> dict[str, Any] | None:
+        rows = self._rows(sql, params)
+        return rows[0] if rows else None
+
+    def _now(self) -> str:
+        return self._clock().isoformat()
+
+    # -- sync bookkeeping --------------------------------------------------------------------------
+
+    def sync_state(self) -> SyncState:
+        row = self._one("SELECT * FROM sync_state WHERE id = 1")
+        assert row is not None
+        row.pop("id")
+        row["last_sync_at"] = _ts(row["last_sync_at"])
+        return SyncState(**row)
+
+    def update_sync_state(self, **values: Any) -> SyncState:
+        unknown = set(values) - _SYNC_FIELDS
+        if unknown:
+            raise TypeError(f"unknown sync state fields: {', '.join(sorted(unknown))}")
+        if values:
+            stored = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in values.items()}
+            with self._write() as db:
+                db.table("sync_state").update(1, stored)
+        return self.sync_state()
+
+    # -- visits ------------------------------------------------------------------------------------
+
+    def upsert_visits(self, visits: Iterable[Visit]) -> int:
+        with self._write():
+            return self._upsert_visits(visits)
+
+    def _upsert_visits(self, visits: Iterable[Visit]) -> int:
+        now = self._now()
+        rows, docs = [], []
+        for v in visits:
+            r = visit_row(v, now)
+            rows.append([r[c] for c in _VISIT_COLUMNS])
+            docs.append((v.visit_id, v.model_dump_json()))
+        conn = self.db.conn
+        conn.execute("DELETE FROM temp.visit_batch")
+        conn.executemany(
+            "INSERT OR IGNORE INTO temp.visit_batch (visit_id) VALUES (?)", [(d[0],) for d in docs]
+        )
+        # External-content FTS: remove the old terms while the old row still holds them, re-add afterwards.
+        conn.execute(
+            "INSERT INTO visits_fts (visits_fts, rowid, name, address) "
+            "SELECT 'delete', v.id, v.name, v.address FROM visits v JOIN temp.visit_batch USING (visit_id)"
+        )
+        conn.executemany(_UPSERT_VISIT, rows)
+        conn.execute(
+            "INSERT INTO visits_fts (rowid, name, address) "
+            "SELECT v.id, v.name, v.address FROM visits v JOIN temp.visit_batch USING (visit_id)"
+        )
+        conn.executemany("INSERT OR REPLACE INTO visit_docs (visit_id, data) VALUES (?, ?)", docs)
+        conn.execute("DELETE FROM temp.visit_batch")
+        return len(rows)
+
+    def delete_visit(self, visit_id: str) -> None:
+        with self._write():
+            self._delete_visit(visit_id)
+
+    def _delete_visit(self, visit_id: str) -> None:
+        self.db.execute(
+            "INSERT INTO visits_fts (visits_fts, rowid, name, address) "
+            "SELECT 'delete', id, name, address FROM visits WHERE visit_id = ?",
+            [visit_id],
+        )
+        self.db.execute("DELETE FROM visits WHERE visit_id = ?", [visit_id])
+        self.db.execute("DELETE FROM visit_docs WHERE visit_id = ?", [visit_id])
+
+    def get_visit(self, visit_id: str) -> Visit | None:
+        row = self._one("SELECT data FROM visit_docs WHERE visit_id = ?", [visit_id])
+        return Visit.model_validate_json(row["data"]) if row else None
+
+    def queue(
+        self,
+        *,
+        status: VisitStatus | str | None = None,
+        bucket: int | None = None,
+        district: str | None = None,
+        search: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[QueueItem]:
+        """Visits by priority (highest first), masked for a list (D-6); filters combine with AND."""
+        sql, params = queue_sql(status=status, bucket=bucket, district=district, search=search, count=False)
+        return [queue_item(r) for r in self._rows(sql, [*params, limit, offset])]
+
+    def queue_count(
+        self,
+        *,
+        status: VisitStatus | str | None = None,
+        bucket: int | None = None,
+        district: str | None = None,
+        search: str | None = None,
+    ) -> int:
+        sql, params = queue_sql(status=status, bucket=bucket, district=district, search=search, count=True)
+        row = self._one(sql, params)
+        return int(row["n"]) if row else 0
+
+    def queue_counts(self) -> dict[str, int]:
+        """Visits per status, plus `all`; every status is present (0 when none)."""
+        counts = {"all": 0} | {s.value: 0 for s in VisitStatus}
+        for r in self._rows("SELECT status, count(*) AS n FROM visits GROUP BY status"):
+            counts[r["status"]] = r["n"]
+            counts["all"] += r["n"]
+        return counts
+
+    def districts(self) -> list[str]:
+        rows = self._rows("SELECT DISTINCT district FROM visits WHERE district IS NOT NULL ORDER BY district")
+        return [r["district"] for r in rows]
+
+    # -- drafts ------------------------------------------------------------------------------------
+
+    def save_draft(self, report_id: str, visit_id: str | None, data: dict[str, Any]) -> None:
+        with self._write():
+            self.db.execute(
+                "INSERT OR REPLACE INTO drafts (report_id, visit_id, data, updated_at) VALUES (?, ?, ?, ?)",
+                [report_id, visit_id, _dumps(data), self._now()],
+            )
+
+    def get_draft(self, report_id: str) -> dict[str, Any] | None:
+        row = self._one("SELECT data FROM drafts WHERE report_id = ?", [report_id])
+        return cast(dict[str, Any], json.loads(row["data"])) if row else None
+
+    def drafts(self, visit_id: str | None = None) -> list[Draft]:
+        where, params = ("WHERE visit_id = ?", [visit_id]) if visit_id is not None else ("", [])
+        rows = self._rows(f"SELECT * FROM drafts {where} ORDER BY updated_at DESC, report_id", params)
+        return [
+            Draft(
+                r["report_id"], r["visit_id"], json.loads(r["data"]), datetime.fromisoformat(r["updated_at"])
+            )
+            for r in rows
+        ]
+
+    def delete_draft(self, report_id: str) -> None:
+        with self._write():
+            self.db.execute("DELETE FROM drafts WHERE report_id = ?", [report_id])
+
+    # -- attachments -------------------------------------------------------------------------------
+
+    def register_attachment(
+        self,
+        data: bytes,
+        *,
+        kind: str,
+        mime: str = "application/octet-stream",
+        filename: str = "",
+        captured_at: datetime | None = None,
+    ) -> AttachmentMeta:
+        """Stores the bytes durably, then records them; only afterwards may a report name the hash."""
+        sha = sha256_hex(data)
+        meta = AttachmentMeta(
+            sha256=sha,
+            kind=AttachmentKind(kind),
+            mime=mime,
+            size_bytes=len(data),
+            filename=filename,
+            captured_at=captured_at,
+        )
+        self._blobs.write(sha, data)
+        with self._write():
+            self.db.execute(
+                "INSERT OR IGNORE INTO attachments (sha256, kind, mime, filename, size_bytes, captured_at, "
+                "created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    sha,
+                    meta.kind.value,
+                    mime,
+                    filename,
+                    len(data),
+                    captured_at and captured_at.isoformat(),
+                    self._now(),
+                ],
+            )
+        return meta
+
+    def blob_bytes(self, sha256: str) -> bytes | None:
+        return self._blobs.read(sha256)
+
+    def blob_state(self, sha256: str) -> BlobState:
+        row = self._one("SELECT uploaded_at FROM attachments WHERE sha256 = ?", [sha256])
+        if row is None or not self._blobs.exists(sha256):
+            return "missing"
+        return "uploaded" if row["uploaded_at"] else "pending"
+
+    def mark_blob_uploaded(self, sha256: str) -> None:
+        with self._write():
+            self.db.execute("UPDATE attachments SET uploaded_at = ? WHERE sha256 = ?", [self._now(), sha256])
+
+    def pending_blobs(self) -> list[str]:
+        """Hashes registered here and not yet confirmed on the server, oldest first."""
+        rows = self._rows(
+            "SELECT sha256 FROM attachments WHERE uploaded_at IS NULL ORDER BY created_at, sha256"
+        )
+        return [r["sha256"] for r in rows]
+
+    # -- reports and the outbox --------------------------------------------------------------------
+
+    def submit_report(self, report: VisitReport) -> OutboxEntry:
+        """One transaction: a new local version, its outbox row with the next mutation id, draft removed."""
+        content = report.model_dump(mode="json")
+        digest = content_sha256(content)
+        blobs = list(dict.fromkeys(a.sha256 for a in report.attachments))
+        now = self._now()
+        version_id = self._new_id()
+        with self._write() as db:
+            self._check_blobs(blobs)
+            mutation_id = self.sync_state().next_mutation_id
+            existing = self._one("SELECT * FROM reports WHERE report_id = ?", [report.report_id])
+            earlier = self._one(
+                "SELECT 1 AS x FROM report_versions WHERE report_id = ? LIMIT 1", [report.report_id]
+            )
+            base_version = existing["server_version"] if existing else 0
+            kind = "resubmit_report" if (earlier or base_version) else "submit_report"
+            db.table("reports").upsert(
+                {
+                    "report_id": report.report_id,
+                    "visit_id": report.visit_id,
+                    "status": "pending",
+                    "sync_status": "pending",
+                    "server_version": base_version,
+                    "current_version_id": version_id,
+                    "error": None,
+                    "details": "[]",
+                    "server_copy": None,
+                    "updated_at": now,
+                },
+                pk="report_id",
+            )
+            db.table("report_versions").insert(
+                {
+                    "version_id": version_id,
+                    "report_id": report.report_id,
+                    "kind": kind,
+                    "base_version": base_version,
+                    "content": _dumps(content),
+                    "content_sha256": digest,
+                    "blobs": _dumps(blobs),
+                    "state": "pending",
+                    "created_at": now,
+                }
+            )
+            entry = self._insert_outbox(mutation_id, version_id, now)
+            db.table("sync_state").update(1, {"next_mutation_id": mutation_id + 1})
+            db.execute("DELETE FROM drafts WHERE report_id = ?", [report.report_id])
+        return entry
+
+    def _check_blobs(self, blobs: list[str]) -> None:
+        for sha in blobs:
+            known = self._one("SELECT 1 AS x FROM attachments WHERE sha256 = ?", [sha])
+            if known is None or not self._blobs.exists(sha):
+                raise UnknownAttachmentError(f"attachment {sha} is not registered on this device")
+
+    def _insert_outbox(self, mutation_id: int, version_id: str, now: str) -> OutboxEntry:
+        v = self._one("SELECT * FROM report_versions WHERE version_id = ?", [version_id])
+        assert v is not None
+        mutation = {
+            "mutation_id": mutation_id,
+            "kind": v["kind"],
+            "report_id": v["report_id"],
+            "version_id": version_id,
+            "base_version": v["base_version"],
+            "content_sha256": v["content_sha256"],
+            "blobs": json.loads(v["blobs"]),
+            "report": json.loads(v["content"]),
+        }
+        self.db.table("outbox").insert(
+            {
+                "mutation_id": mutation_id,
+                "version_id": version_id,
+                "report_id": v["report_id"],
+                "kind": v["kind"],
+                "mutation": _dumps(mutation),
+                "created_at": now,
+            }
+        )
+        return OutboxEntry(
+            mutation_id, v["kind"], v["report_id"], version_id, mutation, datetime.fromisoformat(now)
+        )
+
+    def outbox(self, limit: int = 50) -> list[OutboxEntry]:
+        """Unacknowledged mutations in mutation_id order (the order the server requires)."""
+        rows = self._rows("SELECT * FROM outbox ORDER BY mutation_id LIMIT ?", [limit])
+        return [
+            OutboxEntry(
+                mutation_id=r["mutation_id"],
+                kind=r["kind"],
+                report_id=r["report_id"],
+                version_id=r["version_id"],
+                mutation=json.loads(r["mutation"]),
+                created_at=datetime.fromisoformat(r["created_at"]),
+                attempts=r["attempts"],
+                last_error=r["last_error"],
+            )
+            for r in rows
+        ]
+
+    def pending_count(self) -> int:
+        row = self._one("SELECT count(*) AS n FROM outbox")
+        return int(row["n"]) if row else 0
+
+    def note_push_failure(self, error: str) -> None:
+        """A push that got no answer: count the attempt on every waiting row, keep the error for display."""
+        with self._write():
+            self.db.execute("UPDATE outbox SET attempts = attempts + 1, last_error = ?", [error])
+
+    def apply_push_response(self, resp: PushResponse) -> None:
+        """One transaction: acknowledged rows leave the outbox; the reports take the server's verdicts."""
+        with self._write() as db:
+            for result in resp.results:
+                row = self._one("SELECT * FROM outbox WHERE mutation_id = ?", [result.mutation_id])
+                if row is None:
+                    continue  # acknowledged by an earlier answer
+                self._apply_result(row["report_id"], row["version_id"], result)
+                db.execute("DELETE FROM outbox WHERE mutation_id = ?", [result.mutation_id])
+            # Rows the server counts as applied but this answer did not list (an earlier answer was lost):
+            # the server will never apply them again, and the next pull brings their review state.
+            for row in self._rows("SELECT * FROM outbox WHERE mutation_id <= ?", [resp.last_mutation_id]):
+                self._apply_result(
+                    row["report_id"],
+                    row["version_id"],
+                    MutationResult(mutation_id=row["mutation_id"], status="applied"),
+                )
+                db.execute("DELETE FROM outbox WHERE mutation_id = ?", [row["mutation_id"]])
+            # Never hand out an id the server already counts, or new work would be taken for duplicates.
+            db.execute(
+                "UPDATE sync_state SET next_mutation_id = max(next_mutation_id, ?), last_error = NULL WHERE id = 1",
+                [resp.last_mutation_id + 1],
+            )
+
+    def _apply_result(self, report_id: str, version_id: str, result: MutationResult) -> None:
+        status, server_version, error = result.status, result.server_version, result.error
+        if status == "duplicate":
+            original = result.original or {}
+            status = original.get("status") or "applied"
+            server_version = original.get("server_version", server_version)
+            error = original.get("error", error)
+        report = self._one("SELECT * FROM reports WHERE report_id = ?", [report_id])
+        assert report is not None
+        self.db.execute(
+            "UPDATE report_versions SET state = ?, server_version = ?, error = ? WHERE version_id = ?",
+            [status, server_version, error, version_id],
+        )
+        latest = report["current_version_id"] == version_id
+        changes: dict[str, Any] = {"updated_at": self._now()}
+        if server_version is not None:
+            changes["server_version"] = max(report["server_version"], int(server_version))
+        if result.flags:
+            changes["flags"] = _dumps(result.flags)
+        if status == "applied":
+            review = report["review_status"]
+            if review is None:
+                changes["review_status"] = ReportStatus.SUBMITTED.value
+            elif review == ReportStatus.RETURNED.value:
+                changes["review_status"] = ReportStatus.RESUBMITTED.value
+            changes["missing_blobs"] = _dumps(result.missing_blobs)
+            if latest:
+                changes |= {"sync_status": "synced", "error": None, "details": "[]", "server_copy": None}
+        elif status == "conflict":
+            copy = result.server_copy
+            if copy and isinstance(copy.get("server_version"), int):
+                changes["server_version"] = max(changes.get("server_version", 0), copy["server_version"])
+            if latest:
+                changes["sync_status"] = "conflict"
+                if copy is not None:
+                    changes["server_copy"] = _dumps(copy)
+        elif status == "rejected" and latest:
+            changes |= {"sync_status": "rejected", "error": error, "details": _dumps(result.details)}
+        merged = report | changes
+        changes["status"] = _display_status(merged["sync_status"], merged["review_status"])
+        self.db.table("reports").update(report_id, changes)
+
+    def apply_pull_page(self, resp: PullResponse) -> None:
+        """One transaction: visit puts/deletes, report review states, and the cursor that follows them."""
+        with self._write() as db:
+            for ch in resp.changes:
+                if ch.type == "visit":
+                    if ch.op == "put" and ch.data is not None:
+                        self._upsert_visits([Visit.model_validate(ch.data)])
+                    elif ch.op == "del":
+                        self._delete_visit(ch.id)
+                elif ch.type == "report_review":
+                    if ch.op == "put" and ch.data is not None:
+                        self._apply_review(ch.id, ch.data)
+                    elif ch.op == "del":
+                        self._forget_report(ch.id)
+                # Other change types belong to later protocol additions; skipping them keeps the cursor moving.
+            db.table("sync_state").update(1, {"pull_cursor": resp.cursor, "last_sync_at": self._now()})
+
+    def _apply_review(self, report_id: str, data: dict[str, Any]) -> None:
+        report = self._one("SELECT * FROM reports WHERE report_id = ?", [report_id])
+        sync_status = report["sync_status"] if report else "synced"
+        review = str(ReportStatus(data["status"]))
+        changes: dict[str, Any] = {
+            "report_id": report_id,
+            "review_status": review,
+            "server_version": int(data.get("server_version") or 0),
+            "comments": _dumps(data.get("comments") or []),
+            "flags": _dumps(data.get("flags") or []),
+            "missing_blobs": _dumps(data.get("missing_blobs") or []),
+            "sync_status": sync_status,
+            "status": _display_status(sync_status, review),
+            "updated_at": self._now(),
+        }
+        if data.get("visit_id") or report is None:
+            changes["visit_id"] = data.get("visit_id") or (report and report["visit_id"])
+        self.db.table("reports").upsert(changes, pk="report_id")
+
+    def _forget_report(self, report_id: str) -> None:
+        # A report this device wrote stays until its versions are acknowledged; others go at once.
+        mine = self._one("SELECT 1 AS x FROM report_versions WHERE report_id = ? LIMIT 1", [report_id])
+        if mine is None:
+            self.db.execute("DELETE FROM reports WHERE report_id = ?", [report_id])
+
+    def reports(self, status: str | None = None) -> list[LocalReport]:
+        where, params = ("WHERE r.status = ?", [str(status)]) if status is not None else ("", [])
+        rows = self._rows(
+            "SELECT r.*, v.content, v.content_sha256 FROM reports r "
+            f"LEFT JOIN report_versions v ON v.version_id = r.current_version_id {where} "
+            "ORDER BY r.updated_at DESC, r.report_id",
+            params,
+        )
+        return [self._local_report(r) for r in rows]
+
+    def get_report(self, report_id: str) -> LocalReport | None:
+        row = self._one(
+            "SELECT r.*, v.content, v.content_sha256 FROM reports r "
+            "LEFT JOIN report_versions v ON v.version_id = r.current_version_id WHERE r.report_id = ?",
+            [report_id],
+        )
+        return self._local_report(row) if row else None
+
+    @staticmethod
+    def _local_report(r: dict[str, Any]) -> LocalReport:
+        return LocalReport(
+            report_id=r["report_id"],
+            visit_id=r["visit_id"],
+            status=r["status"],
+            sync_status=cast(SyncStatus, r["sync_status"]),
+            review_status=ReportStatus(r["review_status"]) if r["review_status"] else None,
+            server_version=r["server_version"],
+            current_version_id=r["current_version_id"],
+            content=_loads(r["content"]),
+            content_sha256=r["content_sha256"],
+            comments=_loads(r["comments"], []),
+            flags=_loads(r["flags"], []),
+            missing_blobs=_loads(r["missing_blobs"], []),
+            error=r["error"],
+            details=_loads(r["details"], []),
+            server_copy=_loads(r["server_copy"]),
+            updated_at=_ts(r["updated_at"]),
+        )
+
+    # -- resets ------------------------------------------------------------------------------------
+
+    def reset_for_snapshot(self) -> None:
+        """On `reset_required`: forget the server's data and the cursor; keep outbox, drafts and own work."""
+        with self._write() as db:
+            db.execute("INSERT INTO visits_fts (visits_fts) VALUES ('delete-all')")
+            db.execute("DELETE FROM visits")
+            db.execute("DELETE FROM visit_docs")
+            # The snapshot resends every report state in scope; only reports this device wrote must stay.
+            db.execute("DELETE FROM reports WHERE report_id NOT IN (SELECT report_id FROM report_versions)")
+            db.table("sync_state").update(1, {"pull_cursor": None})
+
+    def rebase_outbox_for_new_device(self, device_id: str, *, server_epoch: str | None = None) -> int:
+        """A new server epoch: a new device id, mutation ids from 1, and every version of a report not yet
+        approved queued again in its original order (same version_id and hash, so each lands once).
+
+        Answers how many mutations were queued. The pull cursor is left to `reset_for_snapshot()`.
+        """
+        now = self._now()
+        with self._write() as db:
+            db.execute("DELETE FROM outbox")
+            versions = self._rows(
+                "SELECT v.version_id, v.report_id FROM report_versions v JOIN reports r USING (report_id) "
+                "WHERE coalesce(r.review_status, '') != ? ORDER BY v.seq",
+                [ReportStatus.APPROVED.value],
+            )
+            for n, v in enumerate(versions, start=1):
+                self._insert_outbox(n, v["version_id"], now)
+                db.execute(
+                    "UPDATE report_versions SET state = 'pending' WHERE version_id = ?", [v["version_id"]]
+                )
+            for report_id in {v["report_id"] for v in versions}:
+                db.table("reports").update(
+                    report_id, {"sync_status": "pending", "status": "pending", "updated_at": now}
+                )
+            update: dict[str, Any] = {"device_id": device_id, "next_mutation_id": len(versions) + 1}
+            if server_epoch is not None:
+                update["server_epoch"] = server_epoch
+            db.table("sync_state").update(1, update)
+        return len(versions)
+
+    def wipe(self) -> None:
+        """`device_revoked` with wipe: every row and every blob goes; the file is compacted afterwards."""
+        with self._write() as db:
+            db.execute("INSERT INTO visits_fts (visits_fts) VALUES ('delete-all')")
+            for table in (
+                "outbox",
+                "report_versions",
+                "reports",
+                "drafts",
+                "attachments",
+                "visit_docs",
+                "visits",
+            ):
+                db.execute(f"DELETE FROM {table}")
+            db.execute(
+                "UPDATE sync_state SET device_id = NULL, user_id = NULL, server_url = NULL, next_mutation_id = 1, "
+                "pull_cursor = NULL, server_epoch = NULL, last_sync_at = NULL, last_error = NULL WHERE id = 1"
+            )
+        self._blobs.clear()
+        with self._lock:
+            self.db.vacuum()
+            if self.path is not None:
+                self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")

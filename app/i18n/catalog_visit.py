@@ -291,6 +291,7 @@ PAIRS: dict[str, tuple[str, str]] = {
     "visit.rv.checkout_at": ("签退时间 {time}", "Checked out at {time}"),
     "visit.rv.notes": ("报告备注", "Report notes"),
     "visit.rv.submit": ("提交报告", "Submit report"),
+    "visit.rv.field": ("{section} · {field}：{message}", "{section} · {field}: {message}"),
     "visit.rv.section": ("{section}：{message}", "{section}: {message}"),
     # app-level rules the report model does not check
     "visit.err.collector_not_assigned": (

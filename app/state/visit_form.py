@@ -671,31 +671,35 @@ class VisitFormState:
 
     def _validate(self) -> tuple[VisitReport | None, dict[str, str], list[FormProblem]]:
         data, maps = self.report_data()
-        errors: dict[str, str] = {}
+        model_errors: dict[str, str] = {}
         report: VisitReport | None = None
         try:
             report = VisitReport.model_validate(data)
         except ValidationError as exc:
-            errors = self._errors(exc, maps)
+            model_errors = self._errors(exc, maps)
+        errors = dict(model_errors)
         plan_included = isinstance(data.get("plan"), dict)
         for path, code in self._cached("preview", self._preview)[1].items():
             if plan_included:
                 errors.setdefault(path, code)
         errors.update(self._app_rules(plan_included))
-        # The completeness check needs a parsed report: sections with format errors are left out of it.
+        # The completeness check needs a parsed report: sections with format errors are left out of it,
+        # and what it would then say about those sections is already said by their errors.
+        bad = {p.split(".")[0] for p in model_errors}
         lenient = report
         if lenient is None:
-            bad = {p.split(".")[0] for p in errors}
             try:
                 lenient = VisitReport.model_validate({k: v for k, v in data.items() if k not in bad})
             except ValidationError:
                 lenient = None
         problems = [FormProblem(self._tab(p), p, c) for p, c in errors.items()]
-        if lenient is not None:
-            for p in submit_problems(lenient, within_hours=self.within_hours):
-                if p.field not in errors:
-                    tab = "outcome" if p.field == "compliance.no_disclosure_attested" else self._tab(p.field)
-                    problems.append(FormProblem(tab, p.field, p.code))
+        for p in submit_problems(lenient, within_hours=self.within_hours) if lenient is not None else []:
+            if p.field.split(".")[0] in bad or any(
+                e == p.field or e.startswith(p.field + ".") for e in errors
+            ):
+                continue
+            tab = "outcome" if p.field == "compliance.no_disclosure_attested" else self._tab(p.field)
+            problems.append(FormProblem(tab, p.field, p.code))
         order = {s: i for i, s in enumerate(SECTIONS)}
         problems.sort(key=lambda x: order.get(x.section, 99))
         return (report if not errors else None), errors, problems

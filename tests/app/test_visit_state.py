@@ -401,3 +401,13 @@ def test_returned_report_reopens_with_its_content_and_resubmits(store: DeviceSto
     entry = fixing.submit()
     assert entry is not None and entry.kind == "resubmit_report"
     assert entry.mutation["base_version"] == 2
+
+
+def test_compliance_reminder_does_not_hide_what_was_attested(form: VisitFormState) -> None:
+    form.check_in()
+    form.set("compliance.id_shown", True)
+    form.set_outcome("MET_FAMILY")  # third-party form still empty, recording notice not yet confirmed
+    found = codes(form)
+    assert "visit.err.recording" in found and "missing" in found
+    assert "fv.id_not_shown" not in found
+    assert "fv.third_party_missing" not in found  # its field error ("relation required") says it already

@@ -274,3 +274,13 @@ async def test_fix_link_reopens_returned_report_with_supervisor_comment(
     await headless.settle(30)
     assert "请补充照片" in headless.by_id("review-comments").content.controls[1].value
     assert store.get_draft(first.report_id)["outcome"] == "NO_ONE_HOME"
+
+
+def test_problem_text_names_the_field_when_the_message_is_generic(language) -> None:
+    from app.views.visit.review import problem_text
+
+    assert (
+        problem_text("assessment", "assessment.incomes.3.amount", "missing") == "收支 · 金额（元/月）：必填"
+    )
+    language("en")
+    assert problem_text("review", "checkout.at", "fv.checkout_missing") == "Review & submit: check out"

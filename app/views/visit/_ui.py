@@ -62,7 +62,8 @@ def field(
         hint_text=hint,
         autofocus=form.focus == path,
     )
-    return sem(ident, tf) if ident else tf
+    # The wrapper, not the field, is the Row's child: it has to carry the expansion.
+    return sem(ident, tf, expand=expand) if ident else tf
 
 
 def check(form: VisitFormState, path: str, label: str, *, ident: str | None = None) -> ft.Control:
@@ -115,7 +116,7 @@ def choice(
         error_text=None if code is None else msg(code),
         expand=expand,
     )
-    return sem(ident, dd) if ident else dd
+    return sem(ident, dd, expand=expand) if ident else dd
 
 
 def tile(text: str, selected: bool, on_click: Callable[..., Any], *, ident: str) -> ft.Control:

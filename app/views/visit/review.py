@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -13,11 +14,47 @@ from app.views.visit._ui import MIN_TOUCH, card, field, msg, sem, warn
 from app.views.visit.checkin import PositionFields
 from app.views.widgets import tap_button
 
-__all__ = ["ReviewSection"]
+__all__ = ["ReviewSection", "problem_text"]
+
+
+# Which input a generic message ("required", "not a number") is about, so the list reads on its own.
+_FIELD_LABELS = {
+    "third_party.relation": "visit.tp.relation",
+    "interview.promise.amount": "visit.iv.ptp_amount",
+    "interview.promise.date": "visit.iv.ptp_date",
+    "interview.dispute.type": "visit.iv.dispute_type",
+    "assessment.incomes.#.amount": "visit.as.amount",
+    "assessment.incomes.#.evidence": "visit.as.evidence",
+    "assessment.incomes.#.source": "visit.as.source",
+    "assessment.expenses.#.amount": "visit.as.amount",
+    "assessment.expenses.#.category": "visit.as.category",
+    "assessment.other_debts.#.balance": "visit.as.balance",
+    "assessment.other_debts.#.monthly_payment": "visit.as.monthly",
+    "plan.principal": "visit.plan.principal",
+    "plan.term_months": "visit.plan.term",
+    "plan.monthly_rate": "visit.plan.rate",
+    "plan.upfront_fee": "visit.plan.fee",
+    "plan.first_due_date": "visit.plan.first_due",
+    "plan.holiday_months": "visit.plan.holiday_months",
+    "plan.step_payments": "visit.plan.steps",
+    "plan.settlement_amount": "visit.plan.settlement",
+    "plan.total_due": "visit.plan.total_due",
+    "checkin.position.lat": "visit.checkin.lat",
+    "checkin.position.lon": "visit.checkin.lon",
+    "checkout.position.lat": "visit.checkin.lat",
+    "checkout.position.lon": "visit.checkin.lon",
+}
+
+
+def problem_text(section: str, path: str, code: str) -> str:
+    key = _FIELD_LABELS.get(re.sub(r"\.\d+\.", ".#.", path))
+    if key is None:
+        return t("visit.rv.section", section=t(f"visit.tab.{section}"), message=msg(code))
+    return t("visit.rv.field", section=t(f"visit.tab.{section}"), field=t(key), message=msg(code))
 
 
 def _problem_row(form: VisitFormState, i: int, section: str, path: str, code: str) -> ft.Control:
-    text = t("visit.rv.section", section=t(f"visit.tab.{section}"), message=msg(code))
+    text = problem_text(section, path, code)
     row = ft.Container(
         ft.Row(
             [

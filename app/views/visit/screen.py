@@ -134,7 +134,17 @@ def VisitReportScreen(visit_id: str, form: VisitFormState | None = None) -> ft.V
     return ft.View(
         route=route,
         appbar=appbar,
-        controls=[*top, _tabs(state), ft.Column([body], scroll=ft.ScrollMode.AUTO, expand=True)],
+        controls=[
+            *top,
+            _tabs(state),
+            ft.Column(
+                [body],
+                scroll=ft.ScrollMode.AUTO,
+                expand=True,
+                horizontal_alignment=ft.CrossAxisAlignment.STRETCH,
+            ),
+        ],
         padding=ft.Padding.all(8),
         spacing=6,
+        horizontal_alignment=ft.CrossAxisAlignment.STRETCH,
     )

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from sync.server.context import LoginLimiter, ServerContext
 from sync.server.db import Database
+from sync.server.desk import install_desk
 from sync.server.errors import install_handlers
 from sync.server.middleware import AuthMiddleware, BodyLimitMiddleware
 from sync.server.openapi import install_openapi
@@ -58,6 +59,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
     install_openapi(app)
     for module in (health, auth, devices, sync_router, blobs, reports, visits, dispatch, plans, feed, users):
         app.include_router(module.router)
+    install_desk(app)
 
     async def resolve(token: str) -> Principal:
         return await db.read(principal_for_token, secret=ctx.secret, token=token, now=ctx.clock())

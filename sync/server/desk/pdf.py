@@ -1,0 +1,172 @@
+"""A visit report as a PDF for risk management, with its Chinese text (the shipped CJK font is embedded)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from fpdf import FPDF
+
+from models.privacy import local_time
+
+__all__ = ["FONT_PATH", "render_report_pdf"]
+
+FONT_PATH = Path(__file__).resolve().parents[3] / "assets" / "fonts" / "NotoSansSC-FieldVisit-Regular.ttf"
+
+_L = {
+    "title": "外访报告 Visit report",
+    "case": "案件 Case",
+    "status": "状态 State",
+    "version": "版本 Version",
+    "checkin": "签到 Check-in",
+    "checkout": "签退 Check-out",
+    "outcome": "接触结果 Outcome",
+    "compliance": "合规 Compliance",
+    "interview": "访谈 Interview",
+    "assessment": "收支评估 Income and expenses",
+    "plan": "还款方案 Repayment plan",
+    "schedule": "还款计划表 Schedule",
+    "comments": "审核意见 Review comments",
+    "flags": "标记 Flags",
+    "apr": "年化利率（复利）APR compound",
+    "apr_simple": "年化利率（单利）APR simple",
+}
+
+
+def _ts(v: Any) -> str:
+    if not v:
+        return ""
+    try:
+        return local_time(datetime.fromisoformat(str(v))).strftime("%Y-%m-%d %H:%M")
+    except (ValueError, TypeError):
+        return str(v)
+
+
+def _pct(v: Any) -> str:
+    try:
+        return f"{float(v) * 100:.2f}%"  # display only; the figure itself stays a decimal string
+    except (TypeError, ValueError):
+        return ""
+
+
+class _Doc(FPDF):
+    def __init__(self) -> None:
+        super().__init__(format="A4")
+        self.add_font("sc", "", str(FONT_PATH))
+        self.set_auto_page_break(True, margin=15)
+        self.add_page()
+        self.set_font("sc", size=10)
+
+    def heading(self, text: str) -> None:
+        self.ln(2)
+        self.set_font("sc", size=13)
+        self.multi_cell(0, 8, text, new_x="LMARGIN", new_y="NEXT")
+        self.set_font("sc", size=10)
+
+    def kv(self, key: str, value: Any) -> None:
+        if value in (None, "", []):
+            return
+        self.multi_cell(0, 6, f"{key}: {value}", new_x="LMARGIN", new_y="NEXT")
+
+
+def render_report_pdf(
+    *,
+    report: dict[str, Any],
+    status: str,
+    server_version: int,
+    external_id: str = "",
+    flags: list[str] | None = None,
+    comments: list[dict[str, Any]] | None = None,
+    recomputed: dict[str, Any] | None = None,
+) -> bytes:
+    d = _Doc()
+    d.set_font("sc", size=16)
+    d.multi_cell(0, 10, _L["title"], new_x="LMARGIN", new_y="NEXT")
+    d.set_font("sc", size=10)
+    d.kv(_L["case"], f"{external_id} · report {report.get('report_id', '')}")
+    d.kv(_L["status"], status)
+    d.kv(_L["version"], f"v{server_version}")
+    d.kv(_L["flags"], ", ".join(flags or []))
+
+    ci, co, comp = report.get("checkin") or {}, report.get("checkout") or {}, report.get("compliance") or {}
+    d.heading(_L["checkin"])
+    d.kv(_L["checkin"], _ts(ci.get("at")))
+    pos = ci.get("position") or {}
+    if pos:
+        d.kv("GPS", f"{pos.get('lat')}, {pos.get('lon')} ±{pos.get('accuracy_m') or '?'} m")
+    d.kv(_L["checkout"], _ts(co.get("at")))
+    d.kv(
+        _L["compliance"],
+        "; ".join(
+            f"{k}={v}"
+            for k, v in comp.items()
+            if k in ("outside_hours_consent", "id_shown", "consent_to_enter", "no_disclosure_attested")
+        ),
+    )
+    d.kv(_L["outcome"], report.get("outcome"))
+    d.kv("备注 Notes", report.get("notes"))
+
+    iv = report.get("interview")
+    if iv:
+        d.heading(_L["interview"])
+        d.kv("原因 Reasons", ", ".join(iv.get("reasons") or []))
+        d.kv("主要原因 Primary", iv.get("primary_reason"))
+        d.kv("意愿 Willingness", iv.get("willingness"))
+        promise = iv.get("promise") or {}
+        if promise:
+            d.kv("承诺还款 Promise", f"{promise.get('amount')} @ {promise.get('date')}")
+
+    a = report.get("assessment")
+    aff = (recomputed or {}).get("affordability") or {}
+    if a:
+        d.heading(_L["assessment"])
+        for line in a.get("incomes") or []:
+            d.kv(f"收入 {line.get('source')} ({line.get('evidence')})", line.get("amount"))
+        for line in a.get("expenses") or []:
+            d.kv(f"支出 {line.get('category')}", line.get("amount"))
+        for k, label in (
+            ("net_income", "家庭净收入 Net income"),
+            ("essential_expenses", "必要支出 Essential expenses"),
+            ("debt_service", "其他债务 Debt service"),
+            ("disposable_income", "可支配收入 Disposable income"),
+            ("capacity", "还款能力 Capacity"),
+        ):
+            d.kv(label, aff.get(k))
+        d.kv("负债收入比 DSR", _pct(aff.get("dsr_after")))
+        d.kv("结论 Verdict", aff.get("verdict"))
+
+    plan = report.get("plan")
+    if plan:
+        d.heading(_L["plan"])
+        d.set_font("sc", size=12)
+        d.kv(_L["apr"], _pct(plan.get("apr_compound")))
+        d.set_font("sc", size=10)
+        d.kv(_L["apr_simple"], _pct(plan.get("apr_simple")))
+        d.kv("方案 Option", plan.get("option"))
+        d.kv("月供 Instalment", plan.get("instalment"))
+        d.kv("期数 Term", plan.get("term_months"))
+        d.kv("月利率 Monthly rate", plan.get("monthly_rate"))
+        d.kv("应还总额 Total repayable", plan.get("total_payment"))
+        d.kv("超能力理由 Override reason", plan.get("override_reason"))
+        d.kv("确认方式 Agreed by", plan.get("agreement"))
+        schedule = (recomputed or {}).get("schedule") or []
+        if schedule:
+            d.heading(_L["schedule"])
+            d.set_font("sc", size=8)
+            for row in schedule:
+                d.multi_cell(
+                    0,
+                    4.5,
+                    f"{row['n']:>3}  {row['due_date']}  {row['payment']:>10}  {row['principal']:>10}  "
+                    f"{row['interest']:>9}  {row['balance']:>11}",
+                    new_x="LMARGIN",
+                    new_y="NEXT",
+                )
+            d.set_font("sc", size=10)
+
+    if comments:
+        d.heading(_L["comments"])
+        for c in comments:
+            d.kv(f"{_ts(c.get('at'))} {c.get('action')}", f"{c.get('comment') or ''} {c.get('route') or ''}")
+    return bytes(d.output())

@@ -1,0 +1,93 @@
+"""The supervisor desk's server side: the page itself, dashboard figures, risk CSV and the report PDF."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+
+from pypdf import PdfReader
+
+from tests.server.conftest import Server, example_report, mutation, push
+
+
+def _approved_report(server: Server) -> tuple[str, str]:
+    vid = server.new_visit()
+    rep = example_report(vid)
+    r = push(server, "inv.a1", [mutation(1, rep)])
+    assert r.json()["results"][0]["status"] == "applied", r.text
+    rid = rep["report_id"]
+    ok = server.client.post(
+        f"/v1/reports/{rid}/review",
+        headers={**server.h("sup.a"), "If-Match": '"v1"'},
+        json={"action": "approve", "comment": "同意分期"},
+    )
+    assert ok.status_code == 200, ok.text
+    return vid, rid
+
+
+def test_desk_page_serves_html_when_opened_without_token(server: Server) -> None:
+    r = server.client.get("/desk/")
+    assert r.status_code == 200 and "desk.js" in r.text
+    assert server.client.get("/desk/font.ttf").status_code == 200
+    assert server.client.get("/desk/desk.js").status_code == 200
+
+
+def test_stats_counts_outcomes_and_plans_when_a_report_is_approved(server: Server) -> None:
+    _approved_report(server)
+    r = server.client.get("/v1/stats", headers=server.h("sup.a"))
+    assert r.status_code == 200, r.text
+    s = r.json()
+    assert s["outcomes"] == {"MET_BORROWER": 1}
+    assert s["reasons"] == {"INCOME_REDUCTION": 1}
+    assert s["plans"]["proposed"] == 1 and s["plans"]["approved"] == 1
+    assert s["plans"]["approved_amount"] == "12000.00"
+    assert s["review_time"]["reviewed"] == 1
+    assert sum(d["count"] for d in s["visits_per_day"]) == 1
+
+
+def test_stats_is_empty_when_other_team_supervisor_asks(server: Server) -> None:
+    _approved_report(server)
+    s = server.client.get("/v1/stats", headers=server.h("sup.b")).json()
+    assert s["reports"] == 0 and s["outcomes"] == {}
+
+
+def test_stats_forbidden_when_investigator_asks(server: Server) -> None:
+    assert server.client.get("/v1/stats", headers=server.h("inv.a1")).status_code == 403
+
+
+def test_risk_csv_contains_the_approved_plan_when_exported(server: Server) -> None:
+    _vid, rid = _approved_report(server)
+    r = server.client.get("/v1/exports/risk.csv", headers=server.h("sup.a"))
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(r.text.lstrip("\ufeff"))))
+    assert len(rows) == 1
+    row = rows[0]
+    assert row["report_id"] == rid and row["event"] == "report_approved"
+    assert row["instalment"] == "1100.16" and row["apr_compound"] == "0.1956"
+    assert row["comment"] == "同意分期"
+    other = server.client.get("/v1/exports/risk.csv", headers=server.h("sup.b")).text
+    assert rid not in other
+
+
+def test_report_pdf_contains_chinese_text_and_plan_when_downloaded(server: Server) -> None:
+    _vid, rid = _approved_report(server)
+    r = server.client.get(f"/v1/reports/{rid}/pdf", headers=server.h("sup.a"))
+    assert r.status_code == 200 and r.content.startswith(b"%PDF")
+    text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(r.content)).pages)
+    flat = re.sub(r"\s+", "", text)
+    assert "还款方案" in flat and "同意分期" in flat
+    assert "1100.16" in flat and "19.56%" in flat
+
+
+def test_report_pdf_not_found_when_other_team_asks(server: Server) -> None:
+    _vid, rid = _approved_report(server)
+    assert server.client.get(f"/v1/reports/{rid}/pdf", headers=server.h("sup.b")).status_code == 404
+
+
+def test_recomputed_returns_schedule_and_distance_when_plan_present(server: Server) -> None:
+    _vid, rid = _approved_report(server)
+    r = server.client.get(f"/v1/reports/{rid}/recomputed", headers=server.h("sup.a")).json()
+    assert r["recomputed"]["instalment"] == "1100.16"
+    assert len(r["recomputed"]["schedule"]) == 12
+    assert r["checkin_distance_m"] is None or r["checkin_distance_m"] >= 0

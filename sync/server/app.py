@@ -24,6 +24,9 @@ from sync.server.store.users import principal_for_token
 __all__ = ["create_app"]
 
 
+_AUTH_CACHE_SECONDS = 5.0
+
+
 def _utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -62,7 +65,17 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
     install_desk(app)
 
     async def resolve(token: str) -> Principal:
-        return await db.read(principal_for_token, secret=ctx.secret, token=token, now=ctx.clock())
+        # A few seconds of caching spares a thread hop per request; every revocation and rotation in
+        # this process clears the cache, so those still take effect at once.
+        hit = ctx.auth_cache.get(token)
+        now = ctx.clock()
+        if hit is not None and hit[1] > now.timestamp():
+            return hit[0]
+        principal = await db.read(principal_for_token, secret=ctx.secret, token=token, now=now)
+        if len(ctx.auth_cache) > 10_000:
+            ctx.auth_cache.clear()
+        ctx.auth_cache[token] = (principal, now.timestamp() + _AUTH_CACHE_SECONDS)
+        return principal
 
     # Added last = outermost: authentication runs before the body is read.
     app.add_middleware(BodyLimitMiddleware, limit=settings.body_limit)

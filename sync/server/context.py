@@ -62,7 +62,7 @@ class ServerContext:
     passwords: Passwords
     limiter: LoginLimiter
     epoch: str
-    extra: dict[str, object] = field(default_factory=dict)
+    auth_cache: dict[str, tuple[Principal, float]] = field(default_factory=dict)
 
     @property
     def secret(self) -> str:

@@ -57,6 +57,7 @@ async def refresh(body: RefreshRequest, ctx: Ctx) -> dict[str, Any]:
         access_ttl=s.access_ttl_seconds,
         refresh_ttl=s.refresh_ttl_seconds,
     )
+    ctx.auth_cache.clear()
     if isinstance(result, Revoked):
         raise ApiError(
             401,

@@ -25,4 +25,6 @@ async def devices(actor: Actor, ctx: Ctx) -> dict[str, Any]:
 @router.post("/v1/devices/{device_id}/revoke")
 async def revoke(device_id: str, actor: Actor, ctx: Ctx, body: RevokeRequest | None = None) -> dict[str, Any]:
     wipe = True if body is None else body.wipe
-    return await ctx.db.write(revoke_device, actor=actor, device_id=device_id, wipe=wipe, now=ctx.clock())
+    result = await ctx.db.write(revoke_device, actor=actor, device_id=device_id, wipe=wipe, now=ctx.clock())
+    ctx.auth_cache.clear()
+    return result

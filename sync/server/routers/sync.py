@@ -42,14 +42,30 @@ async def push(body: PushBody, actor: Actor, ctx: Ctx) -> Any:
             extra={"server_epoch": ctx.epoch},
         )
     today = ctx.clock().date()
-    mutations = [MutationIn(**m.model_dump()) for m in body.mutations]
+    mutations = [
+        MutationIn(
+            mutation_id=m.mutation_id,
+            kind=m.kind,
+            report_id=m.report_id,
+            version_id=m.version_id,
+            base_version=m.base_version,
+            content_sha256=m.content_sha256,
+            blobs=m.blobs,
+            report=m.report,
+        )
+        for m in body.mutations
+    ]
 
     def prepare_all() -> None:
         for m in mutations:
             prepare(m, today=today)
 
-    # Hashing, validation and plan checks need no database: keep them off the writer thread.
-    await asyncio.to_thread(prepare_all)
+    # Hashing, validation and plan checks need no database: keep them off the writer thread, and off
+    # the event loop too when the batch is big enough to be noticed.
+    if len(mutations) > 4:
+        await asyncio.to_thread(prepare_all)
+    else:
+        prepare_all()
     result = await ctx.db.write(apply_push, actor=actor, mutations=mutations, now=ctx.clock())
     if result["gap"] is not None:
         return JSONResponse(

@@ -98,8 +98,20 @@ def prepare(m: MutationIn, *, today: date) -> MutationIn:
         return m
     p.report = report
     p.plan_mismatch = report.plan is not None and plan_mismatch(report.plan, today=today)
-    p.verdict = _verdict(report)
+    p.verdict = _verdict_cached(canonical_json([raw.get("assessment"), raw.get("plan")]), report)
     return m
+
+
+_VERDICTS: dict[bytes, str | None] = {}
+
+
+def _verdict_cached(key: bytes, report: VisitReport) -> str | None:
+    # The same household and plan figures recur across resends and amendments; assess() is not cheap.
+    if key not in _VERDICTS:
+        if len(_VERDICTS) > 4096:
+            _VERDICTS.clear()
+        _VERDICTS[key] = _verdict(report)
+    return _VERDICTS[key]
 
 
 def _result(mid: int, status: str, **kw: Any) -> dict[str, Any]:
@@ -228,7 +240,7 @@ def report_flags(
     recorded = report.compliance.collector_ids or report.collector_ids
     if set(recorded) != set(assigned):
         flags.append("collectors_differ")
-    tz = (loads(visit["data"], {}).get("borrower") or {}).get("timezone") or "Asia/Shanghai"
+    tz = visit["tz"]
     if report.checkin is not None:
         if not within_visit_hours(report.checkin.at, tz):
             flags.append("checkin_outside_hours")
@@ -272,7 +284,13 @@ def _apply_one(db: Database, actor: Principal, m: MutationIn, now: datetime) -> 
     assert report is not None
     computed = p.sha256
 
-    rows = list(db.query("SELECT * FROM visits WHERE id = ?", [report.visit_id]))
+    rows = [
+        {"id": r[0], "team": r[1], "status": r[2], "planned_date": r[3], "tz": r[4] or "Asia/Shanghai"}
+        for r in db.execute(
+            "SELECT id, team, status, planned_date, json_extract(data, '$.borrower.timezone') FROM visits WHERE id = ?",
+            [report.visit_id],
+        ).fetchall()
+    ]
     assignment = db.execute(
         "SELECT active FROM visit_assignees WHERE visit_id = ? AND user_id = ?",
         [report.visit_id, actor.user_id],
@@ -280,8 +298,9 @@ def _apply_one(db: Database, actor: Principal, m: MutationIn, now: datetime) -> 
     if not rows or assignment is None:
         return _rejected(mid, "not_found", [{"loc": ["report", "visit_id"], "msg": "no such visit"}])
     visit = rows[0]
-    existing_rows = list(db.query("SELECT * FROM reports WHERE id = ?", [report.report_id]))
-    existing = existing_rows[0] if existing_rows else None
+    cur = db.execute("SELECT * FROM reports WHERE id = ?", [report.report_id])
+    found = cur.fetchone()
+    existing = dict(zip([c[0] for c in cur.description], found, strict=True)) if found else None
     if existing is not None and existing["visit_id"] != report.visit_id:
         return _rejected(mid, "not_found", [{"loc": ["report", "report_id"], "msg": "no such report"}])
 
@@ -348,7 +367,7 @@ def _apply_one(db: Database, actor: Principal, m: MutationIn, now: datetime) -> 
             ],
         )
 
-    tz = (loads(visit["data"], {}).get("borrower") or {}).get("timezone") or "Asia/Shanghai"
+    tz = visit["tz"]
     visited_at = report.checkin.at if report.checkin else report.created_at
     visit_date = local_time(visited_at, tz).date().isoformat() if visited_at else now.date().isoformat()
     outcome = report.outcome.value if report.outcome else None

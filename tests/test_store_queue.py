@@ -10,7 +10,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from test_store_factories import (
+from tests.test_store_factories import (
     StepClock,
     make_report,
     make_visit,

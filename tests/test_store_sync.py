@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from test_store_factories import (
+from tests.test_store_factories import (
     make_report,
     make_visit,
     new_store,

@@ -71,7 +71,7 @@ def build(weight: str, out_dir: Path) -> Path:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", type=Path, default=ROOT / "assets" / "fonts")
-    parser.add_argument("--weights", default="Regular,Bold")
+    parser.add_argument("--weights", default="Regular", help="comma-separated: Regular,Bold")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     for weight in args.weights.split(","):

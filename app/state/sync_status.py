@@ -44,7 +44,8 @@ class SyncStatusState:
     def refresh(self, engine: Any, store: Any) -> None:
         """Copies the engine's status (read from its thread-safe snapshot) into observable fields."""
         status = _status_of(engine, store)
-        finished = self.in_progress and not status.in_progress
+        # A fast sync can start and end between two ticks: a new last-success time also means "finished".
+        finished = (self.in_progress and not status.in_progress) or status.last_sync_at != self.last_sync_at
         self.pending = status.pending
         self.last_sync_at = status.last_sync_at
         self.in_progress = status.in_progress

@@ -207,6 +207,14 @@ def DetailScreen() -> ft.View:
     return ft.View(
         route=route,
         appbar=appbar,
-        controls=[ft.Column(content, scroll=ft.ScrollMode.AUTO, expand=True), ft.Row([start])],
+        controls=[
+            ft.Column(
+                content,
+                scroll=ft.ScrollMode.AUTO,
+                expand=True,
+                horizontal_alignment=ft.CrossAxisAlignment.STRETCH,
+            ),
+            ft.Row([start]),
+        ],
         padding=ft.Padding.all(8),
     )

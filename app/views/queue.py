@@ -6,9 +6,10 @@ from typing import Any
 
 import flet as ft
 
-from app.contexts import QueueCtx, SessionCtx, SyncCtx
+from app.contexts import QueueCtx, SessionCtx, SyncCtx, ViewportCtx
 from app.format import fmt_date, fmt_money
 from app.i18n import label, t
+from app.state.settings import WIDE_MIN_WIDTH
 from app.views.shell import tab_view
 from app.views.widgets import bucket_chip, sem, tap_button
 
@@ -77,7 +78,12 @@ def visit_card(item: Any, on_open: Any) -> ft.Control:
 
 
 def _dropdown(
-    ident: str, label_text: str, value: str | None, options: list[tuple[str, str]], on_select: Any
+    ident: str,
+    label_text: str,
+    value: str | None,
+    options: list[tuple[str, str]],
+    on_select: Any,
+    width: float,
 ) -> ft.Control:
     return sem(
         ident,
@@ -85,7 +91,7 @@ def _dropdown(
             label=label_text,
             value=value or _ALL,
             dense=True,
-            expand=True,
+            width=width,
             options=[ft.DropdownOption(key=_ALL, text=t("filter.all"))]
             + [ft.DropdownOption(key=k, text=v) for k, v in options],
             on_select=lambda e: on_select(None if e.control.value == _ALL else e.control.value),
@@ -112,6 +118,10 @@ def QueueScreen() -> ft.View:
         session.touch()
         queue.set_search(e.control.value or "")
 
+    viewport = ft.use_context(ViewportCtx)
+    vw = viewport.width if viewport else 390
+    # Phone: three dropdowns share the row; wide layouts give each a comfortable fixed width.
+    dd_width = 200 if vw >= WIDE_MIN_WIDTH else max(104, (vw - 40) / 3)
     filters = ft.Row(
         [
             _dropdown(
@@ -120,6 +130,7 @@ def QueueScreen() -> ft.View:
                 None if queue.bucket is None else str(queue.bucket),
                 [(str(b), label("bucket", b)) for b in _BUCKETS],
                 lambda v: queue.set_filters(bucket=v),
+                dd_width,
             ),
             _dropdown(
                 "filter-status",
@@ -127,6 +138,7 @@ def QueueScreen() -> ft.View:
                 queue.status,
                 [(s, label("visit_status", s)) for s in _STATUSES],
                 lambda v: queue.set_filters(status=v),
+                dd_width,
             ),
             _dropdown(
                 "filter-district",
@@ -134,6 +146,7 @@ def QueueScreen() -> ft.View:
                 queue.district,
                 [(d, d) for d in queue.districts],
                 lambda v: queue.set_filters(district=v),
+                dd_width,
             ),
         ],
         spacing=6,
@@ -186,5 +199,6 @@ def QueueScreen() -> ft.View:
         ],
         expand=True,
         spacing=8,
+        horizontal_alignment=ft.CrossAxisAlignment.STRETCH,
     )
     return tab_view("/", t("queue.title"), body)

@@ -104,6 +104,9 @@ def SettingsScreen() -> ft.View:
         )
     )
     body = ft.Column(
-        [language, lock, section(t("settings.account"), account_rows)], scroll=ft.ScrollMode.AUTO, expand=True
+        [language, lock, section(t("settings.account"), account_rows)],
+        scroll=ft.ScrollMode.AUTO,
+        horizontal_alignment=ft.CrossAxisAlignment.STRETCH,
+        expand=True,
     )
     return tab_view("/settings", t("settings.title"), body)

@@ -108,6 +108,7 @@ def SyncScreen() -> ft.View:
     body = ft.Column(
         [status, sem("sync-problems", problems), sem("sync-returned", returned)],
         scroll=ft.ScrollMode.AUTO,
+        horizontal_alignment=ft.CrossAxisAlignment.STRETCH,
         expand=True,
     )
     return tab_view("/sync", t("sync.title"), body)

@@ -43,7 +43,8 @@ def tap_button(
     button = cls(
         content=label, icon=icon, on_click=on_click, disabled=disabled, height=MIN_TOUCH, expand=expand
     )
-    return sem(ident, button) if ident else button
+    # The wrapper must expand too, or the button cannot fill its row.
+    return sem(ident, button, expand=expand) if ident else button
 
 
 def text_button(

@@ -186,3 +186,17 @@ async def test_connectivity_none_then_wifi_syncs(app_config, stub_backend):
     assert model.sync.offline and engine.online_calls == [False]
     model.on_connectivity(["wifi"])
     assert engine.sync_calls == 1 and engine.online_calls == [False, True]
+
+
+def test_sync_status_detects_sync_finished_between_ticks():
+    from datetime import UTC, datetime
+
+    s = SyncStatusState(monotonic=lambda: 0.0)
+    engine = FakeEngine()
+    s.refresh(engine, None)
+    before = s.finished_syncs
+    engine.state = EngineStatus(last_sync_at=datetime(2026, 4, 1, tzinfo=UTC))
+    s.refresh(engine, None)
+    assert s.finished_syncs == before + 1
+    s.refresh(engine, None)
+    assert s.finished_syncs == before + 1

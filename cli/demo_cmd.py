@@ -139,6 +139,106 @@ def dispatch(server: str, users: list[dict[str, Any]]) -> int:
     return assigned
 
 
+def _demo_report(visit_id: str, collectors: list[str], index: int, day: date) -> dict[str, Any]:
+    """A plausible synced report: a plan proposal, a promise to pay, or a family member met (R-12)."""
+    import copy
+    import uuid
+
+    from models.report import VisitReport
+
+    extra = VisitReport.model_config.get("json_schema_extra")
+    assert isinstance(extra, dict)
+    rep: dict[str, Any] = copy.deepcopy(extra["examples"][0])  # type: ignore[index]
+    rep["report_id"] = str(uuid.uuid4())
+    rep["visit_id"] = visit_id
+    rep["collector_ids"] = collectors
+    rep["compliance"]["collector_ids"] = collectors
+    hour = 9 + index % 9
+    rep["checkin"]["at"] = f"{day.isoformat()}T{hour:02d}:05:00+08:00"
+    rep["checkout"]["at"] = f"{day.isoformat()}T{hour:02d}:55:00+08:00"
+    rep["plan"]["first_due_date"] = (day + timedelta(days=30)).isoformat()
+    kind = index % 3
+    if kind == 1:
+        rep.pop("plan")
+        rep["interview"] = {
+            "results": ["PTP"],
+            "reasons": ["UNEMPLOYMENT"],
+            "primary_reason": "UNEMPLOYMENT",
+            "willingness": "hesitant",
+            "hardship": True,
+            "promise": {"amount": "1500.00", "date": (day + timedelta(days=10)).isoformat()},
+        }
+        rep["notes"] = "借款人失业，承诺下月初先还一部分"
+    elif kind == 2:
+        for key in ("plan", "assessment", "interview"):
+            rep.pop(key)
+        rep["outcome"] = "MET_FAMILY"
+        rep["third_party"] = {
+            "relation": "family",
+            "contact_details": "借款人新号码已记录",
+            "message_passed": True,
+        }
+        rep["compliance"]["no_disclosure_attested"] = True
+        rep["notes"] = "家属在家，已请其转告借款人回电"
+    return rep
+
+
+def submit_demo_reports(server: str, users: list[dict[str, Any]], per_team: int = 6) -> int:
+    """Lead investigators sync a few reports so the supervisor desk has something to review."""
+    from models.canonical import content_sha256
+
+    sent = 0
+    for sup in (u for u in users if u["role"] == "supervisor"):
+        with httpx.Client(base_url=server, timeout=30) as c:
+            token = c.post(
+                "/v1/auth/login",
+                json={"username": sup["username"], "password": DEMO_PASSWORD, "device_name": "demo"},
+            ).json()["access_token"]
+            visits = c.get(
+                "/v1/visits?status=assigned&limit=1000", headers={"Authorization": f"Bearer {token}"}
+            ).json()["items"][:per_team]
+            all_users = c.get("/v1/users", headers={"Authorization": f"Bearer {token}"}).json()
+        by_id = {
+            u["id"]: u
+            for u in (all_users.get("items", all_users) if isinstance(all_users, dict) else all_users)
+        }
+        for i, v in enumerate(visits):
+            lead = by_id.get(v["investigator_ids"][0])
+            if not lead:
+                continue
+            with httpx.Client(base_url=server, timeout=30) as c:
+                login = c.post(
+                    "/v1/auth/login",
+                    json={
+                        "username": lead["username"],
+                        "password": DEMO_PASSWORD,
+                        "device_name": "demo-phone",
+                    },
+                ).json()
+                rep = _demo_report(v["visit_id"], v["investigator_ids"], i, date.today())
+                m = {
+                    "mutation_id": 1,
+                    "kind": "submit_report",
+                    "report_id": rep["report_id"],
+                    "version_id": rep["report_id"],
+                    "base_version": 0,
+                    "content_sha256": content_sha256(rep),
+                    "blobs": [],
+                    "report": rep,
+                }
+                r = c.post(
+                    "/v1/sync/push",
+                    headers={"Authorization": f"Bearer {login['access_token']}"},
+                    json={
+                        "device_id": login["device_id"],
+                        "server_epoch": login["server_epoch"],
+                        "mutations": [m],
+                    },
+                )
+                sent += r.status_code == 200 and r.json()["results"][0]["status"] == "applied"
+    return sent
+
+
 def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     host = getattr(args, "host", "127.0.0.1")
@@ -169,6 +269,7 @@ def run(args: argparse.Namespace) -> int:
         if fresh:
             n = dispatch(server_url, users)
             log.info("dispatched %d demo visits", n)
+            log.info("synced %d demo reports", submit_demo_reports(server_url, users))
         app_url = None
         if not getattr(args, "no_app", False):
             data_dir = db.parent / "devices"
@@ -206,7 +307,8 @@ def _banner(server_url: str, app_url: str | None, users: list[dict[str, Any]]) -
         f"  central server : {server_url}  (API docs {server_url}/docs)",
     ]
     if app_url:
-        lines.append(f"  app            : {app_url}")
+        lines.append(f"  app            : {app_url}  (investigators)")
+    lines.append(f"  supervisor desk: {server_url}/desk/")
     lines.append(f"  sign-ins (password {DEMO_PASSWORD}):")
     for u in users:
         lines.append(f"    {u['role']:<12} {u['username']:<10} team {u['team']}")

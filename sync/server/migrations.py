@@ -175,8 +175,31 @@ def _m001_core(db: Database) -> None:
     )
 
 
+def _m002_review_list_indexes(db: Database) -> None:
+    """GET /v1/reports at 100,000 reports: pages in `updated_at` order per team (and per state) straight from
+    an index, per-state counts under any report filter from covering indexes (a supervisor's leads with the
+    team, an admin's with the state), and the visit columns the list joins or searches from a covering index
+    instead of the wide visit rows."""
+    db.execute("CREATE INDEX idx_reports_team_updated ON reports(team, updated_at, id, visit_id)")
+    db.execute("CREATE INDEX idx_reports_team_status_updated ON reports(team, status, updated_at, id)")
+    db.execute("CREATE INDEX idx_reports_updated ON reports(updated_at, id, visit_id)")
+    db.execute("CREATE INDEX idx_reports_status_updated ON reports(status, updated_at, id)")
+    db.execute(
+        "CREATE INDEX idx_reports_team_filters ON reports(team, status, outcome, verdict, visit_date, "
+        "investigator_id, visit_id, id)"
+    )
+    db.execute(
+        "CREATE INDEX idx_reports_status_filters ON reports(status, outcome, verdict, visit_date, investigator_id, "
+        "visit_id, id)"
+    )
+    db.execute(
+        "CREATE INDEX idx_visits_list ON visits(id, bucket, district, external_id, borrower_name, planned_date)"
+    )
+
+
 MIGRATIONS: list[tuple[str, Callable[[Database], None]]] = [
     ("001_core", _m001_core),
+    ("002_review_list_indexes", _m002_review_list_indexes),
 ]
 
 

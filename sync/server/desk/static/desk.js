@@ -22,7 +22,7 @@ const I18N = {
     "detail.assessment": "收支评估", "detail.plan": "还款方案", "detail.photos": "照片与文件", "detail.history": "版本历史",
     "detail.comments": "审核意见", "detail.recompute": "服务器复算", "detail.conflicts": "冲突版本", "detail.flags": "标记",
     "detail.distance": "签到位置距借款人地址", "detail.pdf": "下载 PDF", "detail.actions": "审核操作",
-    "detail.version": "版本", "detail.diff": "与上一版本的差异", "detail.none": "无",
+    "detail.version": "版本", "detail.schedule": "还款计划表（{n} 期）", "detail.diff": "与上一版本的差异", "detail.none": "无",
     "act.approve": "批准", "act.return": "退回修改", "act.reject": "拒绝", "act.escalate": "转法务",
     "act.comment": "意见（退回时必填）", "act.route": "法务途径",
     "route.lawyer_letter": "律师函", "route.payment_order": "支付令", "route.litigation": "诉讼", "route.mediation": "调解",
@@ -46,11 +46,21 @@ const I18N = {
     "dash.title": "团队看板", "dash.visits_day": "每日外访", "dash.per_investigator": "按调查员", "dash.outcomes": "接触结果",
     "dash.reasons": "逾期原因", "dash.promises": "承诺还款", "dash.plans": "还款方案", "dash.review_time": "外访到审核耗时",
     "dash.kept": "兑现", "dash.broken": "未兑现", "dash.open": "未到期", "dash.proposed": "已提出", "dash.approved": "已批准",
-    "dash.amount": "金额", "dash.median_h": "中位数（小时）", "dash.p90_h": "90 分位（小时）",
-    "fb.title": "反馈风控", "fb.csv": "下载已批准方案与转法务 CSV", "fb.feed": "风控事件流", "fb.type": "事件", "fb.at": "时间",
+    "dash.amount": "金额", "dash.amount_proposed": "提出的本金", "dash.amount_approved": "批准的本金", "dash.reviewed": "已审核报告", "dash.median_h": "中位数（小时）", "dash.p90_h": "90 分位（小时）",
+    "fb.title": "反馈风控", "fb.csv": "下载已批准方案与转法务 CSV", "fb.feed": "风控事件流", "fb.type": "事件", "fb.at": "时间", "fb.report_approved": "方案已批准", "fb.report_rejected": "已拒绝", "fb.legal_escalated": "已转法务",
     "dev.title": "设备", "dev.user": "用户", "dev.name": "设备名", "dev.last_sync": "最近同步", "dev.pending": "最近变更号",
     "dev.state": "状态", "dev.revoke": "吊销并擦除", "dev.revoked": "已吊销", "dev.active": "正常", "dev.confirm": "确定吊销此设备并远程擦除数据？",
     "loading": "加载中…", "empty": "暂无数据",
+    "col.borrower": "借款人", "col.incomplete": "缺照片", "col.visit_date": "外访日期", "col.dpd": "逾期天数", "col.principal": "未还本金",
+    "act.approve_done": "批准", "act.return_done": "退回", "act.reject_done": "拒绝", "act.escalate_legal_done": "转法务",
+    "k.results": "访谈结果", "k.third_party": "第三方接触（R-12）", "k.relation": "关系", "k.contact_details": "留言/联系方式",
+    "k.message_passed": "已转告", "k.location": "访谈地点", "k.recording": "已告知录音（R-7）", "k.investigator": "提交人",
+    "k.visit": "案件", "k.planned": "计划日期", "k.case_collectors": "分配的调查员", "k.income": "收入", "k.expense": "支出",
+    "detail.incomplete": "照片/文件尚未全部上传：{n} 个", "detail.current": "当前版本", "detail.first": "首次提交",
+    "detail.no_changes": "内容无变化", "detail.field": "字段", "detail.before": "修改前", "detail.after": "修改后",
+    "disp.open_count": "待派单：{n} 个", "disp.suggest_count": "系统建议：{n} 个案件", "disp.applying": "正在派单… {n}/{t}",
+    "disp.reason": "依据", "disp.r_high": "高余额或 M4 以上：由经验最丰富的调查员主访", "disp.r_load": "按当日负荷均衡", "disp.r_cover": "{d} 的调查员不足两人", "disp.r_capacity": "{d} 当日人手已满（每人 {n} 个）", "disp.pair": "外访人员", "dash.reports": "报告数", "dash.none": "暂无",
+    "dev.pending_blobs": "待上传文件", "dev.wipe": "擦除",
   },
   en: {
     "app.title": "FieldVisit supervisor desk", "nav.inbox": "Review", "nav.dispatch": "Dispatch", "nav.dashboard": "Dashboard",
@@ -71,7 +81,7 @@ const I18N = {
     "detail.assessment": "Income and expenses", "detail.plan": "Repayment plan", "detail.photos": "Photos and documents", "detail.history": "Version history",
     "detail.comments": "Review comments", "detail.recompute": "Server recomputation", "detail.conflicts": "Conflict versions", "detail.flags": "Flags",
     "detail.distance": "Check-in distance from the address", "detail.pdf": "Download PDF", "detail.actions": "Review",
-    "detail.version": "Version", "detail.diff": "Changes from the previous version", "detail.none": "None",
+    "detail.version": "Version", "detail.schedule": "Schedule ({n} months)", "detail.diff": "Changes from the previous version", "detail.none": "None",
     "act.approve": "Approve", "act.return": "Return for rework", "act.reject": "Reject", "act.escalate": "Escalate to legal",
     "act.comment": "Comment (required to return)", "act.route": "Legal route",
     "route.lawyer_letter": "Lawyer's letter", "route.payment_order": "Payment order", "route.litigation": "Litigation", "route.mediation": "Mediation",
@@ -95,11 +105,203 @@ const I18N = {
     "dash.title": "Team dashboard", "dash.visits_day": "Visits per day", "dash.per_investigator": "Per investigator", "dash.outcomes": "Outcomes",
     "dash.reasons": "Reasons for delinquency", "dash.promises": "Promises to pay", "dash.plans": "Repayment plans", "dash.review_time": "Visit to review",
     "dash.kept": "Kept", "dash.broken": "Broken", "dash.open": "Not yet due", "dash.proposed": "Proposed", "dash.approved": "Approved",
-    "dash.amount": "Amount", "dash.median_h": "Median (hours)", "dash.p90_h": "90th percentile (hours)",
-    "fb.title": "Feedback to risk management", "fb.csv": "Download approved plans and escalations (CSV)", "fb.feed": "Risk feed", "fb.type": "Event", "fb.at": "At",
+    "dash.amount": "Amount", "dash.amount_proposed": "Principal proposed", "dash.amount_approved": "Principal approved", "dash.reviewed": "Reports reviewed", "dash.median_h": "Median (hours)", "dash.p90_h": "90th percentile (hours)",
+    "fb.title": "Feedback to risk management", "fb.csv": "Download approved plans and escalations (CSV)", "fb.feed": "Risk feed", "fb.type": "Event", "fb.at": "At", "fb.report_approved": "Plan approved", "fb.report_rejected": "Rejected", "fb.legal_escalated": "Escalated to legal",
     "dev.title": "Devices", "dev.user": "User", "dev.name": "Device", "dev.last_sync": "Last sync", "dev.pending": "Last mutation",
     "dev.state": "State", "dev.revoke": "Revoke and wipe", "dev.revoked": "Revoked", "dev.active": "Active", "dev.confirm": "Revoke this device and wipe its data?",
     "loading": "Loading…", "empty": "Nothing here",
+    "col.borrower": "Borrower", "col.incomplete": "Files missing", "col.visit_date": "Visit date", "col.dpd": "DPD", "col.principal": "Outstanding",
+    "act.approve_done": "Approved", "act.return_done": "Returned", "act.reject_done": "Rejected", "act.escalate_legal_done": "Escalated",
+    "k.results": "Interview results", "k.third_party": "Third-party contact (R-12)", "k.relation": "Relation", "k.contact_details": "Message / contact",
+    "k.message_passed": "Message passed", "k.location": "Interview held", "k.recording": "Told of recording (R-7)", "k.investigator": "Submitted by",
+    "k.visit": "Case", "k.planned": "Planned date", "k.case_collectors": "Assigned investigators", "k.income": "Income", "k.expense": "Expense",
+    "detail.incomplete": "Photos or files still to upload: {n}", "detail.current": "current", "detail.first": "first submission",
+    "detail.no_changes": "No changes", "detail.field": "Field", "detail.before": "Before", "detail.after": "After",
+    "disp.open_count": "To dispatch: {n}", "disp.suggest_count": "Suggestion: {n} visits", "disp.applying": "Assigning… {n}/{t}",
+    "disp.reason": "Why", "disp.r_high": "High balance or M4+: led by the most experienced", "disp.r_load": "Balanced by the day's load", "disp.r_cover": "Fewer than two investigators cover {d}", "disp.r_capacity": "Daily capacity ({n} each) reached in {d}", "disp.pair": "Collectors", "dash.reports": "Reports", "dash.none": "None yet",
+    "dev.pending_blobs": "Files to upload", "dev.wipe": "wipe",
+  },
+};
+
+/* Code-list labels, taken from the app's catalogue (app/i18n) so the desk and the app say the same. */
+const CODES = {
+  zh: {
+    "outcome.MET_BORROWER": "见到本人",
+    "outcome.MET_FAMILY": "见到家属/同住人",
+    "outcome.MET_THIRD_PARTY": "见到其他第三方",
+    "outcome.NO_ONE_HOME": "无人在家",
+    "outcome.MOVED": "已搬离",
+    "outcome.ADDRESS_INVALID": "地址错误/查无此人",
+    "outcome.REFUSED_CONTACT": "拒绝沟通/拒不开门",
+    "outcome.ACCESS_DENIED": "无法进入小区",
+    "outcome.DECEASED_OR_INCAPACITATED": "据告已故或无行为能力",
+    "outcome.ABORTED_UNSAFE": "因安全原因中止",
+    "result.PTP": "承诺还款",
+    "result.PLAN_PROPOSED": "提出还款方案",
+    "result.PAID_VIA_OFFICIAL_CHANNEL": "已通过官方渠道还款",
+    "result.DISPUTE": "有争议",
+    "result.HARDSHIP_CLAIMED": "声称困难",
+    "result.REFUSES_TO_PAY": "拒绝还款",
+    "result.FOLLOW_UP_NEEDED": "需要跟进",
+    "reason.UNEMPLOYMENT": "失业",
+    "reason.INCOME_REDUCTION": "收入下降",
+    "reason.BUSINESS_FAILURE": "经营失败",
+    "reason.ILLNESS_INJURY": "疾病/受伤",
+    "reason.FAMILY_EVENT": "家庭变故",
+    "reason.OVER_INDEBTEDNESS": "多头借贷",
+    "reason.IMPULSIVE_SPENDING": "冲动消费",
+    "reason.PAYMENT_ISSUE": "忘记还款/扣款失败",
+    "reason.MERCHANT_DISPUTE": "商户纠纷",
+    "reason.FRAUD_ID_THEFT": "欺诈/身份冒用",
+    "reason.STRATEGIC_DEFAULT": "有能力但不愿还",
+    "reason.GAMBLING_OR_ILLEGAL": "赌博或违法活动",
+    "reason.OTHER": "其他",
+    "willingness.cooperative": "配合",
+    "willingness.hesitant": "犹豫",
+    "willingness.refuses": "拒绝",
+    "source.salary": "本人工资",
+    "source.spouse": "配偶收入",
+    "source.business": "经营收入",
+    "source.rent": "租金收入",
+    "source.pension": "养老金",
+    "source.benefits": "社会补助",
+    "source.maintenance": "抚养费",
+    "source.other": "其他",
+    "evidence.bank_statement": "银行流水（代发工资）",
+    "evidence.payslip": "工资条/收入证明",
+    "evidence.social_insurance_tax": "社保/公积金/个税",
+    "evidence.business_receipts": "经营流水",
+    "evidence.declared": "仅口述（按 50% 计入）",
+    "cat.HOUS": "住房",
+    "cat.UTIL": "水电通讯",
+    "cat.FOOD": "餐饮日用",
+    "cat.TRAN": "交通",
+    "cat.EDUC": "教育育儿",
+    "cat.MEDI": "医疗保险",
+    "cat.DEPN": "赡养扶养",
+    "cat.DEBT": "其他债务月供",
+    "cat.OTHR": "其他必要支出",
+    "option.P-INSTAL": "重新分期",
+    "option.P-WAIVE": "减免罚息费用",
+    "option.P-DEFER": "延期还款",
+    "option.P-SETTLE": "部分清偿结清",
+    "option.P-STEP": "阶梯还款",
+    "option.P-TOKEN": "最低还款过渡",
+    "option.P-PTP": "承诺一次性还款",
+    "agreement.written": "书面签字",
+    "agreement.e_signature": "电子签名",
+    "agreement.recorded_verbal": "录音口头确认",
+    "flag.collectors_differ": "外访人员与分配不一致",
+    "flag.checkin_outside_hours": "签到时间在 8:00–22:00 之外（R-1）",
+    "flag.checkin_outside_planned_date": "签到日期与计划不同",
+    "flag.plan_mismatch": "还款方案计算与服务器不一致",
+    "flag.visit_reassigned": "任务已改派",
+    "flag.report_final": "报告已结案，无法再修改",
+    "relation.family": "家属",
+    "relation.co_resident": "同住人",
+    "relation.neighbour": "邻居",
+    "relation.property_management": "物业",
+    "relation.employer": "单位",
+    "relation.other": "其他",
+    "location.inside_home": "室内（已获同意）",
+    "location.doorstep": "门口",
+    "location.public_place": "公共场所",
+    "attkind.visit_photo": "现场照片",
+    "attkind.payslip": "工资条",
+    "attkind.bank_statement": "银行流水",
+    "attkind.id_shown": "出示证件照片",
+    "attkind.agreement": "还款协议",
+    "attkind.document": "其他文件",
+    "attkind.audio": "录音",
+  },
+  en: {
+    "outcome.MET_BORROWER": "Met the borrower",
+    "outcome.MET_FAMILY": "Met a family member or co-resident",
+    "outcome.MET_THIRD_PARTY": "Met another third party",
+    "outcome.NO_ONE_HOME": "No one home",
+    "outcome.MOVED": "Moved away",
+    "outcome.ADDRESS_INVALID": "Address invalid / person unknown",
+    "outcome.REFUSED_CONTACT": "Refused to talk or open the door",
+    "outcome.ACCESS_DENIED": "Access denied (gate, guard)",
+    "outcome.DECEASED_OR_INCAPACITATED": "Reported deceased or incapacitated",
+    "outcome.ABORTED_UNSAFE": "Aborted for safety",
+    "result.PTP": "Promise to pay",
+    "result.PLAN_PROPOSED": "Plan proposed",
+    "result.PAID_VIA_OFFICIAL_CHANNEL": "Paid via an official channel",
+    "result.DISPUTE": "Dispute",
+    "result.HARDSHIP_CLAIMED": "Hardship claimed",
+    "result.REFUSES_TO_PAY": "Refuses to pay",
+    "result.FOLLOW_UP_NEEDED": "Follow-up needed",
+    "reason.UNEMPLOYMENT": "Unemployment",
+    "reason.INCOME_REDUCTION": "Income reduction",
+    "reason.BUSINESS_FAILURE": "Business failure",
+    "reason.ILLNESS_INJURY": "Illness or injury",
+    "reason.FAMILY_EVENT": "Family event",
+    "reason.OVER_INDEBTEDNESS": "Over-indebtedness",
+    "reason.IMPULSIVE_SPENDING": "Impulsive spending",
+    "reason.PAYMENT_ISSUE": "Forgot or auto-debit failed",
+    "reason.MERCHANT_DISPUTE": "Merchant dispute",
+    "reason.FRAUD_ID_THEFT": "Fraud or identity theft",
+    "reason.STRATEGIC_DEFAULT": "Able but unwilling",
+    "reason.GAMBLING_OR_ILLEGAL": "Gambling or illegal activity",
+    "reason.OTHER": "Other",
+    "willingness.cooperative": "Cooperative",
+    "willingness.hesitant": "Hesitant",
+    "willingness.refuses": "Refuses",
+    "source.salary": "Salary",
+    "source.spouse": "Spouse or partner",
+    "source.business": "Business",
+    "source.rent": "Rent received",
+    "source.pension": "Pension",
+    "source.benefits": "Social benefits",
+    "source.maintenance": "Maintenance received",
+    "source.other": "Other",
+    "evidence.bank_statement": "Bank statement (payroll)",
+    "evidence.payslip": "Payslip or employer letter",
+    "evidence.social_insurance_tax": "Social insurance or tax records",
+    "evidence.business_receipts": "Business receipts",
+    "evidence.declared": "Declared only (counts 50%)",
+    "cat.HOUS": "Housing",
+    "cat.UTIL": "Utilities & phone",
+    "cat.FOOD": "Food & household",
+    "cat.TRAN": "Transport",
+    "cat.EDUC": "Education & childcare",
+    "cat.MEDI": "Medical & insurance",
+    "cat.DEPN": "Support of dependants",
+    "cat.DEBT": "Other debt service",
+    "cat.OTHR": "Other essential",
+    "option.P-INSTAL": "Re-amortised instalments",
+    "option.P-WAIVE": "Waive penalty and fees",
+    "option.P-DEFER": "Payment holiday",
+    "option.P-SETTLE": "Partial settlement",
+    "option.P-STEP": "Step-up payments",
+    "option.P-TOKEN": "Token payments",
+    "option.P-PTP": "Promise to pay",
+    "agreement.written": "Written",
+    "agreement.e_signature": "E-signature",
+    "agreement.recorded_verbal": "Recorded verbal agreement",
+    "flag.collectors_differ": "Collectors differ from the assignment",
+    "flag.checkin_outside_hours": "Check-in outside 08:00–22:00 (R-1)",
+    "flag.checkin_outside_planned_date": "Check-in not on the planned date",
+    "flag.plan_mismatch": "Plan figures differ from the server's",
+    "flag.visit_reassigned": "Visit was reassigned",
+    "flag.report_final": "The report is final and cannot change",
+    "relation.family": "Family",
+    "relation.co_resident": "Co-resident",
+    "relation.neighbour": "Neighbour",
+    "relation.property_management": "Property management",
+    "relation.employer": "Employer",
+    "relation.other": "Other",
+    "location.inside_home": "Inside the home (allowed)",
+    "location.doorstep": "At the door",
+    "location.public_place": "Public place",
+    "attkind.visit_photo": "Visit photo",
+    "attkind.payslip": "Payslip",
+    "attkind.bank_statement": "Bank statement",
+    "attkind.id_shown": "ID shown",
+    "attkind.agreement": "Agreement",
+    "attkind.document": "Document",
+    "attkind.audio": "Audio",
   },
 };
 
@@ -112,6 +314,11 @@ const S = {
   suggestion: null,
 };
 
+function code(kind, v) {
+  if (v === null || v === undefined || v === "") return "";
+  return (CODES[S.lang] && CODES[S.lang][kind + "." + v]) || CODES.zh[kind + "." + v] || String(v);
+}
+function listJoin(items) { return items.join(S.lang === "zh" ? "、" : ", "); }
 function t(key, vars) {
   let s = (I18N[S.lang] && I18N[S.lang][key]) || I18N.zh[key] || key;
   if (vars) for (const [k, v] of Object.entries(vars)) s = s.replace(`{${k}}`, v);
@@ -232,8 +439,8 @@ async function viewInbox() {
       <label>${t("f.bucket")}<select name="bucket"><option value="">${t("f.any")}</option>${[1, 2, 3, 4, 5, 6, 7].map((b) => `<option value="${b}" ${String(f.bucket) === String(b) ? "selected" : ""}>M${b}${b === 7 ? "+" : ""}</option>`).join("")}</select></label>
       <label>${t("f.from")}<input type="date" name="from" value="${esc(f.from || "")}"></label>
       <label>${t("f.to")}<input type="date" name="to" value="${esc(f.to || "")}"></label>
-      <label>${t("f.outcome")}<select name="outcome"><option value="">${t("f.any")}</option>${OUTCOMES.map((o) => `<option ${f.outcome === o ? "selected" : ""}>${o}</option>`).join("")}</select></label>
-      <label>${t("f.verdict")}<select name="verdict"><option value="">${t("f.any")}</option>${["pass", "fail", "none"].map((v) => `<option value="${v}" ${f.verdict === v ? "selected" : ""}>${t("verdict." + v)}</option>`).join("")}</select></label>
+      <label>${t("f.outcome")}<select name="outcome"><option value="">${t("f.any")}</option>${OUTCOMES.map((o) => `<option value="${o}" ${f.outcome === o ? "selected" : ""}>${esc(code("outcome", o))}</option>`).join("")}</select></label>
+      <label>${t("f.verdict")}<select name="verdict"><option value="">${t("f.any")}</option>${["pass", "fail"].map((v) => `<option value="${v}" ${f.verdict === v ? "selected" : ""}>${t("verdict." + v)}</option>`).join("")}</select></label>
       <label>${t("f.q")}<input name="q" value="${esc(f.q || "")}"></label>
       <button class="primary" type="submit">${t("f.apply")}</button>
     </form>
@@ -269,19 +476,21 @@ async function refreshInbox() {
     .map(([s, label, n]) => `<span class="chip ${S.inbox.status === s ? "active" : ""}" data-state="${s}" data-testid="count-${s || "all"}">${esc(label)}<b>${n}</b></span>`).join("");
   $$("#state-chips .chip").forEach((c) => { c.onclick = () => { S.inbox.status = c.dataset.state; S.inbox.offset = 0; refreshInbox(); }; });
   if (!r.items.length) { $("#inbox-table").innerHTML = `<p class="muted">${t("empty")}</p>`; return; }
+  const bucketLabel = (b) => (b != null ? "M" + esc(b) + (b >= 7 ? "+" : "") : "");
   const rows = r.items.map((i) => {
-    const plan = i.plan_instalment || (i.plan && i.plan.instalment) || "";
-    const flags = (i.flags || []).map((x) => `<span class="badge flag">${esc(x)}</span>`).join(" ");
-    const inv = (i.investigator_ids || (i.investigator_id ? [i.investigator_id] : [])).map(userName).join("、");
+    const flags = (i.flags || []).map((x) => `<span class="badge flag" title="${esc(x)}">${esc(code("flag", x))}</span>`).join(" ");
+    const inc = i.incomplete ? ` <span class="badge flag">${esc(t("col.incomplete"))}</span>` : "";
     return `<tr class="clickable" data-id="${esc(i.report_id)}">
-      <td><input type="checkbox" data-sel="${esc(i.report_id)}" ${["submitted", "resubmitted"].includes(i.status) ? "" : "disabled"}></td>
-      <td>${esc(i.external_id || i.visit_id)}</td><td>${esc(i.district || "")}</td><td>${i.bucket != null ? "M" + esc(i.bucket) + (i.bucket >= 7 ? "+" : "") : ""}</td>
-      <td>${esc(i.outcome || "")}</td><td class="num">${plan ? money(plan) : ""}</td>
-      <td>${i.verdict ? t("verdict." + i.verdict) : ""}</td><td>${esc(inv)}</td><td>${esc(localTime(i.visited_at || i.submitted_at))}</td>
-      <td><span class="badge ${esc(i.status)}">${esc(t("state." + i.status))}</span></td><td>${flags}</td></tr>`;
+      <td><input type="checkbox" data-sel="${esc(i.report_id)}" aria-label="${esc(i.external_id || i.report_id)}" ${["submitted", "resubmitted"].includes(i.status) ? "" : "disabled"}></td>
+      <td data-col="visit"><a href="#/report/${esc(i.report_id)}">${esc(i.external_id || i.visit_id)}</a></td><td data-col="borrower">${esc(i.borrower_name_masked || "")}</td>
+      <td data-col="district">${esc(i.district || "")}</td><td data-col="bucket">${bucketLabel(i.bucket)}</td>
+      <td data-col="outcome">${esc(code("outcome", i.outcome))}</td>
+      <td data-col="verdict">${i.verdict ? esc(t("verdict." + i.verdict)) : ""}</td><td data-col="investigator">${esc(i.investigator_id ? userName(i.investigator_id) : "")}</td>
+      <td data-col="visit_date">${esc(i.visit_date || "")}</td>
+      <td data-col="status"><span class="badge ${esc(i.status)}">${esc(t("state." + i.status))}</span> <span class="muted">v${esc(i.server_version)}</span></td><td data-col="flags">${flags}${inc}</td></tr>`;
   }).join("");
   const a = S.inbox.offset + 1, b = S.inbox.offset + r.items.length;
-  $("#inbox-table").innerHTML = `<table><thead><tr><th></th><th>${t("col.visit")}</th><th>${t("col.district")}</th><th>${t("col.bucket")}</th><th>${t("col.outcome")}</th><th class="num">${t("col.plan")}</th><th>${t("col.verdict")}</th><th>${t("col.investigators")}</th><th>${t("col.when")}</th><th>${t("col.status")}</th><th>${t("col.flags")}</th></tr></thead><tbody>${rows}</tbody></table>
+  $("#inbox-table").innerHTML = `<table data-testid="inbox"><thead><tr><th></th><th>${t("col.visit")}</th><th>${t("col.borrower")}</th><th>${t("col.district")}</th><th>${t("col.bucket")}</th><th>${t("col.outcome")}</th><th>${t("col.verdict")}</th><th>${t("k.investigator")}</th><th>${t("col.visit_date")}</th><th>${t("col.status")}</th><th>${t("col.flags")}</th></tr></thead><tbody>${rows}</tbody></table>
     <div class="pager"><button id="pg-prev" ${S.inbox.offset ? "" : "disabled"}>${t("pager.prev")}</button><span>${t("pager.info", { a, b, n: r.total })}</span><button id="pg-next" ${b < r.total ? "" : "disabled"}>${t("pager.next")}</button></div>`;
   $$("#inbox-table tr.clickable").forEach((tr) => { tr.onclick = (ev) => { if (ev.target.matches("input")) return; location.hash = "#/report/" + tr.dataset.id; }; });
   $$("#inbox-table [data-sel]").forEach((cb) => { cb.onchange = () => { cb.checked ? S.inbox.selected.add(cb.dataset.sel) : S.inbox.selected.delete(cb.dataset.sel); $("#bulk-selected").disabled = !S.inbox.selected.size; }; });
@@ -311,97 +520,133 @@ function flatten(obj, prefix = "", out = {}) {
   } else out[prefix] = obj;
   return out;
 }
+const SECTION_KEYS = { checkin: "detail.checkin", checkout: "k.checkout_at", compliance: "detail.checkin", outcome: "detail.outcome", interview: "detail.interview", assessment: "detail.assessment", plan: "detail.plan", attachments: "detail.photos", notes: "k.notes", third_party: "k.third_party" };
+function pathLabel(path) {
+  const parts = path.split(".");
+  const head = SECTION_KEYS[parts[0]] ? t(SECTION_KEYS[parts[0]]) : parts[0];
+  return [head, ...parts.slice(1).map((p) => (/^\d+$/.test(p) ? "#" + (Number(p) + 1) : p))].join(" › ");
+}
 function diffVersions(prev, cur) {
   const a = flatten(prev || {}), b = flatten(cur || {});
   const keys = Array.from(new Set([...Object.keys(a), ...Object.keys(b)])).sort();
   return keys.filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k]))
-    .map((k) => `<tr><td>${esc(k)}</td><td class="diff-del">${esc(a[k] ?? "")}</td><td class="diff-add">${esc(b[k] ?? "")}</td></tr>`).join("");
+    .map((k) => `<tr><td title="${esc(k)}">${esc(pathLabel(k))}</td><td class="diff-del">${esc(a[k] ?? "")}</td><td class="diff-add">${esc(b[k] ?? "")}</td></tr>`).join("");
 }
 
 function budgetChart(aff) {
   if (!aff) return "";
   const items = [["k.net_income", aff.net_income], ["k.essential", aff.essential_expenses], ["k.debt", aff.debt_service], ["k.disposable", aff.disposable_income], ["k.capacity", aff.capacity]];
   const max = Math.max(...items.map(([, v]) => Math.abs(Number(v) || 0)), 1);
-  return `<table class="bars">${items.map(([k, v]) => `<tr><td>${t(k)}</td><td style="width:50%"><div class="bar" style="width:${(Math.abs(Number(v) || 0) / max) * 100}%"></div></td><td class="num">${money(v)}</td></tr>`).join("")}</table>`;
+  return `<table class="bars"><tbody>${items.map(([k, v]) => `<tr><td>${t(k)}</td><td style="width:50%"><div class="bar${Number(v) < 0 ? " neg" : ""}" style="width:${(Math.abs(Number(v) || 0) / max) * 100}%"></div></td><td class="num">${money(v)}</td></tr>`).join("")}</tbody></table>`;
 }
 
-async function viewReport(id) {
+function section(id, title, body) {
+  return `<div class="card" data-testid="section-${id}"><h3>${title}</h3>${body}</div>`;
+}
+
+async function viewReport(id, opts = {}) {
   await loadUsers();
-  $("#main").innerHTML = t("loading");
+  $("#main").innerHTML = `<p class="muted">${t("loading")}</p>`;
   let d;
-  try { d = await api("GET", "/v1/reports/" + id); } catch (e) { $("#main").innerHTML = `<p class="error">${esc(errText(e))}</p>`; return; }
+  try { d = await api("GET", "/v1/reports/" + encodeURIComponent(id)); }
+  catch (e) { $("#main").innerHTML = `<p><a href="#/inbox">← ${t("detail.back")}</a></p><div class="card"><p class="error" data-testid="load-error">${esc(errText(e))}</p></div>`; return; }
   const etag = d.__etag || `"v${d.server_version}"`;
-  try { const rc = await api("GET", `/v1/reports/${id}/recomputed`); d.recomputed_plan = rc.recomputed; d.checkin_distance_m = rc.checkin_distance_m; } catch (e) { /* shown as none */ }
-  const cur = d.current || d.report || {};
-  const rep = cur.report || cur;
-  const c = rep.compliance || {}, ci = rep.checkin || {}, co = rep.checkout || {}, iv = rep.interview || {};
+  try { const rc = await api("GET", `/v1/reports/${encodeURIComponent(id)}/recomputed`); d.recomputed_plan = rc.recomputed; d.checkin_distance_m = rc.checkin_distance_m; } catch (e) { /* shown as none */ }
+  const rep = d.report || {};
+  const c = rep.compliance || {}, ci = rep.checkin || {}, co = rep.checkout || {}, iv = rep.interview, tp = rep.third_party;
   const as = rep.assessment, plan = rep.plan, visit = d.visit || {};
-  const recompute = d.recomputed_plan || d.recomputation || null;
-  const aff = (recompute && recompute.affordability) || d.affordability || null;
-  let distance = "";
-  if (d.checkin_distance_m != null) distance = (Number(d.checkin_distance_m) / 1000).toFixed(2) + " km";
+  const recompute = d.recomputed_plan || null;
+  const aff = (recompute && recompute.affordability) || null;
+  const distance = d.checkin_distance_m != null ? (Number(d.checkin_distance_m) >= 1000 ? (Number(d.checkin_distance_m) / 1000).toFixed(2) + " km" : d.checkin_distance_m + " m") : "";
   const schedule = (recompute && recompute.schedule) || [];
-  const history = d.history || d.versions || [];
+  const history = d.history || [];
   const conflicts = d.conflicts || [];
   const comments = d.comments || [];
   const canReview = ["submitted", "resubmitted", "returned"].includes(d.status);
+  const missing = (d.missing_blobs || []).length;
+  const names = (ids) => listJoin((ids || []).map(userName));
+
+  const checkin = kv([
+    ["k.checkin_at", esc(localTime(ci.at))], ["k.checkout_at", esc(localTime(co.at))],
+    ["k.position", ci.position ? esc(`${ci.position.lat}, ${ci.position.lon} ±${ci.position.accuracy_m ?? "?"} m`) : ""],
+    ["detail.distance", esc(distance)], ["k.location", esc(code("location", c.location_kind))],
+    ["k.outside_hours", yn(c.outside_hours_consent)], ["k.collectors", esc(names(c.collector_ids && c.collector_ids.length ? c.collector_ids : rep.collector_ids))],
+    ["k.id_shown", yn(c.id_shown)], ["k.enter", yn(c.consent_to_enter)], ["k.recording", yn(c.recording_on)], ["k.no_disclosure", yn(c.no_disclosure_attested)]]);
+  const outcome = kv([["detail.outcome", esc(code("outcome", rep.outcome))], ["k.notes", esc(rep.notes || "")]]) +
+    (tp ? `<h4>${t("k.third_party")}</h4>` + kv([["k.relation", esc(code("relation", tp.relation))], ["k.contact_details", esc(tp.contact_details || "")], ["k.message_passed", yn(tp.message_passed)]]) : "");
+  const interview = iv ? kv([
+    ["k.results", esc(listJoin((iv.results || []).map((x) => code("result", x))))],
+    ["k.reasons", esc(listJoin((iv.reasons || []).map((x) => code("reason", x))))], ["k.primary", esc(code("reason", iv.primary_reason))],
+    ["k.willingness", esc(code("willingness", iv.willingness))], ["k.hardship", yn(iv.hardship)],
+    ["k.promise", iv.promise ? esc(`¥${iv.promise.amount} · ${iv.promise.date}`) : ""], ["k.notes", esc(iv.notes || "")]]) : `<p class="muted">${t("detail.none")}</p>`;
+  const lines = as ? `<table><thead><tr><th></th><th></th><th class="num"></th></tr></thead><tbody>${(as.incomes || []).map((l) => `<tr><td>${t("k.income")} · ${esc(code("source", l.source))}</td><td class="muted">${esc(code("evidence", l.evidence))}</td><td class="num">${money(l.amount)}</td></tr>`).join("")}${(as.expenses || []).map((l) => `<tr><td>${t("k.expense")} · ${esc(code("cat", l.category))}</td><td></td><td class="num">${money(l.amount)}</td></tr>`).join("")}</tbody></table>` : "";
+  const assessment = as ? `<div class="grid2"><div>${kv(aff ? [["k.net_income", money(aff.net_income)], ["k.essential", money(aff.essential_expenses)], ["k.debt", money(aff.debt_service)], ["k.disposable", money(aff.disposable_income)], ["k.capacity", money(aff.capacity)], ["k.dsr", pct(aff.dsr_after)], ["k.min_term", esc(aff.min_term_months ?? "")], ["k.verdict", aff.verdict ? `<span class="badge ${aff.verdict === "pass" ? "approved" : "rejected"}">${esc(t("verdict." + aff.verdict))}</span>` : ""]] : [])}${lines}</div>
+      <div>${budgetChart(aff)}</div></div>` : "";
+  const planHtml = plan ? `<div class="grid2"><div>
+      <p class="apr" data-testid="apr">${t("k.apr")}: ${pct(plan.apr_compound)} ${aff && aff.verdict ? `<span class="badge ${aff.verdict === "pass" ? "approved" : "rejected"}">${esc(t("verdict." + aff.verdict))}</span>` : ""}</p>
+      ${kv([["k.apr_simple", pct(plan.apr_simple)], ["k.option", esc(code("option", plan.option))], ["k.instalment", money(plan.instalment)], ["k.term", esc(plan.term_months)], ["k.rate", pct(plan.monthly_rate)], ["k.total", money(plan.total_payment)], ["k.override", esc(plan.override_reason || "")], ["k.agreement", esc(code("agreement", plan.agreement))]])}</div>
+      <div><h4>${t("detail.recompute")}</h4>${recompute ? kv([["k.instalment", money(recompute.instalment)], ["k.total", money(recompute.total_payment)], ["k.apr", pct(recompute.apr_compound)], ["k.apr_simple", pct(recompute.apr_simple)]]) : `<p class="muted">${t("detail.none")}</p>`}
+      ${(d.flags || []).includes("plan_mismatch") ? `<p class="error">${esc(code("flag", "plan_mismatch"))}</p>` : ""}</div></div>
+      ${schedule.length ? `<details class="schedule" open><summary>${t("detail.schedule", { n: schedule.length })}</summary><table><thead><tr><th>${t("s.n")}</th><th>${t("s.due")}</th><th class="num">${t("s.payment")}</th><th class="num">${t("s.principal")}</th><th class="num">${t("s.interest")}</th><th class="num">${t("s.balance")}</th></tr></thead><tbody>${schedule.map((r) => `<tr><td>${r.n}</td><td>${esc(r.due_date)}</td><td class="num">${esc(r.payment)}</td><td class="num">${esc(r.principal)}</td><td class="num">${esc(r.interest)}</td><td class="num">${esc(r.balance)}</td></tr>`).join("")}</tbody></table></details>` : ""}` : "";
+  const historyHtml = history.map((h, i) => {
+    const diff = i > 0 ? diffVersions(history[i - 1].report, h.report) : "";
+    return `<details ${i === history.length - 1 && i > 0 ? "open" : ""}><summary>v${esc(h.server_version ?? i + 1)} · ${esc(localTime(h.received_at))} · ${esc(userName(h.user_id))} · ${i === 0 ? t("detail.first") : esc(t("detail.diff"))}${h.version_id === d.current_version_id ? ` <span class="badge">${t("detail.current")}</span>` : ""}</summary>
+      ${i > 0 ? (diff ? `<table class="diff"><thead><tr><th>${t("detail.field")}</th><th>${t("detail.before")}</th><th>${t("detail.after")}</th></tr></thead><tbody>${diff}</tbody></table>` : `<p class="muted">${t("detail.no_changes")}</p>`) : ""}</details>`;
+  }).join("") || `<p class="muted">${t("detail.none")}</p>`;
+  const commentsHtml = comments.map((m) => `<div class="comment"><span class="badge ${esc(({ approve: "approved", return: "returned", reject: "rejected", escalate_legal: "escalated_legal" })[m.action] || "")}">${esc(t("act." + m.action + "_done"))}</span> <strong>${esc(m.author_name || userName(m.author_id))}</strong> <span class="muted">· ${esc(localTime(m.at))} · v${esc(m.server_version)}</span>
+      ${m.comment ? `<p>${esc(m.comment)}</p>` : ""}${m.route ? `<p class="muted">${t("act.route")}: ${esc(t("route." + m.route))}</p>` : ""}</div>`).join("") || `<p class="muted">${t("detail.none")}</p>`;
+
   $("#main").innerHTML = `
     <p><a href="#/inbox">← ${t("detail.back")}</a></p>
-    <div class="card row" style="justify-content:space-between">
-      <div><h2 style="margin:0">${esc(visit.external_id || d.external_id || d.visit_id || "")} <span class="badge ${esc(d.status)}" id="report-status">${esc(t("state." + d.status))}</span></h2>
-      <span class="muted">${t("detail.version")} v${esc(d.server_version)} · ${esc(d.report_id)}</span></div>
-      <div class="row"><button id="pdf-btn">${t("detail.pdf")}</button></div>
+    ${opts.notice ? `<div class="card notice" role="alert" data-testid="review-notice">${esc(opts.notice)}</div>` : ""}
+    <div class="card head">
+      <div><h2>${esc(visit.external_id || d.visit_id || "")} <span class="badge ${esc(d.status)}" id="report-status" data-testid="report-status">${esc(t("state." + d.status))}</span></h2>
+      <span class="muted">${t("detail.version")} v${esc(d.server_version)} · ${esc(visit.district || "")} · ${visit.bucket != null ? "M" + esc(visit.bucket) : ""} · ${t("k.planned")} ${esc(visit.planned_date || "")} · ${t("k.case_collectors")} ${esc(names(visit.investigator_ids))} · ${t("k.investigator")} ${esc(userName(d.investigator_id))}</span></div>
+      <div class="row"><button id="pdf-btn" type="button">${t("detail.pdf")}</button></div>
     </div>
-    ${(d.flags || []).length ? `<div class="card"><strong>${t("detail.flags")}</strong> ${(d.flags || []).map((x) => `<span class="badge flag">${esc(x)}</span>`).join(" ")}</div>` : ""}
-    <div class="grid2">
-      <div class="card"><h3>${t("detail.checkin")}</h3>${kv([
-        ["k.checkin_at", esc(localTime(ci.at))], ["k.checkout_at", esc(localTime(co.at))],
-        ["k.position", ci.position ? esc(`${ci.position.lat}, ${ci.position.lon} ±${ci.position.accuracy_m ?? "?"}m`) : ""],
-        ["detail.distance", esc(distance)],
-        ["k.outside_hours", yn(c.outside_hours_consent)], ["k.collectors", esc((c.collector_ids || rep.collector_ids || []).map(userName).join("、"))],
-        ["k.id_shown", yn(c.id_shown)], ["k.enter", yn(c.consent_to_enter)], ["k.no_disclosure", yn(c.no_disclosure_attested)]])}</div>
-      <div class="card"><h3>${t("detail.outcome")}</h3>${kv([["detail.outcome", esc(rep.outcome || "")], ["k.notes", esc(rep.notes || "")]])}
-        <h3>${t("detail.interview")}</h3>${kv([["k.reasons", esc((iv.reasons || []).join(", "))], ["k.primary", esc(iv.primary_reason || "")],
-        ["k.willingness", esc(iv.willingness || "")], ["k.hardship", yn(iv.hardship)],
-        ["k.promise", iv.promise ? esc(`¥${iv.promise.amount} @ ${iv.promise.date}`) : ""]])}</div>
-    </div>
-    ${as ? `<div class="card"><h3>${t("detail.assessment")}</h3><div class="grid2"><div>${kv(aff ? [["k.net_income", money(aff.net_income)], ["k.essential", money(aff.essential_expenses)], ["k.debt", money(aff.debt_service)], ["k.disposable", money(aff.disposable_income)], ["k.capacity", money(aff.capacity)], ["k.dsr", pct(aff.dsr_after)], ["k.min_term", esc(aff.min_term_months ?? "")], ["k.verdict", aff.verdict ? esc(t("verdict." + aff.verdict)) : ""]] : [])}
-      <table><tbody>${(as.incomes || []).map((l) => `<tr><td>${esc(l.source)}</td><td>${esc(l.evidence)}</td><td class="num">${money(l.amount)}</td></tr>`).join("")}${(as.expenses || []).map((l) => `<tr><td>${esc(l.category)}</td><td></td><td class="num">${money(l.amount)}</td></tr>`).join("")}</tbody></table></div>
-      <div>${budgetChart(aff)}</div></div></div>` : ""}
-    ${plan ? `<div class="card"><h3>${t("detail.plan")}</h3><div class="grid2"><div>
-      <p class="apr" data-testid="apr">${t("k.apr")}: ${pct(plan.apr_compound)}</p>
-      ${kv([["k.apr_simple", pct(plan.apr_simple)], ["k.option", esc(plan.option)], ["k.instalment", money(plan.instalment)], ["k.term", esc(plan.term_months)], ["k.rate", pct(plan.monthly_rate)], ["k.total", money(plan.total_payment)], ["k.override", esc(plan.override_reason || "")], ["k.agreement", esc(plan.agreement || "")]])}</div>
-      <div><h4>${t("detail.recompute")}</h4>${recompute ? kv([["k.instalment", money(recompute.instalment)], ["k.total", money(recompute.total_payment)], ["k.apr", pct(recompute.apr_compound)], ["k.apr_simple", pct(recompute.apr_simple)]]) : `<p class="muted">${t("detail.none")}</p>`}
-      ${(d.flags || []).includes("plan_mismatch") ? `<p class="error">plan_mismatch</p>` : ""}</div></div>
-      ${schedule.length ? `<table><thead><tr><th>${t("s.n")}</th><th>${t("s.due")}</th><th class="num">${t("s.payment")}</th><th class="num">${t("s.principal")}</th><th class="num">${t("s.interest")}</th><th class="num">${t("s.balance")}</th></tr></thead><tbody>${schedule.map((r) => `<tr><td>${r.n}</td><td>${esc(r.due_date)}</td><td class="num">${esc(r.payment)}</td><td class="num">${esc(r.principal)}</td><td class="num">${esc(r.interest)}</td><td class="num">${esc(r.balance)}</td></tr>`).join("")}</tbody></table>` : ""}</div>` : ""}
-    ${(rep.attachments || []).length ? `<div class="card photos"><h3>${t("detail.photos")}</h3><div id="photos"></div></div>` : ""}
-    <div class="grid2">
-      <div class="card"><h3>${t("detail.history")}</h3>${history.map((h, i) => `<details ${i === history.length - 1 ? "" : ""}><summary>v${esc(h.server_version ?? i + 1)} · ${esc(localTime(h.received_at || h.at))} · ${esc(h.version_id || "")}</summary>
-        ${i > 0 ? `<table><thead><tr><th>${t("detail.diff")}</th><th></th><th></th></tr></thead><tbody>${diffVersions((history[i - 1] || {}).report, h.report)}</tbody></table>` : ""}</details>`).join("") || `<p class="muted">${t("detail.none")}</p>`}
-        ${conflicts.length ? `<h4>${t("detail.conflicts")}</h4>${conflicts.map((x) => `<div class="muted">${esc(x.version_id)} ${(x.flags || []).map(esc).join(" ")}</div>`).join("")}` : ""}</div>
-      <div class="card"><h3>${t("detail.comments")}</h3>${comments.map((m) => `<p><span class="badge">${esc(m.action)}</span> ${esc(userName(m.author_id))} · ${esc(localTime(m.at))}<br>${esc(m.comment || "")} ${m.route ? esc(t("route." + m.route)) : ""}</p>`).join("") || `<p class="muted">${t("detail.none")}</p>`}</div>
-    </div>
-    ${canReview ? `<form class="card" id="review-form"><h3>${t("detail.actions")}</h3>
-      <label style="display:flex">${t("act.comment")}<textarea name="comment" id="review-comment"></textarea></label>
-      <div class="row"><label>${t("act.route")}<select name="route"><option value="">—</option>${["lawyer_letter", "payment_order", "litigation", "mediation"].map((r) => `<option value="${r}">${t("route." + r)}</option>`).join("")}</select></label>
-      ${d.status !== "returned" ? `<button type="button" class="primary" data-action="approve">${t("act.approve")}</button><button type="button" data-action="return">${t("act.return")}</button>` : ""}
-      <button type="button" class="danger" data-action="reject">${t("act.reject")}</button><button type="button" data-action="escalate_legal">${t("act.escalate")}</button></div>
-      <p class="error" id="review-error" role="alert"></p></form>` : ""}`;
-  $("#pdf-btn").onclick = () => download(`/v1/reports/${id}/pdf`, `report-${id}.pdf`);
+    ${(d.flags || []).length || missing ? `<div class="card flags" data-testid="report-flags"><strong>${t("detail.flags")}</strong> ${(d.flags || []).map((x) => `<span class="badge flag" title="${esc(x)}">${esc(code("flag", x))}</span>`).join(" ")} ${missing ? `<span class="badge flag">${esc(t("detail.incomplete", { n: missing }))}</span>` : ""}</div>` : ""}
+    <div class="layout">
+      <div class="col-main">
+        <div class="grid2">${section("checkin", t("detail.checkin"), checkin)}
+          <div class="card" data-testid="section-outcome"><h3>${t("detail.outcome")}</h3>${outcome}
+            <div data-testid="section-interview"><h3 class="sub">${t("detail.interview")}</h3>${interview}</div></div></div>
+        ${plan ? section("plan", t("detail.plan"), planHtml) : ""}
+        ${as ? section("assessment", t("detail.assessment"), assessment) : ""}
+        ${(rep.attachments || []).length ? `<div class="card photos" data-testid="section-photos"><h3>${t("detail.photos")}</h3><div id="photos"></div></div>` : ""}
+      </div>
+      <div class="col-side">
+        ${canReview ? `<form class="card" id="review-form" data-testid="review-form"><h3>${t("detail.actions")}</h3>
+          <label class="block">${t("act.comment")}<textarea name="comment" id="review-comment"></textarea></label>
+          <div class="row">
+          ${d.status !== "returned" ? `<button type="button" class="primary" data-action="approve">${t("act.approve")}</button><button type="button" data-action="return">${t("act.return")}</button>` : ""}
+          <button type="button" class="danger" data-action="reject">${t("act.reject")}</button></div>
+          <div class="row" style="margin-top:10px"><label>${t("act.route")}<select name="route"><option value="">—</option>${["lawyer_letter", "payment_order", "litigation", "mediation"].map((r) => `<option value="${r}">${t("route." + r)}</option>`).join("")}</select></label>
+          <button type="button" data-action="escalate_legal">${t("act.escalate")}</button></div>
+          <p class="error" id="review-error" role="alert"></p></form>` : ""}
+        <div class="card" data-testid="comments"><h3>${t("detail.comments")}</h3>${commentsHtml}</div>
+        <div class="card" data-testid="history"><h3>${t("detail.history")}</h3>${historyHtml}
+          ${conflicts.length ? `<h4>${t("detail.conflicts")}</h4>${conflicts.map((x) => `<div class="muted">v${esc(x.base_version)}→ · ${esc(localTime(x.received_at))} · ${esc(userName(x.user_id))} ${(x.flags || []).map((f) => `<span class="badge flag">${esc(code("flag", f))}</span>`).join(" ")}</div>`).join("")}` : ""}</div>
+      </div>
+    </div>`;
+  $("#pdf-btn").onclick = () => download(`/v1/reports/${encodeURIComponent(id)}/pdf`, `report-${id}.pdf`);
   if ((rep.attachments || []).length) loadPhotos(rep.attachments);
   $$("#review-form [data-action]").forEach((b) => {
     b.onclick = async () => {
       const f = new FormData($("#review-form"));
       const body = { action: b.dataset.action, comment: f.get("comment") || "" };
       if (f.get("route")) body.route = f.get("route");
+      $$("#review-form button").forEach((x) => { x.disabled = true; });
       try {
-        const r = await api("POST", `/v1/reports/${id}/review`, { json: body, headers: { "If-Match": etag } });
+        const r = await api("POST", `/v1/reports/${encodeURIComponent(id)}/review`, { json: body, headers: { "If-Match": etag } });
         toast(t("act.done", { s: t("state." + r.status) }));
-        viewReport(id);
+        await viewReport(id);
       } catch (e) {
-        $("#review-error").textContent = errText(e);
-        toast(errText(e), true);
-        if (e.status === 412) { const keep = errText(e); await viewReport(id); $("#review-error") && ($("#review-error").textContent = keep); }
+        const msg = errText(e);
+        toast(msg, true);
+        // 412: someone changed the report; show the fresh state with the message kept on screen.
+        if (e.status === 412 || e.status === 409) { await viewReport(id, { notice: msg }); return; }
+        $$("#review-form button").forEach((x) => { x.disabled = false; });
+        $("#review-error").textContent = msg;
       }
     };
   });
@@ -431,35 +676,58 @@ async function viewDispatch() {
   await loadUsers();
   const invs = S.users.filter((u) => u.role === "investigator");
   const opt = (sel) => invs.map((u) => `<option value="${esc(u.id)}" ${sel === u.id ? "selected" : ""}>${esc(u.name || u.username)} (${esc((u.districts || []).join("/"))})</option>`).join("");
-  const today = new Date().toISOString().slice(0, 10);
+  const today = S.dispatchDate || new Date().toISOString().slice(0, 10);
   $("#main").innerHTML = `
-    <div class="card"><h3>${t("disp.import")}</h3><div class="row"><input type="file" id="import-file" accept=".csv,.json,text/csv,application/json"><button id="import-btn" class="primary">${t("disp.import_btn")}</button></div><div id="import-result"></div></div>
-    <div class="card row"><label>${t("disp.date")}<input type="date" id="disp-date" value="${today}"></label>
-      <button id="suggest-btn">${t("disp.suggest")}</button><button id="apply-btn" class="primary" disabled>${t("disp.apply")}</button>
-      <span class="spacer"></span>
-      <label>${t("disp.leaver")}<select id="leaver"><option value="">—</option>${opt()}</select></label>
-      <label>${t("disp.replacement")}<select id="replacement"><option value="">—</option>${opt()}</select></label>
-      <button id="bulk-reassign">${t("disp.bulk")}</button></div>
+    <div class="grid2">
+      <div class="card"><h3>${t("disp.import")}</h3><div class="row"><input type="file" id="import-file" accept=".csv,.json,text/csv,application/json"><button id="import-btn" type="button" class="primary">${t("disp.import_btn")}</button></div><div id="import-result"></div></div>
+      <div class="card"><h3>${t("disp.suggest")}</h3><div class="row"><label>${t("disp.date")}<input type="date" id="disp-date" value="${today}"></label>
+        <button id="suggest-btn" type="button">${t("disp.suggest")}</button><button id="apply-btn" type="button" class="primary" disabled>${t("disp.apply")}</button></div>
+        <div class="row" style="margin-top:12px">
+        <label>${t("disp.leaver")}<select id="leaver"><option value="">—</option>${opt()}</select></label>
+        <label>${t("disp.replacement")}<select id="replacement"><option value="">—</option>${opt()}</select></label>
+        <button id="bulk-reassign" type="button">${t("disp.bulk")}</button></div></div>
+    </div>
     <div id="suggestion"></div>
-    <div class="card"><h3>${t("disp.title")}</h3><div id="open-visits">${t("loading")}</div></div>`;
+    <div class="card"><h3>${t("disp.title")} <span class="muted" data-testid="open-count" id="open-count"></span></h3><div id="open-visits">${t("loading")}</div></div>`;
+  renderImportResult();
+  $("#disp-date").onchange = () => { S.dispatchDate = $("#disp-date").value; };
   $("#import-btn").onclick = importFile;
   $("#suggest-btn").onclick = suggest;
   $("#apply-btn").onclick = applySuggestion;
   $("#bulk-reassign").onclick = bulkReassign;
-  loadOpenVisits(opt);
+  await loadOpenVisits(opt);
+}
+
+function localReason(reason) {
+  const r = String(reason || "");
+  if (/high balance/.test(r)) return t("disp.r_high");
+  if (/balanced by load/.test(r)) return t("disp.r_load");
+  let m = r.match(/fewer than two investigators cover district (.*)$/);
+  if (m) return t("disp.r_cover", { d: m[1] });
+  m = r.match(/daily capacity of (\d+) reached in district (.*)$/);
+  if (m) return t("disp.r_capacity", { n: m[1], d: m[2] });
+  return r;
 }
 
 async function loadOpenVisits(opt) {
-  let r;
-  try { r = await api("GET", "/v1/visits?unassigned=true&limit=1000"); } catch (e) { $("#open-visits").innerHTML = `<p class="error">${esc(errText(e))}</p>`; return; }
-  if (!r.items.length) { $("#open-visits").innerHTML = `<p class="muted">${t("empty")}</p>`; return; }
+  let items = [], total = 0;
+  try {
+    for (let off = 0; ; off += 1000) {
+      const r = await api("GET", `/v1/visits?unassigned=true&status=open&limit=1000&offset=${off}`);
+      items.push(...r.items); total = r.total;
+      if (items.length >= r.total || !r.items.length) break;
+    }
+  } catch (e) { $("#open-visits").innerHTML = `<p class="error">${esc(errText(e))}</p>`; return; }
+  S.openVisits = Object.fromEntries(items.map((v) => [v.visit_id, v]));
+  $("#open-count").textContent = t("disp.open_count", { n: total });
+  if (!items.length) { $("#open-visits").innerHTML = `<p class="muted">${t("empty")}</p>`; return; }
   const byDistrict = {};
-  for (const v of r.items) (byDistrict[v.district] = byDistrict[v.district] || []).push(v);
-  $("#open-visits").innerHTML = Object.entries(byDistrict).sort().map(([d, vs]) => `<h4>${esc(d)} <span class="muted">(${vs.length})</span></h4>
-    <table><thead><tr><th>${t("col.visit")}</th><th>${t("col.bucket")}</th><th class="num">${t("col.priority")}</th><th class="num">${t("col.balance")}</th><th>${t("disp.lead")}</th><th>${t("disp.second")}</th><th></th></tr></thead><tbody>
-    ${vs.map((v) => `<tr data-visit="${esc(v.visit_id)}"><td>${esc(v.external_id)}</td><td>M${esc(v.bucket)}${v.bucket >= 7 ? "+" : ""}</td><td class="num">${esc(v.priority)}</td><td class="num">${money(v.overdue_amount || "")}</td>
-      <td><select class="lead"><option value="">—</option>${opt()}</select></td><td><select class="second"><option value="">—</option>${opt()}</select></td>
-      <td><button class="assign">${t("disp.assign")}</button></td></tr>`).join("")}</tbody></table>`).join("");
+  for (const v of items) (byDistrict[v.district] = byDistrict[v.district] || []).push(v);
+  $("#open-visits").innerHTML = `<div class="districts">${Object.entries(byDistrict).sort().map(([d, vs]) => `<details ${Object.keys(byDistrict).length === 1 ? "open" : ""}><summary><strong>${esc(d)}</strong> <span class="muted">(${vs.length})</span></summary>
+    <table><thead><tr><th>${t("col.visit")}</th><th>${t("col.borrower")}</th><th>${t("col.bucket")}</th><th class="num">${t("col.dpd")}</th><th class="num">${t("col.priority")}</th><th class="num">${t("col.principal")}</th><th>${t("disp.lead")}</th><th>${t("disp.second")}</th><th></th></tr></thead><tbody>
+    ${vs.map((v) => `<tr data-visit="${esc(v.visit_id)}"><td>${esc(v.external_id)}</td><td>${esc(v.borrower_name_masked || "")}</td><td>M${esc(v.bucket)}${v.bucket >= 7 ? "+" : ""}</td><td class="num">${esc(v.dpd ?? "")}</td><td class="num">${esc(v.priority)}</td><td class="num">${money(v.outstanding_principal)}</td>
+      <td><select class="lead" aria-label="${t("disp.lead")}"><option value="">—</option>${opt()}</select></td><td><select class="second" aria-label="${t("disp.second")}"><option value="">—</option>${opt()}</select></td>
+      <td><button type="button" class="assign">${t("disp.assign")}</button></td></tr>`).join("")}</tbody></table></details>`).join("")}</div>`;
   $$("#open-visits button.assign").forEach((b) => {
     b.onclick = async () => {
       const tr = b.closest("tr");
@@ -473,40 +741,67 @@ async function loadOpenVisits(opt) {
 async function suggest() {
   try {
     const body = { date: $("#disp-date").value };
-    if (S.user.team && S.user.role !== "admin") body.team = S.user.team;
+    if (S.user.team) body.team = S.user.team;
     S.suggestion = await api("POST", "/v1/dispatch/suggest", { json: body });
   } catch (e) { toast(errText(e), true); return; }
   const s = S.suggestion;
+  const ov = S.openVisits || {};
   $("#apply-btn").disabled = !s.assignments.length;
-  $("#suggestion").innerHTML = `<div class="card"><h3>${t("disp.suggest")} (${s.assignments.length})</h3><table><tbody>
-    ${s.assignments.map((a) => `<tr><td>${esc(a.visit_id)}</td><td>${esc(a.investigator_ids.map(userName).join(" + "))}</td><td class="muted">${esc(a.reason || "")}</td></tr>`).join("")}</tbody></table>
-    ${s.unassigned.length ? `<h4>${t("disp.unassigned")} (${s.unassigned.length})</h4><table><tbody>${s.unassigned.map((u) => `<tr><td>${esc(u.visit_id)}</td><td class="muted">${esc(u.reason)}</td></tr>`).join("")}</tbody></table>` : ""}</div>`;
+  const perPerson = {};
+  for (const a of s.assignments) for (const id of a.investigator_ids) perPerson[id] = (perPerson[id] || 0) + 1;
+  $("#suggestion").innerHTML = `<div class="card"><h3 data-testid="suggest-count">${t("disp.suggest_count", { n: s.assignments.length })}</h3>
+    <div class="chips">${Object.entries(perPerson).sort((a, b) => b[1] - a[1]).map(([id, n]) => `<span class="chip">${esc(userName(id))}<b>${n}</b></span>`).join("")}</div>
+    <div class="scroll"><table><thead><tr><th>${t("col.visit")}</th><th>${t("col.district")}</th><th>${t("col.bucket")}</th><th>${t("disp.lead")}</th><th>${t("disp.second")}</th><th>${t("disp.reason")}</th></tr></thead><tbody>
+    ${s.assignments.map((a) => { const v = ov[a.visit_id] || {}; return `<tr data-testid="suggest-row"><td>${esc(v.external_id || a.visit_id)}</td><td>${esc(v.district || "")}</td><td>${v.bucket != null ? "M" + esc(v.bucket) : ""}</td><td>${esc(userName(a.investigator_ids[0]))}</td><td>${esc(userName(a.investigator_ids[1]))}</td><td class="muted">${esc(localReason(a.reason))}</td></tr>`; }).join("")}</tbody></table></div>
+    ${s.unassigned.length ? `<h4>${t("disp.unassigned")} (${s.unassigned.length})</h4><table><tbody>${s.unassigned.map((u) => `<tr data-testid="suggest-unassigned"><td>${esc((ov[u.visit_id] || {}).external_id || u.visit_id)}</td><td class="muted">${esc(localReason(u.reason))}</td></tr>`).join("")}</tbody></table>` : ""}</div>`;
 }
 
 async function applySuggestion() {
   if (!S.suggestion) return;
-  let n = 0;
-  for (const a of S.suggestion.assignments) {
-    try { await api("POST", `/v1/visits/${a.visit_id}/assign`, { json: { investigator_ids: a.investigator_ids, planned_date: $("#disp-date").value } }); n++; } catch (e) { /* counted below */ }
+  const list = S.suggestion.assignments.slice();
+  const date = $("#disp-date").value;
+  $("#apply-btn").disabled = true; $("#suggest-btn").disabled = true;
+  let n = 0, done = 0, failed = 0;
+  const total = list.length;
+  // A few requests in flight at once: the server commits them together.
+  async function worker() {
+    while (list.length) {
+      const a = list.shift();
+      try { await api("POST", `/v1/visits/${a.visit_id}/assign`, { json: { investigator_ids: a.investigator_ids, planned_date: date } }); n++; }
+      catch (e) { failed++; }
+      done++;
+      if ($("#apply-btn")) $("#apply-btn").textContent = t("disp.applying", { n: done, t: total });
+    }
   }
-  toast(t("disp.applied", { n }));
-  S.suggestion = null; viewDispatch();
+  await Promise.all(Array.from({ length: 6 }, worker));
+  S.suggestion = null;
+  await viewDispatch();
+  toast(t("disp.applied", { n }) + (failed ? " · " + t("bulk.done", { n, f: failed }) : ""), failed > 0);
 }
 
 async function bulkReassign() {
   const leaver = $("#leaver").value, repl = $("#replacement").value;
   if (!leaver || !repl || leaver === repl) return;
   let n = 0;
+  const todo = [];
   for (let off = 0; ; off += 1000) {
     const r = await api("GET", `/v1/visits?status=assigned&limit=1000&offset=${off}`);
-    for (const v of r.items.filter((x) => (x.investigator_ids || []).includes(leaver))) {
-      const ids = v.investigator_ids.map((x) => (x === leaver ? repl : x));
-      try { await api("POST", `/v1/visits/${v.visit_id}/assign`, { json: { investigator_ids: Array.from(new Set(ids)), planned_date: v.planned_date } }); n++; }
-      catch (e) { toast(errText(e), true); }
-    }
+    todo.push(...r.items.filter((x) => (x.investigator_ids || []).includes(leaver)));
     if (off + r.items.length >= r.total || !r.items.length) break;
   }
+  for (const v of todo) {
+    const ids = v.investigator_ids.map((x) => (x === leaver ? repl : x));
+    try { await api("POST", `/v1/visits/${v.visit_id}/assign`, { json: { investigator_ids: Array.from(new Set(ids)), planned_date: v.planned_date } }); n++; }
+    catch (e) { toast(errText(e), true); }
+  }
   toast(t("disp.bulk_done", { n }));
+}
+
+function renderImportResult() {
+  const r = S.importResult;
+  if (!r || !$("#import-result")) return;
+  $("#import-result").innerHTML = `<p data-testid="import-summary" class="${r.errors.length ? "warn" : ""}">${t("disp.import_result", { c: r.created, u: r.updated, e: r.errors.length })}</p>
+    ${r.errors.length ? `<div class="scroll short"><table data-testid="import-errors"><thead><tr><th>${t("disp.row")}</th><th>${t("disp.field")}</th><th>${t("disp.msg")}</th></tr></thead><tbody>${r.errors.map((e) => `<tr><td class="num">${esc(e.row)}</td><td><code>${esc(e.field)}</code></td><td>${esc(e.msg)}</td></tr>`).join("")}</tbody></table></div>` : ""}`;
 }
 
 async function importFile() {
@@ -514,16 +809,12 @@ async function importFile() {
   if (!file) return;
   const text = await file.text();
   const isCsv = file.name.toLowerCase().endsWith(".csv") || file.type === "text/csv";
+  $("#import-btn").disabled = true;
   try {
-    const r = isCsv ? await api("POST", "/v1/visits/import", { body: text, headers: { "Content-Type": "text/csv" } })
+    S.importResult = isCsv ? await api("POST", "/v1/visits/import", { body: text, headers: { "Content-Type": "text/csv" } })
       : await api("POST", "/v1/visits/import", { json: JSON.parse(text) });
-    $("#import-result").innerHTML = `<p data-testid="import-summary">${t("disp.import_result", { c: r.created, u: r.updated, e: r.errors.length })}</p>
-      ${r.errors.length ? `<table><thead><tr><th>${t("disp.row")}</th><th>${t("disp.field")}</th><th>${t("disp.msg")}</th></tr></thead><tbody>${r.errors.map((e) => `<tr><td>${esc(e.row)}</td><td>${esc(e.field)}</td><td>${esc(e.msg)}</td></tr>`).join("")}</tbody></table>` : ""}`;
-    loadOpenVisits(() => "");
-    viewDispatch();
-    $("#import-result") && ($("#import-result").innerHTML = `<p data-testid="import-summary">${t("disp.import_result", { c: r.created, u: r.updated, e: r.errors.length })}</p>` +
-      (r.errors.length ? `<table><thead><tr><th>${t("disp.row")}</th><th>${t("disp.field")}</th><th>${t("disp.msg")}</th></tr></thead><tbody>${r.errors.map((e) => `<tr><td>${esc(e.row)}</td><td>${esc(e.field)}</td><td>${esc(e.msg)}</td></tr>`).join("")}</tbody></table>` : ""));
-  } catch (e) { toast(errText(e), true); }
+    await viewDispatch();
+  } catch (e) { toast(e instanceof SyntaxError ? t("err.generic", { m: e.message }) : errText(e), true); if ($("#import-btn")) $("#import-btn").disabled = false; }
 }
 
 /* ---------------------------------------------------------------- dashboard */
@@ -536,15 +827,19 @@ async function viewDashboard() {
   let d;
   try { d = await api("GET", "/v1/stats"); } catch (e) { $("#main").innerHTML = `<p class="error">${esc(errText(e))}</p>`; return; }
   const p = d.promises || {}, pl = d.plans || {}, rt = d.review_time || {};
-  $("#main").innerHTML = `<h2>${t("dash.title")}</h2><div class="grid2">
-    <div class="card"><h3>${t("dash.visits_day")}</h3>${barTable((d.visits_per_day || []).map((x) => [x.date, x.count]))}</div>
-    <div class="card"><h3>${t("dash.per_investigator")}</h3>${barTable((d.visits_per_investigator || []).map((x) => [userName(x.investigator_id), x.count]))}</div>
-    <div class="card"><h3>${t("dash.outcomes")}</h3>${barTable(Object.entries(d.outcomes || {}))}</div>
-    <div class="card"><h3>${t("dash.reasons")}</h3>${barTable(Object.entries(d.reasons || {}))}</div>
-    <div class="card"><h3>${t("dash.promises")}</h3>${barTable([[t("dash.kept"), p.kept || 0], [t("dash.broken"), p.broken || 0], [t("dash.open"), p.open || 0]])}</div>
-    <div class="card"><h3>${t("dash.plans")}</h3>${barTable([[t("dash.proposed"), pl.proposed || 0], [t("dash.approved"), pl.approved || 0]])}
-      ${kv([["dash.amount", `${money(pl.proposed_amount || "0.00")} / ${money(pl.approved_amount || "0.00")}`]])}</div>
-    <div class="card"><h3>${t("dash.review_time")}</h3>${kv([["dash.median_h", esc(rt.median_hours ?? "")], ["dash.p90_h", esc(rt.p90_hours ?? "")]])}</div>
+  const card = (id, title, body) => `<div class="card" data-testid="dash-${id}"><h3>${title}</h3>${body}</div>`;
+  const none = `<p class="muted">${t("dash.none")}</p>`;
+  const bars = (rows) => (rows.length ? barTable(rows) : none);
+  $("#main").innerHTML = `<div class="row head-row"><h2>${t("dash.title")}</h2><span class="muted">${esc(d.since)} – ${esc(d.until)} · ${t("dash.reports")} ${esc(d.reports)}</span></div>
+  <div class="grid3">
+    ${card("per-day", t("dash.visits_day"), bars((d.visits_per_day || []).map((x) => [x.date, x.count])))}
+    ${card("per-investigator", t("dash.per_investigator"), bars((d.visits_per_investigator || []).map((x) => [userName(x.investigator_id), x.count])))}
+    ${card("outcomes", t("dash.outcomes"), bars(Object.entries(d.outcomes || {}).map(([k, v]) => [code("outcome", k), v])))}
+    ${card("reasons", t("dash.reasons"), bars(Object.entries(d.reasons || {}).map(([k, v]) => [code("reason", k), v])))}
+    ${card("promises", t("dash.promises"), barTable([[t("dash.kept"), p.kept || 0], [t("dash.broken"), p.broken || 0], [t("dash.open"), p.open || 0]]))}
+    ${card("plans", t("dash.plans"), barTable([[t("dash.proposed"), pl.proposed || 0], [t("dash.approved"), pl.approved || 0]]) +
+      kv([["dash.amount_proposed", money(pl.proposed_amount || "0.00")], ["dash.amount_approved", money(pl.approved_amount || "0.00")]]))}
+    ${card("review-time", t("dash.review_time"), kv([["dash.reviewed", esc(rt.reviewed ?? 0)], ["dash.median_h", esc(rt.median_hours ?? "—")], ["dash.p90_h", esc(rt.p90_hours ?? "—")]]))}
   </div>`;
 }
 
@@ -561,7 +856,7 @@ async function viewFeedback() {
       events.push(...r.events); since = r.cursor; if (!r.has_more) break;
     }
     $("#feed").innerHTML = events.length ? `<table><thead><tr><th>${t("fb.type")}</th><th>${t("col.visit")}</th><th>${t("k.instalment")}</th><th>${t("act.route")}</th><th>${t("fb.at")}</th></tr></thead><tbody>
-      ${events.reverse().map((e) => `<tr class="clickable" data-id="${esc(e.report_id)}"><td>${esc(e.type)}</td><td>${esc(e.external_id || e.visit_id)}</td><td class="num">${e.data && e.data.plan ? money(e.data.plan.instalment) : ""}</td><td>${e.data && e.data.route ? esc(t("route." + e.data.route)) : ""}</td><td>${esc(localTime(e.at))}</td></tr>`).join("")}</tbody></table>` : `<p class="muted">${t("empty")}</p>`;
+      ${events.reverse().map((e) => `<tr class="clickable" data-id="${esc(e.report_id)}"><td><span class="badge ${esc(({ report_approved: "approved", report_rejected: "rejected", legal_escalated: "escalated_legal" })[e.type] || "")}">${esc(t("fb." + e.type))}</span></td><td>${esc(e.external_id || e.visit_id)}</td><td class="num">${e.data && e.data.plan ? money(e.data.plan.instalment) : ""}</td><td>${e.data && e.data.route ? esc(t("route." + e.data.route)) : ""}</td><td>${esc(localTime(e.at))}</td></tr>`).join("")}</tbody></table>` : `<p class="muted">${t("empty")}</p>`;
     $$("#feed tr.clickable").forEach((tr) => { tr.onclick = () => { location.hash = "#/report/" + tr.dataset.id; }; });
   } catch (e) { $("#feed").innerHTML = `<p class="error">${esc(errText(e))}</p>`; }
 }
@@ -572,9 +867,9 @@ async function viewDevices() {
   let r;
   try { r = await api("GET", "/v1/devices"); } catch (e) { $("#main").innerHTML = `<p class="error">${esc(errText(e))}</p>`; return; }
   const items = r.items || r;
-  $("#main").innerHTML = `<div class="card"><h3>${t("dev.title")}</h3><table><thead><tr><th>${t("dev.user")}</th><th>${t("dev.name")}</th><th>${t("dev.last_sync")}</th><th class="num">${t("dev.pending")}</th><th>${t("dev.state")}</th><th></th></tr></thead><tbody>
-    ${items.map((d) => `<tr><td>${esc(userName(d.user_id))}</td><td>${esc(d.device_name || d.name || d.device_id)}</td><td>${esc(localTime(d.last_sync_at))}</td><td class="num">${esc(d.last_mutation_id ?? "")}</td>
-      <td>${d.revoked ? t("dev.revoked") : t("dev.active")}</td><td>${d.revoked ? "" : `<button class="danger" data-dev="${esc(d.device_id)}">${t("dev.revoke")}</button>`}</td></tr>`).join("")}</tbody></table></div>`;
+  $("#main").innerHTML = `<div class="card"><h3>${t("dev.title")}</h3><table class="devices"><thead><tr><th>${t("dev.user")}</th><th>${t("dev.name")}</th><th>${t("dev.last_sync")}</th><th class="num">${t("dev.pending")}</th><th class="num">${t("dev.pending_blobs")}</th><th>${t("dev.state")}</th><th></th></tr></thead><tbody>
+    ${items.map((d) => `<tr><td>${esc(d.name || d.username || userName(d.user_id))} <span class="muted">${esc(d.username || "")}</span></td><td>${esc(d.device_name || d.device_id)}</td><td>${esc(localTime([d.last_sync_at, d.last_pull_at].filter(Boolean).sort().pop()))}</td><td class="num">${esc(d.last_mutation_id ?? "")}</td><td class="num">${esc(d.pending_blobs ?? "")}</td>
+      <td>${d.revoked ? `<span class="badge rejected">${t("dev.revoked")}${d.wipe ? " · " + t("dev.wipe") : ""}</span>` : `<span class="badge approved">${t("dev.active")}</span>`}</td><td>${d.revoked ? "" : `<button class="danger" data-dev="${esc(d.device_id)}">${t("dev.revoke")}</button>`}</td></tr>`).join("")}</tbody></table></div>`;
   $$("[data-dev]").forEach((b) => {
     b.onclick = async () => {
       if (!confirm(t("dev.confirm"))) return;

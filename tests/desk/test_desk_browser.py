@@ -1,0 +1,656 @@
+"""The supervisor desk in a real browser against the real central server (issue 5's acceptance).
+
+The central server runs as its own process (`fieldvisit serve`) on a temporary database; users are created
+with `fieldvisit users add` and cases with `fieldvisit import` or the desk's import form. Investigators push
+their reports over HTTP through the sync protocol, as their devices do. Headless Debian chromium at
+1440×900 aborts every request that leaves the loopback interface, so the desk is shown to work offline
+(its CJK font included).
+
+Journeys: review (counts, filters, return with a comment, resubmission, approval, a stale second session
+getting the 412 message, team scope), the risk CSV and the report PDF, dispatch (a 500-row CSV with five bad
+rows through the import form, the suggestion applied, the collectors' devices receiving their visits), and
+the screenshots in docs/screenshots/desk-*.png.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from models.demo_data import DEMO_PASSWORD, demo_users, generate_import_records, to_csv_rows
+from tests.server.conftest import example_report, mutation
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parents[2]
+SHOTS = ROOT / "docs" / "screenshots"
+CHROMIUM = "/usr/bin/chromium"
+FIELDVISIT = Path(sys.executable).with_name("fieldvisit")
+ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
+]  # fmt: skip
+LOOPBACK = ("http://127.0.0.1", "blob:", "data:")
+VIEWPORT = {"width": 1440, "height": 900}
+PLANNED = "2026-11-20"  # the check-in date of the protocol's example report
+
+if not os.path.exists(CHROMIUM):
+    pytest.skip("no /usr/bin/chromium", allow_module_level=True)
+if not FIELDVISIT.exists():
+    pytest.skip("the fieldvisit CLI is not installed", allow_module_level=True)
+playwright = pytest.importorskip("playwright.sync_api")
+pypdf = pytest.importorskip("pypdf")
+expect = playwright.expect
+
+
+# ----------------------------------------------------------------------------------------------- server
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _cli(*args: str) -> str:
+    return subprocess.run([str(FIELDVISIT), *args], check=True, capture_output=True, text=True).stdout
+
+
+@dataclass
+class Device:
+    """An investigator's device speaking the protocol over HTTP (login, push with a mutation counter, pull)."""
+
+    http: httpx.Client
+    username: str
+    session: dict[str, Any] = field(default_factory=dict)
+    next_mid: int = 1
+    cursor: str | None = None
+
+    def login(self) -> Device:
+        r = self.http.post(
+            "/v1/auth/login",
+            json={
+                "username": self.username,
+                "password": DEMO_PASSWORD,
+                "device_name": f"{self.username}-phone",
+            },
+        )
+        assert r.status_code == 200, r.text
+        self.session = r.json()
+        return self
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.session['access_token']}"}
+
+    def push(
+        self, report: dict[str, Any], *, base_version: int = 0, kind: str = "submit_report"
+    ) -> dict[str, Any]:
+        m = mutation(self.next_mid, report, base_version=base_version, kind=kind)
+        self.next_mid += 1
+        r = self.http.post(
+            "/v1/sync/push",
+            headers=self.headers,
+            json={
+                "device_id": self.session["device_id"],
+                "server_epoch": self.session["server_epoch"],
+                "mutations": [m],
+            },
+        )
+        assert r.status_code == 200, r.text
+        res = r.json()["results"][0]
+        assert res["status"] == "applied", res
+        return res
+
+    def pull(self) -> list[dict[str, Any]]:
+        """Every change up to now from the stored cursor (a snapshot the first time)."""
+        changes: list[dict[str, Any]] = []
+        while True:
+            r = self.http.post(
+                "/v1/sync/pull",
+                headers=self.headers,
+                json={
+                    "device_id": self.session["device_id"],
+                    "server_epoch": self.session["server_epoch"],
+                    "cursor": self.cursor,
+                    "limit": 500,
+                },
+            )
+            assert r.status_code == 200, r.text
+            page = r.json()
+            changes += page["changes"]
+            self.cursor = page["cursor"]
+            if not page["has_more"]:
+                return changes
+
+
+@dataclass
+class Central:
+    url: str
+    db: str
+    ids: dict[str, str]  # username -> user id
+    districts: dict[str, list[str]]  # user id -> districts
+    http: httpx.Client
+    devices: dict[str, Device] = field(default_factory=dict)
+    tokens: dict[str, str] = field(default_factory=dict)
+    state: dict[str, Any] = field(default_factory=dict)
+
+    def device(self, username: str) -> Device:
+        if username not in self.devices:
+            self.devices[username] = Device(self.http, username).login()
+        return self.devices[username]
+
+    def h(self, username: str) -> dict[str, str]:
+        if username not in self.tokens:
+            r = self.http.post(
+                "/v1/auth/login",
+                json={"username": username, "password": DEMO_PASSWORD, "device_name": "test-api"},
+            )
+            assert r.status_code == 200, r.text
+            self.tokens[username] = r.json()["access_token"]
+        return {"Authorization": f"Bearer {self.tokens[username]}"}
+
+
+def _wait_up(url: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"fieldvisit serve exited with {proc.returncode}")
+        try:
+            if httpx.get(url + "/v1/health", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    raise RuntimeError("the central server did not come up")
+
+
+@pytest.fixture(scope="module")
+def central(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Central]:
+    """`fieldvisit serve` on a fresh database with the demo users of both teams and a few cases each."""
+    tmp = tmp_path_factory.mktemp("desk-central")
+    db = str(tmp / "server.db")
+    ids: dict[str, str] = {}
+    districts: dict[str, list[str]] = {}
+    for u in demo_users():
+        args = ["users", "add", u["username"], "--password", u["password"], "--role", u["role"],
+                "--team", u["team"], "--name", u["name"], "--db", db,
+                "--experience-years", str(u["experience_years"])]  # fmt: skip
+        if u["districts"]:
+            args += ["--district", ",".join(u["districts"])]
+        out = _cli(*args)
+        ids[u["username"]] = out.strip().rsplit(":", 1)[-1].strip()
+        districts[ids[u["username"]]] = list(u["districts"])
+    records = generate_import_records(10, seed=505, team="hz-a") + generate_import_records(
+        3, seed=506, team="hz-b"
+    )
+    (tmp / "cases.json").write_text(json.dumps({"records": records}, ensure_ascii=False), encoding="utf-8")
+    assert "errors 0" in _cli("import", str(tmp / "cases.json"), "--db", db)
+
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    # A day's capacity large enough that the 495 dispatched cases all fit on one planned date.
+    env = dict(os.environ, FIELDVISIT_DISPATCH_CAPACITY="400")
+    log = open(tmp / "serve.log", "wb")
+    proc = subprocess.Popen(
+        [str(FIELDVISIT), "serve", "--host", "127.0.0.1", "--port", str(port), "--db", db],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
+    )
+    try:
+        _wait_up(url, proc)
+        with httpx.Client(base_url=url, timeout=60) as http:
+            c = Central(url=url, db=db, ids=ids, districts=districts, http=http)
+            # Assign each team's cases to a pair of its investigators for the planned date.
+            for sup, pair in (("sup.a", ("inv.a1", "inv.a2")), ("sup.b", ("inv.b1", "inv.b2"))):
+                for v in http.get("/v1/visits", params={"limit": 1000}, headers=c.h(sup)).json()["items"]:
+                    r = http.post(
+                        f"/v1/visits/{v['visit_id']}/assign",
+                        headers=c.h(sup),
+                        json={"investigator_ids": [ids[pair[0]], ids[pair[1]]], "planned_date": PLANNED},
+                    )
+                    assert r.status_code == 200, r.text
+            yield c
+    finally:
+        proc.terminate()
+        proc.wait(15)
+        log.close()
+
+
+# ---------------------------------------------------------------------------------------------- reports
+
+
+def _assigned_visits(c: Central, username: str) -> dict[str, dict[str, Any]]:
+    """The visits a device holds after a pull: visit id -> visit data."""
+    return {
+        ch["id"]: ch["data"]
+        for ch in c.device(username).pull()
+        if ch["type"] == "visit" and ch["op"] == "put"
+    }
+
+
+def _at_the_door(rep: dict[str, Any], visit: dict[str, Any], pair: list[str]) -> dict[str, Any]:
+    """What a device records on site: both collectors present, the position at the borrower's address."""
+    b = visit.get("borrower") or {}
+    if b.get("lat") and b.get("lon") and rep.get("checkin"):
+        rep["checkin"] = dict(
+            rep["checkin"], position={"lat": b["lat"], "lon": b["lon"], "accuracy_m": "9", "source": "gps"}
+        )
+    rep["collector_ids"] = list(pair)
+    rep["compliance"] = dict(rep["compliance"], collector_ids=list(pair))
+    return rep
+
+
+def _variants(visit_ids: list[str]) -> list[dict[str, Any]]:
+    """Realistic reports beyond the main one: other outcomes, days, a promise to pay, other plans."""
+    out: list[dict[str, Any]] = []
+    for i, vid in enumerate(visit_ids):
+        day = 16 + i % 5
+        at = f"2026-11-{day:02d}T{9 + i % 8:02d}:20:00+08:00"
+        end = f"2026-11-{day:02d}T{10 + i % 8:02d}:05:00+08:00"
+        rep = example_report(vid)
+        rep["checkin"] = {
+            "at": at,
+            "position": {"lat": "30.2741", "lon": "120.1551", "accuracy_m": "15", "source": "gps"},
+        }
+        rep["checkout"] = {"at": end, "position": None}
+        kind = i % 4
+        if kind == 1:  # nobody at home: no interview, no money talk
+            rep.update(
+                outcome="NO_ONE_HOME",
+                notes="敲门无人应答，已留联系卡",
+                interview=None,
+                assessment=None,
+                plan=None,
+            )
+        elif kind == 2:  # a family member: contact details only (R-12)
+            rep.update(
+                outcome="MET_FAMILY",
+                notes="借款人母亲在家，已转告回电",
+                interview=None,
+                assessment=None,
+                plan=None,
+                third_party={"relation": "family", "contact_details": "请借款人回电", "message_passed": True},
+            )
+            rep["compliance"]["no_disclosure_attested"] = True
+        elif kind == 3:  # a promise to pay instead of a plan
+            rep["interview"] = {
+                "results": ["PTP"],
+                "reasons": ["ILLNESS_INJURY"],
+                "primary_reason": "ILLNESS_INJURY",
+                "willingness": "hesitant",
+                "hardship": True,
+                "promise": {"amount": "3000.00", "date": "2026-12-05"},
+            }
+            rep.update(plan=None, assessment=None, notes="借款人住院后收入中断，承诺月初还款")
+        out.append(rep)
+    return out
+
+
+def test_desk_review_journey(central: Central, browser: Any) -> None:
+    c = central
+    a_docs = _assigned_visits(c, "inv.a1")
+    b_docs = _assigned_visits(c, "inv.b1")
+    a_visits, b_visits = sorted(a_docs), sorted(b_docs)
+    assert len(a_visits) == 10 and len(b_visits) == 3
+    inv, partner, inv_b = c.device("inv.a1"), c.device("inv.a2"), c.device("inv.b1")
+    pair_a, pair_b = [c.ids["inv.a1"], c.ids["inv.a2"]], [c.ids["inv.b1"], c.ids["inv.b2"]]
+    # The main report (the protocol's example: met the borrower, 12 × 1100.16) and a few others, some of
+    # them sent by the partner's device.
+    main = _at_the_door(example_report(a_visits[0]), a_docs[a_visits[0]], pair_a)
+    assert inv.push(main)["server_version"] == 1
+    for i, rep in enumerate(_variants(a_visits[1:8])):
+        (partner if i % 3 == 2 else inv).push(_at_the_door(rep, a_docs[rep["visit_id"]], pair_a))
+    for rep in _variants(b_visits[:2]):
+        inv_b.push(_at_the_door(rep, b_docs[rep["visit_id"]], pair_b))
+    rid = main["report_id"]
+    c.state["report_id"] = rid
+
+    ctx, page = _open(browser)
+    try:
+        _sign_in(page, "sup.a")
+        # Counts per state over the team's scope: eight reports of team A, all waiting for review.
+        expect(page.get_by_test_id("count-submitted")).to_contain_text("8")
+        expect(page.get_by_test_id("count-all")).to_contain_text("8")
+        expect(page.locator("#inbox-table tbody tr")).to_have_count(8)
+        # Filter by outcome: the two "no one home" reports.
+        page.locator("#filters select[name=outcome]").select_option("NO_ONE_HOME")
+        page.locator("#filters button[type=submit]").click()
+        expect(page.locator("#inbox-table tbody tr")).to_have_count(2)
+        expect(page.get_by_test_id("count-submitted")).to_contain_text("2")
+        expect(page.locator("#inbox-table tbody")).to_contain_text("无人在家")
+        # Filter by bucket too: the rows shown all carry that bucket.
+        page.locator("#filters select[name=outcome]").select_option("")
+        bucket = page.locator(f'#inbox-table tr[data-id="{rid}"]')
+        page.locator("#filters button[type=submit]").click()
+        expect(page.locator("#inbox-table tbody tr")).to_have_count(8)
+        b = page.locator(f'#inbox-table tr[data-id="{rid}"] [data-col=bucket]').inner_text().strip()
+        page.locator("#filters select[name=bucket]").select_option(b.lstrip("M").rstrip("+"))
+        page.locator("#filters button[type=submit]").click()
+        expect(bucket).to_be_visible()
+        cells = page.locator("#inbox-table tbody [data-col=bucket]").all_inner_texts()
+        assert cells and {x.strip() for x in cells} == {b}, cells
+        page.locator("#filters select[name=bucket]").select_option("")
+        page.locator("#filters button[type=submit]").click()
+        expect(page.locator("#inbox-table tbody tr")).to_have_count(8)
+
+        # Open the synced report and return it with a comment.
+        page.locator(f'#inbox-table tr[data-id="{rid}"] td[data-col=visit]').click()
+        expect(page.get_by_test_id("report-status")).to_have_text("待审核")
+        expect(page.get_by_test_id("section-plan")).to_contain_text("1100.16")
+        expect(page.get_by_test_id("apr")).to_contain_text("19.56%")
+        expect(page.get_by_test_id("section-interview")).to_contain_text("收入下降")
+        page.locator("#review-comment").fill("请补充配偶收入证明")
+        page.get_by_role("button", name="退回修改").click()
+        expect(page.get_by_test_id("report-status")).to_have_text("已退回")
+        expect(page.get_by_test_id("comments")).to_contain_text("请补充配偶收入证明")
+
+        # The investigator's device learns of the return on its next pull and resubmits on top of it.
+        review = [ch for ch in inv.pull() if ch["type"] == "report_review" and ch["id"] == rid][-1]["data"]
+        assert review["status"] == "returned" and review["server_version"] == 2
+        assert review["comments"][-1]["comment"] == "请补充配偶收入证明"
+        resub = dict(main, notes="已补充配偶收入证明（工资条）")
+        resub["assessment"] = dict(main["assessment"])
+        resub["assessment"]["incomes"] = [*main["assessment"]["incomes"][:1],
+                                          {"amount": "3200.00", "source": "spouse", "evidence": "payslip"}]  # fmt: skip
+        res = inv.push(resub, base_version=review["server_version"], kind="resubmit_report")
+        assert res["server_version"] == 3
+
+        # The supervisor sees it come back as resubmitted, with the diff against the first version.
+        page.goto(c.url + "/desk/#/inbox")
+        expect(page.get_by_test_id("count-resubmitted")).to_contain_text("1")
+        page.get_by_test_id("count-resubmitted").click()
+        expect(page.locator("#inbox-table tbody tr")).to_have_count(1)
+        page.locator(f'#inbox-table tr[data-id="{rid}"] td[data-col=visit]').click()
+        expect(page.get_by_test_id("report-status")).to_have_text("已重新提交")
+        expect(page.get_by_test_id("history")).to_contain_text("3200.00")
+        expect(page.get_by_test_id("comments")).to_contain_text("请补充配偶收入证明")
+        assert page.locator("[data-testid=report-flags]").count() == 0  # a clean report carries no flags
+        _shot(page, "desk-report")
+
+        # A second supervisor session opens the same version and keeps it on screen.
+        ctx2, page2 = _open(browser)
+        try:
+            _sign_in(page2, "admin")
+            page2.goto(f"{c.url}/desk/#/report/{rid}")
+            expect(page2.get_by_test_id("report-status")).to_have_text("已重新提交")
+
+            page.get_by_role("button", name="批准").click()
+            expect(page.get_by_test_id("report-status")).to_have_text("已批准")
+
+            # The stale session tries to approve: the clear 412 message, and the fresh state loaded.
+            page2.get_by_role("button", name="批准").click()
+            notice = page2.get_by_test_id("review-notice")
+            expect(notice).to_contain_text("该报告已被他人更新")
+            expect(page2.get_by_test_id("report-status")).to_have_text("已批准")
+            _shot(page2, "desk-stale-412", docs=False)
+        finally:
+            ctx2.close()
+
+        # The risk CSV contains the approved plan.
+        page.goto(c.url + "/desk/#/feedback")
+        with page.expect_download() as dl:
+            page.locator("#csv-btn").click()
+        text = Path(dl.value.path()).read_text(encoding="utf-8-sig")
+        rows = list(csv.DictReader(io.StringIO(text)))
+        assert [r["report_id"] for r in rows] == [rid]
+        assert rows[0]["event"] == "report_approved" and rows[0]["instalment"] == "1100.16"
+        assert rows[0]["apr_compound"] == "0.1956" and rows[0]["principal"] == "12000.00"
+        expect(page.locator("#feed")).to_contain_text("1100.16")
+
+        # The PDF of the report: Chinese text and the plan survive text extraction.
+        page.goto(f"{c.url}/desk/#/report/{rid}")
+        expect(page.get_by_test_id("report-status")).to_have_text("已批准")
+        with page.expect_download() as dl:
+            page.locator("#pdf-btn").click()
+        pdf = Path(dl.value.path()).read_bytes()
+        assert pdf.startswith(b"%PDF")
+        flat = re.sub(r"\s+", "", "".join(p.extract_text() for p in pypdf.PdfReader(io.BytesIO(pdf)).pages))
+        assert "还款方案" in flat and "1100.16" in flat and "19.56%" in flat
+        assert "请补充配偶收入证明" in flat and "已补充配偶收入证明" in flat
+
+        # The device learns of the approval too.
+        final = [ch for ch in inv.pull() if ch["type"] == "report_review" and ch["id"] == rid][-1]["data"]
+        assert final["status"] == "approved" and final["server_version"] == 4
+    finally:
+        ctx.close()
+
+    # Team B's supervisor: not in the list, and the URL says not found.
+    ctx3, page3 = _open(browser)
+    try:
+        _sign_in(page3, "sup.b")
+        expect(page3.get_by_test_id("count-all")).to_contain_text("2")
+        expect(page3.locator("#inbox-table tbody tr")).to_have_count(2)
+        assert page3.locator(f'#inbox-table tr[data-id="{rid}"]').count() == 0
+        page3.goto(f"{c.url}/desk/#/report/{rid}")
+        expect(page3.get_by_test_id("load-error")).to_contain_text("未找到或无权查看")
+        expect(page3.locator("#main")).not_to_contain_text("1100.16")
+    finally:
+        ctx3.close()
+
+
+# --------------------------------------------------------------------------------------------- dispatch
+
+BAD_ROWS = {  # data row number (from 1) -> (field, how the row is broken)
+    17: "phone",
+    88: "id_number",
+    150: "overdue_amount",
+    301: "product_type",
+    444: "district",
+}
+
+
+def _bad_csv(path: Path) -> tuple[list[dict[str, Any]], Path]:
+    records = generate_import_records(500, seed=909, team="hz-a", start=5001)
+    for row, fld in BAD_ROWS.items():
+        rec = records[row - 1]
+        if fld == "phone":
+            rec["phone"] = "1381234567"  # ten digits
+        elif fld == "id_number":
+            last = rec["id_number"][-1]
+            rec["id_number"] = rec["id_number"][:-1] + ("0" if last != "0" else "1")
+        elif fld == "overdue_amount":
+            rec["overdue_amount"] = "1234.567"
+        elif fld == "product_type":
+            rec["product_type"] = "mortgage"
+        elif fld == "district":
+            rec["district"] = ""
+    header, rows = to_csv_rows(records)
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(header)
+    w.writerows(rows)
+    path.write_text(buf.getvalue(), encoding="utf-8")
+    return records, path
+
+
+def test_dispatch_import_suggest_apply_and_devices_receive(
+    central: Central, browser: Any, tmp_path: Path
+) -> None:
+    c = central
+    records, path = _bad_csv(tmp_path / "accounts-500.csv")
+    # The collectors' devices are already in sync before the cases arrive.
+    team_a = [f"inv.a{i}" for i in range(1, 7)]
+    for u in team_a:
+        c.device(u).pull()
+
+    ctx, page = _open(browser)
+    try:
+        _sign_in(page, "sup.a")
+        page.locator('header nav a[data-nav="dispatch"]').click()
+        page.locator("#import-file").set_input_files(str(path))
+        page.locator("#import-btn").click()
+        summary = page.get_by_test_id("import-summary")
+        expect(summary).to_contain_text("新增 495", timeout=60_000)
+        expect(summary).to_contain_text("错误 5")
+        errors = page.locator("[data-testid=import-errors] tbody tr")
+        expect(errors).to_have_count(5)
+        got = [(int(r.locator("td").nth(0).inner_text()), r.locator("td").nth(1).inner_text().strip())
+               for r in errors.all()]  # fmt: skip
+        assert got == sorted(BAD_ROWS.items()), got
+        expect(page.get_by_test_id("open-count")).to_contain_text("495")
+
+        page.locator("#suggest-btn").click()
+        expect(page.get_by_test_id("suggest-count")).to_contain_text("495", timeout=30_000)
+        expect(page.get_by_test_id("suggest-unassigned")).to_have_count(0)
+        _shot(page, "desk-dispatch")
+        page.locator("#apply-btn").click()
+        expect(page.locator("#toast")).to_contain_text("已派单 495 个案件", timeout=120_000)
+        expect(page.get_by_test_id("open-count")).to_contain_text("0")
+    finally:
+        ctx.close()
+
+    # Every imported case now has two distinct collectors, both covering its district.
+    good = {r["external_id"]: r for i, r in enumerate(records, 1) if i not in BAD_ROWS}
+    visits: list[dict[str, Any]] = []
+    while True:
+        r = c.http.get("/v1/visits", params={"limit": 1000, "offset": len(visits)}, headers=c.h("sup.a"))
+        page_ = r.json()
+        visits += page_["items"]
+        if len(visits) >= page_["total"]:
+            break
+    mine = [v for v in visits if v["external_id"] in good]
+    assert len(mine) == 495
+    expected: dict[str, set[str]] = {}
+    for v in mine:
+        pair = v["investigator_ids"]
+        assert v["status"] == "assigned" and len(set(pair)) == 2, v
+        for uid in pair:
+            assert v["district"] in c.districts[uid], (v, uid)
+            expected.setdefault(uid, set()).add(v["visit_id"])
+    # The collectors' devices receive exactly their new cases on the next pull.
+    by_id = {c.ids[u]: u for u in team_a}
+    for uid, vids in expected.items():
+        got = {ch["id"] for ch in c.device(by_id[uid]).pull() if ch["type"] == "visit" and ch["op"] == "put"}
+        assert vids <= got, (by_id[uid], len(vids - got))
+        assert not (got - vids - {v["visit_id"] for v in visits}), "a visit outside the team reached a device"
+
+
+# ------------------------------------------------------------------------------------------ screenshots
+
+
+def test_screenshots_and_english_switch(central: Central, browser: Any) -> None:
+    c = central
+    rid = c.state.get("report_id")
+    if not rid:
+        pytest.skip("needs the review journey's report")
+    ctx, page = _open(browser)
+    try:
+        _sign_in(page, "sup.a")
+        expect(page.locator("#inbox-table tbody tr")).to_have_count(8)
+        _shot(page, "desk-inbox")
+        page.goto(f"{c.url}/desk/#/report/{rid}")
+        expect(page.get_by_test_id("section-plan")).to_contain_text("1100.16")
+        _shot(page, "desk-report-approved", docs=False)
+        page.locator('header nav a[data-nav="dashboard"]').click()
+        expect(page.get_by_test_id("dash-outcomes")).to_contain_text("见到本人")
+        expect(page.get_by_test_id("dash-plans")).to_contain_text("12000.00")
+        _shot(page, "desk-dashboard")
+        page.locator('header nav a[data-nav="devices"]').click()
+        expect(page.locator("#main table tbody tr").first).to_be_visible()
+        expect(page.locator("#main")).to_contain_text("陈志刚")
+        _shot(page, "desk-devices", docs=False)
+        page.locator('header nav a[data-nav="feedback"]').click()
+        expect(page.locator("#feed")).to_contain_text("方案已批准")
+        _shot(page, "desk-feedback", docs=False)
+
+        # English: the whole desk switches, and stays switched after a reload.
+        page.locator("#lang-btn").click()
+        expect(page.locator('header nav a[data-nav="inbox"]')).to_have_text("Review")
+        expect(page.locator("#main")).to_contain_text("Feedback to risk management")
+        page.goto(f"{c.url}/desk/#/report/{rid}")
+        expect(page.get_by_test_id("report-status")).to_have_text("Approved")
+        expect(page.get_by_test_id("section-interview")).to_contain_text("Income reduction")
+        _shot(page, "desk-report-en", docs=False)
+        page.reload()
+        expect(page.get_by_test_id("report-status")).to_have_text("Approved")
+        page.locator('header nav a[data-nav="inbox"]').click()
+        expect(page.get_by_test_id("count-approved")).to_contain_text("Approved")
+        expect(page.locator("#inbox-table tbody")).to_contain_text("No one home")
+        _shot(page, "desk-inbox-en", docs=False)
+        page.locator("#lang-btn").click()
+        expect(page.get_by_test_id("count-approved")).to_contain_text("已批准")
+        # Signing out leaves the sign-in form, in the chosen language.
+        page.locator("#logout-btn").click()
+        expect(page.locator("#login-form")).to_contain_text("主管登录")
+        _shot(page, "desk-login", docs=False)
+    finally:
+        ctx.close()
+
+
+# -------------------------------------------------------------------------------------------- browser
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with playwright.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+_OUTSIDE: list[str] = []
+
+
+def _open(browser: Any) -> tuple[Any, Any]:
+    ctx = browser.new_context(viewport=VIEWPORT, accept_downloads=True, locale="zh-CN")
+    ctx.set_default_timeout(15_000)
+    page = ctx.new_page()
+
+    def route(r: Any) -> None:
+        if r.request.url.startswith(LOOPBACK):
+            r.continue_()
+        else:
+            _OUTSIDE.append(r.request.url)
+            r.abort()
+
+    page.route("**/*", route)
+    return ctx, page
+
+
+def _sign_in(page: Any, username: str) -> None:
+    url = re.sub(r"/desk/.*$", "", page.url) if "/desk/" in page.url else None
+    base = url or _BASE[0]
+    with page.expect_response(lambda r: r.url.endswith("/desk/font.ttf"), timeout=30_000):
+        page.goto(base + "/desk/")
+    page.locator("#login-form input[name=username]").fill(username)
+    page.locator("#login-form input[name=password]").fill(DEMO_PASSWORD)
+    page.locator("#login-form button[type=submit]").click()
+    expect(page.locator("#whoami")).to_be_visible()
+    expect(page.locator("#inbox-table table, #inbox-table p")).to_be_visible()
+
+
+_BASE: list[str] = []
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _base(central: Central) -> Iterator[None]:
+    _BASE[:] = [central.url]
+    yield
+    assert not _OUTSIDE, f"the desk asked for something outside loopback: {_OUTSIDE}"
+
+
+def _shot(page: Any, name: str, *, docs: bool = True) -> Path:
+    """A 1440×900 screenshot once the CJK font is in; desk-*.png go to docs/screenshots/."""
+    page.evaluate("document.fonts.ready")
+    page.evaluate("document.getElementById('toast').hidden = true")
+    time.sleep(0.3)
+    folder = SHOTS if docs else ROOT / "tests" / "artifacts" / "screenshots"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.png"
+    page.screenshot(path=str(path))
+    return path

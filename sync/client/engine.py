@@ -134,6 +134,12 @@ class SyncEngine:
         with self._lock:
             return self._sync_locked()
 
+    def push(self) -> SyncReport:
+        """Push the outbox (blobs first) without pulling: for a quick send on a metered link. sync() is the
+        normal call; a later sync() pulls what this skipped."""
+        with self._lock:
+            return self._sync_locked(pull=False)
+
     def try_sync(self) -> SyncReport | None:
         """Like sync(), but returns None at once when a sync is already running."""
         if not self._lock.acquire(blocking=False):
@@ -158,11 +164,11 @@ class SyncEngine:
 
     # -- one sync -----------------------------------------------------------------------------------------
 
-    def _sync_locked(self) -> SyncReport:
+    def _sync_locked(self, *, pull: bool = True) -> SyncReport:
         report = SyncReport(started_at=self.clock())
         self.status.update(in_progress=True, phase="health", done=0, total=None, next_attempt_in=None)
         try:
-            self._run(report)
+            self._run(report, pull=pull)
         except SyncError as exc:
             self._record_failure(exc)
             raise
@@ -171,15 +177,17 @@ class SyncEngine:
             raise
         now = self.clock()
         report.finished_at = now
-        self.store.update_sync_state(last_sync_at=now, last_error=None)
+        # Only a full sync (push and pull) counts as "last synced" for the investigator.
+        success = {"last_sync_at": now} if pull else {}
+        self.store.update_sync_state(last_error=None, **success)
         self.status.update(
             in_progress=False,
             phase="idle",
             done=0,
             total=None,
             pending=self.store.pending_count(),
-            last_success_at=now,
             last_error=None,
+            **({"last_success_at": now} if pull else {}),
         )
         log.info(
             "sync done: pushed=%d applied=%d dup=%d conflict=%d rejected=%d pulled=%d blobs=%d",
@@ -205,7 +213,7 @@ class SyncEngine:
             in_progress=False, phase="idle", done=0, total=None, pending=pending, last_error=exc.code
         )
 
-    def _run(self, report: SyncReport) -> None:
+    def _run(self, report: SyncReport, *, pull: bool = True) -> None:
         state = self.store.sync_state()
         if not getattr(state, "device_id", None) or not getattr(state, "server_url", None):
             raise AuthError("not signed in", code="not_signed_in")
@@ -215,7 +223,8 @@ class SyncEngine:
                 if health is not None and health.server_epoch != self.store.sync_state().server_epoch:
                     raise _NewEpoch(health.server_epoch)
                 self._push_all(report)
-                self._pull_all(report)
+                if pull:
+                    self._pull_all(report)
                 return
             except _NewEpoch as new:
                 self._reregister(new.epoch, report)

@@ -73,9 +73,11 @@ def main() -> int:
                 os.kill(os.getpid(), signal.SIGKILL)
         return 0
     engine = SyncEngine(
-        store, api, credentials=lambda: Credentials(username, PASSWORD, Path(store_path).stem), batch_size=int(
-            os.environ.get("FV_BATCH", "50"))
-    )  # fmt: skip
+        store,
+        api,
+        credentials=lambda: Credentials(username, PASSWORD, Path(store_path).stem),
+        batch_size=int(os.environ.get("FV_BATCH", "50")),
+    )
     for _ in range(20):
         try:
             engine.sync()

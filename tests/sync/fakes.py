@@ -107,6 +107,7 @@ class FakeServer:
                 continue
             if mid > last + 1:
                 return err(409, "mutation_gap", expected=last + 1)
+            res: dict[str, Any]
             known = self.versions.get(m["version_id"])
             if known is not None and known != m["content_sha256"]:
                 res = {"status": "rejected", "server_version": None, "error": "version_id_reused"}

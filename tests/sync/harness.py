@@ -46,9 +46,15 @@ def seed_users(db_path: Path | str) -> dict[str, str]:
     try:
         for username in INVESTIGATORS:
             ids[username] = db.write_sync(
-                add_user, username=username, password_hash=pw.hash(PASSWORD), role="investigator", team=TEAM,
-                districts=["西湖区", "上城区", "拱墅区", "滨江区"], experience_years=3, now=now,
-            )["id"]  # fmt: skip
+                add_user,
+                username=username,
+                password_hash=pw.hash(PASSWORD),
+                role="investigator",
+                team=TEAM,
+                districts=["西湖区", "上城区", "拱墅区", "滨江区"],
+                experience_years=3,
+                now=now,
+            )["id"]
         ids[SUPERVISOR] = db.write_sync(
             add_user,
             username=SUPERVISOR,
@@ -87,9 +93,10 @@ def seed_visits(
     people = [collectors[u] for u in INVESTIGATORS]
     for vid in visit_ids:
         r = http.post(
-            f"{base}/v1/visits/{vid}/assign", json={"investigator_ids": people, "planned_date": "2026-04-02"},
+            f"{base}/v1/visits/{vid}/assign",
+            json={"investigator_ids": people, "planned_date": "2026-04-02"},
             headers=auth,
-        )  # fmt: skip
+        )
         r.raise_for_status()
     return visit_ids
 
@@ -231,7 +238,7 @@ class World:
         self.users = seed_users(self.db_path)
         self.tc: Any = None
         self.start()
-        self.desk = httpx.Client(transport=self.tc._transport)
+        self.desk = httpx.Client(transport=self.tc._transport)  # type: ignore[attr-defined]
         self.visits = seed_visits(self.desk, BASE, visits, collectors=self.users) if visits else []
         self.devices: list[Device] = []
 
@@ -266,8 +273,13 @@ class World:
         store_path: Path | None = None,
         **store_kw: Any,
     ) -> Device:
-        d = Device(self, username, store_path or self.tmp / f"{name}.db", with_credentials=with_credentials,
-                   **store_kw)  # fmt: skip
+        d = Device(
+            self,
+            username,
+            store_path or self.tmp / f"{name}.db",
+            with_credentials=with_credentials,
+            **store_kw,
+        )
         if login:
             d.api.login(BASE, username, PASSWORD, name)
         self.devices.append(d)
@@ -280,8 +292,9 @@ class World:
 
 
 class Device:
-    def __init__(self, world: World, username: str, path: Path, *, with_credentials: bool, **store_kw: Any
-                 ) -> None:  # fmt: skip
+    def __init__(
+        self, world: World, username: str, path: Path, *, with_credentials: bool, **store_kw: Any
+    ) -> None:
         from storage.store import DeviceStore
         from sync.client import ApiClient, Credentials, SyncEngine
 

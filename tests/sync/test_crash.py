@@ -51,8 +51,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServerPro
     proc.stop()
 
 
-def client(store: Path, url: str, command: str, *args: str, crash: str | None = None, batch: int = 50
-           ) -> int:  # fmt: skip
+def client(store: Path, url: str, command: str, *args: str, crash: str | None = None, batch: int = 50) -> int:
     env = dict(os.environ, PYTHONPATH=str(ROOT), FV_BATCH=str(batch))
     env.pop(CRASH_ENV, None)
     if crash:
@@ -60,8 +59,12 @@ def client(store: Path, url: str, command: str, *args: str, crash: str | None = 
     username = INVESTIGATORS[0]
     done = subprocess.run(
         [PYTHON, "-m", "tests.sync.crash_client", str(store), url, username, command, *args],
-        cwd=ROOT, env=env, timeout=120, capture_output=True, text=True,
-    )  # fmt: skip
+        cwd=ROOT,
+        env=env,
+        timeout=120,
+        capture_output=True,
+        text=True,
+    )
     if done.returncode not in (0, KILLED, 3):
         raise AssertionError(f"client failed ({done.returncode}): {done.stderr[-2000:]}")
     return done.returncode

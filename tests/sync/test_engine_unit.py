@@ -83,10 +83,15 @@ def test_pull_pages_followed_until_has_more_is_false_when_changes_exceed_limit(
     store: DeviceStore, fake: FakeServer
 ) -> None:
     fake.changes = [
-        {"seq": i, "type": "report_review", "op": "put", "id": f"00000000-0000-4000-8000-{i:012d}",
-         "data": {"server_version": 1, "status": "submitted", "comments": []}}
+        {
+            "seq": i,
+            "type": "report_review",
+            "op": "put",
+            "id": f"00000000-0000-4000-8000-{i:012d}",
+            "data": {"server_version": 1, "status": "submitted", "comments": []},
+        }
         for i in range(1, 8)
-    ]  # fmt: skip
+    ]
     api = ApiClient(store, httpx.Client(transport=fake.transport()), tokens=signed_in(store, fake))
     engine = SyncEngine(store, api, pull_limit=3)
 
@@ -406,3 +411,16 @@ def test_push_body_is_gzip_json_with_device_and_epoch_when_sent(
     assert body["device_id"] == "dev-1"
     assert body["server_epoch"] == fake.epoch
     assert body["mutations"][0] == entry.mutation
+
+
+def test_outbox_sent_without_pull_or_last_sync_time_when_push_only(
+    store: DeviceStore, fake: FakeServer, engine: SyncEngine
+) -> None:
+    store.submit_report(report())
+
+    rep = engine.push()
+
+    assert rep.applied == 1
+    assert "POST /v1/sync/pull" not in _paths(fake)
+    assert store.sync_state().last_sync_at is None
+    assert engine.status.current.last_success_at is None

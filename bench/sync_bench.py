@@ -1,0 +1,466 @@
+"""Sync benchmark: push throughput and latency (batch 1/50, 1/8 devices), the 5,000-visit initial pull, and
+the in-process ceiling of the server's own push function, against a `fieldvisit serve` subprocess.
+
+Run: .venv/bin/python bench/sync_bench.py [--quick]; prints a table and writes bench/results/sync_bench.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import multiprocessing as mp
+import os
+import platform
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import httpx  # noqa: E402
+
+RESULTS = ROOT / "bench" / "results" / "sync_bench.json"
+PASSWORD = "bench-password"
+TEAM = "hz-a"
+PULL_USERS = ("inv.b1", "inv.b2")  # assigned the 5,000 visits of the initial pull
+PUSH_USERS = ("inv.c1", "inv.c2")  # assigned the 50 visits the pushed reports are about
+REPORT_VISITS = 50
+TARGETS = {
+    "push_b50_d1_rps": 2000.0,
+    "push_b1_d8_rps": 300.0,
+    "push_b50_p95_ms": 100.0,
+    "pull_5000_s": 1.0,
+    "ceiling_ratio": 0.40,
+}
+SERVER_ENV = {
+    "FIELDVISIT_ARGON2_TIME_COST": "1",
+    "FIELDVISIT_ARGON2_MEMORY_KIB": "64",
+    "FIELDVISIT_LOGIN_MAX_FAILURES": "100000",
+}
+
+
+# -- setup ----------------------------------------------------------------------------------------------
+
+
+def seed(db_path: Path, visits: int) -> tuple[list[str], list[str]]:
+    """Written straight into the server database: `visits` visits for the pull pair, 50 for the push pair."""
+    from models.demo_data import generate_import_records
+    from sync.server.db import Database
+    from sync.server.security import Passwords
+    from sync.server.store.common import Principal
+    from sync.server.store.users import add_user
+    from sync.server.store.visits import assign_visit, import_visits
+
+    pw = Passwords(time_cost=1, memory_kib=64)
+    db = Database(str(db_path), readers=1)
+    now = datetime.now(UTC)
+    try:
+        ids = {
+            u: db.write_sync(
+                add_user, username=u, password_hash=pw.hash(PASSWORD), role="investigator", team=TEAM, now=now
+            )["id"]
+            for u in PULL_USERS + PUSH_USERS
+        }
+        admin = Principal("bench-admin", "admin", "admin", "admin", TEAM, "bench")
+        records = generate_import_records(visits + REPORT_VISITS, seed=3, team=TEAM)
+        visit_ids: list[str] = []
+        for i in range(0, len(records), 1000):
+            out = db.write_sync(import_visits, actor=admin, records=records[i : i + 1000], now=now)
+            visit_ids += [v["visit_id"] for v in out["visits"]]
+        push_visits, pull_visits = visit_ids[:REPORT_VISITS], visit_ids[REPORT_VISITS:]
+        for vids, users in ((pull_visits, PULL_USERS), (push_visits, PUSH_USERS)):
+            people = [ids[u] for u in users]
+            for vid in vids:
+                db.submit(
+                    assign_visit,
+                    actor=admin,
+                    visit_id=vid,
+                    investigator_ids=people,
+                    planned_date=None,
+                    now=now,
+                )
+        db.write_sync(lambda d: None)  # the queue drains in order
+    finally:
+        db.close()
+    return push_visits, pull_visits
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Server:
+    def __init__(self, db_path: Path) -> None:
+        self.db_path = db_path
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        exe = Path(sys.executable).with_name("fieldvisit")
+        cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "cli.main"]
+        self.proc = subprocess.Popen(
+            [*cmd, "serve", "--host", "127.0.0.1", "--port", str(self.port), "--db", str(db_path)],
+            cwd=ROOT,
+            env=os.environ | SERVER_ENV,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{self.url}/v1/health", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        raise SystemExit("the server did not start")
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU of the server process so far (Linux /proc)."""
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(30)
+
+
+class TimingTransport(httpx.BaseTransport):
+    """Records the wall time of each request including reading its answer, by path."""
+
+    def __init__(self) -> None:
+        self.inner = httpx.HTTPTransport()
+        self.times: list[tuple[str, float]] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        t0 = time.perf_counter()
+        resp = self.inner.handle_request(request)
+        resp.read()
+        self.times.append((request.url.path, time.perf_counter() - t0))
+        return resp
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def example_report(visit_id: str) -> Any:
+    from models.report import _EXAMPLE_REPORT, VisitReport
+
+    body: dict[str, Any] = copy.deepcopy(_EXAMPLE_REPORT)
+    body["report_id"] = str(uuid.uuid4())
+    body["visit_id"] = visit_id
+    return VisitReport.model_validate(body)
+
+
+def _timed(store: Any, method: str, into: dict[str, float]) -> None:
+    """Wrap a store method so its wall time adds up under its name (the local-transaction share)."""
+    original = getattr(store, method)
+
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        t0 = time.perf_counter()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            into[method] = into.get(method, 0.0) + time.perf_counter() - t0
+
+    setattr(store, method, wrapped)
+
+
+def _device(workdir: Path, url: str, name: str, batch: int, user: str) -> tuple[Any, Any, TimingTransport]:
+    from storage.store import DeviceStore
+    from sync.client import ApiClient, SyncEngine
+
+    store: Any = DeviceStore(workdir / f"{name}.db")
+    store.timings = {}
+    for method in ("apply_push_response", "apply_pull_page", "outbox"):
+        _timed(store, method, store.timings)
+    transport = TimingTransport()
+    http = httpx.Client(transport=transport, timeout=60)
+    api = ApiClient(store, http)
+    api.login(url, user, PASSWORD, name)
+    return store, SyncEngine(store, api, batch_size=batch), transport
+
+
+# -- push -----------------------------------------------------------------------------------------------
+
+
+def push_worker(
+    workdir: str, url: str, name: str, batch: int, n: int, visits: list[str], barrier: Any, out: Any
+) -> None:
+    store, engine, transport = _device(Path(workdir), url, name, batch, PUSH_USERS[0])
+    engine.sync()  # the initial pull is not part of the push figure
+    for i in range(n):
+        store.submit_report(example_report(visits[i % len(visits)]))
+    transport.times.clear()
+    store.timings.clear()
+    barrier.wait()
+    t0, cpu0 = time.perf_counter(), time.process_time()
+    rep = engine.push()  # push only: the pull of the new reports' review states is not push throughput
+    t1, cpu1 = time.perf_counter(), time.process_time()
+    lat = [t for p, t in transport.times if p == "/v1/sync/push"]
+    out.put(
+        {
+            "name": name,
+            "t0": t0,
+            "t1": t1,
+            "pushed": rep.pushed,
+            "applied": rep.applied,
+            "latencies": lat,
+            "cpu": cpu1 - cpu0,
+            "apply": store.timings.get("apply_push_response", 0.0),
+        }
+    )
+    store.close()
+
+
+def run_push(
+    workdir: Path, server: Server, visits: list[str], *, batch: int, devices: int, per_device: int
+) -> dict[str, Any]:
+    url = server.url
+    ctx = mp.get_context("fork")
+    barrier, out = ctx.Barrier(devices + 1), ctx.Queue()
+    procs = [
+        ctx.Process(
+            target=push_worker,
+            args=(str(workdir), url, f"b{batch}-d{devices}-{i}", batch, per_device, visits, barrier, out),
+        )
+        for i in range(devices)
+    ]
+    for p in procs:
+        p.start()
+    barrier.wait(timeout=900)  # every device has signed in and filled its outbox
+    server_cpu0 = server.cpu_seconds()
+    results = [out.get(timeout=900) for _ in procs]
+    server_cpu = server.cpu_seconds() - server_cpu0
+    for p in procs:
+        p.join(60)
+    # perf_counter is per process but shares the monotonic clock on Linux, so the spans are comparable.
+    span = max(r["t1"] for r in results) - min(r["t0"] for r in results)
+    total = sum(r["applied"] for r in results)
+    lat = sorted(t for r in results for t in r["latencies"])
+    return {
+        "batch": batch,
+        "devices": devices,
+        "reports": total,
+        "seconds": round(span, 3),
+        "reports_per_s": round(total / span, 1),
+        "pushes": len(lat),
+        "p50_ms": round(_pct(lat, 50) * 1000, 1),
+        "p95_ms": round(_pct(lat, 95) * 1000, 1),
+        "client_cpu_ms_per_report": round(sum(r["cpu"] for r in results) / total * 1000, 3),
+        "client_apply_wall_ms_per_report": round(sum(r["apply"] for r in results) / total * 1000, 3),
+        "server_cpu_ms_per_report": round(server_cpu / total * 1000, 3),
+    }
+
+
+def _fsync_ms(workdir: Path, n: int = 50) -> float:
+    """The disk's fsync latency: every durable commit (device or server) pays at least one."""
+    path = workdir / "fsync.probe"
+    with open(path, "wb") as f:
+        t0 = time.perf_counter()
+        for _ in range(n):
+            f.write(b"x" * 4096)
+            f.flush()
+            os.fsync(f.fileno())
+        return round((time.perf_counter() - t0) / n * 1000, 3)
+
+
+def _pct(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    k = max(0, min(len(values) - 1, round(p / 100 * (len(values) - 1))))
+    return sorted(values)[k]
+
+
+# -- pull -----------------------------------------------------------------------------------------------
+
+
+def run_pull(workdir: Path, url: str, runs: int) -> dict[str, Any]:
+    totals, http_times, apply_times, pages, changes = [], [], [], 0, 0
+    for i in range(runs):
+        store, engine, transport = _device(workdir, url, f"pull-{i}", 50, PULL_USERS[0])
+        transport.times.clear()
+        t0 = time.perf_counter()
+        rep = engine.sync()
+        totals.append(time.perf_counter() - t0)
+        http_times.append(sum(t for p, t in transport.times if p == "/v1/sync/pull"))
+        apply_times.append(store.timings.get("apply_pull_page", 0.0))
+        pages, changes = rep.pages, rep.pulled
+        store.close()
+    return {
+        "visits": changes,
+        "pages": pages,
+        "seconds_median": round(statistics.median(totals), 3),
+        "http_seconds_median": round(statistics.median(http_times), 3),
+        "device_apply_seconds_median": round(statistics.median(apply_times), 3),
+        "runs": runs,
+    }
+
+
+# -- ceiling --------------------------------------------------------------------------------------------
+
+
+def run_ceiling(db_path: Path, visits: list[str], n: int, batch: int) -> dict[str, Any]:
+    """The server's own push function (prepare + apply_push) on its own database layer, no HTTP."""
+    from models.canonical import content_sha256
+    from sync.server.db import Database
+    from sync.server.store.common import Principal
+    from sync.server.store.push import MutationIn, apply_push, prepare
+    from sync.server.store.users import issue_device, user_for_login
+
+    db = Database(str(db_path), readers=1)
+    try:
+        now = datetime.now(UTC)
+        user = db.read_sync(user_for_login, PUSH_USERS[0])
+        assert user is not None
+        pair = db.write_sync(
+            issue_device, user=user, device_name="ceiling", secret="x", now=now, access_ttl=60, refresh_ttl=60
+        )
+        actor = Principal(user["id"], user["username"], user["name"], "investigator", TEAM, pair.device_id)
+        bodies = [example_report(visits[i % len(visits)]).model_dump(mode="json") for i in range(n)]
+        t0 = time.perf_counter()
+        for start in range(0, n, batch):
+            muts = []
+            for j, body in enumerate(bodies[start : start + batch], start=start + 1):
+                m = MutationIn(
+                    mutation_id=j,
+                    kind="submit_report",
+                    report_id=body["report_id"],
+                    version_id=str(uuid.uuid4()),
+                    base_version=0,
+                    content_sha256=content_sha256(body),
+                    blobs=[],
+                    report=body,
+                )
+                muts.append(prepare(m, today=now.date()))
+            out = db.write_sync(apply_push, actor=actor, mutations=muts, now=now)
+            assert all(r["status"] == "applied" for r in out["results"]), out["results"][:1]
+        span = time.perf_counter() - t0
+    finally:
+        db.close()
+    return {"batch": batch, "reports": n, "seconds": round(span, 3), "reports_per_s": round(n / span, 1)}
+
+
+# -- main -----------------------------------------------------------------------------------------------
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--quick", action="store_true", help="smaller runs (a smoke test of the benchmark)")
+    ap.add_argument("--keep", action="store_true", help="keep the temporary databases")
+    args = ap.parse_args()
+    scale = 0.1 if args.quick else 1.0
+    workdir = Path(tempfile.mkdtemp(prefix="fv-sync-bench-"))
+    db_path = workdir / "server.db"
+    t_seed = time.perf_counter()
+    report_visits, _ = seed(db_path, 5000)
+    print(f"seeded 5,050 assigned visits in {time.perf_counter() - t_seed:.1f} s", flush=True)
+    server = Server(db_path)
+    results: dict[str, Any] = {
+        "push": [],
+        "machine": {
+            "python": platform.python_version(),
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+        },
+    }
+    try:
+        results["pull"] = run_pull(workdir, server.url, runs=3)
+        print(f"pull: {results['pull']}", flush=True)
+        for batch, devices, per_device in ((50, 1, 2000), (1, 1, 300), (50, 8, 250), (1, 8, 60)):
+            r = run_push(
+                workdir,
+                server,
+                report_visits,
+                batch=batch,
+                devices=devices,
+                per_device=max(batch, int(per_device * scale)),
+            )
+            results["push"].append(r)
+            print(f"push: {r}", flush=True)
+    finally:
+        server.stop()
+    ceilings = [run_ceiling(db_path, report_visits, max(100, int(2000 * scale)), 50) for _ in range(3)]
+    results["ceiling"] = sorted(ceilings, key=lambda c: c["reports_per_s"])[1] | {
+        "runs_reports_per_s": [c["reports_per_s"] for c in ceilings]
+    }
+    results["fsync_ms"] = _fsync_ms(workdir)
+    print(f"ceiling: {results['ceiling']}", flush=True)
+    b50 = next(r for r in results["push"] if r["batch"] == 50 and r["devices"] == 1)
+    b1d8 = next(r for r in results["push"] if r["batch"] == 1 and r["devices"] == 8)
+    results["ratio_to_ceiling"] = round(b50["reports_per_s"] / results["ceiling"]["reports_per_s"], 3)
+    results["targets"] = {
+        "push_b50_d1_rps": [
+            b50["reports_per_s"],
+            TARGETS["push_b50_d1_rps"],
+            b50["reports_per_s"] >= TARGETS["push_b50_d1_rps"],
+        ],
+        "push_b1_d8_rps": [
+            b1d8["reports_per_s"],
+            TARGETS["push_b1_d8_rps"],
+            b1d8["reports_per_s"] >= TARGETS["push_b1_d8_rps"],
+        ],
+        "push_b50_p95_ms": [
+            b50["p95_ms"],
+            TARGETS["push_b50_p95_ms"],
+            b50["p95_ms"] <= TARGETS["push_b50_p95_ms"],
+        ],
+        "pull_5000_s": [
+            results["pull"]["seconds_median"],
+            TARGETS["pull_5000_s"],
+            results["pull"]["seconds_median"] < TARGETS["pull_5000_s"],
+        ],
+        "ceiling_ratio": [
+            results["ratio_to_ceiling"],
+            TARGETS["ceiling_ratio"],
+            results["ratio_to_ceiling"] >= TARGETS["ceiling_ratio"],
+        ],
+    }
+    _print_table(results)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+    print(f"wrote {RESULTS.relative_to(ROOT)}")
+    if not args.keep:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return 0
+
+
+def _print_table(results: dict[str, Any]) -> None:
+    print()
+    print(f"{'push':<22}{'reports':>9}{'seconds':>9}{'reports/s':>11}{'pushes':>8}{'p50 ms':>9}{'p95 ms':>9}")
+    for r in results["push"]:
+        label = f"batch {r['batch']}, {r['devices']} device(s)"
+        print(
+            f"{label:<22}{r['reports']:>9}{r['seconds']:>9}{r['reports_per_s']:>11}{r['pushes']:>8}"
+            f"{r['p50_ms']:>9}{r['p95_ms']:>9}"
+        )
+    c = results["ceiling"]
+    print(f"{'ceiling (in-process)':<22}{c['reports']:>9}{c['seconds']:>9}{c['reports_per_s']:>11}")
+    print(f"\n{'ms per report':<22}{'client CPU':>12}{'apply wall':>12}{'server CPU':>12}")
+    for r in results["push"]:
+        label = f"batch {r['batch']}, {r['devices']} device(s)"
+        print(
+            f"{label:<22}{r['client_cpu_ms_per_report']:>12}{r['client_apply_wall_ms_per_report']:>12}"
+            f"{r['server_cpu_ms_per_report']:>12}"
+        )
+    p = results["pull"]
+    print(
+        f"\ninitial pull: {p['visits']} visits in {p['pages']} pages, {p['seconds_median']} s "
+        f"(HTTP {p['http_seconds_median']} s, device store apply {p['device_apply_seconds_median']} s)"
+    )
+    print(f"fsync: {results['fsync_ms']} ms; CPUs: {results['machine']['cpus']}")
+    print(f"batch 50 / ceiling: {results['ratio_to_ceiling']:.0%}\n")
+    print(f"{'target':<18}{'measured':>10}{'target':>10}  met")
+    for k, (measured, target, ok) in results["targets"].items():
+        print(f"{k:<18}{measured:>10}{target:>10}  {'yes' if ok else 'NO'}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -15,7 +15,10 @@ router = APIRouter(tags=["feed"])
 
 @router.get("/v1/feed")
 async def feed(
-    actor: Actor, ctx: Ctx, since: str | None = None, limit: Annotated[int, Query(ge=1)] = 100
+    actor: Actor,
+    ctx: Ctx,
+    since: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=1_000_000_000)] = 100,
 ) -> dict[str, Any]:
     if actor.is_investigator:
         raise ApiError(403, "forbidden", "the feed is for supervisors and admins")

@@ -30,8 +30,8 @@ async def reports(
     q: Annotated[str | None, Query(max_length=200)] = None,
     outcome: str | None = None,
     verdict: Literal["pass", "fail"] | None = None,
-    limit: Annotated[int, Query(ge=1)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1_000_000_000)] = 100,
+    offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
 ) -> dict[str, Any]:
     filters = ReportFilters(
         status=status.value if status else None,

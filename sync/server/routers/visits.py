@@ -78,8 +78,8 @@ async def visits(
     district: str | None = None,
     unassigned: bool = False,
     team: str | None = None,
-    limit: Annotated[int, Query(ge=1)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1_000_000_000)] = 100,
+    offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
 ) -> dict[str, Any]:
     _forbid_investigator(actor, "list visits")
     return await ctx.db.read(

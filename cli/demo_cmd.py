@@ -144,11 +144,9 @@ def _demo_report(visit_id: str, collectors: list[str], index: int, day: date) ->
     import copy
     import uuid
 
-    from models.report import VisitReport
+    from models.report import EXAMPLE_REPORT
 
-    extra = VisitReport.model_config.get("json_schema_extra")
-    assert isinstance(extra, dict)
-    rep: dict[str, Any] = copy.deepcopy(extra["examples"][0])  # type: ignore[index]
+    rep: dict[str, Any] = copy.deepcopy(EXAMPLE_REPORT)
     rep["report_id"] = str(uuid.uuid4())
     rep["visit_id"] = visit_id
     rep["collector_ids"] = collectors

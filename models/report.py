@@ -35,6 +35,7 @@ from models.codes import (
 from models.money import DecStr, NonNegMoney, PosMoney, Rate
 
 __all__ = [
+    "EXAMPLE_REPORT",
     "Assessment",
     "AttachmentMeta",
     "CheckIn",
@@ -248,7 +249,7 @@ class AttachmentMeta(_Section):
         return v
 
 
-_EXAMPLE_REPORT: dict[str, Any] = {
+EXAMPLE_REPORT: dict[str, Any] = {
     "report_id": "7d0f9a52-3c1e-4b8e-9f61-2a4c5e6d7b80",
     "visit_id": "3f2b8c1d-5e6f-4a7b-8c9d-0e1f2a3b4c5d",
     "notes": "借款人配合，提出分期方案",
@@ -313,7 +314,7 @@ class VisitReport(BaseModel):
     """One report of one visit attempt. `report_id`, `visit_id` and `notes` are the protocol's fixed keys."""
 
     model_config = ConfigDict(
-        extra="forbid", str_strip_whitespace=True, json_schema_extra={"examples": [_EXAMPLE_REPORT]}
+        extra="forbid", str_strip_whitespace=True, json_schema_extra={"examples": [EXAMPLE_REPORT]}
     )
 
     report_id: str

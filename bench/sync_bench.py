@@ -151,9 +151,9 @@ class TimingTransport(httpx.BaseTransport):
 
 
 def example_report(visit_id: str) -> Any:
-    from models.report import _EXAMPLE_REPORT, VisitReport
+    from models.report import EXAMPLE_REPORT, VisitReport
 
-    body: dict[str, Any] = copy.deepcopy(_EXAMPLE_REPORT)
+    body: dict[str, Any] = copy.deepcopy(EXAMPLE_REPORT)
     body["report_id"] = str(uuid.uuid4())
     body["visit_id"] = visit_id
     return VisitReport.model_validate(body)

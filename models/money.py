@@ -6,6 +6,8 @@ Amounts on the wire are strings with exactly two decimals ("1100.16"); rates are
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Annotated, Any
 
@@ -103,31 +105,97 @@ def _dec(value: Any) -> Decimal:
     return parse_decimal(value)
 
 
-_money_schema = WithJsonSchema({"type": "string", "pattern": r"^-?\d+\.\d{2}$", "examples": ["1100.16"]})
-_str = PlainSerializer(lambda d: fmt_money(d), return_type=str, when_used="always")
+# Amounts on the wire are nearly always canonical ("1100.16": digits, a point, two places, below 1e12). Such
+# a string is its own quantized value, so it skips the general path; anything else takes it, with its
+# errors. Parsed strings are remembered too (Decimals are immutable): reports and visits repeat the same
+# figures across fields, resends and pages. Only successes are cached, so refusals stay exactly as above.
+_CANONICAL_MONEY = re.compile(r"[0-9]{1,12}\.[0-9]{2}").fullmatch
+_CACHE_MAX = 65536
 
-Money = Annotated[Decimal, BeforeValidator(_money), _str, _money_schema]
+
+def _fast_money(slow: Callable[[Any], Decimal], *, positive: bool = False) -> Callable[[Any], Decimal]:
+    cache: dict[str, Decimal] = {}
+
+    def parse(value: Any) -> Decimal:
+        if type(value) is not str:
+            return slow(value)
+        d = cache.get(value)
+        if d is not None:
+            return d
+        if _CANONICAL_MONEY(value) is not None:
+            d = Decimal(value)
+            if positive and not d:
+                d = slow(value)  # "0.00" is refused by the general path
+        else:
+            d = slow(value)
+        if len(cache) >= _CACHE_MAX:
+            cache.clear()
+        cache[value] = d
+        return d
+
+    parse.__name__ = slow.__name__
+    parse.__doc__ = slow.__doc__
+    return parse
+
+
+def _cached(slow: Callable[[Any], Decimal]) -> Callable[[Any], Decimal]:
+    cache: dict[str, Decimal] = {}
+
+    def parse(value: Any) -> Decimal:
+        if type(value) is not str:
+            return slow(value)
+        d = cache.get(value)
+        if d is None:
+            d = slow(value)
+            if len(cache) >= _CACHE_MAX:
+                cache.clear()
+            cache[value] = d
+        return d
+
+    parse.__name__ = slow.__name__
+    parse.__doc__ = slow.__doc__
+    return parse
+
+
+_money_v = _fast_money(_money)
+_nonneg_money_v = _fast_money(_nonneg_money)
+_pos_money_v = _fast_money(_pos_money, positive=True)
+_rate_v = _cached(_rate)
+_dec_v = _cached(_dec)
+
+
+_money_schema = WithJsonSchema({"type": "string", "pattern": r"^-?\d+\.\d{2}$", "examples": ["1100.16"]})
+
+
+def _money_str(d: Decimal) -> str:
+    # fmt_money() inlined: this runs for every amount of every model serialised.
+    return str(d.quantize(CENT, rounding=ROUND_HALF_UP))
+
+
+_str = PlainSerializer(_money_str, return_type=str, when_used="always")
+
+Money = Annotated[Decimal, BeforeValidator(_money_v), _str, _money_schema]
 NonNegMoney = Annotated[
     Decimal,
-    BeforeValidator(_nonneg_money),
+    BeforeValidator(_nonneg_money_v),
     _str,
     WithJsonSchema({"type": "string", "pattern": r"^\d+\.\d{2}$", "examples": ["1100.16"]}),
 ]
 PosMoney = Annotated[
     Decimal,
-    BeforeValidator(_pos_money),
+    BeforeValidator(_pos_money_v),
     _str,
     WithJsonSchema({"type": "string", "pattern": r"^\d+\.\d{2}$", "examples": ["12000.00"]}),
 ]
 Rate = Annotated[
     Decimal,
-    BeforeValidator(_rate),
+    BeforeValidator(_rate_v),
     PlainSerializer(lambda d: str(d), return_type=str, when_used="always"),
     WithJsonSchema({"type": "string", "pattern": r"^\d+(\.\d+)?$", "examples": ["0.015"]}),
 ]
 DecStr = Annotated[
     Decimal,
-    BeforeValidator(_dec),
+    BeforeValidator(_dec_v),
     PlainSerializer(lambda d: str(d), return_type=str, when_used="always"),
     WithJsonSchema({"type": "string", "pattern": r"^-?\d+(\.\d+)?$", "examples": ["30.2741"]}),
 ]

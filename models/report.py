@@ -51,6 +51,7 @@ __all__ = [
     "ThirdPartyContact",
     "VisitReport",
     "Waiver",
+    "plan_affordability",
     "submit_problems",
 ]
 
@@ -365,21 +366,54 @@ class VisitReport(BaseModel):
         if self.plan is not None and self.assessment is not None and not self.plan.override_reason:
             instalment = self.plan.instalment
             if instalment is not None:
-                verdict = assess(
-                    self.assessment.as_input(PRODUCT_MAX_TERM[self.plan.product_type]),
-                    instalment=instalment,
-                    principal=self.plan.principal,
-                    monthly_rate=self.plan.monthly_rate,
-                    term_months=self.plan.term_months,
-                )
-                if instalment > verdict.capacity:
+                capacity, _ = plan_affordability(self.assessment, self.plan)
+                if instalment > capacity:
                     raise PydanticCustomError(
                         "fv.capacity_override",
                         "the instalment {instalment} exceeds the capacity {capacity}: "
                         "an override reason is required (P-3)",
-                        {"instalment": str(instalment), "capacity": str(verdict.capacity)},
+                        {"instalment": str(instalment), "capacity": str(capacity)},
                     )
         return self
+
+
+_AFFORDABILITY: dict[tuple[Any, ...], tuple[Decimal, str]] = {}
+
+
+def plan_affordability(assessment: Assessment, plan: RepaymentPlan) -> tuple[Decimal, str]:
+    """`(capacity, verdict)` of `assess()` for a plan with an instalment, remembered by its inputs.
+
+    The same household figures and plan recur across amendments, resends and the device/server pair, and
+    assess() (with its minimum-term search) is the dearest part of validating a report. Raises what assess()
+    raises; only results are remembered.
+    """
+    instalment = plan.instalment
+    assert instalment is not None
+    key = (
+        tuple((i.amount, i.source, i.evidence, i.costs_known) for i in assessment.incomes),
+        tuple((e.amount, e.category) for e in assessment.expenses),
+        assessment.buffer,
+        assessment.dsr_limit,
+        plan.product_type,
+        instalment,
+        plan.principal,
+        plan.monthly_rate,
+        plan.term_months,
+    )
+    hit = _AFFORDABILITY.get(key)
+    if hit is None:
+        result = assess(
+            assessment.as_input(PRODUCT_MAX_TERM[plan.product_type]),
+            instalment=instalment,
+            principal=plan.principal,
+            monthly_rate=plan.monthly_rate,
+            term_months=plan.term_months,
+        )
+        hit = (result.capacity, result.verdict)
+        if len(_AFFORDABILITY) >= 4096:
+            _AFFORDABILITY.clear()
+        _AFFORDABILITY[key] = hit
+    return hit
 
 
 class Problem(BaseModel):

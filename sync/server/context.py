@@ -72,7 +72,9 @@ class ServerContext:
         return min(requested, self.settings.list_limit_max)
 
 
-def get_ctx(request: Request) -> ServerContext:
+# Dependencies are coroutines so that FastAPI calls them on the event loop: a plain `def` would cost a
+# worker-thread hop each, on every request.
+async def get_ctx(request: Request) -> ServerContext:
     ctx: ServerContext = request.app.state.ctx
     return ctx
 
@@ -80,7 +82,7 @@ def get_ctx(request: Request) -> ServerContext:
 _bearer = HTTPBearer(auto_error=False, description="access token from POST /v1/auth/login")
 
 
-def get_principal(
+async def get_principal(
     request: Request, _: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)] = None
 ) -> Principal:
     """The caller, authenticated by the middleware before the body was read (401 comes first)."""

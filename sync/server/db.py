@@ -99,20 +99,26 @@ class Database:
     @staticmethod
     def _run_batch(db: SUDatabase, batch: list[Any]) -> None:
         outcomes: list[tuple[Future[Any], bool, Any]] = []
+        conn = db.conn
+        if len(batch) == 1:
+            # Alone in its transaction, a job needs no savepoint (whose statement journal copies every page
+            # the job touches): when it fails, the whole transaction rolls back instead.
+            Database._run_alone(conn, db, batch[0])
+            return
         try:
-            db.execute("BEGIN IMMEDIATE")
+            conn.execute("BEGIN IMMEDIATE")
             for fn, args, kwargs, fut in batch:
-                db.execute("SAVEPOINT job")
+                conn.execute("SAVEPOINT job")
                 try:
                     result = fn(db, *args, **kwargs)
                 except BaseException as exc:
-                    db.execute("ROLLBACK TO job")
-                    db.execute("RELEASE job")
+                    conn.execute("ROLLBACK TO job")
+                    conn.execute("RELEASE job")
                     outcomes.append((fut, False, exc))
                 else:
-                    db.execute("RELEASE job")
+                    conn.execute("RELEASE job")
                     outcomes.append((fut, True, result))
-            db.execute("COMMIT")
+            conn.execute("COMMIT")
         except BaseException as exc:
             log.error("write transaction failed: %s", type(exc).__name__)
             if db.conn.in_transaction:
@@ -126,6 +132,28 @@ class Database:
                 fut.set_result(value)
             else:
                 fut.set_exception(value)
+
+    @staticmethod
+    def _run_alone(conn: sqlite3.Connection, db: SUDatabase, job: Any) -> None:
+        fn, args, kwargs, fut = job
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                result = fn(db, *args, **kwargs)
+            except BaseException as exc:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                fut.set_exception(exc)
+                return
+            conn.execute("COMMIT")
+        except BaseException as exc:
+            log.error("write transaction failed: %s", type(exc).__name__)
+            if conn.in_transaction:
+                conn.rollback()
+            if not fut.done():
+                fut.set_exception(exc)
+            return
+        fut.set_result(result)
 
     # -- reads --------------------------------------------------------------------------------------
     def _reader(self) -> SUDatabase:

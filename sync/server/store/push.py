@@ -20,15 +20,14 @@ from typing import Any
 from pydantic import ValidationError
 from sqlite_utils import Database
 
-from models.affordability import assess
 from models.canonical import canonical_json
-from models.codes import FINAL_STATES, PRODUCT_MAX_TERM
+from models.codes import FINAL_STATES
 from models.finance import PlanPreviewRequest, preview_plan
 from models.privacy import local_time, within_visit_hours
-from models.report import RepaymentPlan, VisitReport
+from models.report import RepaymentPlan, VisitReport, plan_affordability
 from sync.server.errors import validation_details
-from sync.server.store.common import Principal, audit, dumps, loads
-from sync.server.store.state import add_changes, collectors, missing_blobs, review_state
+from sync.server.store.common import Principal, dumps, loads
+from sync.server.store.state import missing_blobs, review_state
 
 __all__ = ["REPORT_KINDS", "MutationIn", "Prepared", "apply_push", "plan_mismatch", "prepare", "report_flags"]
 
@@ -98,20 +97,8 @@ def prepare(m: MutationIn, *, today: date) -> MutationIn:
         return m
     p.report = report
     p.plan_mismatch = report.plan is not None and plan_mismatch(report.plan, today=today)
-    p.verdict = _verdict_cached(canonical_json([raw.get("assessment"), raw.get("plan")]), report)
+    p.verdict = _verdict(report)
     return m
-
-
-_VERDICTS: dict[bytes, str | None] = {}
-
-
-def _verdict_cached(key: bytes, report: VisitReport) -> str | None:
-    # The same household and plan figures recur across resends and amendments; assess() is not cheap.
-    if key not in _VERDICTS:
-        if len(_VERDICTS) > 4096:
-            _VERDICTS.clear()
-        _VERDICTS[key] = _verdict(report)
-    return _VERDICTS[key]
 
 
 def _result(mid: int, status: str, **kw: Any) -> dict[str, Any]:
@@ -134,21 +121,67 @@ def _rejected(mid: int, error: str, details: list[Any] | None = None) -> dict[st
     return _result(mid, "rejected", error=error, details=details or [])
 
 
+class _Log:
+    """Rows every applied mutation appends (change log, audit, mutation results): written once per push
+    with executemany, in the same transaction as the mutations themselves."""
+
+    __slots__ = ("audit", "changes", "mutations", "results")
+
+    def __init__(self) -> None:
+        self.changes: list[tuple[str, str, str, str]] = []
+        self.audit: list[tuple[Any, ...]] = []
+        self.mutations: list[tuple[Any, ...]] = []
+        self.results: dict[int, tuple[Any, Any, Any]] = {}
+
+
+class _MutationFailed(Exception):
+    """A mutation raised while applied without its own savepoint: the push is redone with savepoints."""
+
+
 def apply_push(
     db: Database, *, actor: Principal, mutations: list[MutationIn], now: datetime
 ) -> dict[str, Any]:
-    """Apply mutations in order; returns `{"last_mutation_id", "results", "gap"}` (gap = expected id or None)."""
-    row = db.execute("SELECT last_mutation_id FROM devices WHERE id = ?", [actor.device_id]).fetchone()
+    """Apply mutations in order; returns `{"last_mutation_id", "results", "gap"}` (gap = expected id or None).
+
+    Every mutation is atomic together with `last_mutation_id`. A savepoint per mutation costs a copy of
+    every page it touches (each index of `reports`...), so the push is first applied under one savepoint;
+    should any mutation raise, that attempt is rolled back and the push is applied again with a savepoint
+    per mutation, where the failing one alone rolls back and is answered `rejected` (`internal`).
+    """
+    conn = db.conn
+    conn.execute("SAVEPOINT push")
+    try:
+        try:
+            out = _apply_all(db, actor, mutations, now, isolate=False)
+        except _MutationFailed:
+            conn.execute("ROLLBACK TO push")
+            out = _apply_all(db, actor, mutations, now, isolate=True)
+    except BaseException:
+        conn.execute("ROLLBACK TO push")
+        conn.execute("RELEASE push")
+        raise
+    conn.execute("RELEASE push")
+    return out
+
+
+def _apply_all(
+    db: Database, actor: Principal, mutations: list[MutationIn], now: datetime, *, isolate: bool
+) -> dict[str, Any]:
+    conn = db.conn
+    row = conn.execute("SELECT last_mutation_id FROM devices WHERE id = ?", [actor.device_id]).fetchone()
     last = int(row[0]) if row else 0
     results: list[dict[str, Any]] = []
     gap: int | None = None
+    log_rows = _Log()
     for m in mutations:
         mid = m.mutation_id
         if mid <= last:
-            orig = db.execute(
-                "SELECT status, server_version, error FROM mutations WHERE device_id = ? AND mutation_id = ?",
-                [actor.device_id, mid],
-            ).fetchone()
+            orig = log_rows.results.get(mid)
+            if orig is None:
+                orig = conn.execute(
+                    "SELECT status, server_version, error FROM mutations WHERE device_id = ? AND mutation_id = ?",
+                    [actor.device_id, mid],
+                ).fetchone()
             original = {"status": orig[0], "server_version": orig[1], "error": orig[2]} if orig else None
             results.append(
                 _result(mid, "duplicate", server_version=orig[1] if orig else None, original=original)
@@ -157,21 +190,44 @@ def apply_push(
         if mid > last + 1:
             gap = last + 1
             break
-        db.execute("SAVEPOINT mutation")
-        try:
-            res = _apply_one(db, actor, m, now)
-        except Exception as exc:
-            db.execute("ROLLBACK TO mutation")
-            log.error("mutation %s of device %s failed: %s", mid, actor.device_id, type(exc).__name__)
-            res = _rejected(mid, "internal")
-        db.execute(
-            "INSERT INTO mutations(device_id, mutation_id, status, server_version, error) VALUES (?,?,?,?,?)",
-            [actor.device_id, mid, res["status"], res["server_version"], res["error"]],
-        )
-        db.execute("RELEASE mutation")
+        pending = _Log()
+        if isolate:
+            conn.execute("SAVEPOINT mutation")
+            try:
+                res = _apply_one(db, actor, m, now, pending)
+            except Exception as exc:
+                conn.execute("ROLLBACK TO mutation")
+                log.error("mutation %s of device %s failed: %s", mid, actor.device_id, type(exc).__name__)
+                res = _rejected(mid, "internal")
+                pending = _Log()
+            conn.execute("RELEASE mutation")
+        else:
+            try:
+                res = _apply_one(db, actor, m, now, pending)
+            except Exception as exc:
+                raise _MutationFailed(mid) from exc
+        log_rows.changes += pending.changes
+        log_rows.audit += pending.audit
+        outcome = (res["status"], res["server_version"], res["error"])
+        log_rows.mutations.append((actor.device_id, mid, *outcome))
+        log_rows.results[mid] = outcome
         last = mid
         results.append(res)
-    db.execute(
+    if log_rows.changes:
+        conn.executemany(
+            "INSERT INTO changes(user_id, type, op, entity_id) VALUES (?, ?, ?, ?)", log_rows.changes
+        )
+    if log_rows.audit:
+        conn.executemany(
+            "INSERT INTO audit(at, actor_id, device_id, action, entity, entity_id, detail) VALUES (?,?,?,?,?,?,?)",
+            log_rows.audit,
+        )
+    if log_rows.mutations:
+        conn.executemany(
+            "INSERT INTO mutations(device_id, mutation_id, status, server_version, error) VALUES (?,?,?,?,?)",
+            log_rows.mutations,
+        )
+    conn.execute(
         "UPDATE devices SET last_mutation_id = ?, last_sync_at = ? WHERE id = ?",
         [last, now.isoformat(), actor.device_id],
     )
@@ -259,13 +315,8 @@ def _verdict(report: VisitReport) -> str | None:
     if plan is None or assessment is None or plan.instalment is None:
         return None
     try:
-        return assess(
-            assessment.as_input(PRODUCT_MAX_TERM[plan.product_type]),
-            instalment=plan.instalment,
-            principal=plan.principal,
-            monthly_rate=plan.monthly_rate,
-            term_months=plan.term_months,
-        ).verdict
+        # Remembered by its inputs: validating the report has usually just computed it.
+        return plan_affordability(assessment, plan)[1]
     except (ValidationError, ValueError, ArithmeticError):
         return None
 
@@ -274,7 +325,10 @@ def _server_copy(db: Database, report: dict[str, Any]) -> dict[str, Any]:
     return review_state(db, report)
 
 
-def _apply_one(db: Database, actor: Principal, m: MutationIn, now: datetime) -> dict[str, Any]:
+_DEFAULT_TZ = "Asia/Shanghai"
+
+
+def _apply_one(db: Database, actor: Principal, m: MutationIn, now: datetime, out: _Log) -> dict[str, Any]:
     mid = m.mutation_id
     p = m.prepared if m.prepared is not None else prepare(m, today=now.date()).prepared
     assert p is not None
@@ -283,29 +337,34 @@ def _apply_one(db: Database, actor: Principal, m: MutationIn, now: datetime) -> 
     report = p.report
     assert report is not None
     computed = p.sha256
+    conn = db.conn
 
-    rows = [
-        {"id": r[0], "team": r[1], "status": r[2], "planned_date": r[3], "tz": r[4] or "Asia/Shanghai"}
-        for r in db.execute(
-            "SELECT id, team, status, planned_date, json_extract(data, '$.borrower.timezone') FROM visits WHERE id = ?",
-            [report.visit_id],
-        ).fetchall()
-    ]
-    assignment = db.execute(
-        "SELECT active FROM visit_assignees WHERE visit_id = ? AND user_id = ?",
-        [report.visit_id, actor.user_id],
+    found_visit = conn.execute(
+        "SELECT id, team, status, planned_date, json_extract(data, '$.borrower.timezone') FROM visits WHERE id = ?",
+        [report.visit_id],
     ).fetchone()
-    if not rows or assignment is None:
+    # One read answers both the caller's assignment and the visit's current collectors (lead first).
+    people = conn.execute(
+        "SELECT user_id, active, position FROM visit_assignees WHERE visit_id = ?", [report.visit_id]
+    ).fetchall()
+    assignment = next((r for r in people if r[0] == actor.user_id), None)
+    if found_visit is None or assignment is None:
         return _rejected(mid, "not_found", [{"loc": ["report", "visit_id"], "msg": "no such visit"}])
-    visit = rows[0]
-    cur = db.execute("SELECT * FROM reports WHERE id = ?", [report.report_id])
+    visit = {
+        "id": found_visit[0],
+        "team": found_visit[1],
+        "status": found_visit[2],
+        "planned_date": found_visit[3],
+        "tz": found_visit[4] or _DEFAULT_TZ,
+    }
+    cur = conn.execute("SELECT * FROM reports WHERE id = ?", [report.report_id])
     found = cur.fetchone()
     existing = dict(zip([c[0] for c in cur.description], found, strict=True)) if found else None
     if existing is not None and existing["visit_id"] != report.visit_id:
         return _rejected(mid, "not_found", [{"loc": ["report", "report_id"], "msg": "no such report"}])
 
     version_id = (m.version_id or str(uuid.uuid4())).lower()
-    known = db.execute(
+    known = conn.execute(
         "SELECT report_id, content_sha256, result, server_version, flags FROM report_versions WHERE version_id = ?",
         [version_id],
     ).fetchone()
@@ -329,26 +388,34 @@ def _apply_one(db: Database, actor: Principal, m: MutationIn, now: datetime) -> 
             mid, "applied", server_version=known[3], flags=loads(known[4], []), missing_blobs=missing
         )
 
-    assigned = collectors(db, report.visit_id)
+    # As state.collectors() orders them: position (NULL first), then user id.
+    assigned = [
+        r[0]
+        for r in sorted((r for r in people if r[1] == 1), key=lambda r: (r[2] is not None, r[2] or 0, r[0]))
+    ]
     flags = report_flags(
         report,
         visit=visit,
         assigned=assigned,
-        caller_active=bool(assignment[0]),
+        caller_active=bool(assignment[1]),
         plan_differs=p.plan_mismatch,
     )
     blobs = sorted({b.lower() for b in m.blobs} | {a.sha256 for a in report.attachments})
+    missing = []
     if blobs:
-        db.conn.executemany(
+        conn.executemany(
             "INSERT OR IGNORE INTO report_blobs(report_id, sha256) VALUES (?, ?)",
             [(report.report_id, b) for b in blobs],
         )
-    missing = [b for b in blobs if db.execute("SELECT 1 FROM blobs WHERE sha256 = ?", [b]).fetchone() is None]
+        missing = [
+            b for b in blobs if conn.execute("SELECT 1 FROM blobs WHERE sha256 = ?", [b]).fetchone() is None
+        ]
     ts = now.isoformat()
     body = p.body
+    flags_json = dumps(flags)
 
-    def version(result: str, server_version: int | None, vflags: list[str]) -> None:
-        db.execute(
+    def version(result: str, server_version: int | None, vflags_json: str) -> None:
+        conn.execute(
             "INSERT INTO report_versions(version_id, report_id, server_version, base_version, content_sha256, "
             "body, result, flags, device_id, user_id, kind, received_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
             [
@@ -359,13 +426,22 @@ def _apply_one(db: Database, actor: Principal, m: MutationIn, now: datetime) -> 
                 computed,
                 body,
                 result,
-                dumps(vflags),
+                vflags_json,
                 actor.device_id,
                 actor.user_id,
                 m.kind,
                 ts,
             ],
         )
+
+    def audit(action: str, detail: dict[str, Any]) -> None:
+        out.audit.append(
+            (ts, actor.user_id, actor.device_id, action, "report", report.report_id, dumps(detail))
+        )
+
+    def changed() -> None:
+        # Every collector's device learns of the new current version (protocol "Pull").
+        out.changes += [(uid, "report_review", "put", report.report_id) for uid in assigned]
 
     tz = visit["tz"]
     visited_at = report.checkin.at if report.checkin else report.created_at
@@ -374,7 +450,7 @@ def _apply_one(db: Database, actor: Principal, m: MutationIn, now: datetime) -> 
     verdict = p.verdict
 
     if existing is None:
-        db.execute(
+        conn.execute(
             "INSERT INTO reports(id, visit_id, team, status, server_version, current_version_id, flags, "
             "investigator_id, outcome, verdict, visit_date, visited_at, created_at, updated_at) "
             "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -385,7 +461,7 @@ def _apply_one(db: Database, actor: Principal, m: MutationIn, now: datetime) -> 
                 "submitted",
                 1,
                 version_id,
-                dumps(flags),
+                flags_json,
                 actor.user_id,
                 outcome,
                 verdict,
@@ -395,34 +471,20 @@ def _apply_one(db: Database, actor: Principal, m: MutationIn, now: datetime) -> 
                 ts,
             ],
         )
-        version("applied", 1, flags)
+        version("applied", 1, flags_json)
         if visit["status"] in ("open", "assigned"):
-            db.execute("UPDATE visits SET status = 'visited', updated_at = ? WHERE id = ?", [ts, visit["id"]])
-        add_changes(db, assigned, "report_review", "put", report.report_id)
-        audit(
-            db,
-            at=ts,
-            actor=actor,
-            action="report.submit",
-            entity="report",
-            entity_id=report.report_id,
-            detail={"version_id": version_id, "server_version": 1},
-        )
+            conn.execute(
+                "UPDATE visits SET status = 'visited', updated_at = ? WHERE id = ?", [ts, visit["id"]]
+            )
+        changed()
+        audit("report.submit", {"version_id": version_id, "server_version": 1})
         return _result(mid, "applied", server_version=1, flags=flags, missing_blobs=missing)
 
     if existing["status"] in _FINAL or m.base_version != existing["server_version"]:
         if existing["status"] in _FINAL:
             flags = [*flags, "report_final"]
-        version("conflict", None, flags)
-        audit(
-            db,
-            at=ts,
-            actor=actor,
-            action="report.conflict",
-            entity="report",
-            entity_id=report.report_id,
-            detail={"version_id": version_id, "base_version": m.base_version},
-        )
+        version("conflict", None, dumps(flags))
+        audit("report.conflict", {"version_id": version_id, "base_version": m.base_version})
         return _result(
             mid,
             "conflict",
@@ -434,14 +496,14 @@ def _apply_one(db: Database, actor: Principal, m: MutationIn, now: datetime) -> 
 
     new_status = "resubmitted" if existing["status"] == "returned" else existing["status"]
     sv = existing["server_version"] + 1
-    db.execute(
+    conn.execute(
         "UPDATE reports SET status = ?, server_version = ?, current_version_id = ?, flags = ?, outcome = ?, "
         "verdict = ?, visit_date = ?, visited_at = ?, updated_at = ? WHERE id = ?",
         [
             new_status,
             sv,
             version_id,
-            dumps(flags),
+            flags_json,
             outcome,
             verdict,
             visit_date,
@@ -450,15 +512,10 @@ def _apply_one(db: Database, actor: Principal, m: MutationIn, now: datetime) -> 
             report.report_id,
         ],
     )
-    version("applied", sv, flags)
-    add_changes(db, assigned, "report_review", "put", report.report_id)
+    version("applied", sv, flags_json)
+    changed()
     audit(
-        db,
-        at=ts,
-        actor=actor,
-        action="report.resubmit" if new_status == "resubmitted" else "report.amend",
-        entity="report",
-        entity_id=report.report_id,
-        detail={"version_id": version_id, "server_version": sv},
+        "report.resubmit" if new_status == "resubmitted" else "report.amend",
+        {"version_id": version_id, "server_version": sv},
     )
     return _result(mid, "applied", server_version=sv, flags=flags, missing_blobs=missing)

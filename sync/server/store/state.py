@@ -24,7 +24,7 @@ def collectors(db: Database, visit_id: str) -> list[str]:
     """The visit's current collectors, lead first."""
     return [
         r[0]
-        for r in db.execute(
+        for r in db.conn.execute(
             "SELECT user_id FROM visit_assignees WHERE visit_id = ? AND active = 1 ORDER BY position, user_id",
             [visit_id],
         ).fetchall()
@@ -59,7 +59,7 @@ def add_changes(db: Database, user_ids: Iterable[str], type_: str, op: str, enti
 def missing_blobs(db: Database, report_id: str) -> list[str]:
     return [
         r[0]
-        for r in db.execute(
+        for r in db.conn.execute(
             "SELECT rb.sha256 FROM report_blobs rb WHERE rb.report_id = ? "
             "AND NOT EXISTS (SELECT 1 FROM blobs b WHERE b.sha256 = rb.sha256) ORDER BY rb.sha256",
             [report_id],
@@ -70,17 +70,17 @@ def missing_blobs(db: Database, report_id: str) -> list[str]:
 def comments(db: Database, report_id: str) -> list[dict[str, Any]]:
     return [
         {
-            "at": r["at"],
-            "author_id": r["author_id"],
-            "author_name": r["author_name"] or "",
-            "action": r["action"],
-            "comment": r["comment"] or "",
-            "route": r["route"],
-            "server_version": r["server_version"],
+            "at": at,
+            "author_id": author_id,
+            "author_name": author_name or "",
+            "action": action,
+            "comment": comment or "",
+            "route": route,
+            "server_version": server_version,
         }
-        for r in db.query(
-            "SELECT c.*, u.name AS author_name FROM comments c LEFT JOIN users u ON u.id = c.author_id "
-            "WHERE c.report_id = ? ORDER BY c.id",
+        for at, author_id, author_name, action, comment, route, server_version in db.conn.execute(
+            "SELECT c.at, c.author_id, u.name, c.action, c.comment, c.route, c.server_version FROM comments c "
+            "LEFT JOIN users u ON u.id = c.author_id WHERE c.report_id = ? ORDER BY c.id",
             [report_id],
         )
     ]
@@ -99,7 +99,7 @@ def review_state(db: Database, report: dict[str, Any], *, with_report: bool = Tr
         "missing_blobs": missing_blobs(db, report["id"]),
     }
     if with_report:
-        row = db.execute(
+        row = db.conn.execute(
             "SELECT body FROM report_versions WHERE version_id = ?", [report["current_version_id"]]
         ).fetchone()
         out["report"] = loads(row[0]) if row else None
@@ -110,13 +110,8 @@ def visit_payload(db: Database, visit: dict[str, Any]) -> dict[str, Any]:
     """A visit as `models.entities.Visit` describes it (what the device stores)."""
     data = loads(visit["data"], {})
     previous = [
-        {
-            "report_id": r["id"],
-            "visited_at": r["visited_at"],
-            "outcome": r["outcome"],
-            "status": r["status"],
-        }
-        for r in db.query(
+        {"report_id": report_id, "visited_at": visited_at, "outcome": outcome, "status": status}
+        for report_id, visited_at, outcome, status in db.conn.execute(
             "SELECT id, visited_at, outcome, status FROM reports WHERE visit_id = ? ORDER BY created_at",
             [visit["id"]],
         )

@@ -1,0 +1,74 @@
+"""Push atomicity: a mutation that fails midway rolls back alone, is answered `internal`, and still advances
+the device's counter; the mutations around it apply normally."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+
+from sync.server.store import push as push_module
+
+from .conftest import Server, example_report, mutation, push
+
+
+def test_push_mutation_failing_midway_rolls_back_alone_and_others_apply(
+    server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    vid = server.new_visit()
+    reports = [example_report(vid) for _ in range(3)]
+    versions = [str(uuid.uuid4()) for _ in range(3)]
+    real_dumps = push_module.dumps
+
+    def failing_dumps(value: Any) -> str:
+        # The audit detail is written after the report row, its version and the visit status.
+        if isinstance(value, dict) and value.get("version_id") == versions[1]:
+            raise RuntimeError("disk trouble")
+        return real_dumps(value)
+
+    monkeypatch.setattr(push_module, "dumps", failing_dumps)
+    r = push(
+        server, "inv.a1", [mutation(i + 1, rep, version_id=versions[i]) for i, rep in enumerate(reports)]
+    )
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["last_mutation_id"] == 3
+    assert [x["status"] for x in body["results"]] == ["applied", "rejected", "applied"]
+    assert body["results"][1]["error"] == "internal"
+
+    db = server.client.app.state.ctx.db  # type: ignore[attr-defined]
+
+    def count(sql: str, *args: Any) -> int:
+        return int(db.read_sync(lambda d: d.execute(sql, list(args)).fetchone()[0]))
+
+    failed = reports[1]["report_id"]
+    assert count("SELECT count(*) FROM reports WHERE id = ?", failed) == 0
+    assert count("SELECT count(*) FROM report_versions WHERE version_id = ?", versions[1]) == 0
+    assert count("SELECT count(*) FROM changes WHERE entity_id = ?", failed) == 0
+    assert count("SELECT count(*) FROM audit WHERE entity_id = ?", failed) == 0
+    for ok in (reports[0], reports[2]):
+        assert count("SELECT count(*) FROM reports WHERE id = ?", ok["report_id"]) == 1
+        assert count("SELECT count(*) FROM changes WHERE entity_id = ?", ok["report_id"]) == 2
+    rows = db.read_sync(
+        lambda d: d.execute(
+            "SELECT mutation_id, status, error FROM mutations ORDER BY mutation_id"
+        ).fetchall()
+    )
+    assert [tuple(x) for x in rows] == [
+        (1, "applied", None),
+        (2, "rejected", "internal"),
+        (3, "applied", None),
+    ]
+    assert server.client.get(f"/v1/reports/{failed}", headers=server.h("inv.a1")).status_code == 404
+
+    # Nothing of the failed mutation remained: the same version goes through once the trouble is over.
+    monkeypatch.setattr(push_module, "dumps", real_dumps)
+    again = push(server, "inv.a1", [mutation(4, reports[1], version_id=versions[1])])
+    assert again.json()["results"][0]["status"] == "applied"
+    dup = push(server, "inv.a1", [mutation(2, reports[1], version_id=versions[1])])
+    assert dup.json()["results"][0]["original"] == {
+        "status": "rejected",
+        "server_version": None,
+        "error": "internal",
+    }

@@ -197,9 +197,17 @@ def _m002_review_list_indexes(db: Database) -> None:
     )
 
 
+def _m003_refresh_grace(db: Database) -> None:
+    """Refresh rotation with a grace window: when a refresh token was rotated, and the random salt its
+    successor pair is derived from (together with the old token, which only its holder knows)."""
+    db.execute("ALTER TABLE tokens ADD COLUMN rotated_at REAL")
+    db.execute("ALTER TABLE tokens ADD COLUMN successor_salt TEXT")
+
+
 MIGRATIONS: list[tuple[str, Callable[[Database], None]]] = [
     ("001_core", _m001_core),
     ("002_review_list_indexes", _m002_review_list_indexes),
+    ("003_refresh_grace", _m003_refresh_grace),
 ]
 
 

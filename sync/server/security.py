@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import secrets
@@ -9,7 +10,7 @@ import secrets
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-__all__ = ["Passwords", "new_token", "token_digest"]
+__all__ = ["Passwords", "derived_token", "new_token", "token_digest"]
 
 
 class Passwords:
@@ -30,6 +31,16 @@ class Passwords:
 
 def new_token() -> str:
     return secrets.token_urlsafe(32)
+
+
+def derived_token(parent: str, salt: str, kind: str) -> str:
+    """A 256-bit token derived from a secret parent token and a random salt (the same shape as new_token()).
+
+    Only who holds the parent (stored by the server as a digest alone) and the salt can compute it, which
+    is what lets a refresh rotation be answered again with the same pair.
+    """
+    mac = hmac.new(parent.encode(), f"{kind}:{salt}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(mac).rstrip(b"=").decode("ascii")
 
 
 def token_digest(secret: str, token: str) -> str:

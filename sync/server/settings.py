@@ -23,6 +23,9 @@ class Settings(BaseSettings):
     body_limit: int = Field(default=16 * 1024 * 1024, ge=1024)
     access_ttl_seconds: int = Field(default=3600, ge=60)
     refresh_ttl_seconds: int = Field(default=30 * 24 * 3600, ge=300)
+    # A device whose refresh answer was lost presents the just-rotated token again; within this window it
+    # gets the same new pair back instead of being revoked for reuse (0 = no grace).
+    refresh_grace_seconds: int = Field(default=60, ge=0, le=3600)
     login_max_failures: int = Field(default=5, ge=1)
     login_window_seconds: int = Field(default=300, ge=1)
     dispatch_capacity: int = Field(default=8, ge=1)

@@ -56,6 +56,7 @@ async def refresh(body: RefreshRequest, ctx: Ctx) -> dict[str, Any]:
         now=ctx.clock(),
         access_ttl=s.access_ttl_seconds,
         refresh_ttl=s.refresh_ttl_seconds,
+        grace_seconds=s.refresh_grace_seconds,
     )
     ctx.auth_cache.clear()
     if isinstance(result, Revoked):

@@ -10,7 +10,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from sync.server.errors import ApiError
-from sync.server.security import new_token, token_digest
+from sync.server.security import derived_token, new_token, token_digest
 from sync.server.store.common import Principal, audit, dumps, loads, server_epoch
 
 __all__ = [
@@ -106,9 +106,16 @@ def get_user(db: Database, user_id: str) -> dict[str, Any] | None:
 
 
 def _issue(
-    db: Database, *, secret: str, device_id: str, now: datetime, access_ttl: int, refresh_ttl: int
+    db: Database,
+    *,
+    secret: str,
+    device_id: str,
+    now: datetime,
+    access_ttl: int,
+    refresh_ttl: int,
+    pair: tuple[str, str] | None = None,
 ) -> tuple[str, str]:
-    access, refresh = new_token(), new_token()
+    access, refresh = pair or (new_token(), new_token())
     ts = now.timestamp()
     db.execute(
         "INSERT INTO tokens(hash, device_id, kind, expires_at, rotated, created_at) VALUES (?,?,?,?,0,?)",
@@ -179,21 +186,47 @@ def principal_for_token(db: Database, *, secret: str, token: str, now: datetime)
 
 
 def refresh_tokens(
-    db: Database, *, refresh_token: str, secret: str, now: datetime, access_ttl: int, refresh_ttl: int
+    db: Database,
+    *,
+    refresh_token: str,
+    secret: str,
+    now: datetime,
+    access_ttl: int,
+    refresh_ttl: int,
+    grace_seconds: int = 0,
 ) -> TokenPair | Revoked:
-    """Rotate a refresh token. Presenting one that was already rotated revokes the device (token theft)."""
+    """Rotate a refresh token. Presenting one that was already rotated revokes the device (token theft),
+    except within `grace_seconds` of its rotation while the pair it was rotated into is still the device's
+    current one: then the answer was probably lost, and the same pair is returned again (idempotent)."""
     digest = token_digest(secret, refresh_token)
     row = db.execute(
-        "SELECT t.device_id, t.expires_at, t.rotated, d.revoked, d.wipe, d.user_id FROM tokens t "
-        "JOIN devices d ON d.id = t.device_id WHERE t.hash = ? AND t.kind = 'refresh'",
+        "SELECT t.device_id, t.expires_at, t.rotated, d.revoked, d.wipe, d.user_id, t.rotated_at, t.successor_salt "
+        "FROM tokens t JOIN devices d ON d.id = t.device_id WHERE t.hash = ? AND t.kind = 'refresh'",
         [digest],
     ).fetchone()
     if row is None:
         raise ApiError(401, "invalid_token", "unknown refresh token")
-    device_id, expires_at, rotated, revoked, wipe, user_id = row
+    device_id, expires_at, rotated, revoked, wipe, user_id, rotated_at, salt = row
     if revoked:
         raise _revoked(wipe)
     if rotated:
+        within_grace = (
+            grace_seconds > 0 and rotated_at is not None and now.timestamp() - rotated_at <= grace_seconds
+        )
+        again = _same_pair(db, refresh_token, salt, secret=secret, device_id=device_id, now=now)
+        if within_grace and again is not None:
+            user = get_user(db, user_id)
+            if user is not None and user["active"]:
+                audit(
+                    db,
+                    at=now.isoformat(),
+                    actor=None,
+                    action="auth.refresh_replay",
+                    entity="device",
+                    entity_id=device_id,
+                )
+                access, refresh, expires_in = again
+                return TokenPair(device_id, access, refresh, expires_in, _public(user), server_epoch(db))
         db.execute(
             "UPDATE devices SET revoked = 1, revoked_at = ? WHERE id = ?", [now.isoformat(), device_id]
         )
@@ -213,13 +246,47 @@ def refresh_tokens(
     user = get_user(db, user_id)
     if user is None or not user["active"]:
         raise ApiError(401, "invalid_token", "the account is disabled")
-    db.execute("UPDATE tokens SET rotated = 1 WHERE hash = ?", [digest])
+    # The new pair derives from the presented token and a fresh salt, so that a repeat of this very call
+    # within the grace window can be answered with the same pair although only digests are stored.
+    salt = new_token()
+    pair = (derived_token(refresh_token, salt, "access"), derived_token(refresh_token, salt, "refresh"))
+    db.execute(
+        "UPDATE tokens SET rotated = 1, rotated_at = ?, successor_salt = ? WHERE hash = ?",
+        [now.timestamp(), salt, digest],
+    )
     db.execute("DELETE FROM tokens WHERE device_id = ? AND kind = 'access'", [device_id])
     access, refresh = _issue(
-        db, secret=secret, device_id=device_id, now=now, access_ttl=access_ttl, refresh_ttl=refresh_ttl
+        db,
+        secret=secret,
+        device_id=device_id,
+        now=now,
+        access_ttl=access_ttl,
+        refresh_ttl=refresh_ttl,
+        pair=pair,
     )
     audit(db, at=now.isoformat(), actor=None, action="auth.refresh", entity="device", entity_id=device_id)
     return TokenPair(device_id, access, refresh, access_ttl, _public(user), server_epoch(db))
+
+
+def _same_pair(
+    db: Database, refresh_token: str, salt: str | None, *, secret: str, device_id: str, now: datetime
+) -> tuple[str, str, int] | None:
+    """The pair `refresh_token` was rotated into, while it is still the device's current one (its refresh
+    token not rotated in turn, its access token not replaced); else None."""
+    if not salt:
+        return None
+    access = derived_token(refresh_token, salt, "access")
+    refresh = derived_token(refresh_token, salt, "refresh")
+    rows = {
+        kind: (rotated, expires_at)
+        for kind, rotated, expires_at in db.execute(
+            "SELECT kind, rotated, expires_at FROM tokens WHERE hash IN (?, ?) AND device_id = ?",
+            [token_digest(secret, access), token_digest(secret, refresh), device_id],
+        ).fetchall()
+    }
+    if "access" not in rows or "refresh" not in rows or rows["refresh"][0]:
+        return None
+    return access, refresh, max(0, int(rows["access"][1] - now.timestamp()))
 
 
 def revoke_device(

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 
+from pydantic import TypeAdapter
 from sqlite_utils import Database
 
 from models.canonical import content_sha256
@@ -35,6 +36,7 @@ _VISIT_COLUMNS = (
     "visit_id external_id team status priority priority_milli bucket dpd district planned_date product_type "
     "overdue_amount name masked_name phone_tail masked_phone id_tail address updated_at"
 ).split()
+_VISIT_LIST = TypeAdapter(list[Visit])
 _UPSERT_VISIT = (
     f"INSERT INTO visits ({', '.join(_VISIT_COLUMNS)}) VALUES ({', '.join('?' * len(_VISIT_COLUMNS))}) "
     "ON CONFLICT(visit_id) DO UPDATE SET "
@@ -175,16 +177,21 @@ class DeviceStore:
     # -- visits ------------------------------------------------------------------------------------
 
     def upsert_visits(self, visits: Iterable[Visit]) -> int:
+        rows, docs = self._visit_rows(visits)  # pure work, outside the lock
         with self._write():
-            return self._upsert_visits(visits)
+            return self._write_visit_rows(rows, docs)
 
-    def _upsert_visits(self, visits: Iterable[Visit]) -> int:
+    def _visit_rows(self, visits: Iterable[Visit]) -> tuple[list[list[Any]], list[tuple[str, str]]]:
+        """The queue rows and stored documents of visits (no database access)."""
         now = self._now()
         rows, docs = [], []
         for v in visits:
             r = visit_row(v, now)
             rows.append([r[c] for c in _VISIT_COLUMNS])
             docs.append((v.visit_id, v.model_dump_json()))
+        return rows, docs
+
+    def _write_visit_rows(self, rows: list[list[Any]], docs: list[tuple[str, str]]) -> int:
         conn = self.db.conn
         conn.execute("DELETE FROM temp.visit_batch")
         conn.executemany(
@@ -457,40 +464,77 @@ class DeviceStore:
     def apply_push_response(self, resp: PushResponse) -> None:
         """One transaction: acknowledged rows leave the outbox; the reports take the server's verdicts."""
         with self._write() as db:
+            conn = db.conn
+            upto = max([resp.last_mutation_id, *(r.mutation_id for r in resp.results)])
+            waiting = {
+                r[0]: (r[1], r[2])
+                for r in conn.execute(
+                    "SELECT mutation_id, report_id, version_id FROM outbox WHERE mutation_id <= ?", [upto]
+                )
+            }
+            todo: list[tuple[str, str, MutationResult]] = []
             for result in resp.results:
-                row = self._one("SELECT * FROM outbox WHERE mutation_id = ?", [result.mutation_id])
+                row = waiting.pop(result.mutation_id, None)
                 if row is None:
-                    continue  # acknowledged by an earlier answer
-                self._apply_result(row["report_id"], row["version_id"], result)
-                db.execute("DELETE FROM outbox WHERE mutation_id = ?", [result.mutation_id])
+                    continue  # acknowledged by an earlier answer (or listed twice)
+                todo.append((row[0], row[1], result))
             # Rows the server counts as applied but this answer did not list (an earlier answer was lost):
             # the server will never apply them again, and the next pull brings their review state.
-            for row in self._rows("SELECT * FROM outbox WHERE mutation_id <= ?", [resp.last_mutation_id]):
-                self._apply_result(
-                    row["report_id"],
-                    row["version_id"],
-                    MutationResult(mutation_id=row["mutation_id"], status="applied"),
+            for mid in sorted(m for m in waiting if m <= resp.last_mutation_id):
+                row = waiting[mid]
+                todo.append((row[0], row[1], MutationResult(mutation_id=mid, status="applied")))
+            if todo:
+                self._apply_results(todo)
+                conn.executemany(
+                    "DELETE FROM outbox WHERE mutation_id = ?", [(t[2].mutation_id,) for t in todo]
                 )
-                db.execute("DELETE FROM outbox WHERE mutation_id = ?", [row["mutation_id"]])
             # Never hand out an id the server already counts, or new work would be taken for duplicates.
-            db.execute(
+            conn.execute(
                 "UPDATE sync_state SET next_mutation_id = max(next_mutation_id, ?), last_error = NULL WHERE id = 1",
                 [resp.last_mutation_id + 1],
             )
 
-    def _apply_result(self, report_id: str, version_id: str, result: MutationResult) -> None:
+    def _apply_results(self, todo: list[tuple[str, str, MutationResult]]) -> None:
+        """The server's verdicts, in order, on the local reports and versions: each report is read once,
+        carried through its results in memory, and written once with its final values."""
+        conn = self.db.conn
+        ids = list(dict.fromkeys(t[0] for t in todo))
+        cur = conn.execute(
+            "SELECT * FROM reports WHERE report_id IN (SELECT value FROM json_each(?))", [_dumps(ids)]
+        )
+        names = [c[0] for c in cur.description]
+        reports = {r["report_id"]: r for r in (dict(zip(names, row, strict=True)) for row in cur)}
+        written: dict[str, dict[str, Any]] = {}
+        versions: list[tuple[Any, ...]] = []
+        for report_id, version_id, result in todo:
+            report = reports.get(report_id)
+            assert report is not None
+            changes, version = self._result_changes(report, version_id, result)
+            versions.append((*version, version_id))
+            reports[report_id] = report | changes
+            written.setdefault(report_id, {}).update(changes)
+        conn.executemany(
+            "UPDATE report_versions SET state = ?, server_version = ?, error = ? WHERE version_id = ?",
+            versions,
+        )
+        by_columns: dict[tuple[str, ...], list[list[Any]]] = {}
+        for report_id, changes in written.items():
+            cols = tuple(changes)
+            by_columns.setdefault(cols, []).append([*changes.values(), report_id])
+        for cols, rows in by_columns.items():
+            sets = ", ".join(f"[{c}] = ?" for c in cols)
+            conn.executemany(f"UPDATE reports SET {sets} WHERE report_id = ?", rows)
+
+    def _result_changes(
+        self, report: dict[str, Any], version_id: str, result: MutationResult
+    ) -> tuple[dict[str, Any], tuple[Any, Any, Any]]:
+        """What one result changes on its report, and the version's `(state, server_version, error)`."""
         status, server_version, error = result.status, result.server_version, result.error
         if status == "duplicate":
             original = result.original or {}
             status = original.get("status") or "applied"
             server_version = original.get("server_version", server_version)
             error = original.get("error", error)
-        report = self._one("SELECT * FROM reports WHERE report_id = ?", [report_id])
-        assert report is not None
-        self.db.execute(
-            "UPDATE report_versions SET state = ?, server_version = ?, error = ? WHERE version_id = ?",
-            [status, server_version, error, version_id],
-        )
         latest = report["current_version_id"] == version_id
         changes: dict[str, Any] = {"updated_at": self._now()}
         if server_version is not None:
@@ -518,24 +562,51 @@ class DeviceStore:
             changes |= {"sync_status": "rejected", "error": error, "details": _dumps(result.details)}
         merged = report | changes
         changes["status"] = _display_status(merged["sync_status"], merged["review_status"])
-        self.db.table("reports").update(report_id, changes)
+        return changes, (status, server_version, error)
 
     def apply_pull_page(self, resp: PullResponse) -> None:
-        """One transaction: visit puts/deletes, report review states, and the cursor that follows them."""
+        """One transaction: visit puts/deletes, report review states, and the cursor that follows them.
+
+        Visits are validated and turned into rows first, outside the lock (a bad visit refuses the whole page
+        before anything is written); puts are then written a run at a time (one statement per run and
+        table, one FTS refresh), a delete ending the run, so puts and deletes keep their order.
+        """
+        steps: list[tuple[str, Any]] = []
+        puts: list[dict[str, Any]] = []
+
+        def end_run() -> None:
+            if puts:
+                steps.append(("visits", self._visit_rows(_VISIT_LIST.validate_python(puts))))
+                puts.clear()
+
+        for ch in resp.changes:
+            if ch.type == "visit":
+                if ch.op == "put" and ch.data is not None:
+                    puts.append(ch.data)
+                elif ch.op == "del":
+                    end_run()
+                    steps.append(("visit_del", ch.id))
+            elif ch.type == "report_review":
+                if ch.op == "put" and ch.data is not None:
+                    steps.append(("review", (ch.id, ch.data)))
+                elif ch.op == "del":
+                    steps.append(("report_del", ch.id))
+            # Other change types belong to later protocol additions; skipping them keeps the cursor moving.
+        end_run()
         with self._write() as db:
-            for ch in resp.changes:
-                if ch.type == "visit":
-                    if ch.op == "put" and ch.data is not None:
-                        self._upsert_visits([Visit.model_validate(ch.data)])
-                    elif ch.op == "del":
-                        self._delete_visit(ch.id)
-                elif ch.type == "report_review":
-                    if ch.op == "put" and ch.data is not None:
-                        self._apply_review(ch.id, ch.data)
-                    elif ch.op == "del":
-                        self._forget_report(ch.id)
-                # Other change types belong to later protocol additions; skipping them keeps the cursor moving.
-            db.table("sync_state").update(1, {"pull_cursor": resp.cursor, "last_sync_at": self._now()})
+            for kind, arg in steps:
+                if kind == "visits":
+                    self._write_visit_rows(*arg)
+                elif kind == "visit_del":
+                    self._delete_visit(arg)
+                elif kind == "review":
+                    self._apply_review(*arg)
+                else:
+                    self._forget_report(arg)
+            db.execute(
+                "UPDATE sync_state SET pull_cursor = ?, last_sync_at = ? WHERE id = 1",
+                [resp.cursor, self._now()],
+            )
 
     def _apply_review(self, report_id: str, data: dict[str, Any]) -> None:
         report = self._one("SELECT * FROM reports WHERE report_id = ?", [report_id])

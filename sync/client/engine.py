@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import threading
@@ -10,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from models.wire import Mutation, PullRequest, PushRequest, PushResponse
+from models.wire import Mutation, PullRequest, PullResponse, PushRequest, PushResponse
 from sync.client.api import ApiClient, Health
 from sync.client.crash import crash_point
 from sync.client.errors import (
@@ -67,6 +68,34 @@ class SyncReport:
     errors: list[str] = field(default_factory=list)
 
 
+class _Ahead:
+    """One API call running on a helper thread while the engine does local work (applying the previous
+    answer). Only one call is ever in flight: the engine waits for it before it calls the API again."""
+
+    def __init__(self, call: Callable[[], Any], request: Any) -> None:
+        self.request = request
+        self._result: Any = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(call,), name="fv-sync-ahead", daemon=True)
+        self._thread.start()
+
+    def _run(self, call: Callable[[], Any]) -> None:
+        try:
+            self._result = call()
+        except BaseException as exc:
+            self._error = exc
+
+    def result(self) -> Any:
+        """The call's answer, or its exception raised here."""
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._result
+
+    def discard(self) -> None:
+        self._thread.join()
+
+
 class _NewEpoch(Exception):
     def __init__(self, epoch: str) -> None:
         super().__init__(epoch)
@@ -115,6 +144,7 @@ class SyncEngine:
         batch_size: int = MAX_BATCH_MUTATIONS,
         batch_bytes: int = MAX_BATCH_BYTES,
         pull_limit: int = 500,
+        overlap: bool = True,
     ) -> None:
         self.store = store
         self.api = api
@@ -123,6 +153,9 @@ class SyncEngine:
         self.batch_size = batch_size
         self.batch_bytes = batch_bytes
         self.pull_limit = pull_limit
+        # Send the next push batch, or ask for the next pull page, while the previous answer is applied
+        # locally (the server works on one while the device stores the other).
+        self.overlap = overlap
         self.status = status or StatusBoard(SyncStatus())
         self._lock = threading.Lock()
         self.refresh_status()
@@ -258,46 +291,85 @@ class SyncEngine:
         self.status.update(phase="push", done=0, total=total, pending=total)
         last_gap: int | None = None
         stalled_at: int | None = None
-        while True:
-            batch = self._next_batch()
-            if not batch:
-                return
-            mutations, body = batch
-            self._upload_blobs(mutations, report)
-            self.status.update(phase="push")
-            state = self.store.sync_state()
-            req = PushRequest(device_id=state.device_id, server_epoch=state.server_epoch, mutations=mutations)
-            crash_point("push.before_send")
-            try:
-                resp = self.api.push(req, body=body)
-            except (TransportError, CaptivePortal, ServerError) as exc:
-                self.store.note_push_failure(exc.code)
-                raise
-            except ResetRequired:
-                self._confirm_new_epoch()
-                raise ServerError(
-                    "reset_required on push without a new epoch", code="reset_required"
-                ) from None
-            except MutationGap as gap:
-                self._handle_gap(gap.expected, mutations[0].mutation_id, last_gap)
-                last_gap = gap.expected
-                continue
-            crash_point("push.after_send")
-            if resp.server_epoch != state.server_epoch:
-                self._confirm_new_epoch()
-            self.store.apply_push_response(resp)
-            crash_point("push.after_apply")
-            self._count(resp, report)
-            self._reupload_missing(resp, report)
-            first = mutations[0].mutation_id
-            if stalled_at == first:
-                raise ServerError("the push answer acknowledged nothing", code="push_stalled")
-            stalled_at = first
-            last_gap = None
-            self.status.update(done=report.pushed, pending=self.store.pending_count())
+        ahead: tuple[list[Mutation], Any, _Ahead] | None = None
+        try:
+            while True:
+                sent: _Ahead | None = None
+                if ahead is not None:
+                    mutations, state, sent = ahead
+                    ahead = None
+                else:
+                    batch = self._next_batch()
+                    if not batch:
+                        return
+                    mutations, body = batch
+                    self._upload_blobs(mutations, report)
+                    self.status.update(phase="push")
+                    state = self.store.sync_state()
+                    req = PushRequest(
+                        device_id=state.device_id, server_epoch=state.server_epoch, mutations=mutations
+                    )
+                    crash_point("push.before_send")
+                try:
+                    resp = sent.result() if sent is not None else self.api.push(req, body=body)
+                except (TransportError, CaptivePortal, ServerError) as exc:
+                    self.store.note_push_failure(exc.code)
+                    raise
+                except ResetRequired:
+                    self._confirm_new_epoch()
+                    raise ServerError(
+                        "reset_required on push without a new epoch", code="reset_required"
+                    ) from None
+                except MutationGap as gap:
+                    self._handle_gap(gap.expected, mutations[0].mutation_id, last_gap)
+                    last_gap = gap.expected
+                    continue
+                crash_point("push.after_send")
+                if resp.server_epoch != state.server_epoch:
+                    self._confirm_new_epoch()
+                ahead = self._send_ahead(mutations, resp, state)
+                self.store.apply_push_response(resp)
+                crash_point("push.after_apply")
+                self._count(resp, report)
+                self._reupload_missing(resp, report)
+                first = mutations[0].mutation_id
+                if stalled_at == first:
+                    raise ServerError("the push answer acknowledged nothing", code="push_stalled")
+                stalled_at = first
+                last_gap = None
+                self.status.update(done=report.pushed, pending=self.store.pending_count())
+        finally:
+            if ahead is not None:
+                ahead[2].discard()
 
-    def _next_batch(self) -> tuple[list[Mutation], bytes] | None:
-        entries = [_to_mutation(e) for e in self.store.outbox(limit=self.batch_size)]
+    def _send_ahead(
+        self, mutations: list[Mutation], resp: PushResponse, state: Any
+    ) -> tuple[list[Mutation], Any, _Ahead] | None:
+        """Send the batch after `mutations` before their answer is applied, when that is exactly what the
+        next round would send anyway: the server took the whole batch and nothing waits for blobs. A crash
+        in between leaves both batches in the outbox, and resending them answers `duplicate`."""
+        last = mutations[-1].mutation_id
+        if not self.overlap or resp.last_mutation_id != last or any(r.missing_blobs for r in resp.results):
+            return None
+        batch = self._next_batch(after=last)
+        if not batch:
+            return None
+        following, body = batch
+        if following[0].mutation_id != last + 1 or any(m.blobs for m in following):
+            return None
+        req = PushRequest(device_id=state.device_id, server_epoch=state.server_epoch, mutations=following)
+        crash_point("push.before_send")
+        return following, state, _Ahead(functools.partial(self.api.push, req, body=body), req)
+
+    def _next_batch(self, after: int | None = None) -> tuple[list[Mutation], bytes] | None:
+        """The next contiguous run of the outbox (after mutation `after` when given, whose batch is still
+        in the outbox awaiting its answer), and its encoded push body."""
+        if after is None:
+            entries = [_to_mutation(e) for e in self.store.outbox(limit=self.batch_size)]
+        else:
+            waiting = self.store.outbox(limit=2 * self.batch_size)
+            entries = [m for m in (_to_mutation(e) for e in waiting) if m.mutation_id > after]
+            entries = entries[: self.batch_size]
         if not entries:
             return None
         # A contiguous run only: a hole would make the server stop there anyway (409 mutation_gap).
@@ -402,34 +474,60 @@ class SyncEngine:
     def _pull_all(self, report: SyncReport) -> None:
         self.status.update(phase="pull", done=0, total=None)
         resets = 0
-        while True:
-            state = self.store.sync_state()
-            req = PullRequest(
-                device_id=state.device_id,
-                server_epoch=state.server_epoch,
-                cursor=state.pull_cursor,
-                limit=self.pull_limit,
-            )
-            try:
-                page = self.api.pull(req)
-            except ResetRequired:
-                self._confirm_new_epoch()
-                resets += 1
-                if resets > 1:
-                    raise ServerError("reset_required for a snapshot pull", code="reset_required") from None
-                log.warning("pull cursor refused; pulling a snapshot")
-                self.status.update(phase="reset")
-                self.store.reset_for_snapshot()
-                report.reset = True
-                self.status.update(phase="pull")
-                continue
-            crash_point("pull.after_receive")
-            if page.server_epoch != state.server_epoch:
-                self._confirm_new_epoch()
-            self.store.apply_pull_page(page)
-            crash_point("pull.after_apply")
-            report.pages += 1
-            report.pulled += len(page.changes)
-            self.status.update(done=report.pulled)
-            if not page.has_more:
-                return
+        ahead: _Ahead | None = None
+        try:
+            while True:
+                state = self.store.sync_state()
+                req = PullRequest(
+                    device_id=state.device_id,
+                    server_epoch=state.server_epoch,
+                    cursor=state.pull_cursor,
+                    limit=self.pull_limit,
+                )
+                pending, ahead = ahead, None
+                try:
+                    page = self._fetch_page(req, pending)
+                except ResetRequired:
+                    self._confirm_new_epoch()
+                    resets += 1
+                    if resets > 1:
+                        raise ServerError(
+                            "reset_required for a snapshot pull", code="reset_required"
+                        ) from None
+                    log.warning("pull cursor refused; pulling a snapshot")
+                    self.status.update(phase="reset")
+                    self.store.reset_for_snapshot()
+                    report.reset = True
+                    self.status.update(phase="pull")
+                    continue
+                crash_point("pull.after_receive")
+                if page.server_epoch != state.server_epoch:
+                    self._confirm_new_epoch()
+                if page.has_more and self.overlap:
+                    # The next page is asked for with the cursor this one carries, which is what the store
+                    # holds once this page is applied; it is used only if the store agrees then.
+                    nxt = PullRequest(
+                        device_id=state.device_id,
+                        server_epoch=state.server_epoch,
+                        cursor=page.cursor,
+                        limit=self.pull_limit,
+                    )
+                    ahead = _Ahead(functools.partial(self.api.pull, nxt), nxt)
+                self.store.apply_pull_page(page)
+                crash_point("pull.after_apply")
+                report.pages += 1
+                report.pulled += len(page.changes)
+                self.status.update(done=report.pulled)
+                if not page.has_more:
+                    return
+        finally:
+            if ahead is not None:
+                ahead.discard()
+
+    def _fetch_page(self, req: PullRequest, pending: _Ahead | None) -> PullResponse:
+        if pending is not None:
+            if pending.request == req:
+                page: PullResponse = pending.result()
+                return page
+            pending.discard()
+        return self.api.pull(req)

@@ -7,14 +7,15 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
 from models.codes import ContactOutcome, ProductType, VisitStatus
-from models.identity import validate_id_number, validate_mobile
+from models.identity import validate_id_number, validate_id_number_form, validate_mobile
 from models.money import DecStr, NonNegMoney, Rate
 
 __all__ = [
+    "TRUSTED",
     "Borrower",
     "Coordinate",
     "IdNumber",
@@ -27,8 +28,23 @@ __all__ = [
 ]
 
 
+#: Validation context for data that was fully validated where it entered the system: a visit from the
+#: device's own server (checked by `VisitImportRecord` at import) or from the device's own store. The
+#: structure is still validated in full (types, lengths, enums, money, dates, the ID number's form), so a
+#: malformed page is refused before it reaches the store; only the resident ID's region, birth date and
+#: GB 11643 check digit are not recomputed. Without this context (imports, anything typed by a person) every
+#: check runs.
+TRUSTED: dict[str, Any] = {"fv_trusted_source": True}
+
+
+def _id_number(value: Any, info: ValidationInfo) -> str:
+    if info.context is not None and info.context.get("fv_trusted_source") is True:
+        return validate_id_number_form(value)
+    return validate_id_number(value)
+
+
 Mobile = Annotated[str, BeforeValidator(validate_mobile)]
-IdNumber = Annotated[str, BeforeValidator(validate_id_number)]
+IdNumber = Annotated[str, BeforeValidator(_id_number)]
 Coordinate = DecStr
 
 

@@ -19,6 +19,7 @@ __all__ = [
     "is_valid_id_number",
     "is_valid_mobile",
     "validate_id_number",
+    "validate_id_number_form",
     "validate_mobile",
 ]
 
@@ -90,6 +91,25 @@ def validate_id_number(value: Any) -> str:
     problem = _id_problem(s, None)
     if problem is not None:
         raise PydanticCustomError("fv.id_number_invalid", problem)
+    return s
+
+
+def validate_id_number_form(value: Any) -> str:
+    """Like `validate_id_number` (same normalisation, same error type) but checks only the form: 18
+    characters, 17 digits then a digit or X. For data that was fully checked where it was entered (the
+    server's import): the province, birth date and check digit are not recomputed on every copy of it."""
+    if not isinstance(value, str):
+        raise PydanticCustomError(
+            "fv.id_number_invalid", "resident ID number must be a string of 18 characters"
+        )
+    s = value
+    if len(s) == 18 and s.isascii() and s[:17].isdigit() and s[17] in _CHECK:
+        return s  # already the wire form (nothing to strip or upper-case)
+    s = _SEPARATORS_RE.sub("", value).upper()
+    if len(s) != 18 or not _DIGITS17_RE.fullmatch(s[:17]) or s[17] not in _CHECK:
+        raise PydanticCustomError(
+            "fv.id_number_invalid", "resident ID number must be 17 digits followed by a digit or X"
+        )
     return s
 
 

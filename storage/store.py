@@ -17,11 +17,12 @@ from pathlib import Path
 from typing import Any, cast
 
 from pydantic import TypeAdapter
+from pydantic_core import to_json
 from sqlite_utils import Database
 
 from models.canonical import content_sha256
 from models.codes import AttachmentKind, ReportStatus, VisitStatus
-from models.entities import Visit
+from models.entities import TRUSTED, Visit
 from models.report import AttachmentMeta, VisitReport
 from models.wire import MutationResult, PullResponse, PushResponse
 from storage.blobs import BlobDir, MemoryBlobs, sha256_hex
@@ -181,14 +182,21 @@ class DeviceStore:
         with self._write():
             return self._write_visit_rows(rows, docs)
 
-    def _visit_rows(self, visits: Iterable[Visit]) -> tuple[list[list[Any]], list[tuple[str, str]]]:
-        """The queue rows and stored documents of visits (no database access)."""
+    def _visit_rows(
+        self, visits: Iterable[Visit], raw: list[dict[str, Any]] | None = None
+    ) -> tuple[list[list[Any]], list[tuple[str, str]]]:
+        """The queue rows and stored documents of visits (no database access).
+
+        `raw` is the JSON data the visits were validated from (a pull page): stored as it came, since it
+        was just validated and `get_visit` validates it again when it is read, it spares serialising each
+        model back.
+        """
         now = self._now()
         rows, docs = [], []
-        for v in visits:
+        for i, v in enumerate(visits):
             r = visit_row(v, now)
             rows.append([r[c] for c in _VISIT_COLUMNS])
-            docs.append((v.visit_id, v.model_dump_json()))
+            docs.append((v.visit_id, to_json(raw[i]).decode() if raw is not None else v.model_dump_json()))
         return rows, docs
 
     def _write_visit_rows(self, rows: list[list[Any]], docs: list[tuple[str, str]]) -> int:
@@ -226,7 +234,7 @@ class DeviceStore:
 
     def get_visit(self, visit_id: str) -> Visit | None:
         row = self._one("SELECT data FROM visit_docs WHERE visit_id = ?", [visit_id])
-        return Visit.model_validate_json(row["data"]) if row else None
+        return Visit.model_validate_json(row["data"], context=TRUSTED) if row else None
 
     def queue(
         self,
@@ -570,13 +578,22 @@ class DeviceStore:
         Visits are validated and turned into rows first, outside the lock (a bad visit refuses the whole page
         before anything is written); puts are then written a run at a time (one statement per run and
         table, one FTS refresh), a delete ending the run, so puts and deletes keep their order.
+
+        Validation of server data: every visit is validated against `Visit` in full (types, required
+        fields, lengths, enums, money and dates, the ID number's 18-character form), with the `TRUSTED`
+        context, which only skips re-running the resident ID's region, birth-date and GB 11643 check-digit
+        checks: the server ran them when the record was imported, and a wrong check digit cannot corrupt
+        the store (it is a typing error in a field the device only displays), while malformed data still
+        refuses the page.
         """
         steps: list[tuple[str, Any]] = []
         puts: list[dict[str, Any]] = []
 
         def end_run() -> None:
             if puts:
-                steps.append(("visits", self._visit_rows(_VISIT_LIST.validate_python(puts))))
+                # Structure validated in full, the resident ID's check digit not recomputed (see TRUSTED).
+                visits = _VISIT_LIST.validate_python(puts, context=TRUSTED)
+                steps.append(("visits", self._visit_rows(visits, list(puts))))
                 puts.clear()
 
         for ch in resp.changes:

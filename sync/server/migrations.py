@@ -204,10 +204,19 @@ def _m003_refresh_grace(db: Database) -> None:
     db.execute("ALTER TABLE tokens ADD COLUMN successor_salt TEXT")
 
 
+def _m004_pull_scope_index(db: Database) -> None:
+    """A collector's active assignments in visit order: a snapshot pull page is one range of this index
+    (`visit_id > cursor`, already sorted) instead of all the collector's assignments sorted per page."""
+    db.execute(
+        "CREATE INDEX idx_visit_assignees_user_active_visit ON visit_assignees(user_id, active, visit_id)"
+    )
+
+
 MIGRATIONS: list[tuple[str, Callable[[Database], None]]] = [
     ("001_core", _m001_core),
     ("002_review_list_indexes", _m002_review_list_indexes),
     ("003_refresh_grace", _m003_refresh_grace),
+    ("004_pull_scope_index", _m004_pull_scope_index),
 ]
 
 

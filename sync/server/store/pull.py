@@ -6,6 +6,7 @@ A cursor is `<epoch8>.<seq>` (or `<epoch8>.<seq>.s<visit_id>` inside a snapshot)
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
@@ -13,7 +14,7 @@ from sqlite_utils import Database
 
 from sync.server.errors import ApiError
 from sync.server.store.common import Principal, audit, get_meta, server_epoch
-from sync.server.store.state import review_state, visit_payload, visit_visible
+from sync.server.store.state import review_states, visible_visit_ids, visit_payloads
 
 __all__ = ["pull", "record_pull"]
 
@@ -31,11 +32,12 @@ def _scope_visits(db: Database, actor: Principal, after: str, limit: int) -> lis
             [after, actor.team],
         )
     else:
+        # Driven by the collector's assignments in visit order (index user_id, active, visit_id).
         sql = (
-            "SELECT v.* FROM visits v JOIN visit_assignees a ON a.visit_id = v.id "
-            "WHERE v.id > ? AND a.user_id = ? AND a.active = 1"
+            "SELECT v.* FROM visit_assignees a CROSS JOIN visits v ON v.id = a.visit_id "
+            "WHERE a.user_id = ? AND a.active = 1 AND a.visit_id > ? ORDER BY a.visit_id LIMIT ?"
         )
-        args = [after, actor.user_id]
+        return list(db.query(sql, [actor.user_id, after, limit + 1]))
     return list(db.query(sql + " ORDER BY v.id LIMIT ?", [*args, limit + 1]))
 
 
@@ -69,20 +71,24 @@ def pull(
         visits = _scope_visits(db, actor, snapshot_after, limit)
         has_more = len(visits) > limit
         visits = visits[:limit]
-        for v in visits:
-            changes.append(
-                {"seq": seq, "type": "visit", "op": "put", "id": v["id"], "data": visit_payload(db, v)}
-            )
-            for r in db.query("SELECT * FROM reports WHERE visit_id = ? ORDER BY created_at", [v["id"]]):
-                changes.append(
-                    {
-                        "seq": seq,
-                        "type": "report_review",
-                        "op": "put",
-                        "id": r["id"],
-                        "data": review_state(db, r),
-                    }
+        # One query per table for the whole page (not several per visit).
+        payloads = visit_payloads(db, visits)
+        reports_of: dict[str, list[dict[str, Any]]] = {}
+        if visits:
+            reports = list(
+                db.query(
+                    "SELECT * FROM reports WHERE visit_id IN (SELECT value FROM json_each(?)) "
+                    "ORDER BY visit_id, created_at, rowid",
+                    [json.dumps([v["id"] for v in visits])],
                 )
+            )
+            for r, state in zip(reports, review_states(db, reports), strict=True):
+                reports_of.setdefault(r["visit_id"], []).append(
+                    {"seq": seq, "type": "report_review", "op": "put", "id": r["id"], "data": state}
+                )
+        for v, payload in zip(visits, payloads, strict=True):
+            changes.append({"seq": seq, "type": "visit", "op": "put", "id": v["id"], "data": payload})
+            changes.extend(reports_of.get(v["id"], ()))
         next_cursor = f"{e8}.{seq}.s{visits[-1]['id']}" if has_more else f"{e8}.{seq}"
         return {
             "cursor": next_cursor,
@@ -100,36 +106,65 @@ def pull(
     rows = rows[:limit]
     # Only the last change of an entity in a page matters: a put carries the current state anyway.
     last_of: dict[tuple[str, str], int] = {(r[1], r[3]): i for i, r in enumerate(rows)}
-    for i, (s, type_, op, entity_id) in enumerate(rows):
-        if last_of[(type_, entity_id)] != i:
-            continue
+    kept = [row for i, row in enumerate(rows) if last_of[(row[1], row[3])] == i]
+    # The entities the page's puts name, read and checked for scope with one query per table.
+    visit_ids = [r[3] for r in kept if r[2] != "del" and r[1] == "visit"]
+    report_ids = [r[3] for r in kept if r[2] != "del" and r[1] == "report_review"]
+    visits_by_id: dict[str, dict[str, Any]] = {}
+    if visit_ids:
+        visits_by_id = {
+            v["id"]: v
+            for v in db.query(
+                "SELECT * FROM visits WHERE id IN (SELECT value FROM json_each(?))", [json.dumps(visit_ids)]
+            )
+        }
+    reports_by_id: dict[str, dict[str, Any]] = {}
+    if report_ids:
+        reports_by_id = {
+            r["id"]: r
+            for r in db.query(
+                "SELECT * FROM reports WHERE id IN (SELECT value FROM json_each(?))", [json.dumps(report_ids)]
+            )
+        }
+    visible = visible_visit_ids(
+        db,
+        actor,
+        [(v["id"], v["team"]) for v in visits_by_id.values()]
+        + [(r["visit_id"], r["team"]) for r in reports_by_id.values()],
+    )
+
+    def shown(visit_id: str, team: str) -> bool:  # `visit_visible`, with the assignments read once
+        if actor.is_admin or actor.is_supervisor:
+            return actor.is_admin or team == actor.team
+        return visit_id in visible
+
+    shown_visits = [
+        visits_by_id[i] for i in visit_ids if i in visits_by_id and shown(i, visits_by_id[i]["team"])
+    ]
+    shown_reports = [
+        reports_by_id[i]
+        for i in report_ids
+        if i in reports_by_id and shown(reports_by_id[i]["visit_id"], reports_by_id[i]["team"])
+    ]
+    visit_data = dict(zip([v["id"] for v in shown_visits], visit_payloads(db, shown_visits), strict=True))
+    report_data = dict(zip([r["id"] for r in shown_reports], review_states(db, shown_reports), strict=True))
+    for s, type_, op, entity_id in kept:
         if op == "del":
             changes.append({"seq": s, "type": type_, "op": "del", "id": entity_id})
-            continue
-        if type_ == "visit":
-            vs = list(db.query("SELECT * FROM visits WHERE id = ?", [entity_id]))
-            if vs and visit_visible(db, actor, entity_id, vs[0]["team"]):
-                changes.append(
-                    {
-                        "seq": s,
-                        "type": "visit",
-                        "op": "put",
-                        "id": entity_id,
-                        "data": visit_payload(db, vs[0]),
-                    }
-                )
-        elif type_ == "report_review":
-            rs = list(db.query("SELECT * FROM reports WHERE id = ?", [entity_id]))
-            if rs and visit_visible(db, actor, rs[0]["visit_id"], rs[0]["team"]):
-                changes.append(
-                    {
-                        "seq": s,
-                        "type": "report_review",
-                        "op": "put",
-                        "id": entity_id,
-                        "data": review_state(db, rs[0]),
-                    }
-                )
+        elif type_ == "visit" and entity_id in visit_data:
+            changes.append(
+                {"seq": s, "type": "visit", "op": "put", "id": entity_id, "data": visit_data[entity_id]}
+            )
+        elif type_ == "report_review" and entity_id in report_data:
+            changes.append(
+                {
+                    "seq": s,
+                    "type": "report_review",
+                    "op": "put",
+                    "id": entity_id,
+                    "data": report_data[entity_id],
+                }
+            )
     if rows:
         new_seq = rows[-1][0]
     else:

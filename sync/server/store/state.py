@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from typing import Any
 
@@ -15,7 +16,10 @@ __all__ = [
     "missing_blobs",
     "report_visible",
     "review_state",
+    "review_states",
+    "visible_visit_ids",
     "visit_payload",
+    "visit_payloads",
     "visit_visible",
 ]
 
@@ -48,6 +52,30 @@ def visit_visible(db: Database, actor: Principal, visit_id: str, team: str) -> b
 report_visible = visit_visible
 
 
+def _ids_json(ids: Iterable[str]) -> str:
+    """A list of IDs as one JSON parameter (`json_each(?)`), so a page needs one statement, not one per ID."""
+    return json.dumps(list(ids))
+
+
+def visible_visit_ids(db: Database, actor: Principal, visits: Iterable[tuple[str, str]]) -> set[str]:
+    """Of (visit_id, team) pairs, the visit IDs the actor may see (batched `visit_visible`)."""
+    pairs = list(visits)
+    if actor.is_admin:
+        return {vid for vid, _ in pairs}
+    if actor.is_supervisor:
+        return {vid for vid, team in pairs if team == actor.team}
+    if not pairs:
+        return set()
+    return {
+        r[0]
+        for r in db.conn.execute(
+            "SELECT visit_id FROM visit_assignees WHERE user_id = ? AND active = 1 "
+            "AND visit_id IN (SELECT value FROM json_each(?))",
+            [actor.user_id, _ids_json(vid for vid, _ in pairs)],
+        )
+    }
+
+
 def add_changes(db: Database, user_ids: Iterable[str], type_: str, op: str, entity_id: str) -> None:
     """Log one change per recipient; pulls materialise the current state when they deliver it."""
     db.conn.executemany(
@@ -68,68 +96,135 @@ def missing_blobs(db: Database, report_id: str) -> list[str]:
 
 
 def comments(db: Database, report_id: str) -> list[dict[str, Any]]:
-    return [
-        {
-            "at": at,
-            "author_id": author_id,
-            "author_name": author_name or "",
-            "action": action,
-            "comment": comment or "",
-            "route": route,
-            "server_version": server_version,
-        }
-        for at, author_id, author_name, action, comment, route, server_version in db.conn.execute(
-            "SELECT c.at, c.author_id, u.name, c.action, c.comment, c.route, c.server_version FROM comments c "
-            "LEFT JOIN users u ON u.id = c.author_id WHERE c.report_id = ? ORDER BY c.id",
-            [report_id],
+    return _comments_of(db, [report_id]).get(report_id, [])
+
+
+def _comments_of(db: Database, report_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+    out: dict[str, list[dict[str, Any]]] = {}
+    if not report_ids:
+        return out
+    for report_id, at, author_id, author_name, action, comment, route, server_version in db.conn.execute(
+        "SELECT c.report_id, c.at, c.author_id, u.name, c.action, c.comment, c.route, c.server_version "
+        "FROM comments c LEFT JOIN users u ON u.id = c.author_id "
+        "WHERE c.report_id IN (SELECT value FROM json_each(?)) ORDER BY c.id",
+        [_ids_json(report_ids)],
+    ):
+        out.setdefault(report_id, []).append(
+            {
+                "at": at,
+                "author_id": author_id,
+                "author_name": author_name or "",
+                "action": action,
+                "comment": comment or "",
+                "route": route,
+                "server_version": server_version,
+            }
         )
-    ]
+    return out
+
+
+def _missing_blobs_of(db: Database, report_ids: list[str]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    if not report_ids:
+        return out
+    for report_id, sha in db.conn.execute(
+        "SELECT rb.report_id, rb.sha256 FROM report_blobs rb "
+        "WHERE rb.report_id IN (SELECT value FROM json_each(?)) "
+        "AND NOT EXISTS (SELECT 1 FROM blobs b WHERE b.sha256 = rb.sha256) ORDER BY rb.report_id, rb.sha256",
+        [_ids_json(report_ids)],
+    ):
+        out.setdefault(report_id, []).append(sha)
+    return out
 
 
 def review_state(db: Database, report: dict[str, Any], *, with_report: bool = True) -> dict[str, Any]:
     """The `report_review` payload: review state, comments, flags and the current version's content."""
-    out: dict[str, Any] = {
-        "report_id": report["id"],
-        "visit_id": report["visit_id"],
-        "server_version": report["server_version"],
-        "status": report["status"],
-        "comments": comments(db, report["id"]),
-        "flags": loads(report["flags"], []),
-        "current_version_id": report["current_version_id"],
-        "missing_blobs": missing_blobs(db, report["id"]),
-    }
+    return review_states(db, [report], with_report=with_report)[0]
+
+
+def review_states(
+    db: Database, reports: list[dict[str, Any]], *, with_report: bool = True
+) -> list[dict[str, Any]]:
+    """`review_state` for many reports with one query per table (a pull page)."""
+    if not reports:
+        return []
+    ids = [r["id"] for r in reports]
+    comments_of = _comments_of(db, ids)
+    missing_of = _missing_blobs_of(db, ids)
+    bodies: dict[str, str] = {}
     if with_report:
-        row = db.conn.execute(
-            "SELECT body FROM report_versions WHERE version_id = ?", [report["current_version_id"]]
-        ).fetchone()
-        out["report"] = loads(row[0]) if row else None
-    return out
+        bodies = dict(
+            db.conn.execute(
+                "SELECT version_id, body FROM report_versions "
+                "WHERE version_id IN (SELECT value FROM json_each(?))",
+                [_ids_json(r["current_version_id"] for r in reports if r["current_version_id"] is not None)],
+            ).fetchall()
+        )
+    states = []
+    for report in reports:
+        out: dict[str, Any] = {
+            "report_id": report["id"],
+            "visit_id": report["visit_id"],
+            "server_version": report["server_version"],
+            "status": report["status"],
+            "comments": comments_of.get(report["id"], []),
+            "flags": loads(report["flags"], []),
+            "current_version_id": report["current_version_id"],
+            "missing_blobs": missing_of.get(report["id"], []),
+        }
+        if with_report:
+            body = bodies.get(report["current_version_id"])
+            out["report"] = loads(body) if body is not None else None
+        states.append(out)
+    return states
 
 
 def visit_payload(db: Database, visit: dict[str, Any]) -> dict[str, Any]:
     """A visit as `models.entities.Visit` describes it (what the device stores)."""
-    data = loads(visit["data"], {})
-    previous = [
-        {"report_id": report_id, "visited_at": visited_at, "outcome": outcome, "status": status}
-        for report_id, visited_at, outcome, status in db.conn.execute(
-            "SELECT id, visited_at, outcome, status FROM reports WHERE visit_id = ? ORDER BY created_at",
-            [visit["id"]],
+    return visit_payloads(db, [visit])[0]
+
+
+def visit_payloads(db: Database, visits: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`visit_payload` for many visits with one query for their reports and one for their collectors."""
+    if not visits:
+        return []
+    ids = _ids_json(v["id"] for v in visits)
+    previous: dict[str, list[dict[str, Any]]] = {}
+    for visit_id, report_id, visited_at, outcome, status in db.conn.execute(
+        "SELECT visit_id, id, visited_at, outcome, status FROM reports "
+        "WHERE visit_id IN (SELECT value FROM json_each(?)) ORDER BY visit_id, created_at, rowid",
+        [ids],
+    ):
+        previous.setdefault(visit_id, []).append(
+            {"report_id": report_id, "visited_at": visited_at, "outcome": outcome, "status": status}
         )
-    ]
-    return {
-        "visit_id": visit["id"],
-        "external_id": visit["external_id"],
-        "team": visit["team"],
-        "status": visit["status"],
-        "borrower": data.get("borrower"),
-        "loan": data.get("loan"),
-        "investigator_ids": collectors(db, visit["id"]),
-        "planned_date": visit["planned_date"],
-        "priority": data.get("priority", "0"),
-        "broken_ptp_count": data.get("broken_ptp_count", 0),
-        "days_since_last_contact": data.get("days_since_last_contact"),
-        "contact_lost": data.get("contact_lost", False),
-        "active_plan_current": data.get("active_plan_current", False),
-        "previous_visits": previous,
-        "updated_at": visit["updated_at"],
-    }
+    people: dict[str, list[str]] = {}
+    for visit_id, user_id in db.conn.execute(
+        "SELECT visit_id, user_id FROM visit_assignees WHERE active = 1 "
+        "AND visit_id IN (SELECT value FROM json_each(?)) ORDER BY visit_id, position, user_id",
+        [ids],
+    ):
+        people.setdefault(visit_id, []).append(user_id)
+    out = []
+    for visit in visits:
+        data = loads(visit["data"], {})
+        out.append(
+            {
+                "visit_id": visit["id"],
+                "external_id": visit["external_id"],
+                "team": visit["team"],
+                "status": visit["status"],
+                "borrower": data.get("borrower"),
+                "loan": data.get("loan"),
+                "investigator_ids": people.get(visit["id"], []),
+                "planned_date": visit["planned_date"],
+                "priority": data.get("priority", "0"),
+                "broken_ptp_count": data.get("broken_ptp_count", 0),
+                "days_since_last_contact": data.get("days_since_last_contact"),
+                "contact_lost": data.get("contact_lost", False),
+                "active_plan_current": data.get("active_plan_current", False),
+                "previous_visits": previous.get(visit["id"], []),
+                "updated_at": visit["updated_at"],
+            }
+        )
+    return out

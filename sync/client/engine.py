@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import functools
+import gc
 import hashlib
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -472,6 +474,10 @@ class SyncEngine:
     # -- pull ---------------------------------------------------------------------------------------------
 
     def _pull_all(self, report: SyncReport) -> None:
+        with _collector_paused():
+            self._pull_pages(report)
+
+    def _pull_pages(self, report: SyncReport) -> None:
         self.status.update(phase="pull", done=0, total=None)
         resets = 0
         ahead: _Ahead | None = None
@@ -531,3 +537,20 @@ class SyncEngine:
                 return page
             pending.discard()
         return self.api.pull(req)
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while pull pages are parsed and applied.
+
+    A snapshot page allocates hundreds of thousands of acyclic containers (parsed JSON, models); with the
+    collector on, they trigger repeated full collections that scan everything alive, a fifth of the pull's
+    time. Reference counting still frees them page by page; the collector resumes afterwards (if it was on).
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()

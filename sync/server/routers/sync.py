@@ -6,7 +6,8 @@ import asyncio
 from typing import Any
 
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from pydantic_core import to_json
 
 from models.wire import PullRequest, PullResponse, PushResponse
 from sync.server.context import Actor, Ctx
@@ -103,4 +104,6 @@ async def pull(body: PullRequest, actor: Actor, ctx: Ctx) -> Any:
     )
     visit_ids = [c["id"] for c in page["changes"] if c["type"] == "visit" and c["op"] == "put"]
     await ctx.db.write(record_pull, actor=actor, visit_ids=visit_ids, now=ctx.clock())
-    return JSONResponse(page)
+    # A snapshot page is megabytes of plain JSON values: pydantic-core's encoder writes the same UTF-8 JSON
+    # as JSONResponse (non-ASCII kept, no whitespace) several times faster than the json module.
+    return Response(to_json(page), media_type="application/json")

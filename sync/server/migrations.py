@@ -212,11 +212,19 @@ def _m004_pull_scope_index(db: Database) -> None:
     )
 
 
+def _m005_drop_redundant_report_index(db: Database) -> None:
+    """reports(team, status) from 001 is a prefix of idx_reports_team_status_updated (and of
+    idx_reports_team_filters) since 002: every lookup it served is served by those, so it only cost each
+    report insert and state change one more B-tree write."""
+    db.execute("DROP INDEX IF EXISTS idx_reports_team_status")
+
+
 MIGRATIONS: list[tuple[str, Callable[[Database], None]]] = [
     ("001_core", _m001_core),
     ("002_review_list_indexes", _m002_review_list_indexes),
     ("003_refresh_grace", _m003_refresh_grace),
     ("004_pull_scope_index", _m004_pull_scope_index),
+    ("005_drop_redundant_report_index", _m005_drop_redundant_report_index),
 ]
 
 

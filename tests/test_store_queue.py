@@ -10,6 +10,10 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+
+from models.codes import VisitStatus
+from storage.migrations import migrations
+from storage.store import DeviceStore
 from tests.test_store_factories import (
     StepClock,
     make_report,
@@ -18,10 +22,6 @@ from tests.test_store_factories import (
     seq_ids,
     uid,
 )
-
-from models.codes import VisitStatus
-from storage.migrations import migrations
-from storage.store import DeviceStore
 
 
 @pytest.fixture

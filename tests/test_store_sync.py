@@ -6,6 +6,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from models.canonical import content_sha256
+from models.codes import ReportStatus
+from storage.store import DeviceStore, UnknownAttachmentError
 from tests.test_store_factories import (
     make_report,
     make_visit,
@@ -14,10 +18,6 @@ from tests.test_store_factories import (
     push_response,
     uid,
 )
-
-from models.canonical import content_sha256
-from models.codes import ReportStatus
-from storage.store import DeviceStore, UnknownAttachmentError
 
 
 @pytest.fixture

@@ -37,11 +37,12 @@ def configure_page(page: ft.Page) -> None:
 
 
 def make_model(config: AppConfig | None = None, backend: Backend | None = None) -> AppModel:
+    config = config or AppConfig.from_env()
     if backend is None:
         from app.services.default_backend import DefaultBackend
 
-        backend = DefaultBackend()
-    model = AppModel.create(config or AppConfig.from_env(), backend)
+        backend = DefaultBackend(retry_cap=config.sync_retry_cap_s)
+    model = AppModel.create(config, backend)
     model.session.restore()
     return model
 

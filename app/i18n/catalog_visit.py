@@ -200,6 +200,16 @@ PAIRS: dict[str, tuple[str, str]] = {
     ),
     "visit.as.chart": ("家庭收支构成", "Household budget"),
     "visit.as.chart.income": ("收入", "Income"),
+    # Bar labels: short enough for nine bars side by side on a 360 px phone.
+    "visit.as.chart.cat.HOUS": ("住房", "Home"),
+    "visit.as.chart.cat.UTIL": ("水电", "Bills"),
+    "visit.as.chart.cat.FOOD": ("餐饮", "Food"),
+    "visit.as.chart.cat.TRAN": ("交通", "Travel"),
+    "visit.as.chart.cat.EDUC": ("教育", "School"),
+    "visit.as.chart.cat.MEDI": ("医疗", "Health"),
+    "visit.as.chart.cat.DEPN": ("赡养", "Family"),
+    "visit.as.chart.cat.DEBT": ("负债", "Debt"),
+    "visit.as.chart.cat.OTHR": ("其他", "Other"),
     # plan
     "visit.plan.option": ("方案类型", "Plan type"),
     "visit.plan.option.P-INSTAL": ("重新分期", "Re-amortised instalments"),

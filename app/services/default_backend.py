@@ -81,10 +81,12 @@ class DefaultBackend:
         transport: httpx.BaseTransport | None = None,
         timeout: float = 20.0,
         sync_interval: float = 300.0,
+        retry_cap: float = 30.0,
     ) -> None:
         self.transport = transport
         self.timeout = timeout
         self.sync_interval = sync_interval
+        self.retry_cap = retry_cap
 
     def _http(self) -> httpx.Client:
         return httpx.Client(timeout=self.timeout, transport=self.transport, follow_redirects=False)
@@ -147,7 +149,7 @@ class DefaultBackend:
         store.update_sync_state(server_epoch=result.server_epoch, last_error=None)
 
     def start_engine(self, store: Any, server_url: str, login: LoginResult | None) -> EngineHandle | None:
-        from sync.client import ApiClient, SyncEngine, SyncScheduler
+        from sync.client import ApiClient, Backoff, SyncEngine, SyncScheduler
 
         http = self._http()
         api = ApiClient(store, http)
@@ -156,4 +158,8 @@ class DefaultBackend:
             log.info("no stored sign-in for this store; sync waits for a new sign-in")
             return None
         engine = SyncEngine(store, api)
-        return EngineHandle(engine, SyncScheduler(engine, interval=self.sync_interval), http)
+        # Retries after a failure back off up to `retry_cap` (the scheduler's own default is 5 minutes): with
+        # the server down and back, or a connection the browser never reports as lost, the outbox leaves
+        # within half a minute of the server answering again, without a tap.
+        scheduler = SyncScheduler(engine, interval=self.sync_interval, backoff=Backoff(cap=self.retry_cap))
+        return EngineHandle(engine, scheduler, http)

@@ -136,7 +136,12 @@ def tile(text: str, selected: bool, on_click: Callable[..., Any], *, ident: str)
 
 def card(title: str | None, controls: list[ft.Control], *, ident: str | None = None) -> ft.Control:
     head = [ft.Text(title, weight=ft.FontWeight.BOLD, size=16)] if title else []
-    c = ft.Card(ft.Container(ft.Column([*head, *controls], spacing=8), padding=12))
+    c = ft.Card(
+        ft.Container(
+            ft.Column([*head, *controls], spacing=8, horizontal_alignment=ft.CrossAxisAlignment.STRETCH),
+            padding=12,
+        )
+    )
     return sem(ident, c) if ident else c
 
 

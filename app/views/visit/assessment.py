@@ -40,8 +40,8 @@ def _incomes(form: VisitFormState) -> list[ft.Control]:
                     choice(form, f"{base}.evidence", t("visit.as.evidence"), levels, ident=f"income-evidence-{i}")]),
             ft.Divider(height=1),
         ], spacing=6))  # fmt: skip
-    rows.append(text_button(t("visit.as.add_income"), lambda _e: form.add_line("incomes"), ident="income-add",
-                            icon=ft.Icons.ADD))  # fmt: skip
+    rows.append(ft.Row([text_button(t("visit.as.add_income"), lambda _e: form.add_line("incomes"), ident="income-add",
+                                    icon=ft.Icons.ADD)]))  # fmt: skip
     return rows
 
 
@@ -55,8 +55,8 @@ def _expenses(form: VisitFormState) -> list[ft.Control]:
             field(form, f"{base}.amount", t("visit.as.amount"), ident=f"expense-amount-{i}", number=True, expand=4),
             _remove(form, "expenses", i, f"expense-remove-{i}"),
         ]))  # fmt: skip
-    rows.append(text_button(t("visit.as.add_expense"), lambda _e: form.add_line("expenses"), ident="expense-add",
-                            icon=ft.Icons.ADD))  # fmt: skip
+    rows.append(ft.Row([text_button(t("visit.as.add_expense"), lambda _e: form.add_line("expenses"), ident="expense-add",
+                                    icon=ft.Icons.ADD)]))  # fmt: skip
     return rows
 
 
@@ -72,8 +72,8 @@ def _debts(form: VisitFormState) -> list[ft.Control]:
                     field(form, f"{base}.monthly_payment", t("visit.as.monthly"), ident=f"debt-monthly-{i}",
                           number=True, expand=1)]),
         ], spacing=6))  # fmt: skip
-    rows.append(text_button(t("visit.as.add_debt"), lambda _e: form.add_line("other_debts"), ident="debt-add",
-                            icon=ft.Icons.ADD))  # fmt: skip
+    rows.append(ft.Row([text_button(t("visit.as.add_debt"), lambda _e: form.add_line("other_debts"), ident="debt-add",
+                                    icon=ft.Icons.ADD)]))  # fmt: skip
     return rows
 
 
@@ -130,7 +130,7 @@ def BudgetChart(form: VisitFormState) -> ft.Control:
         )
         for i, (k, v) in enumerate(items)
     ]
-    names = [t("visit.as.chart.income") if k == "income" else t(f"visit.as.cat.{k}") for k, _v in items]
+    names = [t("visit.as.chart.income") if k == "income" else t(f"visit.as.chart.cat.{k}") for k, _v in items]
     chart = fch.BarChart(
         groups=groups,
         max_y=top * 1.1,
@@ -158,4 +158,5 @@ def AssessmentSection(form: VisitFormState) -> ft.Control:
             BudgetChart(form),
         ],
         spacing=8,
+        horizontal_alignment=ft.CrossAxisAlignment.STRETCH,
     )

@@ -95,10 +95,13 @@ def AttachmentsSection(form: VisitFormState) -> ft.Control:
     ]
     if kind in _SENSITIVE_KINDS:
         controls.append(note(t("visit.sensitive"), ident="attachment-sensitive"))
-    controls.append(tap_button(t("visit.att.pick"), pick, icon=ft.Icons.ATTACH_FILE, ident="attachment-pick"))
+    controls.append(
+        ft.Row([tap_button(t("visit.att.pick"), pick, icon=ft.Icons.ATTACH_FILE, ident="attachment-pick")])
+    )
     if failed:
         controls.append(warn(t("visit.att.failed"), ident="attachment-failed"))
     return ft.Column(
         [card(None, controls), card(None, items or [note(t("visit.att.empty"), ident="attachments-empty")])],
         spacing=8,
+        horizontal_alignment=ft.CrossAxisAlignment.STRETCH,
     )

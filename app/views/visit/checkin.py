@@ -57,14 +57,10 @@ def PositionFields(form: VisitFormState, which: str) -> ft.Control:
     base = f"{which}.position"
     pos_error = form.error(base)
     controls: list[ft.Control] = [
-        tap_button(
-            t("visit.checkin.gps_btn"),
-            locate,
-            icon=ft.Icons.MY_LOCATION,
-            ident=f"{which}-gps-btn",
-            filled=False,
-        ),
-    ]
+        # In a Row so the stretched column leaves the button its own width.
+        ft.Row([tap_button(t("visit.checkin.gps_btn"), locate, icon=ft.Icons.MY_LOCATION, ident=f"{which}-gps-btn",
+                           filled=False)]),
+    ]  # fmt: skip
     if failed:
         controls.append(note(t("visit.checkin.gps_failed"), ident=f"{which}-gps-failed"))
     controls.append(
@@ -83,7 +79,7 @@ def PositionFields(form: VisitFormState, which: str) -> ft.Control:
                           number=True))  # fmt: skip
     if pos_error:
         controls.append(ft.Text(msg(pos_error), color=ft.Colors.ERROR, size=12))
-    return ft.Column(controls, spacing=8)
+    return ft.Column(controls, spacing=8, horizontal_alignment=ft.CrossAxisAlignment.STRETCH)
 
 
 @ft.component
@@ -151,4 +147,4 @@ def CheckinSection(form: VisitFormState) -> ft.Control:
     sections = [card(None, time_controls), card(None, staff), card(None, entry)]
     if at:
         sections.append(card(t("visit.checkin.position"), [PositionFields(form, "checkin")]))
-    return ft.Column(sections, spacing=8)
+    return ft.Column(sections, spacing=8, horizontal_alignment=ft.CrossAxisAlignment.STRETCH)

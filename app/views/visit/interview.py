@@ -121,4 +121,4 @@ def InterviewSection(form: VisitFormState) -> ft.Control:
         )
     blocks.append(card(None, [field(form, "interview.notes", t("visit.iv.notes"), ident="interview-notes",
                                     multiline=True)]))  # fmt: skip
-    return ft.Column(blocks, spacing=8)
+    return ft.Column(blocks, spacing=8, horizontal_alignment=ft.CrossAxisAlignment.STRETCH)

@@ -58,4 +58,4 @@ def OutcomeSection(form: VisitFormState) -> ft.Control:
         controls.append(ft.Text(msg(code), color=ft.Colors.ERROR))
     if form.third_party_mode:
         controls.append(ThirdPartyForm(form))
-    return ft.Column(controls, spacing=8)
+    return ft.Column(controls, spacing=8, horizontal_alignment=ft.CrossAxisAlignment.STRETCH)

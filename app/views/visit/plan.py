@@ -210,4 +210,4 @@ def PlanSection(form: VisitFormState) -> ft.Control:
     elif form.get("plan.option", None):
         blocks.append(warn(t("visit.err.plan_invalid"), ident="plan-invalid"))
     blocks.append(_agreement(form))
-    return ft.Column(blocks, spacing=8)
+    return ft.Column(blocks, spacing=8, horizontal_alignment=ft.CrossAxisAlignment.STRETCH)

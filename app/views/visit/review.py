@@ -103,4 +103,4 @@ def ReviewSection(form: VisitFormState, on_submit: Callable[[], Any] | None = No
         ft.Row([tap_button(t("visit.rv.submit"), lambda _e: on_submit() if on_submit else form.submit(),
                            icon=ft.Icons.SEND, ident="submit-btn", disabled=bool(problems), expand=True)])
     )  # fmt: skip
-    return ft.Column(controls, spacing=8)
+    return ft.Column(controls, spacing=8, horizontal_alignment=ft.CrossAxisAlignment.STRETCH)

@@ -43,7 +43,10 @@ def open_form(store: Any, visit_id: str, session: Any, report_id: str | None = N
     if store is None or store.get_visit(visit_id) is None:
         return None
     user = getattr(session, "user", None)
-    return VisitFormState(store, visit_id, user_id=getattr(user, "id", None), report_id=report_id)
+    # The configured clock (AppConfig.clock; tests may fix it through FIELDVISIT_NOW), else the real time.
+    clock = getattr(getattr(session, "config", None), "clock", None)
+    extra = {"clock": clock} if callable(clock) else {}
+    return VisitFormState(store, visit_id, user_id=getattr(user, "id", None), report_id=report_id, **extra)
 
 
 def _route_report_id() -> str | None:
@@ -139,6 +142,9 @@ def VisitReportScreen(visit_id: str, form: VisitFormState | None = None) -> ft.V
             _tabs(state),
             ft.Column(
                 [body],
+                # One scrollable per tab: a new tab starts at its top, and its semantics (screen readers,
+                # browser tests) never keep the previous, longer tab's scroll offset.
+                key=f"section-{section}",
                 scroll=ft.ScrollMode.AUTO,
                 expand=True,
                 horizontal_alignment=ft.CrossAxisAlignment.STRETCH,

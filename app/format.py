@@ -30,7 +30,7 @@ def fmt_datetime(ts: datetime | str | None, tz: str = DEFAULT_TZ) -> str:
         try:
             ts = datetime.fromisoformat(ts)
         except ValueError:
-            return ts
+            return str(ts)
     if ts.tzinfo is not None:
         ts = ts.astimezone(ZoneInfo(tz))
     return ts.strftime("%Y-%m-%d %H:%M")

@@ -106,7 +106,7 @@ class DefaultBackend:
         from sync.client import ApiClient, AuthError, MemoryTokens, ServerBusy, SyncError, TransportError
 
         staging = store is None
-        target = DeviceStore(None) if staging else store
+        target: DeviceStore = DeviceStore(None) if store is None else store
         tokens = MemoryTokens() if staging else None
         with self._http() as http:
             api = ApiClient(target, http, tokens=tokens)

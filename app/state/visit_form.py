@@ -240,7 +240,7 @@ class VisitFormState:
         parts = [_key(p) for p in path.split(".")]
         node: Any = self._draft
         for k in parts[:-1]:
-            nxt = node[k] if isinstance(node, list) else node.get(k)
+            nxt = node[int(k)] if isinstance(node, list) else node.get(k)
             if nxt is None:
                 nxt = node[k] = {}
             node = nxt
@@ -332,11 +332,12 @@ class VisitFormState:
 
     def add_line(self, name: str, **values: Any) -> int:
         """Adds an income, expense or other-debt line; returns its index."""
-        blank = {
+        blanks: dict[str, dict[str, Any]] = {
             "incomes": {"amount": "", "source": "salary", "evidence": None},
             "expenses": {"amount": "", "category": ExpenseCategory.OTHR.value},
             "other_debts": {"lender": "", "balance": "", "monthly_payment": ""},
-        }[name]
+        }
+        blank = blanks[name]
         lines = self._draft["assessment"][name]
         lines.append({**blank, **values})
         self._changed()
@@ -507,9 +508,9 @@ class VisitFormState:
             if not incomes and not expenses:
                 return None
             try:
-                return AssessmentInput(
-                    incomes=incomes, expenses=expenses, buffer=a.get("buffer") or "0.80",
-                    dsr_limit=a.get("dsr_limit") or "0.50", max_term=min(60, self.product_max_term),
+                return AssessmentInput.model_validate(
+                    {"incomes": incomes, "expenses": expenses, "buffer": a.get("buffer") or "0.80",
+                     "dsr_limit": a.get("dsr_limit") or "0.50", "max_term": min(60, self.product_max_term)}
                 )  # fmt: skip
             except ValidationError:
                 return None

@@ -120,7 +120,7 @@ def _history(visit: Any) -> ft.Control:
         return section(t("detail.history"), [ft.Text(t("detail.none"))])
     table = ft.DataTable(
         columns=[
-            ft.DataColumn(ft.Text(t(k)))
+            ft.DataColumn(label=ft.Text(t(k)))
             for k in ("detail.due", "detail.amount_due", "detail.paid", "detail.paid_on")
         ],
         rows=rows,
@@ -157,8 +157,9 @@ def DetailScreen() -> ft.View:
     session = ft.use_context(SessionCtx)
     viewport = ft.use_context(ViewportCtx)
     model = ft.use_context(AppCtx)
+    # flet's hook typing cannot infer the state type from a factory
     state, _ = ft.use_state(
-        lambda: DetailState(visit_id=visit_id, audit=model.record_detail_read if model is not None else None)
+        lambda: DetailState(visit_id=visit_id, audit=model.record_detail_read if model is not None else None)  # type: ignore[arg-type,return-value]
     )
     shield, set_shield = ft.use_state(False)
     ft.use_effect(lambda: state.load(session.store), dependencies=[visit_id, session.data_version])

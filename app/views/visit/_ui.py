@@ -86,7 +86,7 @@ def chips(
     icons: dict[str, Any] | None = None,
 ) -> ft.Control:
     """Choice chips: (value, text, selected) each; `ident` is the prefix of each chip's identifier."""
-    out = []
+    out: list[ft.Control] = []
     for value, text, selected in items:
         chip = ft.Chip(
             label=ft.Text(text),

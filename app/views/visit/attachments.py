@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import flet as ft
+from flet.components.hooks.use_ref import MutableRef
 
 from app.i18n import t
 from app.state.visit_form import VisitFormState
@@ -53,7 +54,7 @@ def AttachmentsSection(form: VisitFormState) -> ft.Control:
     kinds = kinds_for(form)
     kind, set_kind = ft.use_state(kinds[0])
     failed, set_failed = ft.use_state(False)
-    picker = ft.use_ref(None)
+    picker: MutableRef[Any] = ft.use_ref(None)
     if kind not in kinds:
         kind = kinds[0]
 

@@ -8,6 +8,7 @@ import logging
 from typing import Any
 
 import flet as ft
+from flet.components.hooks.use_ref import MutableRef
 
 from app.i18n import t
 from app.state.visit_form import VisitFormState
@@ -43,7 +44,7 @@ async def read_gps(holder: Any) -> tuple[float, float, float | None] | None:
 @ft.component
 def PositionFields(form: VisitFormState, which: str) -> ft.Control:
     """GPS button plus hand-typed latitude / longitude / accuracy (the web app has no GPS guarantee)."""
-    geo = ft.use_ref(None)
+    geo: MutableRef[Any] = ft.use_ref(None)
     failed, set_failed = ft.use_state(False)
 
     async def locate(_e: Any) -> None:
@@ -78,7 +79,7 @@ def PositionFields(form: VisitFormState, which: str) -> ft.Control:
     controls.append(field(form, f"{base}.accuracy_m", t("visit.checkin.accuracy"), ident=f"{which}-accuracy",
                           number=True))  # fmt: skip
     if pos_error:
-        controls.append(ft.Text(msg(pos_error), color=ft.Colors.ERROR, size=12))
+        controls.append(ft.Text(msg(pos_error) or "", color=ft.Colors.ERROR, size=12))
     return ft.Column(controls, spacing=8, horizontal_alignment=ft.CrossAxisAlignment.STRETCH)
 
 
@@ -118,7 +119,7 @@ def CheckinSection(form: VisitFormState) -> ft.Control:
         chips(collectors, form.toggle_collector, ident="collector"),
     ]
     if collector_error and form.get("checkin.at"):
-        staff.append(ft.Text(msg(collector_error), color=ft.Colors.ERROR, size=12))
+        staff.append(ft.Text(msg(collector_error) or "", color=ft.Colors.ERROR, size=12))
     staff.append(check(form, "compliance.id_shown", t("visit.checkin.id_shown"), ident="id-shown"))
     if form.get("agency_id"):
         staff.append(

@@ -21,7 +21,7 @@ def locked_notice() -> ft.Control:
 
 def _error_text(form: VisitFormState, path: str) -> list[ft.Control]:
     code = form.error(path)
-    return [] if code in (None, "missing") else [ft.Text(msg(code), color=ft.Colors.ERROR, size=12)]
+    return [] if code in (None, "missing") else [ft.Text(msg(code) or "", color=ft.Colors.ERROR, size=12)]
 
 
 @ft.component

@@ -55,7 +55,7 @@ def OutcomeSection(form: VisitFormState) -> ft.Control:
     controls: list[ft.Control] = [card(t("visit.outcome.title"), tiles)]
     code = form.error("outcome")
     if code and code != "missing":
-        controls.append(ft.Text(msg(code), color=ft.Colors.ERROR))
+        controls.append(ft.Text(msg(code) or "", color=ft.Colors.ERROR))
     if form.third_party_mode:
         controls.append(ThirdPartyForm(form))
     return ft.Column(controls, spacing=8, horizontal_alignment=ft.CrossAxisAlignment.STRETCH)

@@ -160,7 +160,7 @@ def _dec(v: Any) -> Decimal | None:
 def Schedule(prev: PlanPreview) -> ft.Control:
     cols = ("n", "date", "payment", "principal", "interest", "balance")
     table = ft.DataTable(
-        columns=[ft.DataColumn(ft.Text(t(f"visit.plan.col.{c}")), numeric=c != "date") for c in cols],
+        columns=[ft.DataColumn(label=ft.Text(t(f"visit.plan.col.{c}")), numeric=c != "date") for c in cols],
         rows=[
             ft.DataRow(
                 cells=[

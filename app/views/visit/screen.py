@@ -52,7 +52,8 @@ def open_form(store: Any, visit_id: str, session: Any, report_id: str | None = N
 def _route_report_id() -> str | None:
     # The sync screen's "fix" link names the returned report: /visit/{id}/report?report_id=...
     query = parse_qs(urlparse(ft.context.page.route or "").query)
-    return (query.get("report_id") or [None])[0]
+    found = query.get("report_id")
+    return found[0] if found else None
 
 
 @ft.component
@@ -106,7 +107,10 @@ def VisitReportScreen(visit_id: str, form: VisitFormState | None = None) -> ft.V
     session = ft.use_context(SessionCtx)
     sync = ft.use_context(SyncCtx)
     ft.use_context(SettingsCtx)  # a language switch re-renders the form
-    state, _ = ft.use_state(lambda: form or open_form(store, visit_id, session, _route_report_id()))
+    # flet's hook typing cannot infer the state type from a factory
+    state, _ = ft.use_state(
+        lambda: form or open_form(store, visit_id, session, _route_report_id())  # type: ignore[arg-type,return-value]
+    )
     route = f"/visit/{visit_id}/report"
     appbar = ft.AppBar(title=ft.Text(t("visit.title")))
     if state is None:

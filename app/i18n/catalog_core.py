@@ -139,6 +139,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "settings.role": ("角色", "Role"),
     "settings.team": ("团队", "Team"),
     "settings.server": ("服务器", "Server"),
+    "settings.open_desk": ("打开主管工作台", "Open the supervisor desk"),
     "settings.sign_out": ("退出登录", "Sign out"),
     "settings.lock_now": ("立即锁定", "Lock now"),
     # code lists

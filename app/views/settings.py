@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import flet as ft
@@ -93,6 +94,17 @@ def SettingsScreen() -> ft.View:
     else:
         account_rows.append(
             tap_button(t("settings.sign_out"), sign_out, ident="sign-out", filled=False, icon=ft.Icons.LOGOUT)
+        )
+    if user and user.role in ("supervisor", "admin") and session.server_url:
+        # Supervisors review, dispatch and export on the desk the central server serves.
+        desk_url = f"{session.server_url}/desk/"
+
+        async def open_desk(_e: Any) -> None:
+            with contextlib.suppress(Exception):  # no browser on this platform: the URL is shown above
+                await ft.UrlLauncher().launch_url(desk_url)
+
+        account_rows.append(
+            tap_button(t("settings.open_desk"), open_desk, ident="open-desk", icon=ft.Icons.DASHBOARD)
         )
     account_rows.append(
         tap_button(

@@ -331,3 +331,18 @@ def _returned_report(store, visit_id: str, comment: str) -> str:
         )
     )
     return report_id
+
+
+async def test_settings_offers_the_desk_only_when_user_is_a_supervisor(headless, app_config, stub_backend):
+    from dataclasses import replace
+
+    model = await signed_in(headless, app_config, stub_backend)
+    await headless.navigate("/settings")
+    await headless.settle(20)
+    assert not headless.has_id("open-desk")
+    model.session.user = replace(USER, role="supervisor")
+    await headless.navigate("/")
+    await headless.navigate("/settings")
+    await headless.settle(20)
+    assert headless.has_id("open-desk")
+    assert headless.crashes() == []

@@ -219,12 +219,39 @@ def _m005_drop_redundant_report_index(db: Database) -> None:
     db.execute("DROP INDEX IF EXISTS idx_reports_team_status")
 
 
+def _m006_lean_report_indexes(db: Database) -> None:
+    """Every push writes each index of `reports`, and the six review-list indexes of 002 halved the push
+    ceiling. Two covering indexes in `updated_at` order serve the list instead: one per team (a supervisor's
+    scope), one over all teams (an admin's). Each carries every column the list filters or counts on, so the
+    per-state counts under any report filter are one range scan of an index, and a page (with or without a
+    state or report filter) is read in order straight from it, stopping at LIMIT (`updated_at DESC, id` is the
+    list's own order, so not even ties are sorted). reports(visit_id) stays for pull and visit lookups."""
+    for name in (
+        "idx_reports_team_updated",
+        "idx_reports_team_status_updated",
+        "idx_reports_updated",
+        "idx_reports_status_updated",
+        "idx_reports_team_filters",
+        "idx_reports_status_filters",
+    ):
+        db.execute(f"DROP INDEX IF EXISTS {name}")
+    db.execute(
+        "CREATE INDEX idx_reports_team_list ON reports(team, updated_at DESC, id, status, outcome, verdict, "
+        "visit_date, investigator_id, visit_id)"
+    )
+    db.execute(
+        "CREATE INDEX idx_reports_list ON reports(updated_at DESC, id, team, status, outcome, verdict, "
+        "visit_date, investigator_id, visit_id)"
+    )
+
+
 MIGRATIONS: list[tuple[str, Callable[[Database], None]]] = [
     ("001_core", _m001_core),
     ("002_review_list_indexes", _m002_review_list_indexes),
     ("003_refresh_grace", _m003_refresh_grace),
     ("004_pull_scope_index", _m004_pull_scope_index),
     ("005_drop_redundant_report_index", _m005_drop_redundant_report_index),
+    ("006_lean_report_indexes", _m006_lean_report_indexes),
 ]
 
 

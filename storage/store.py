@@ -443,9 +443,11 @@ class DeviceStore:
             mutation_id, v["kind"], v["report_id"], version_id, mutation, datetime.fromisoformat(now)
         )
 
-    def outbox(self, limit: int = 50) -> list[OutboxEntry]:
-        """Unacknowledged mutations in mutation_id order (the order the server requires)."""
-        rows = self._rows("SELECT * FROM outbox ORDER BY mutation_id LIMIT ?", [limit])
+    def outbox(self, limit: int = 50, *, after: int = 0) -> list[OutboxEntry]:
+        """Unacknowledged mutations in mutation_id order (the order the server requires), past `after`."""
+        rows = self._rows(
+            "SELECT * FROM outbox WHERE mutation_id > ? ORDER BY mutation_id LIMIT ?", [after, limit]
+        )
         return [
             OutboxEntry(
                 mutation_id=r["mutation_id"],

@@ -66,7 +66,7 @@ class ApiClient:
         *,
         tokens: TokenStore | None = None,
         clock: Callable[[], datetime] = _now,
-        gzip_level: int = 6,
+        gzip_level: int = 1,
     ) -> None:
         self.store = store
         self.http = http

@@ -366,12 +366,7 @@ class SyncEngine:
     def _next_batch(self, after: int | None = None) -> tuple[list[Mutation], bytes] | None:
         """The next contiguous run of the outbox (after mutation `after` when given, whose batch is still
         in the outbox awaiting its answer), and its encoded push body."""
-        if after is None:
-            entries = [_to_mutation(e) for e in self.store.outbox(limit=self.batch_size)]
-        else:
-            waiting = self.store.outbox(limit=2 * self.batch_size)
-            entries = [m for m in (_to_mutation(e) for e in waiting) if m.mutation_id > after]
-            entries = entries[: self.batch_size]
+        entries = [_to_mutation(e) for e in self.store.outbox(limit=self.batch_size, after=after or 0)]
         if not entries:
             return None
         # A contiguous run only: a hole would make the server stop there anyway (409 mutation_gap).

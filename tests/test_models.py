@@ -228,3 +228,17 @@ def test_import_record_parses_history_when_csv_cell_holds_json() -> None:
     for row in rows:
         rec = VisitImportRecord.model_validate({k: v for k, v in zip(header, row, strict=True) if v != ""})
         assert rec.repayment_history
+
+
+def test_every_error_code_raised_in_code_has_a_bilingual_message() -> None:
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    pattern = re.compile(r'PydanticCustomError\(\s*"(fv\.[a-z0-9_]+)"')
+    raised = set()
+    for folder in ("models", "app", "storage", "sync"):
+        for path in (root / folder).rglob("*.py"):
+            raised |= set(pattern.findall(path.read_text(encoding="utf-8")))
+    assert raised, "the scan found no error codes"
+    assert sorted(raised - set(MESSAGES)) == []

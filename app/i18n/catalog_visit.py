@@ -322,23 +322,6 @@ PAIRS: dict[str, tuple[str, str]] = {
         "提交失败，草稿已保留，请重试",
         "Submission failed; the draft is kept, retry",
     ),
-    # model codes that models/messages.py does not (yet) carry
-    "visit.msg.fv.rate_above_max": ("月利率须低于 0.05（5%）", "monthly rate must be below 0.05 (5%)"),
-    "visit.msg.fv.fee_not_below_principal": (
-        "一次性费用须小于本金",
-        "the upfront fee must be less than the principal",
-    ),
-    "visit.msg.fv.holiday_range": ("延期月数须在 0 到 12 之间", "a payment holiday is 0 to 12 months"),
-    "visit.msg.fv.step_payments_too_many": (
-        "固定还款期数须少于总期数",
-        "fixed payments must be fewer than the term",
-    ),
-    "visit.msg.fv.step_payments_exhaust_balance": (
-        "固定还款不能还清全部余额",
-        "fixed payments must leave a balance",
-    ),
-    "visit.msg.fv.evidence_required": ("每项收入须选择证明材料", "each income line needs its evidence"),
-    "visit.msg.fv.max_term_range": ("最长期限须在 1 到 60 个月之间", "the maximum term is 1 to 60 months"),
 }
 
 CATALOG: dict[str, dict[str, str]] = {

@@ -10,7 +10,7 @@ from typing import Any
 
 import flet as ft
 
-from app.i18n import DEFAULT_LANGUAGE, catalogue, message, t
+from app.i18n import message, t
 from app.state.visit_form import VisitFormState
 from app.views.widgets import MIN_TOUCH, sem
 
@@ -23,10 +23,7 @@ def msg(code: str | None) -> str | None:
         return None
     if code.startswith("visit."):
         return t(code)
-    text = message(code)
-    if text == code and f"visit.msg.{code}" in catalogue()[DEFAULT_LANGUAGE]:
-        return t(f"visit.msg.{code}")
-    return text
+    return message(code)
 
 
 def _inline(form: VisitFormState, path: str) -> str | None:

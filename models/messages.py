@@ -94,6 +94,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "fv.buffer_range": ("缓冲系数须在 0 到 1 之间", "the buffer must be between 0 and 1"),
     "fv.dsr_limit_range": ("负债收入比上限须在 0 到 1 之间", "the DSR limit must be between 0 and 1"),
     "fv.max_term_range": ("最长期数须在 1 到 60 之间", "the maximum term must be between 1 and 60"),
+    "fv.p5_charges_cap": (
+        "利息与费用合计超过年化 24%，法院可能不予支持（P-5）",
+        "interest and fees exceed 24% a year; courts may cut the claim (P-5)",
+    ),
     # pydantic's own types
     "missing": ("必填", "required"),
     "enum": ("不是有效的选项", "not one of the allowed values"),

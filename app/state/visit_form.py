@@ -25,7 +25,7 @@ from models.codes import (
     PlanOption,
     ProductType,
 )
-from models.finance import PlanPreview, PlanPreviewRequest, preview_plan
+from models.finance import PlanPreview, PlanPreviewRequest, p5_ok, preview_plan
 from models.money import ZERO, q2
 from models.privacy import DEFAULT_TZ, local_time, mask_name, within_visit_hours
 from models.report import VisitReport, submit_problems
@@ -719,7 +719,30 @@ class VisitFormState:
             out["compliance.location_kind"] = "visit.err.location_kind"
         if plan_included and self.needs_override and _blank(self.get("plan.override_reason")):
             out["plan.override_reason"] = "fv.capacity_override"
+        if plan_included and not self.within_charge_cap:
+            out["plan.monthly_rate"] = "fv.p5_charges_cap"
         return out
+
+    @property
+    def within_charge_cap(self) -> bool:
+        """P-5: the plan's interest and fees stay within 24% a year of the principal (True when unknown)."""
+        prev = self.preview()
+        if prev is None or not prev.schedule:
+            return True
+        try:
+            principal = Decimal(str(self.get("plan.principal")))
+            fees = Decimal(str(self.get("plan.upfront_fee") or "0"))
+        except InvalidOperation:
+            return True
+        if principal <= 0:
+            return True
+        return p5_ok(
+            principal=principal,
+            interest=prev.total_interest,
+            penalty=ZERO,
+            fees=fees,
+            months=len(prev.schedule),
+        )
 
     def _tab(self, path: str) -> str:
         head = path.split(".")[0]

@@ -411,3 +411,17 @@ def test_compliance_reminder_does_not_hide_what_was_attested(form: VisitFormStat
     assert "visit.err.recording" in found and "missing" in found
     assert "fv.id_not_shown" not in found
     assert "fv.third_party_missing" not in found  # its field error ("relation required") says it already
+
+
+def test_plan_blocked_by_p5_when_charges_exceed_24_percent_a_year(form: VisitFormState) -> None:
+    form.set_outcome("MET_BORROWER")
+    form.set_plan_option("P-INSTAL")
+    form.set("plan.principal", "12000")
+    form.set("plan.term_months", "12")
+    form.set("plan.monthly_rate", "0.015")  # E-1: interest 1,201.95 a year on 12,000 ≈ 10%
+    assert form.within_charge_cap
+    assert form.error("plan.monthly_rate") is None
+    form.set("plan.monthly_rate", "0.045")  # about 26% a year of simple charges
+    assert not form.within_charge_cap
+    assert form.error("plan.monthly_rate") == "fv.p5_charges_cap"
+    assert any(p.code == "fv.p5_charges_cap" for p in form.problems())

@@ -297,6 +297,7 @@ class SyncEngine:
         try:
             while True:
                 sent: _Ahead | None = None
+                following: tuple[list[Mutation], bytes] | None = None
                 if ahead is not None:
                     mutations, state, sent = ahead
                     ahead = None
@@ -313,6 +314,10 @@ class SyncEngine:
                     )
                     crash_point("push.before_send")
                 try:
+                    if sent is not None:
+                        # While this batch is in flight, encode the one after it (read-only: the outbox
+                        # keeps both until their answers are applied).
+                        following = self._next_batch(after=mutations[-1].mutation_id)
                     resp = sent.result() if sent is not None else self.api.push(req, body=body)
                 except (TransportError, CaptivePortal, ServerError) as exc:
                     self.store.note_push_failure(exc.code)
@@ -329,7 +334,7 @@ class SyncEngine:
                 crash_point("push.after_send")
                 if resp.server_epoch != state.server_epoch:
                     self._confirm_new_epoch()
-                ahead = self._send_ahead(mutations, resp, state)
+                ahead = self._send_ahead(mutations, resp, state, following)
                 self.store.apply_push_response(resp)
                 crash_point("push.after_apply")
                 self._count(resp, report)
@@ -345,7 +350,11 @@ class SyncEngine:
                 ahead[2].discard()
 
     def _send_ahead(
-        self, mutations: list[Mutation], resp: PushResponse, state: Any
+        self,
+        mutations: list[Mutation],
+        resp: PushResponse,
+        state: Any,
+        encoded: tuple[list[Mutation], bytes] | None = None,
     ) -> tuple[list[Mutation], Any, _Ahead] | None:
         """Send the batch after `mutations` before their answer is applied, when that is exactly what the
         next round would send anyway: the server took the whole batch and nothing waits for blobs. A crash
@@ -353,7 +362,7 @@ class SyncEngine:
         last = mutations[-1].mutation_id
         if not self.overlap or resp.last_mutation_id != last or any(r.missing_blobs for r in resp.results):
             return None
-        batch = self._next_batch(after=last)
+        batch = encoded if encoded and encoded[0][0].mutation_id == last + 1 else self._next_batch(after=last)
         if not batch:
             return None
         following, body = batch

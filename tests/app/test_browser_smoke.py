@@ -7,9 +7,7 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import subprocess
-import sys
 import time
 from datetime import date
 from pathlib import Path
@@ -17,45 +15,19 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.app.journey_helpers import CHROMIUM, CHROMIUM_ARGS, FIELDVISIT, LOOPBACK, cli, free_port, wait_http
+
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "tests" / "artifacts" / "screenshots"
-CHROMIUM = "/usr/bin/chromium"
-FIELDVISIT = Path(sys.executable).with_name("fieldvisit")
 PASSWORD = "smoke-pass-1"
-ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
-]  # fmt: skip
-LOOPBACK = ("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:")
 
 if not os.path.exists(CHROMIUM):
     pytest.skip("no /usr/bin/chromium", allow_module_level=True)
 if not FIELDVISIT.exists() or subprocess.run([str(FIELDVISIT), "--help"], capture_output=True).returncode:
     pytest.skip("the fieldvisit CLI (serve, users add, import) is not installed yet", allow_module_level=True)
 playwright = pytest.importorskip("playwright.sync_api")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait(url: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url, timeout=1).status_code < 500:
-                return
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    raise RuntimeError(f"{url} did not come up")
-
-
-def _cli(*args: str) -> str:
-    return subprocess.run([str(FIELDVISIT), *args], check=True, capture_output=True, text=True).stdout
 
 
 @pytest.fixture(scope="module")
@@ -67,18 +39,18 @@ def central(tmp_path_factory):
     db = str(tmp / "server.db")
     ids = {}
     for user, role in (("sup.a", "supervisor"), ("inv.a1", "investigator"), ("inv.a2", "investigator")):
-        out = _cli("users", "add", user, "--password", PASSWORD, "--role", role, "--team", "hz-a",
+        out = cli("users", "add", user, "--password", PASSWORD, "--role", role, "--team", "hz-a",
                    "--name", {"sup.a": "沈丽萍", "inv.a1": "陈志刚", "inv.a2": "王婷"}[user], "--db", db)  # fmt: skip
         ids[user] = out.strip().rsplit(":", 1)[-1].strip()
     records = generate_import_records(40, seed=2026, team="hz-a")
     (tmp / "import.json").write_text(json.dumps({"records": records}, ensure_ascii=False), encoding="utf-8")
-    _cli("import", str(tmp / "import.json"), "--db", db)
-    port = _free_port()
+    cli("import", str(tmp / "import.json"), "--db", db)
+    port = free_port()
     proc = subprocess.Popen([str(FIELDVISIT), "serve", "--port", str(port), "--db", db],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait(f"{url}/v1/health")
+        wait_http(f"{url}/v1/health")
         with httpx.Client(base_url=url, timeout=30) as c:
             r = c.post(
                 "/v1/auth/login", json={"username": "sup.a", "password": PASSWORD, "device_name": "desk"}
@@ -98,12 +70,12 @@ def central(tmp_path_factory):
 @pytest.fixture(scope="module")
 def app_url(central, tmp_path_factory):
     data = tmp_path_factory.mktemp("device")
-    port = _free_port()
+    port = free_port()
     env = dict(os.environ, FLET_APP_STORAGE_DATA=str(data))
     proc = subprocess.Popen([str(FIELDVISIT), "app", "--server", central["url"], "--port", str(port)], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=data)  # fmt: skip
     try:
-        _wait(f"http://127.0.0.1:{port}/")
+        wait_http(f"http://127.0.0.1:{port}/")
         yield f"http://127.0.0.1:{port}/"
     finally:
         proc.terminate()
@@ -113,7 +85,7 @@ def app_url(central, tmp_path_factory):
 @pytest.fixture(scope="module")
 def browser():
     with playwright.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield b
         b.close()
 

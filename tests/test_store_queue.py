@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
-from collections.abc import Iterator
 from dataclasses import asdict
 from decimal import Decimal
 from pathlib import Path
@@ -18,25 +17,9 @@ from tests.test_store_factories import (
     StepClock,
     make_report,
     make_visit,
-    new_store,
     seq_ids,
     uid,
 )
-
-
-@pytest.fixture
-def store() -> Iterator[DeviceStore]:
-    s = new_store()
-    yield s
-    s.close()
-
-
-@pytest.fixture
-def disk_store(tmp_path: Path) -> Iterator[DeviceStore]:
-    s = new_store(tmp_path / "user" / "store.db")
-    yield s
-    s.close()
-
 
 # -- opening -------------------------------------------------------------------------------------------
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,25 +12,10 @@ from storage.store import DeviceStore, UnknownAttachmentError
 from tests.test_store_factories import (
     make_report,
     make_visit,
-    new_store,
     pull_page,
     push_response,
     uid,
 )
-
-
-@pytest.fixture
-def store() -> Iterator[DeviceStore]:
-    s = new_store()
-    yield s
-    s.close()
-
-
-@pytest.fixture
-def disk_store(tmp_path: Path) -> Iterator[DeviceStore]:
-    s = new_store(tmp_path / "user" / "store.db")
-    yield s
-    s.close()
 
 
 def _counts(s: DeviceStore) -> dict[str, int]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import gzip
 import json
 import logging
@@ -154,13 +155,32 @@ class ApiClient:
 
     def push(self, req: PushRequest, *, body: bytes | None = None) -> PushResponse:
         """POST /v1/sync/push gzipped; `body` is the already-encoded request when the caller sized it."""
+        return self._push(req, body, None)
+
+    def bound_push(self, req: PushRequest, *, body: bytes | None = None) -> Callable[[], PushResponse]:
+        """`push` with the server URL and access token read now: the returned call does not touch the store
+        (whose lock a local transaction may hold meanwhile) unless the token has to be refreshed."""
+        pinned = (self._base_url(), self._tokens_for_device())
+        return functools.partial(self._push, req, body, pinned)
+
+    def _push(
+        self, req: PushRequest, body: bytes | None, pinned: tuple[str, StoredTokens | None] | None
+    ) -> PushResponse:
         content = body if body is not None else self.encode_push(req)
         headers = {"Content-Encoding": "gzip", "Content-Type": "application/json"}
-        resp = self._authed("POST", "/v1/sync/push", content=content, headers=headers)
+        resp = self._authed("POST", "/v1/sync/push", content=content, headers=headers, pinned=pinned)
         return self._parse(resp, PushResponse)
 
     def pull(self, req: PullRequest) -> PullResponse:
-        resp = self._authed("POST", "/v1/sync/pull", json_body=req.model_dump(mode="json"))
+        return self._pull(req, None)
+
+    def bound_pull(self, req: PullRequest) -> Callable[[], PullResponse]:
+        """`pull` with the server URL and access token read now (see `bound_push`)."""
+        pinned = (self._base_url(), self._tokens_for_device())
+        return functools.partial(self._pull, req, pinned)
+
+    def _pull(self, req: PullRequest, pinned: tuple[str, StoredTokens | None] | None) -> PullResponse:
+        resp = self._authed("POST", "/v1/sync/pull", json_body=req.model_dump(mode="json"), pinned=pinned)
         return self._parse(resp, PullResponse)
 
     def blob_exists(self, sha256: str) -> bool:
@@ -198,9 +218,13 @@ class ApiClient:
         content: bytes | None = None,
         headers: dict[str, str] | None = None,
         allow: set[int] | None = None,
+        pinned: tuple[str, StoredTokens | None] | None = None,
     ) -> httpx.Response:
         for attempt in (0, 1):
-            tokens = self._tokens_for_device()
+            if pinned is not None and attempt == 0:
+                base_url, tokens = pinned
+            else:
+                base_url, tokens = self._base_url(), self._tokens_for_device()
             if tokens is None:
                 raise AuthError("not signed in", code="not_signed_in")
             hdrs = dict(headers or {})
@@ -208,7 +232,7 @@ class ApiClient:
             try:
                 return self._send(
                     method,
-                    self._base_url() + path,
+                    base_url + path,
                     json_body=json_body,
                     content=content,
                     headers=hdrs,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import gc
 import hashlib
 import logging
@@ -370,7 +369,7 @@ class SyncEngine:
             return None
         req = PushRequest(device_id=state.device_id, server_epoch=state.server_epoch, mutations=following)
         crash_point("push.before_send")
-        return following, state, _Ahead(functools.partial(self.api.push, req, body=body), req)
+        return following, state, _Ahead(self.api.bound_push(req, body=body), req)
 
     def _next_batch(self, after: int | None = None) -> tuple[list[Mutation], bytes] | None:
         """The next contiguous run of the outbox (after mutation `after` when given, whose batch is still
@@ -522,7 +521,7 @@ class SyncEngine:
                         cursor=page.cursor,
                         limit=self.pull_limit,
                     )
-                    ahead = _Ahead(functools.partial(self.api.pull, nxt), nxt)
+                    ahead = _Ahead(self.api.bound_pull(nxt), nxt)
                 self.store.apply_pull_page(page)
                 crash_point("pull.after_apply")
                 report.pages += 1

@@ -7,6 +7,7 @@ import json
 import random
 import threading
 import time
+from typing import Any
 
 import httpx
 import pytest
@@ -424,3 +425,45 @@ def test_outbox_sent_without_pull_or_last_sync_time_when_push_only(
     assert "POST /v1/sync/pull" not in _paths(fake)
     assert store.sync_state().last_sync_at is None
     assert engine.status.current.last_success_at is None
+
+
+def test_next_batch_is_sent_while_the_previous_answer_is_stored(
+    store: DeviceStore, fake: FakeServer, engine: SyncEngine
+) -> None:
+    for _ in range(100):
+        store.submit_report(report())
+    second_push = threading.Event()
+    pushes: list[int] = []
+    serve_push = fake._push
+
+    def push(request: httpx.Request) -> httpx.Response:
+        pushes.append(1)
+        if len(pushes) == 2:
+            second_push.set()
+        return serve_push(request)
+
+    waited: list[bool] = []
+    store_results = store._apply_results
+
+    def apply_results(todo: list) -> None:  # type: ignore[type-arg]
+        # Runs inside the store's transaction (its lock held): the second batch must still go out.
+        if not waited:
+            waited.append(second_push.wait(5))
+        store_results(todo)
+
+    read_state = store.sync_state
+
+    def sync_state() -> Any:
+        if threading.current_thread().name == "fv-sync-ahead":
+            time.sleep(0.05)  # the sending thread is scheduled late: the local transaction has begun
+        return read_state()
+
+    fake._push = push  # type: ignore[method-assign]
+    store._apply_results = apply_results  # type: ignore[method-assign]
+    store.sync_state = sync_state  # type: ignore[method-assign]
+
+    rep = engine.sync()
+
+    assert waited == [True]
+    assert rep.applied == 100
+    assert store.pending_count() == 0

@@ -19,7 +19,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -151,10 +150,12 @@ class TimingTransport(httpx.BaseTransport):
 
 
 def example_report(visit_id: str) -> Any:
+    """The example report for `visit_id`, its ID minted as the app mints one (a time-ordered UUIDv7)."""
+    from models.ids import new_id
     from models.report import EXAMPLE_REPORT, VisitReport
 
     body: dict[str, Any] = copy.deepcopy(EXAMPLE_REPORT)
-    body["report_id"] = str(uuid.uuid4())
+    body["report_id"] = new_id()
     body["visit_id"] = visit_id
     return VisitReport.model_validate(body)
 
@@ -310,6 +311,7 @@ def run_pull(workdir: Path, url: str, runs: int) -> dict[str, Any]:
 def run_ceiling(db_path: Path, visits: list[str], n: int, batch: int) -> dict[str, Any]:
     """The server's own push function (prepare + apply_push) on its own database layer, no HTTP."""
     from models.canonical import content_sha256
+    from models.ids import new_id
     from sync.server.db import Database
     from sync.server.store.common import Principal
     from sync.server.store.push import MutationIn, apply_push, prepare
@@ -333,7 +335,7 @@ def run_ceiling(db_path: Path, visits: list[str], n: int, batch: int) -> dict[st
                     mutation_id=j,
                     kind="submit_report",
                     report_id=body["report_id"],
-                    version_id=str(uuid.uuid4()),
+                    version_id=new_id(),
                     base_version=0,
                     content_sha256=content_sha256(body),
                     blobs=[],

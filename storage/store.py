@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import fields
@@ -23,6 +22,7 @@ from sqlite_utils import Database
 from models.canonical import content_sha256
 from models.codes import AttachmentKind, ReportStatus, VisitStatus
 from models.entities import TRUSTED, Visit
+from models.ids import new_id
 from models.report import AttachmentMeta, VisitReport
 from models.wire import MutationResult, PullResponse, PushResponse
 from storage.blobs import BlobDir, MemoryBlobs, sha256_hex
@@ -57,10 +57,6 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def _uuid() -> str:
-    return str(uuid.uuid4())
-
-
 def _dumps(obj: Any) -> str:
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
 
@@ -87,7 +83,7 @@ class DeviceStore:
         path: str | Path | None = None,
         *,
         clock: Callable[[], datetime] = _utc_now,
-        new_id: Callable[[], str] = _uuid,
+        new_id: Callable[[], str] = new_id,
         blob_dir: str | Path | None = None,
     ) -> None:
         self._clock = clock

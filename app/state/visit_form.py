@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
-from uuid import uuid4
 
 import flet as ft
 from pydantic import ValidationError
@@ -26,6 +25,7 @@ from models.codes import (
     ProductType,
 )
 from models.finance import PlanPreview, PlanPreviewRequest, p5_ok, preview_plan
+from models.ids import new_id as make_id
 from models.money import ZERO, q2
 from models.privacy import DEFAULT_TZ, local_time, mask_name, within_visit_hours
 from models.report import VisitReport, submit_problems
@@ -116,7 +116,7 @@ class VisitFormState:
         *,
         user_id: str | None = None,
         clock: Callable[[], datetime] = _utc_now,
-        new_id: Callable[[], str] = lambda: str(uuid4()),
+        new_id: Callable[[], str] = make_id,
         report_id: str | None = None,
     ) -> None:
         self._store, self._clock, self._new_id = store, clock, new_id

@@ -11,7 +11,6 @@ import functools
 import hashlib
 import logging
 import re
-import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -23,6 +22,7 @@ from sqlite_utils import Database
 from models.canonical import canonical_json
 from models.codes import FINAL_STATES
 from models.finance import PlanPreviewRequest, preview_plan
+from models.ids import new_id
 from models.privacy import local_time, within_visit_hours
 from models.report import RepaymentPlan, VisitReport, plan_affordability
 from sync.server.errors import validation_details
@@ -363,7 +363,7 @@ def _apply_one(db: Database, actor: Principal, m: MutationIn, now: datetime, out
     if existing is not None and existing["visit_id"] != report.visit_id:
         return _rejected(mid, "not_found", [{"loc": ["report", "report_id"], "msg": "no such report"}])
 
-    version_id = (m.version_id or str(uuid.uuid4())).lower()
+    version_id = (m.version_id or new_id()).lower()
     known = conn.execute(
         "SELECT report_id, content_sha256, result, server_version, flags FROM report_versions WHERE version_id = ?",
         [version_id],

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import uuid
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -14,6 +13,7 @@ from pydantic import ValidationError
 from sqlite_utils import Database
 
 from models.entities import Borrower, LoanAccount, VisitImportRecord
+from models.ids import new_id
 from models.messages import field_errors
 from models.privacy import mask_name
 from models.risk import bucket as bucket_of
@@ -130,7 +130,7 @@ def import_visits(db: Database, *, actor: Principal, records: list[Any], now: da
         data, b, priority = _visit_data(r)
         closing = r.status is not None and r.status.value == "closed"
         if found is None:
-            vid = str(uuid.uuid4())
+            vid = new_id()
             db.execute(
                 "INSERT INTO visits(id, external_id, team, status, district, bucket, priority, dpd, outstanding, "
                 "borrower_name, planned_date, data, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",

@@ -107,6 +107,11 @@ async def _http(_: Request, exc: Exception) -> JSONResponse:
     return error_response(exc.status_code, code, message, headers=getattr(exc, "headers", None))
 
 
+async def _not_unicode(_: Request, exc: Exception) -> JSONResponse:
+    # JSON may spell a lone surrogate ("\\ud800"), which no UTF-8 text (hash, database) can hold.
+    return error_response(422, "validation", "the request contains text that is not valid Unicode")
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     # The path and type only: request bodies may carry personal data.
     log.error("unhandled %s on %s %s", type(exc).__name__, request.method, request.url.path)
@@ -117,4 +122,5 @@ def install_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(StarletteHTTPException, _http)
+    app.add_exception_handler(UnicodeEncodeError, _not_unicode)
     app.add_exception_handler(Exception, _unexpected)

@@ -90,6 +90,23 @@ def test_unexpected_failure_is_json_500_without_traceback(tmp_path: Path) -> Non
         assert r.status_code == 500 and r.json()["error"] == "internal" and "secret" not in r.text
 
 
+def test_text_that_is_not_unicode_is_a_row_error_not_500(server: Server) -> None:
+    from models.demo_data import generate_import_records
+
+    rec = generate_import_records(1, seed=3, team="hz-a")[0]
+    rec["external_id"] = "hz-a-surrogate-1"
+    rec["address"] = "x\ud800y"  # a lone surrogate, spelled \ud800 by json.dumps
+    body = json.dumps({"records": [rec]})
+    r = server.client.post(
+        "/v1/visits/import",
+        content=body.encode(),
+        headers={**server.h("sup.a"), "Content-Type": "application/json"},
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["visits"] == []
+    assert [(e["row"], e["field"]) for e in r.json()["errors"]] == [(1, "address")]
+
+
 def test_audit_log_refuses_updates_and_deletes(server: Server) -> None:
     server.login("inv.a1")
     db = server.client.app.state.ctx.db  # type: ignore[attr-defined]

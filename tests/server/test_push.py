@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import json
 import uuid
 from typing import Any
 
@@ -168,6 +169,46 @@ def test_push_rejects_malformed_report_with_field_details_and_still_advances(ser
     assert first["status"] == "rejected" and first["error"] == "validation"
     assert any(d["loc"][:2] == ["report", "checkin"] for d in first["details"])
     assert second["status"] == "applied" and r.json()["last_mutation_id"] == 2
+
+
+def test_push_rejects_a_report_with_a_lone_surrogate_and_still_applies_the_next(server: Server) -> None:
+    vid = server.new_visit()
+    s = server.login("inv.a1")
+    good = mutation(2, clean_report(server, vid))
+    bad = {**good, "mutation_id": 1, "content_sha256": None}  # no UTF-8 text holds it: no hash either
+    bad["report"] = {**good["report"], "report_id": str(uuid.uuid4()), "notes": "x\ud800y"}
+    bad["report_id"] = bad["report"]["report_id"]
+    body = json.dumps(  # ensure_ascii spells the lone surrogate as the escape \ud800
+        {"device_id": s["device_id"], "server_epoch": s["server_epoch"], "mutations": [bad, good]}
+    )
+    r = server.client.post(
+        "/v1/sync/push",
+        headers={**server.h("inv.a1"), "content-type": "application/json"},
+        content=body.encode(),
+    )
+    first, second = r.json()["results"]
+    assert first["status"] == "rejected" and first["error"] == "validation"
+    assert first["details"] == [{"loc": ["report"], "msg": "text that is not valid Unicode"}]
+    assert second["status"] == "applied" and r.json()["last_mutation_id"] == 2
+
+
+def test_push_refuses_nan_which_is_not_json(server: Server) -> None:
+    vid = server.new_visit()
+    s = server.login("inv.a1")
+    body = json.dumps(
+        {
+            "device_id": s["device_id"],
+            "mutations": [mutation(1, clean_report(server, vid, notes=float("nan")))],
+        }
+    )
+    assert "NaN" in body
+    r = server.client.post(
+        "/v1/sync/push",
+        headers={**server.h("inv.a1"), "content-type": "application/json"},
+        content=body.encode(),
+    )
+    assert r.status_code == 422, r.text
+    assert r.json()["details"][0]["type"] == "json_invalid"
 
 
 def test_push_flags_checkin_outside_hours_and_planned_date(server: Server) -> None:

@@ -16,8 +16,9 @@ from sync.server.schemas import PushBody
 from sync.server.store.pull import pull as pull_changes
 from sync.server.store.pull import record_pull
 from sync.server.store.push import MutationIn, apply_push, prepare
+from sync.server.wirejson import WireJsonRoute
 
-router = APIRouter(tags=["sync"])
+router = APIRouter(tags=["sync"], route_class=WireJsonRoute)
 
 
 def _check_device(actor_device: str, device_id: str | None) -> None:

@@ -19,7 +19,7 @@ from typing import Any
 from pydantic import ValidationError
 from sqlite_utils import Database
 
-from models.canonical import canonical_json
+from models.canonical import canonical_json_parsed
 from models.codes import FINAL_STATES
 from models.finance import PlanPreviewRequest, preview_plan
 from models.ids import new_id
@@ -74,7 +74,12 @@ def prepare(m: MutationIn, *, today: date) -> MutationIn:
     if not isinstance(raw, dict):
         p.rejection = ("validation", [{"loc": ["report"], "msg": "a report object is required"}])
         return m
-    body = canonical_json(raw)
+    try:
+        # Reports reach here parsed by loads_json (the push route), which is what the fast path needs.
+        body = canonical_json_parsed(raw)
+    except UnicodeEncodeError:
+        p.rejection = ("validation", [{"loc": ["report"], "msg": "text that is not valid Unicode"}])
+        return m
     p.sha256 = hashlib.sha256(body).hexdigest()
     p.body = body.decode("utf-8")
     if m.content_sha256 is not None and m.content_sha256.lower() != p.sha256:

@@ -23,6 +23,7 @@ from models.money import ZERO, DecStr, Money, NonNegMoney, PosMoney, Rate, q2
 __all__ = [
     "MAX_MONTHLY_RATE",
     "P5_ANNUAL_CAP",
+    "P4Check",
     "PlanPreview",
     "PlanPreviewRequest",
     "ScheduleRow",
@@ -37,6 +38,7 @@ __all__ = [
     "flat_fee_payment",
     "irr_monthly",
     "p4_ceiling",
+    "p4_check",
     "p4_ok",
     "p5_ok",
     "penalty_interest",
@@ -516,4 +518,50 @@ def preview_plan(req: PlanPreviewRequest, *, today: date | None = None) -> PlanP
         apr_simple=apr_simple,
         apr_compound=apr_compound,
         affordability=affordability,
+    )
+
+
+class P4Check(BaseModel):
+    """P-4 for one proposed restructure: its total repayable against the ceiling."""
+
+    total_repayable: Money
+    ceiling: Money
+    within: bool
+
+
+def p4_check(
+    req: PlanPreviewRequest,
+    total_repayable: Decimal,
+    *,
+    outstanding: Decimal,
+    contractual_monthly_rate: Decimal,
+    today: date | None = None,
+) -> P4Check:
+    """P-4: the ceiling is the current outstanding plus the interest the contract's rate would charge over
+    the plan's new term, taken in the plan's own shape (method, holiday and step payments): what the same
+    restructure costs at the contract's rate. For equal instalments that is `p4_ceiling`. A plan with a
+    higher rate, a larger principal or an interest-bearing fee goes above it."""
+    first_due = req.first_due_date or add_months(today or date.today(), 1)
+    try:
+        rows = build_schedule(
+            principal=q2(outstanding),
+            monthly_rate=contractual_monthly_rate,
+            term_months=req.term_months,
+            first_due_date=first_due,
+            method=req.method,
+            holiday_months=req.holiday_months,
+            holiday_mode=req.holiday_mode,
+            step_payments=req.step_payments,
+        )
+        ceiling = sum((r.payment for r in rows), ZERO)
+    except ValueError:  # step payments that would clear the smaller balance: the plain equal-instalment shape
+        ceiling = p4_ceiling(
+            outstanding=outstanding,
+            contractual_monthly_rate=contractual_monthly_rate,
+            term_months=req.holiday_months + req.term_months,
+        )
+    return P4Check(
+        total_repayable=total_repayable,
+        ceiling=ceiling,
+        within=p4_ok(total_repayable=total_repayable, ceiling=ceiling),
     )

@@ -22,6 +22,7 @@ from models.finance import (
     flat_fee_payment,
     irr_monthly,
     p4_ceiling,
+    p4_check,
     p4_ok,
     p5_ok,
     penalty_interest,
@@ -367,3 +368,38 @@ def test_preview_includes_affordability_when_assessment_given() -> None:
     assert out.affordability.verdict == "pass"
     assert out.affordability.min_term_months == 8
     assert out.model_dump(mode="json")["affordability"]["dsr_after"] == "0.2185"
+
+
+def _e1_plan(**changes: Any) -> PlanPreviewRequest:
+    body = {"method": "annuity", "principal": "12000.00", "term_months": 12, "monthly_rate": "0.015"}
+    return PlanPreviewRequest.model_validate(body | {"first_due_date": date(2026, 12, 20)} | changes)
+
+
+def test_p4_check_of_an_equal_instalment_plan_uses_the_equal_instalment_ceiling() -> None:
+    req = _e1_plan()
+    check = p4_check(req, D("13201.95"), outstanding=D("12000"), contractual_monthly_rate=D("0.015"))
+    assert check.ceiling == p4_ceiling(
+        outstanding=D("12000"), contractual_monthly_rate=D("0.015"), term_months=12
+    )
+    assert check.within
+
+
+@pytest.mark.parametrize(
+    ("changes", "outstanding", "contract_rate", "within"),
+    [
+        ({}, "12000", "0.010", False),  # a restructure dearer than the contract
+        ({"principal": "12500.00"}, "12000", "0.015", False),  # more than is owed
+        ({"monthly_rate": "0.010"}, "12000", "0.015", True),  # interest reduced (P-WAIVE)
+        ({"holiday_months": 3}, "12000", "0.015", True),  # a deferral at the contract's rate
+        ({"holiday_months": 3, "monthly_rate": "0.016"}, "12000", "0.015", False),
+        ({"step_payments": ["300.00", "300.00"]}, "12000", "0.015", True),  # a step-up at the contract's rate
+    ],
+)
+def test_p4_check_compares_the_plan_with_the_same_shape_at_the_contracts_rate(
+    changes: dict[str, Any], outstanding: str, contract_rate: str, within: bool
+) -> None:
+    req = _e1_plan(**changes)
+    total = preview_plan(req).total_payment
+    check = p4_check(req, total, outstanding=D(outstanding), contractual_monthly_rate=D(contract_rate))
+    assert check.total_repayable == total
+    assert check.within is within

@@ -249,6 +249,15 @@ PAIRS: dict[str, tuple[str, str]] = {
     "visit.plan.total_payment": ("还款总额 {amount} 元", "Total repayable {amount} CNY"),
     "visit.plan.total_interest": ("利息合计 {amount} 元", "Total interest {amount} CNY"),
     "visit.plan.fees": ("费用合计 {amount} 元", "Fees {amount} CNY"),
+    "visit.plan.p4_over": (
+        "还款总额 {total} 元高于上限 {ceiling} 元（未偿本金加合同利息，P-4），需主管审批",
+        "Total repayable {total} CNY is above the ceiling of {ceiling} CNY (outstanding plus contractual "
+        "interest, P-4): needs the supervisor's sign-off",
+    ),
+    "visit.plan.p4_within": (
+        "上限 {ceiling} 元（未偿本金加合同利息，P-4）",
+        "Ceiling {ceiling} CNY (outstanding plus contractual interest, P-4)",
+    ),
     "visit.plan.schedule": ("还款计划表", "Schedule"),
     "visit.plan.col.n": ("期", "No."),
     "visit.plan.col.date": ("还款日", "Due"),

@@ -24,7 +24,7 @@ from models.codes import (
     PlanOption,
     ProductType,
 )
-from models.finance import PlanPreview, PlanPreviewRequest, p5_ok, preview_plan
+from models.finance import P4Check, PlanPreview, PlanPreviewRequest, p4_check, p5_ok, preview_plan
 from models.ids import new_id as make_id
 from models.money import ZERO, q2
 from models.privacy import DEFAULT_TZ, local_time, mask_name, within_visit_hours
@@ -722,6 +722,33 @@ class VisitFormState:
         if plan_included and not self.within_charge_cap:
             out["plan.monthly_rate"] = "fv.p5_charges_cap"
         return out
+
+    def p4(self) -> P4Check | None:
+        """P-4 for the plan as entered: its total repayable against the current outstanding plus the contract's
+        interest over the new term. None for a promise to pay (not a restructure), a settlement (it only
+        waives) or a loan whose contractual rate the case does not carry. Shown as a warning for the
+        supervisor's sign-off rather than a block: the ceiling is a house rule (domain [C])."""
+        return self._cached("p4", self._p4)
+
+    def _p4(self) -> P4Check | None:
+        prev = self.preview()
+        loan = getattr(self.visit, "loan", None)
+        option = self._draft["plan"].get("option")
+        if prev is None or loan is None or getattr(loan, "monthly_rate", None) is None:
+            return None
+        if option in (PlanOption.PTP.value, PlanOption.SETTLE.value):
+            return None
+        try:
+            req = PlanPreviewRequest.model_validate(self._preview_request())
+            return p4_check(
+                req,
+                prev.total_payment,
+                outstanding=loan.outstanding_principal,
+                contractual_monthly_rate=loan.monthly_rate,
+                today=self._clock().date(),
+            )
+        except (ValidationError, ValueError, ArithmeticError):
+            return None
 
     @property
     def within_charge_cap(self) -> bool:

@@ -425,3 +425,20 @@ def test_plan_blocked_by_p5_when_charges_exceed_24_percent_a_year(form: VisitFor
     assert not form.within_charge_cap
     assert form.error("plan.monthly_rate") == "fv.p5_charges_cap"
     assert any(p.code == "fv.p5_charges_cap" for p in form.problems())
+
+
+def test_plan_above_the_p4_ceiling_is_flagged_for_sign_off_not_blocked(form: VisitFormState) -> None:
+    form.set_outcome("MET_BORROWER")
+    form.set_plan_option("P-INSTAL")
+    form.set("plan.principal", "12000")
+    form.set("plan.term_months", "12")
+    form.set("plan.monthly_rate", "0.015")  # the case: 20,000 outstanding at 1.5% a month
+    check = form.p4()
+    assert check is not None and check.within
+    assert check.total_repayable == Decimal("13201.95")
+    form.set("plan.principal", "25000")  # more than is owed
+    check = form.p4()
+    assert check is not None and not check.within
+    assert not any("p4" in p.code for p in form.problems())  # a warning for the supervisor, not a block
+    form.set_plan_option("P-PTP")  # a promise to pay is not a restructure
+    assert form.p4() is None

@@ -176,6 +176,16 @@ async def test_plan_shows_e1_schedule_and_apr_at_least_as_large_as_monthly_rate(
     assert "1,100.19" in headless.texts()  # the last instalment absorbs the rounding
     assert headless.by_id("plan-interest").value == "利息合计 1,201.95 元"
     assert headless.by_id("plan-verdict").value == "可负担：通过"
+    assert headless.by_id("plan-p4").value == "上限 22,003.21 元（未偿本金加合同利息，P-4）"
+
+
+async def test_plan_above_the_p4_ceiling_shows_a_warning(headless, store) -> None:
+    seed = new_form(store)
+    fill_complete_borrower_visit(seed)
+    seed.set("plan.principal", "25000")  # the case owes 20,000
+    await render(headless, new_form(store), "plan")
+    assert "高于上限" in " ".join(headless.texts())
+    assert headless.has_id("plan-p4")
 
 
 async def test_override_field_appears_when_instalment_exceeds_capacity(headless, store) -> None:

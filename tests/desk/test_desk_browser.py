@@ -353,6 +353,8 @@ def test_desk_review_journey(central: Central, browser: Any) -> None:
         expect(page.get_by_test_id("report-status")).to_have_text("待审核")
         expect(page.get_by_test_id("section-plan")).to_contain_text("1100.16")
         expect(page.get_by_test_id("apr")).to_contain_text("19.56%")
+        expect(page.get_by_test_id("p4")).to_contain_text("P-4")  # the plan against the case's loan
+        expect(page.get_by_test_id("p4")).to_contain_text("¥13201.95")
         expect(page.get_by_test_id("section-interview")).to_contain_text("收入下降")
         page.locator("#review-comment").fill("请补充配偶收入证明")
         page.get_by_role("button", name="退回修改").click()

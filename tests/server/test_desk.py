@@ -6,6 +6,7 @@ import csv
 import io
 import re
 
+import pytest
 from pypdf import PdfReader
 
 from tests.server.conftest import Server, example_report, mutation, push
@@ -91,3 +92,22 @@ def test_recomputed_returns_schedule_and_distance_when_plan_present(server: Serv
     assert r["recomputed"]["instalment"] == "1100.16"
     assert len(r["recomputed"]["schedule"]) == 12
     assert r["checkin_distance_m"] is None or r["checkin_distance_m"] >= 0
+
+
+@pytest.mark.parametrize(
+    ("outstanding", "rate", "within"),
+    [("20000.00", "0.015", True), ("10000.00", "0.010", False)],
+)
+def test_recomputed_checks_p4_against_the_cases_loan(
+    server: Server, outstanding: str, rate: str, within: bool
+) -> None:
+    vid = server.new_visit(outstanding_principal=outstanding, monthly_rate=rate)
+    rep = example_report(vid)  # E-1: 12,000 over 12 months at 1.5% a month, total 13,201.95
+    assert push(server, "inv.a1", [mutation(1, rep)]).json()["results"][0]["status"] == "applied"
+    r = server.client.get(f"/v1/reports/{rep['report_id']}/recomputed", headers=server.h("sup.a")).json()
+    assert r["p4"]["total_repayable"] == "13201.95"
+    assert r["p4"]["within"] is within
+    if within:
+        assert (
+            r["p4"]["ceiling"] == "22003.21"
+        )  # 20,000 at 1.5% over the same 12 months (11 × 1,833.60 + the rest)

@@ -117,6 +117,20 @@ def PlanSummary(form: VisitFormState, prev: PlanPreview) -> ft.Control:
         ),
         sem("plan-fees", ft.Text(t("visit.plan.fees", amount=amount_text(fee)))),
     ]
+    p4 = form.p4()
+    if p4 is not None and not p4.within:
+        controls.append(
+            warn(
+                t(
+                    "visit.plan.p4_over",
+                    total=amount_text(p4.total_repayable),
+                    ceiling=amount_text(p4.ceiling),
+                ),
+                ident="plan-p4",
+            )
+        )
+    elif p4 is not None:
+        controls.append(note(t("visit.plan.p4_within", ceiling=amount_text(p4.ceiling)), ident="plan-p4"))
     aff = prev.affordability
     if aff is None:
         controls.append(note(t("visit.plan.no_assessment"), ident="plan-verdict"))

@@ -6,6 +6,8 @@ Supervisors need only a browser; every rule stays in the API the desk calls.
 from __future__ import annotations
 
 import math
+from datetime import date
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +15,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.responses import FileResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from models.finance import PlanPreviewRequest, preview_plan
+from models.finance import PlanPreviewRequest, p4_check, preview_plan
 from sync.server.context import Actor, Ctx
 from sync.server.desk.pdf import FONT_PATH, render_report_pdf
 from sync.server.desk.stats import dashboard, risk_csv
@@ -21,7 +23,7 @@ from sync.server.errors import ApiError
 from sync.server.store.common import audit, loads
 from sync.server.store.reports import get_report
 
-__all__ = ["install_desk", "recompute_plan", "router"]
+__all__ = ["install_desk", "plan_p4", "recompute_plan", "router"]
 
 STATIC = Path(__file__).with_name("static")
 router = APIRouter(tags=["desk"])
@@ -32,27 +34,31 @@ def _supervisor(actor: Any) -> None:
         raise ApiError(403, "forbidden", "for supervisors and admins")
 
 
+_PREVIEW_FIELDS = (
+    "method",
+    "principal",
+    "term_months",
+    "monthly_rate",
+    "upfront_fee",
+    "holiday_months",
+    "holiday_mode",
+    "step_payments",
+    "first_due_date",
+)
+
+
+def _preview_fields(plan: dict[str, Any]) -> dict[str, Any]:
+    """The plan preview request held in a report's plan (its JSON form)."""
+    return {k: plan[k] for k in _PREVIEW_FIELDS if plan.get(k) is not None}
+
+
 def recompute_plan(report: dict[str, Any] | None) -> dict[str, Any] | None:
     """The server's own schedule, APR and affordability for a report's plan (None when it has none)."""
     plan = (report or {}).get("plan")
     if not plan:
         return None
     assessment = (report or {}).get("assessment")
-    req: dict[str, Any] = {
-        k: plan[k]
-        for k in (
-            "method",
-            "principal",
-            "term_months",
-            "monthly_rate",
-            "upfront_fee",
-            "holiday_months",
-            "holiday_mode",
-            "step_payments",
-            "first_due_date",
-        )
-        if plan.get(k) is not None
-    }
+    req = _preview_fields(plan)
     if assessment:
         req["assessment"] = {
             "incomes": assessment.get("incomes") or [],
@@ -99,20 +105,40 @@ def checkin_distance_m(report: dict[str, Any] | None, borrower: dict[str, Any]) 
     return round(2 * 6_371_000 * math.asin(math.sqrt(h)))
 
 
-def _borrower_position(db: Any, visit_id: str) -> dict[str, Any]:
+def _case(db: Any, visit_id: str) -> dict[str, Any]:
     row = db.execute("SELECT data FROM visits WHERE id = ?", [visit_id]).fetchone()
-    borrower = (loads(row[0], {}) or {}).get("borrower", {}) if row else {}
-    return {"lat": borrower.get("lat"), "lon": borrower.get("lon")}
+    return (loads(row[0], {}) or {}) if row else {}
+
+
+def plan_p4(report: dict[str, Any] | None, loan: dict[str, Any], *, today: date) -> dict[str, Any] | None:
+    """P-4 for a report's plan against its case's loan (None for a promise to pay or a settlement, or when
+    the loan's contractual rate or outstanding balance is unknown)."""
+    plan = (report or {}).get("plan") or {}
+    if not plan or plan.get("option") in ("P-PTP", "P-SETTLE"):
+        return None
+    try:
+        outstanding = Decimal(str(loan["outstanding_principal"]))
+        rate = Decimal(str(loan["monthly_rate"]))
+        req = PlanPreviewRequest.model_validate(_preview_fields(plan))
+        total = preview_plan(req, today=today).total_payment
+        return p4_check(
+            req, total, outstanding=outstanding, contractual_monthly_rate=rate, today=today
+        ).model_dump(mode="json")
+    except (KeyError, TypeError, ValueError, ArithmeticError):
+        return None
 
 
 @router.get("/v1/reports/{report_id}/recomputed")
 async def recomputed(report_id: str, actor: Actor, ctx: Ctx) -> dict[str, Any]:
     """The server's recomputation of a report's plan (schedule, APR, affordability) and the check-in distance."""
     detail = await ctx.db.read(get_report, actor=actor, report_id=report_id)
-    position = await ctx.db.read(_borrower_position, detail["visit_id"])
+    case = await ctx.db.read(_case, detail["visit_id"])
+    borrower = case.get("borrower") or {}
+    position = {"lat": borrower.get("lat"), "lon": borrower.get("lon")}
     return {
         "report_id": detail["report_id"],
         "recomputed": recompute_plan(detail["report"]),
+        "p4": plan_p4(detail["report"], case.get("loan") or {}, today=ctx.clock().date()),
         "checkin_distance_m": checkin_distance_m(detail["report"], position),
     }
 

@@ -22,6 +22,7 @@ const I18N = {
     "detail.assessment": "收支评估", "detail.plan": "还款方案", "detail.photos": "照片与文件", "detail.history": "版本历史",
     "detail.comments": "审核意见", "detail.recompute": "服务器复算", "detail.conflicts": "冲突版本", "detail.flags": "标记",
     "detail.distance": "签到位置距借款人地址", "detail.pdf": "下载 PDF", "detail.actions": "审核操作",
+    "p4.within": "P-4 上限 {ceiling}（未偿本金加合同利息）：应还总额 {total} 未超过", "p4.over": "P-4：应还总额 {total} 高于上限 {ceiling}（未偿本金加合同利息），需审批",
     "detail.version": "版本", "detail.schedule": "还款计划表（{n} 期）", "detail.diff": "与上一版本的差异", "detail.none": "无",
     "act.approve": "批准", "act.return": "退回修改", "act.reject": "拒绝", "act.escalate": "转法务",
     "act.comment": "意见（退回时必填）", "act.route": "法务途径",
@@ -81,6 +82,7 @@ const I18N = {
     "detail.assessment": "Income and expenses", "detail.plan": "Repayment plan", "detail.photos": "Photos and documents", "detail.history": "Version history",
     "detail.comments": "Review comments", "detail.recompute": "Server recomputation", "detail.conflicts": "Conflict versions", "detail.flags": "Flags",
     "detail.distance": "Check-in distance from the address", "detail.pdf": "Download PDF", "detail.actions": "Review",
+    "p4.within": "P-4 ceiling {ceiling} (outstanding plus contractual interest): total repayable {total} is within it", "p4.over": "P-4: total repayable {total} is above the ceiling of {ceiling} (outstanding plus contractual interest); needs sign-off",
     "detail.version": "Version", "detail.schedule": "Schedule ({n} months)", "detail.diff": "Changes from the previous version", "detail.none": "None",
     "act.approve": "Approve", "act.return": "Return for rework", "act.reject": "Reject", "act.escalate": "Escalate to legal",
     "act.comment": "Comment (required to return)", "act.route": "Legal route",
@@ -551,7 +553,7 @@ async function viewReport(id, opts = {}) {
   try { d = await api("GET", "/v1/reports/" + encodeURIComponent(id)); }
   catch (e) { $("#main").innerHTML = `<p><a href="#/inbox">← ${t("detail.back")}</a></p><div class="card"><p class="error" data-testid="load-error">${esc(errText(e))}</p></div>`; return; }
   const etag = d.__etag || `"v${d.server_version}"`;
-  try { const rc = await api("GET", `/v1/reports/${encodeURIComponent(id)}/recomputed`); d.recomputed_plan = rc.recomputed; d.checkin_distance_m = rc.checkin_distance_m; } catch (e) { /* shown as none */ }
+  try { const rc = await api("GET", `/v1/reports/${encodeURIComponent(id)}/recomputed`); d.recomputed_plan = rc.recomputed; d.p4 = rc.p4 || null; d.checkin_distance_m = rc.checkin_distance_m; } catch (e) { /* shown as none */ }
   const rep = d.report || {};
   const c = rep.compliance || {}, ci = rep.checkin || {}, co = rep.checkout || {}, iv = rep.interview, tp = rep.third_party;
   const as = rep.assessment, plan = rep.plan, visit = d.visit || {};
@@ -586,6 +588,7 @@ async function viewReport(id, opts = {}) {
       <p class="apr" data-testid="apr">${t("k.apr")}: ${pct(plan.apr_compound)} ${aff && aff.verdict ? `<span class="badge ${aff.verdict === "pass" ? "approved" : "rejected"}">${esc(t("verdict." + aff.verdict))}</span>` : ""}</p>
       ${kv([["k.apr_simple", pct(plan.apr_simple)], ["k.option", esc(code("option", plan.option))], ["k.instalment", money(plan.instalment)], ["k.term", esc(plan.term_months)], ["k.rate", pct(plan.monthly_rate)], ["k.total", money(plan.total_payment)], ["k.override", esc(plan.override_reason || "")], ["k.agreement", esc(code("agreement", plan.agreement))]])}</div>
       <div><h4>${t("detail.recompute")}</h4>${recompute ? kv([["k.instalment", money(recompute.instalment)], ["k.total", money(recompute.total_payment)], ["k.apr", pct(recompute.apr_compound)], ["k.apr_simple", pct(recompute.apr_simple)]]) : `<p class="muted">${t("detail.none")}</p>`}
+      ${d.p4 ? `<p class="${d.p4.within ? "muted" : "error"}" data-testid="p4">${t(d.p4.within ? "p4.within" : "p4.over", { total: money(d.p4.total_repayable), ceiling: money(d.p4.ceiling) })}</p>` : ""}
       ${(d.flags || []).includes("plan_mismatch") ? `<p class="error">${esc(code("flag", "plan_mismatch"))}</p>` : ""}</div></div>
       ${schedule.length ? `<details class="schedule" open><summary>${t("detail.schedule", { n: schedule.length })}</summary><table><thead><tr><th>${t("s.n")}</th><th>${t("s.due")}</th><th class="num">${t("s.payment")}</th><th class="num">${t("s.principal")}</th><th class="num">${t("s.interest")}</th><th class="num">${t("s.balance")}</th></tr></thead><tbody>${schedule.map((r) => `<tr><td>${r.n}</td><td>${esc(r.due_date)}</td><td class="num">${esc(r.payment)}</td><td class="num">${esc(r.principal)}</td><td class="num">${esc(r.interest)}</td><td class="num">${esc(r.balance)}</td></tr>`).join("")}</tbody></table></details>` : ""}` : "";
   const historyHtml = history.map((h, i) => {

@@ -16,7 +16,7 @@ from sync.server.store.users import add_user, list_users
 
 router = APIRouter(tags=["users"])
 
-_NEW_USER_EXAMPLE = {
+_NEW_USER_EXAMPLE: dict[str, Any] = {
     "username": "inv.c7",
     "password": "change-me-2026",
     "role": "investigator",

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-__all__ = ["MESSAGES", "field_errors", "message_for"]
+__all__ = ["MESSAGES", "field_errors", "message_for", "render", "request_lang"]
 
 # code -> (zh-CN, en)
 MESSAGES: dict[str, tuple[str, str]] = {
@@ -125,6 +125,24 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "model_type": ("格式无效", "invalid structure"),
     "dict_type": ("格式无效", "invalid structure"),
     "json_invalid": ("不是有效的 JSON", "invalid JSON"),
+    "string_unicode": ("文本不是有效的 Unicode", "text that is not valid Unicode"),
+    # the server's own sentences (visit import rows, dispatch suggestions); {names} are filled by render()
+    "import.not_object": ("每条记录须为 JSON 对象", "a record must be an object"),
+    "import.team_scope": ("主管只能导入本组的记录", "a supervisor imports only for their own team"),
+    "import.external_id_team": ("该 external_id 属于其他组", "external_id belongs to another team"),
+    "dispatch.too_few": (
+        "覆盖{district}的外访员不足两人",
+        "fewer than two investigators cover district {district}",
+    ),
+    "dispatch.capacity": (
+        "{district}的外访员已达每日上限 {capacity} 件",
+        "daily capacity of {capacity} reached in district {district}",
+    ),
+    "dispatch.high": (
+        "{district}；高余额或 M{bucket}+：由经验最多者带队",
+        "district {district}; high balance or M{bucket}+: led by the most experienced",
+    ),
+    "dispatch.load": ("{district}；按工作量均衡", "district {district}; balanced by load"),
 }
 
 
@@ -134,6 +152,17 @@ def message_for(code: str, lang: str = "zh", fallback: str | None = None) -> str
     if pair is None:
         return fallback or code
     return pair[0] if lang.startswith("zh") else pair[1]
+
+
+def render(code: str, lang: str = "en", **params: Any) -> str:
+    """A message with its `{names}` filled in, in 'zh' or 'en'."""
+    return message_for(code, lang).format(**params)
+
+
+def request_lang(accept_language: str | None) -> str:
+    """'zh' when an Accept-Language header puts Chinese first, else 'en' (the API's default)."""
+    first = (accept_language or "").split(",")[0].strip().lower()
+    return "zh" if first.startswith("zh") else "en"
 
 
 def field_errors(errors: Iterable[Mapping[str, Any]], lang: str = "en") -> list[dict[str, Any]]:

@@ -14,7 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from models.messages import field_errors
+from models.messages import field_errors, request_lang
 
 __all__ = ["ApiError", "error_response", "install_handlers", "validation_details"]
 
@@ -74,15 +74,15 @@ def error_response(
     return JSONResponse(body, status_code=status, headers=headers)
 
 
-def validation_details(errors: Any) -> list[dict[str, Any]]:
-    """Pydantic errors → `[{"loc","msg","type"}]`, with values that JSON can always carry."""
+def validation_details(errors: Any, lang: str = "en") -> list[dict[str, Any]]:
+    """Pydantic errors → `[{"loc","msg","type"}]` (messages in `lang`), with values JSON can always carry."""
     return [
         {
             "loc": [str(p) if not isinstance(p, int) else p for p in d["loc"]],
             "msg": d["msg"],
             "type": d["type"],
         }
-        for d in field_errors(errors, "en")
+        for d in field_errors(errors, lang)
     ]
 
 
@@ -93,10 +93,11 @@ async def _api_error(_: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def _validation(_: Request, exc: Exception) -> JSONResponse:
+async def _validation(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
+    lang = request_lang(request.headers.get("accept-language"))
     return error_response(
-        422, "validation", "the request does not match the schema", validation_details(exc.errors())
+        422, "validation", "the request does not match the schema", validation_details(exc.errors(), lang)
     )
 
 

@@ -181,3 +181,33 @@ def test_plan_preview_reproduces_e1(server: Server) -> None:
         json={"method": "annuity", "principal": "12000.00", "term_months": 0, "monthly_rate": "0.015"},
     )
     assert bad.status_code == 422 and bad.json()["details"]
+
+
+def test_row_errors_and_dispatch_reasons_follow_accept_language(server: Server) -> None:
+    recs = generate_import_records(2, seed=15, team="hz-a")
+    recs[1]["phone"] = "12345"
+    body = {"records": [*recs, "not an object"]}
+    en = server.client.post("/v1/visits/import", json=body, headers=server.h("sup.a")).json()
+    zh = server.client.post(
+        "/v1/visits/import",
+        json=body,
+        headers={**server.h("sup.a"), "Accept-Language": "zh-CN,zh;q=0.9,en;q=0.5"},
+    ).json()
+    assert [(e["row"], e["field"]) for e in zh["errors"]] == [(e["row"], e["field"]) for e in en["errors"]]
+    by_row = {e["row"]: e["msg"] for e in zh["errors"]}
+    assert by_row[3] == "每条记录须为 JSON 对象"
+    assert {e["row"]: e["msg"] for e in en["errors"]}[3] == "a record must be an object"
+    assert all(any("\u4e00" <= ch <= "\u9fff" for ch in e["msg"]) for e in zh["errors"])
+
+    server.new_visit(assign=None, district="滨江区")  # nobody covers it
+    reasons = server.client.post(
+        "/v1/dispatch/suggest",
+        headers={**server.h("sup.a"), "Accept-Language": "zh-CN"},
+        json={"date": "2026-11-21"},
+    ).json()["unassigned"]
+    assert reasons and reasons[0]["reason"] == "覆盖滨江区的外访员不足两人"
+
+    bad = server.client.post(
+        "/v1/dispatch/suggest", headers={**server.h("sup.a"), "Accept-Language": "zh"}, json={"date": 5}
+    )
+    assert bad.status_code == 422 and bad.json()["details"][0]["msg"] == "须为文本"

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
+from models.messages import request_lang
 from models.wire import SuggestRequest
 from sync.server.context import Actor, Ctx
 from sync.server.errors import ApiError
@@ -16,7 +17,8 @@ router = APIRouter(tags=["dispatch"])
 
 
 @router.post("/v1/dispatch/suggest")
-async def suggest_(body: SuggestRequest, actor: Actor, ctx: Ctx) -> dict[str, Any]:
+async def suggest_(body: SuggestRequest, request: Request, actor: Actor, ctx: Ctx) -> dict[str, Any]:
+    """Reasons follow the caller's Accept-Language (Chinese first: Chinese; otherwise English)."""
     if actor.is_investigator:
         raise ApiError(403, "forbidden", "only supervisors and admins dispatch")
     try:
@@ -39,4 +41,5 @@ async def suggest_(body: SuggestRequest, actor: Actor, ctx: Ctx) -> dict[str, An
     policy = DispatchPolicy(
         capacity=s.dispatch_capacity, high_balance=s.dispatch_high_balance, high_bucket=s.dispatch_high_bucket
     )
-    return await ctx.db.read(suggest, team=team, day=day, policy=policy)
+    lang = request_lang(request.headers.get("accept-language"))
+    return await ctx.db.read(suggest, team=team, day=day, policy=policy, lang=lang)

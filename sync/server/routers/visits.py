@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from pydantic import ValidationError
 
+from models.messages import request_lang
 from models.wire import AssignRequest
 from sync.server.context import Actor, Ctx
 from sync.server.errors import ApiError, validation_details
@@ -67,7 +68,8 @@ async def import_(request: Request, actor: Actor, ctx: Ctx) -> dict[str, Any]:
                 else [{"loc": ["body"], "msg": "invalid JSON"}]
             )
             raise ApiError(422, "validation", 'expected {"records": [...]} or text/csv', details) from exc
-    return await ctx.db.write(import_visits, actor=actor, records=records, now=ctx.clock())
+    lang = request_lang(request.headers.get("accept-language"))  # row errors in the caller's language
+    return await ctx.db.write(import_visits, actor=actor, records=records, now=ctx.clock(), lang=lang)
 
 
 @router.get("/v1/visits")

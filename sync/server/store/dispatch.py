@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from models.messages import render
 from sync.server.store.common import loads
 
 __all__ = ["DispatchPolicy", "suggest"]
@@ -21,8 +22,10 @@ class DispatchPolicy:
     high_bucket: int = 4
 
 
-def suggest(db: Database, *, team: str, day: date, policy: DispatchPolicy) -> dict[str, Any]:
-    """Nothing is assigned here; the supervisor applies a suggestion with `assign`."""
+def suggest(
+    db: Database, *, team: str, day: date, policy: DispatchPolicy, lang: str = "en"
+) -> dict[str, Any]:
+    """Nothing is assigned here; the supervisor applies a suggestion with `assign`. Reasons are in `lang`."""
     people = [
         {
             "id": r["id"],
@@ -57,7 +60,7 @@ def suggest(db: Database, *, team: str, day: date, policy: DispatchPolicy) -> di
             unassigned.append(
                 {
                     "visit_id": v["id"],
-                    "reason": f"fewer than two investigators cover district {v['district']}",
+                    "reason": render("dispatch.too_few", lang, district=v["district"]),
                 }
             )
             continue
@@ -66,7 +69,9 @@ def suggest(db: Database, *, team: str, day: date, policy: DispatchPolicy) -> di
             unassigned.append(
                 {
                     "visit_id": v["id"],
-                    "reason": f"daily capacity of {policy.capacity} reached in district {v['district']}",
+                    "reason": render(
+                        "dispatch.capacity", lang, capacity=policy.capacity, district=v["district"]
+                    ),
                 }
             )
             continue
@@ -79,10 +84,10 @@ def suggest(db: Database, *, team: str, day: date, policy: DispatchPolicy) -> di
             partner = min(
                 (p for p in free if p is not lead), key=lambda p: (load[p["id"]], -p["experience"], p["id"])
             )
-            reason = f"district {v['district']}; high balance or M{policy.high_bucket}+: led by the most experienced"
+            reason = render("dispatch.high", lang, district=v["district"], bucket=policy.high_bucket)
         else:
             lead, partner = sorted(free, key=lambda p: (load[p["id"]], -p["experience"], p["id"]))[:2]
-            reason = f"district {v['district']}; balanced by load"
+            reason = render("dispatch.load", lang, district=v["district"])
         load[lead["id"]] += 1
         load[partner["id"]] += 1
         assignments.append(

@@ -14,7 +14,7 @@ from sqlite_utils import Database
 
 from models.entities import Borrower, LoanAccount, VisitImportRecord
 from models.ids import new_id
-from models.messages import field_errors
+from models.messages import field_errors, render
 from models.privacy import mask_name
 from models.risk import bucket as bucket_of
 from models.risk import priority_score
@@ -100,32 +100,34 @@ def _tombstone(db: Database, visit_id: str, user_ids: list[str]) -> None:
         add_changes(db, user_ids, "report_review", "del", rid)
 
 
-def import_visits(db: Database, *, actor: Principal, records: list[Any], now: datetime) -> dict[str, Any]:
-    """Upsert each record on its own; a bad row becomes row errors and never stops the others."""
+def import_visits(
+    db: Database, *, actor: Principal, records: list[Any], now: datetime, lang: str = "en"
+) -> dict[str, Any]:
+    """Upsert each record on its own; a bad row becomes row errors (in `lang`) and never stops the others."""
     created = updated = 0
     visits: list[dict[str, str]] = []
     errors: list[dict[str, Any]] = []
     ts = now.isoformat()
     for row, rec in enumerate(records, start=1):
         if not isinstance(rec, dict):
-            errors.append({"row": row, "field": "", "msg": "a record must be an object"})
+            errors.append({"row": row, "field": "", "msg": render("import.not_object", lang)})
             continue
         try:
             r = VisitImportRecord.model_validate(rec)
         except ValidationError as exc:
-            for e in field_errors(exc.errors(), "en"):
+            for e in field_errors(exc.errors(), lang):
                 errors.append({"row": row, "field": ".".join(str(p) for p in e["loc"]), "msg": e["msg"]})
             continue
         if not actor.is_admin and r.team != actor.team:
-            errors.append(
-                {"row": row, "field": "team", "msg": "a supervisor imports only for their own team"}
-            )
+            errors.append({"row": row, "field": "team", "msg": render("import.team_scope", lang)})
             continue
         found = db.execute(
             "SELECT id, team, status FROM visits WHERE external_id = ?", [r.external_id]
         ).fetchone()
         if found is not None and found[1] != r.team:
-            errors.append({"row": row, "field": "external_id", "msg": "external_id belongs to another team"})
+            errors.append(
+                {"row": row, "field": "external_id", "msg": render("import.external_id_team", lang)}
+            )
             continue
         data, b, priority = _visit_data(r)
         closing = r.status is not None and r.status.value == "closed"

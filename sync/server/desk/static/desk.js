@@ -351,6 +351,7 @@ class ApiError extends Error {
 async function api(method, path, { json, body, headers = {}, raw = false } = {}) {
   const h = Object.assign({}, headers);
   if (S.token) h["Authorization"] = "Bearer " + S.token;
+  h["Accept-Language"] = S.lang === "en" ? "en" : "zh-CN";  // row errors and dispatch reasons in the desk's language
   if (json !== undefined) { h["Content-Type"] = "application/json"; body = JSON.stringify(json); }
   let r;
   try { r = await fetch(path, { method, headers: h, body }); } catch (e) { throw new ApiError(0, { message: t("err.network") }); }

@@ -6,7 +6,9 @@ Record i depends only on (seed, team, i), so any slice of a large data set can b
 from __future__ import annotations
 
 import json
+import math
 import random
+import zlib
 from bisect import bisect
 from collections.abc import Iterable, Sequence
 from datetime import date, timedelta
@@ -245,9 +247,20 @@ def _name(rng: random.Random, male: bool) -> str:
     return surname + _pick(rng, chars) + _pick(rng, chars)
 
 
-def _id_number(rng: random.Random, area: str, male: bool) -> str:
-    born = date.fromordinal(_int(rng, _BIRTH_FIRST, _BIRTH_LAST))
-    seq = _int(rng, 1, 499) * 2 + male  # the 17th digit is odd for men
+# Every (birth date, sequence) pair of the range, visited in a scrambled order by a record's index: a team's
+# records never share an ID number (up to 7 million of them), and birth dates still spread evenly.
+_ID_SLOTS = (_BIRTH_LAST - _BIRTH_FIRST + 1) * 499
+_ID_STRIDE = 4_999_999  # coprime with _ID_SLOTS, so index -> slot is one-to-one
+assert math.gcd(_ID_STRIDE, _ID_SLOTS) == 1
+
+
+def _id_number(rng: random.Random, seed: int, team: str, index: int, area: str, male: bool) -> str:
+    # Two draws of the record's stream belong to the ID number: taken either way, so that every later field of
+    # a record (address, loan, history) keeps its value for a seed.
+    rng.random(), rng.random()
+    slot = (index * _ID_STRIDE + zlib.crc32(f"{seed}:{team}".encode())) % _ID_SLOTS
+    born = date.fromordinal(_BIRTH_FIRST + slot // 499)
+    seq = (slot % 499 + 1) * 2 + male  # the 17th digit is odd for men
     first17 = f"{area}{born.year}{born.month:02d}{born.day:02d}{seq:03d}"
     return first17 + gb11643_check_digit(first17)
 
@@ -379,7 +392,7 @@ def _record(
         "team": team,
         "borrower_name": _name(rng, male),
         "phone": _pick(rng, _MOBILE_PREFIXES) + f"{_int(rng, 0, 99_999_999):08d}",
-        "id_number": _id_number(rng, DISTRICT_AREA_CODES[district], male),
+        "id_number": _id_number(rng, seed, team, index, DISTRICT_AREA_CODES[district], male),
         "address": _address(rng, district, estate),
         "district": district,
         "product_type": product,
@@ -408,9 +421,8 @@ def generate_import_records(
     """`n` import records numbered from `start`, in the team's districts (default: TEAM_DISTRICTS[team]).
 
     Every value is JSON-safe (str, int, bool, list, or None for an unpaid instalment's `paid_on`).
-    `external_id` carries the team, so two teams' demo files never claim the same account. Identity fields
-    are drawn at random per record, so in very large sets two borrowers may share an ID number (about one
-    pair per thousand records at 100,000).
+    `external_id` carries the team, so two teams' demo files never claim the same account, and the records
+    of one seed and team never share an ID number.
     """
     if n < 0:
         raise ValueError("n must not be negative")

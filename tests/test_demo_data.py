@@ -235,3 +235,11 @@ def test_to_csv_rows_round_trips_when_written_and_read_back(records: list[dict[s
         assert row["dpd"] == str(rec["dpd"])
         assert row["contact_lost"] == ("true" if rec["contact_lost"] else "false")
         assert [row[c] for c in REQUIRED] == [str(rec[c]) for c in REQUIRED]
+
+
+def test_generate_never_repeats_an_id_number_within_a_team_when_100k_records() -> None:
+    big = generate_import_records(100_000, seed=2026, team="hz-a")
+    ids = [r["id_number"] for r in big]
+    assert len(set(ids)) == len(ids)
+    years = {int(i[6:10]) for i in ids}
+    assert min(years) == 1965 and max(years) == 2003  # birth dates still spread over the whole range

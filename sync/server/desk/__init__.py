@@ -15,6 +15,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.responses import FileResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
+from models.codes import PlanOption
 from models.finance import PlanPreviewRequest, p4_check, preview_plan
 from sync.server.context import Actor, Ctx
 from sync.server.desk.pdf import FONT_PATH, render_report_pdf
@@ -34,6 +35,7 @@ def _supervisor(actor: Any) -> None:
         raise ApiError(403, "forbidden", "for supervisors and admins")
 
 
+_NOT_RESTRUCTURES = (PlanOption.PTP.value, PlanOption.SETTLE.value)
 _PREVIEW_FIELDS = (
     "method",
     "principal",
@@ -110,19 +112,20 @@ def _case(db: Any, visit_id: str) -> dict[str, Any]:
     return (loads(row[0], {}) or {}) if row else {}
 
 
-def plan_p4(report: dict[str, Any] | None, loan: dict[str, Any], *, today: date) -> dict[str, Any] | None:
-    """P-4 for a report's plan against its case's loan (None for a promise to pay or a settlement, or when
-    the loan's contractual rate or outstanding balance is unknown)."""
+def plan_p4(
+    report: dict[str, Any] | None, loan: dict[str, Any], total_repayable: str | None, *, today: date
+) -> dict[str, Any] | None:
+    """P-4 for a report's plan (its recomputed `total_repayable`) against its case's loan: None for a promise
+    to pay or a settlement, or when the loan's contractual rate or outstanding balance is unknown."""
     plan = (report or {}).get("plan") or {}
-    if not plan or plan.get("option") in ("P-PTP", "P-SETTLE"):
+    if not plan or total_repayable is None or plan.get("option") in _NOT_RESTRUCTURES:
         return None
     try:
         outstanding = Decimal(str(loan["outstanding_principal"]))
         rate = Decimal(str(loan["monthly_rate"]))
         req = PlanPreviewRequest.model_validate(_preview_fields(plan))
-        total = preview_plan(req, today=today).total_payment
         return p4_check(
-            req, total, outstanding=outstanding, contractual_monthly_rate=rate, today=today
+            req, Decimal(total_repayable), outstanding=outstanding, contractual_monthly_rate=rate, today=today
         ).model_dump(mode="json")
     except (KeyError, TypeError, ValueError, ArithmeticError):
         return None
@@ -135,10 +138,12 @@ async def recomputed(report_id: str, actor: Actor, ctx: Ctx) -> dict[str, Any]:
     case = await ctx.db.read(_case, detail["visit_id"])
     borrower = case.get("borrower") or {}
     position = {"lat": borrower.get("lat"), "lon": borrower.get("lon")}
+    plan = recompute_plan(detail["report"])
+    total = plan["total_payment"] if plan else None
     return {
         "report_id": detail["report_id"],
-        "recomputed": recompute_plan(detail["report"]),
-        "p4": plan_p4(detail["report"], case.get("loan") or {}, today=ctx.clock().date()),
+        "recomputed": plan,
+        "p4": plan_p4(detail["report"], case.get("loan") or {}, total, today=ctx.clock().date()),
         "checkin_distance_m": checkin_distance_m(detail["report"], position),
     }
 

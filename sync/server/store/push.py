@@ -64,7 +64,9 @@ class MutationIn:
 
 
 def prepare(m: MutationIn, *, today: date) -> MutationIn:
-    """Hash, validate and recompute the plan of one mutation; safe to run on any thread."""
+    """Hash, validate and recompute the plan of one mutation; safe to run on any thread. `m.report` is the
+    value as received, parsed by `models.canonical.loads_json` (as the push route does) or built of JSON
+    types without floats, so that its canonical JSON may take the fast path."""
     p = Prepared()
     m.prepared = p
     if m.kind not in REPORT_KINDS:

@@ -67,7 +67,7 @@ def _visits(db: Database) -> None:
     visits = db.table("visits")
     visits.create_index(["visit_id"], unique=True)
     visits.create_index(["external_id"])
-    # Each index ends in the implicit rowid, so a reverse scan yields (priority desc, id desc) directly.
+    # (0004 replaces the four priority indexes by ones that also order equal priorities by account.)
     visits.create_index(["priority_milli"])
     visits.create_index(["status", "priority_milli"])
     visits.create_index(["bucket", "priority_milli"])
@@ -173,6 +173,23 @@ def _reports(db: Database) -> None:
     )
     db.table("outbox").create_index(["version_id"], unique=True)
     db.table("outbox").create_index(["report_id"])
+
+
+@migrations(name="0004_queue_order_by_account")
+def _queue_order_by_account(db: Database) -> None:
+    """Equal priorities in account order (`external_id`), as the server and the desk list them: both
+    collectors of a pair see one queue, whatever order their phones received the visits in. Each queue index
+    gives (filter, priority desc, external_id) in one forward scan, so a page still stops at its LIMIT."""
+    for name, lead in (
+        ("idx_visits_priority_milli", ""),
+        ("idx_visits_status_priority_milli", "status, "),
+        ("idx_visits_bucket_priority_milli", "bucket, "),
+        ("idx_visits_district_priority_milli", "district, "),
+    ):
+        db.execute(f"DROP INDEX IF EXISTS {name}")
+        db.execute(
+            f"CREATE INDEX {name.replace('_priority_milli', '_queue')} ON visits({lead}priority_milli DESC, external_id)"
+        )
 
 
 def apply_migrations(db: Database) -> list[str]:

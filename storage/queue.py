@@ -123,5 +123,5 @@ def queue_sql(
     else:
         sql = f"{select} FROM visits v{where}"
     if not count:
-        sql += " ORDER BY v.priority_milli DESC, v.id DESC LIMIT ? OFFSET ?"
+        sql += " ORDER BY v.priority_milli DESC, v.external_id, v.id LIMIT ? OFFSET ?"
     return sql, params

@@ -57,6 +57,19 @@ def test_queue_sorts_by_priority_descending_when_priorities_differ(store: Device
     assert [i.priority for i in items] == [Decimal("46.5"), Decimal("46.49"), Decimal("12.25"), Decimal("5")]
 
 
+@pytest.mark.parametrize("status", [None, VisitStatus.ASSIGNED])
+def test_queue_orders_equal_priorities_by_account_whatever_order_they_arrived_in(
+    store: DeviceStore, status: VisitStatus | None
+) -> None:
+    for n in (7, 3, 9, 1, 5):  # one page at a time, in no particular order
+        store.upsert_visits([make_visit(n, priority="80", district="上城区" if n % 2 else "西湖区")])
+    store.upsert_visits([make_visit(2, priority="90")])
+    items = store.queue(status=status)
+    assert [i.external_id for i in items] == ["LN-0000002", *(f"LN-{n:07d}" for n in (1, 3, 5, 7, 9))]
+    assert [i.external_id for i in store.queue(district="上城区")] == [f"LN-{n:07d}" for n in (1, 3, 5, 7, 9)]
+    assert [i.external_id for i in store.queue(limit=2, offset=2)] == ["LN-0000003", "LN-0000005"]
+
+
 def test_queue_masks_name_phone_and_id_when_listing(store: DeviceStore) -> None:
     v = make_visit(1, name="张三明", phone="13812345678")
     store.upsert_visits([v])

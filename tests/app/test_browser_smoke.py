@@ -141,9 +141,9 @@ def test_phone_sign_in_queue_by_priority_masked_then_case_detail(browser, app_ur
         _id(page, "signin-submit").click()
         cards = page.locator('[flt-semantics-identifier^="visit-card-"]')
         expect(cards.first).to_be_visible(timeout=30_000)
-        best = max(float(v["priority"]) for v in central["visits"])
-        top = {f"visit-card-{v['visit_id']}" for v in central["visits"] if float(v["priority"]) == best}
-        assert cards.first.get_attribute("flt-semantics-identifier") in top  # one of the highest (ties exist)
+        # The highest priority first, equal priorities in account order (as the server lists them).
+        top = min(central["visits"], key=lambda v: (-float(v["priority"]), v["external_id"]))
+        assert cards.first.get_attribute("flt-semantics-identifier") == f"visit-card-{top['visit_id']}"
         phones = page.locator('[flt-semantics-identifier^="phone-"]')
         first_phone = phones.first.inner_text()
         assert re.fullmatch(r"1\d\d\*{4}\d{4}", first_phone.strip()), first_phone

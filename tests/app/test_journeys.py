@@ -82,6 +82,7 @@ def central(tmp_path_factory):
     a_visits, b_visits = ordered[:30], ordered[30:]
     api.assign([v["visit_id"] for v in a_visits], [c.users["inv.a1"], c.users["inv.a2"]], DAY)
     api.assign([v["visit_id"] for v in b_visits], [c.users["inv.b1"], c.users["inv.a2"]], DAY)
+    # The queue's order: priority, highest first, equal priorities by account (`ordered` is by account).
     c.a_visits = sorted(a_visits, key=lambda v: -float(v["priority"]))  # type: ignore[attr-defined]
     c.b_visits = sorted(b_visits, key=lambda v: -float(v["priority"]))  # type: ignore[attr-defined]
     c.sup = api  # type: ignore[attr-defined]
@@ -328,8 +329,9 @@ def test_1_sign_in_queue_by_priority_with_masked_phones(phone, central, app1):
              for c in s.ids("visit-card-").all()]  # fmt: skip
     assert len(cards) >= 4
     priority = {v["visit_id"]: float(v["priority"]) for v in visits}
-    assert priority[cards[0]] == float(visits[0]["priority"])  # the highest first (ties in any order)
+    assert cards[0] == visits[0]["visit_id"]  # the highest first; equal priorities in account order
     assert [priority[c] for c in cards] == sorted((priority[c] for c in cards), reverse=True)
+    assert cards == [v["visit_id"] for v in visits[: len(cards)]]  # the server's order, ties included
     phones = [p.inner_text().strip() for p in s.ids("phone-").all()]
     assert phones and all(PHONE_RE.match(p) for p in phones), phones
     shot(s, "phone-queue")
@@ -547,8 +549,7 @@ def test_7_english_sign_in_queue_and_e1_visit(browser, central, tmp_path_factory
         s.wait_text("queue-count", tr("en", "queue.count", shown=len(visits), total=len(visits)))
         cards = [c.get_attribute("flt-semantics-identifier").removeprefix("visit-card-")
                  for c in s.ids("visit-card-").all()]  # fmt: skip
-        priority = {v["visit_id"]: float(v["priority"]) for v in visits}
-        assert priority[cards[0]] == float(visits[0]["priority"])  # the highest first (ties in any order)
+        assert cards[0] == visits[0]["visit_id"]  # the highest first; equal priorities in account order
         assert all(PHONE_RE.match(p.inner_text().strip()) for p in s.ids("phone-").all())
         shot(s, "phone-en-queue")
         open_visit(s, visits[0]["visit_id"])

@@ -237,6 +237,10 @@ def submit_demo_reports(server: str, users: list[dict[str, Any]], per_team: int 
     return sent
 
 
+def _interrupt(_signum: int, _frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
 def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     host = getattr(args, "host", "127.0.0.1")
@@ -257,6 +261,10 @@ def run(args: argparse.Namespace) -> int:
     server_url = f"http://{host}:{port}"
     env = dict(os.environ, FIELDVISIT_DB=str(db))
     procs: list[subprocess.Popen[bytes]] = []
+    # A terminate (service manager, closed terminal) stops the server and the app like Ctrl+C does,
+    # instead of leaving them running on their ports.
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGHUP, _interrupt)
     procs.append(
         subprocess.Popen(
             [*_fieldvisit(), "serve", "--host", host, "--port", str(port), "--db", str(db)], env=env

@@ -120,6 +120,21 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 1 if out["errors"] and not (out["created"] or out["updated"]) else 0
 
 
+def cmd_compact(args: argparse.Namespace) -> int:
+    from sync.server.store.pull import compact_changes
+
+    if args.idle_days < 1:
+        print("fieldvisit: --idle-days must be at least 1", file=sys.stderr)
+        return 2
+    database = _open(_db_path(args))
+    try:
+        out = database.write_sync(compact_changes, now=datetime.now(UTC), idle_days=args.idle_days)
+    finally:
+        database.close()
+    print(f"change log compacted: {out['deleted']} rows dropped, floor at {out['floor']}")
+    return 0
+
+
 def cmd_backup(args: argparse.Namespace) -> int:
     from sync.server.store.backup import backup
 
@@ -195,6 +210,15 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("path")
     with_db(r)
     r.set_defaults(func=cmd_restore)
+
+    c = sub.add_parser(
+        "compact",
+        help="drop the sync change log below what devices active in the last N days still need "
+        "(idler devices then pull a snapshot, keeping their unsent work)",
+    )
+    c.add_argument("--idle-days", type=int, default=30, help="devices idle longer re-pull (default 30)")
+    with_db(c)
+    c.set_defaults(func=cmd_compact)
 
     for name, module in _DELEGATED.items():
         d = sub.add_parser(name, help=f"the {name} (see `fieldvisit {name} --help`)", add_help=False)

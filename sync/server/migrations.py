@@ -245,6 +245,12 @@ def _m006_lean_report_indexes(db: Database) -> None:
     )
 
 
+def _m007_device_pull_position(db: Database) -> None:
+    """Where each device's change log stands (the seq of the last cursor it pulled with), so that the log
+    can be compacted below the oldest position a recently active device still needs."""
+    db.execute("ALTER TABLE devices ADD COLUMN pull_seq INTEGER")
+
+
 MIGRATIONS: list[tuple[str, Callable[[Database], None]]] = [
     ("001_core", _m001_core),
     ("002_review_list_indexes", _m002_review_list_indexes),
@@ -252,6 +258,7 @@ MIGRATIONS: list[tuple[str, Callable[[Database], None]]] = [
     ("004_pull_scope_index", _m004_pull_scope_index),
     ("005_drop_redundant_report_index", _m005_drop_redundant_report_index),
     ("006_lean_report_indexes", _m006_lean_report_indexes),
+    ("007_device_pull_position", _m007_device_pull_position),
 ]
 
 

@@ -131,6 +131,16 @@ def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedP
     )
 
 
+def test_compact_command_reports_its_floor_and_refuses_a_zero_window(tmp_path: Path) -> None:
+    db = tmp_path / "live.db"
+    with TestClient(create_app(fast_settings(db))):
+        pass  # a migrated database
+    done = _cli("compact", "--idle-days", "7", "--db", str(db))
+    assert done.returncode == 0, done.stderr
+    assert "floor at 0" in done.stdout
+    assert _cli("compact", "--idle-days", "0", "--db", str(db)).returncode == 2
+
+
 def test_backup_and_restore_issue_a_new_epoch(tmp_path: Path) -> None:
     db, copy = tmp_path / "live.db", tmp_path / "backup.db"
     assert (

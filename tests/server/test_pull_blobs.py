@@ -128,3 +128,42 @@ def test_blob_get_is_scoped_to_callers_who_may_see_a_referencing_report(server: 
     assert server.client.get(f"/v1/blobs/{sha}", headers=server.h("sup.a")).status_code == 200
     assert server.client.get(f"/v1/blobs/{sha}", headers=server.h("inv.a3")).status_code == 404
     assert server.client.get(f"/v1/blobs/{sha}", headers=server.h("sup.b")).status_code == 404
+
+
+def test_compaction_keeps_what_active_devices_need_and_resets_idle_ones(server: Server) -> None:
+    from datetime import UTC, datetime
+
+    from sync.server.store.pull import compact_changes
+
+    db = server.client.app.state.ctx.db  # type: ignore[attr-defined]
+    now = datetime(2026, 11, 20, 4, 0, tzinfo=UTC)  # the fixture's clock
+    server.new_visit()
+    old = pull(server, "inv.a2").json()["cursor"]
+    assert pull(server, "inv.a2", old).status_code == 200  # inv.a2's device has stored `old`
+    server.new_visit()  # changes for both collectors after `old`
+    a1 = pull(server, "inv.a1").json()["cursor"]
+    assert pull(server, "inv.a1", a1).status_code == 200  # inv.a1's device has stored `a1` (after `old`)
+    fresh = server.new_visit()  # what inv.a1 has not pulled yet
+    a2_device = server.sessions["inv.a2"]["device_id"]
+    db.write_sync(
+        lambda d: d.execute(
+            "UPDATE devices SET last_pull_at = '2026-09-01T00:00:00+00:00' WHERE id = ?", [a2_device]
+        )
+    )
+
+    out = db.write_sync(compact_changes, now=now, idle_days=30)
+
+    assert out["floor"] == int(a1.split(".")[1]) and out["deleted"] > 0
+    after = pull(server, "inv.a1", a1)
+    assert after.status_code == 200
+    assert fresh in {c["id"] for c in after.json()["changes"] if c["type"] == "visit"}
+    idle = pull(server, "inv.a2", old)  # below the floor: a snapshot, which keeps the device's outbox
+    assert idle.status_code == 410 and idle.json()["error"] == "reset_required"
+
+    head = after.json()["cursor"]
+    assert pull(server, "inv.a1", head).status_code == 200  # inv.a1 has stored the head
+    out = db.write_sync(compact_changes, now=now, idle_days=30)
+    assert out["floor"] == int(head.split(".")[1])  # the whole log is gone...
+    still = pull(server, "inv.a1", head)  # ...and the head cursor still answers
+    assert still.status_code == 200 and still.json()["changes"] == []
+    assert db.write_sync(compact_changes, now=now, idle_days=30)["floor"] == out["floor"]  # never moves back

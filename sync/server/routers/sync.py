@@ -13,8 +13,8 @@ from models.wire import PullRequest, PullResponse, PushResponse
 from sync.server.context import Actor, Ctx
 from sync.server.errors import ApiError
 from sync.server.schemas import PushBody
+from sync.server.store.pull import cursor_seq, record_pull
 from sync.server.store.pull import pull as pull_changes
-from sync.server.store.pull import record_pull
 from sync.server.store.push import MutationIn, apply_push, prepare
 from sync.server.wirejson import WireJsonRoute
 
@@ -104,7 +104,9 @@ async def pull(body: PullRequest, actor: Actor, ctx: Ctx) -> Any:
         pull_changes, actor=actor, cursor=body.cursor, limit=body.limit, epoch=body.server_epoch
     )
     visit_ids = [c["id"] for c in page["changes"] if c["type"] == "visit" and c["op"] == "put"]
-    await ctx.db.write(record_pull, actor=actor, visit_ids=visit_ids, now=ctx.clock())
+    await ctx.db.write(
+        record_pull, actor=actor, visit_ids=visit_ids, now=ctx.clock(), acked_seq=cursor_seq(body.cursor)
+    )
     # A snapshot page is megabytes of plain JSON values: pydantic-core's encoder writes the same UTF-8 JSON
     # as JSONResponse (non-ASCII kept, no whitespace) several times faster than the json module.
     return Response(to_json(page), media_type="application/json")

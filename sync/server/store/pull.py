@@ -7,16 +7,16 @@ A cursor is `<epoch8>.<seq>` (or `<epoch8>.<seq>.s<visit_id>` inside a snapshot)
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlite_utils import Database
 
 from sync.server.errors import ApiError
-from sync.server.store.common import Principal, audit, get_meta, server_epoch
+from sync.server.store.common import Principal, audit, get_meta, server_epoch, set_meta
 from sync.server.store.state import review_states, visible_visit_ids, visit_payloads
 
-__all__ = ["pull", "record_pull"]
+__all__ = ["compact_changes", "cursor_seq", "pull", "record_pull"]
 
 
 def _reset(message: str) -> ApiError:
@@ -48,7 +48,9 @@ def pull(
     if epoch is not None and epoch != current_epoch:
         raise _reset("the server was restored; pull a snapshot")
     e8 = current_epoch[:8]
-    max_seq = db.execute("SELECT COALESCE(MAX(seq), 0) FROM changes").fetchone()[0]
+    floor = int(get_meta(db, "changes_floor") or "0")
+    # A compaction may have removed every row up to the floor: the head is never below it.
+    max_seq = max(db.execute("SELECT COALESCE(MAX(seq), 0) FROM changes").fetchone()[0], floor)
     dev = db.execute("SELECT last_mutation_id FROM devices WHERE id = ?", [actor.device_id]).fetchone()
     last_mutation_id = dev[0] if dev else 0
     snapshot_after: str | None = None
@@ -59,7 +61,6 @@ def pull(
         if len(parts) not in (2, 3) or parts[0] != e8 or not parts[1].isdigit():
             raise _reset("unknown cursor")
         seq = int(parts[1])
-        floor = int(get_meta(db, "changes_floor") or "0")
         if seq > max_seq or seq < floor:
             raise _reset("unknown or compacted cursor")
         if len(parts) == 3:
@@ -178,9 +179,21 @@ def pull(
     }
 
 
-def record_pull(db: Database, *, actor: Principal, visit_ids: list[str], now: datetime) -> None:
-    """Audit the personal data a pull delivered (visit IDs only) and note the device's last pull."""
-    db.execute("UPDATE devices SET last_pull_at = ? WHERE id = ?", [now.isoformat(), actor.device_id])
+def cursor_seq(cursor: str | None) -> int | None:
+    """The change-log position a well-formed cursor stands at (None for a snapshot from scratch)."""
+    parts = (cursor or "").split(".")
+    return int(parts[1]) if len(parts) in (2, 3) and parts[1].isdigit() else None
+
+
+def record_pull(
+    db: Database, *, actor: Principal, visit_ids: list[str], now: datetime, acked_seq: int | None = None
+) -> None:
+    """Audit the personal data a pull delivered (visit IDs only) and note the device's last pull, with the
+    position its cursor showed it had stored (`acked_seq`: everything up to it is applied on the device)."""
+    db.execute(
+        "UPDATE devices SET last_pull_at = ?, pull_seq = COALESCE(?, pull_seq) WHERE id = ?",
+        [now.isoformat(), acked_seq, actor.device_id],
+    )
     if visit_ids:
         audit(
             db,
@@ -191,3 +204,22 @@ def record_pull(db: Database, *, actor: Principal, visit_ids: list[str], now: da
             entity_id=None,
             detail={"visit_ids": visit_ids},
         )
+
+
+def compact_changes(db: Database, *, now: datetime, idle_days: int) -> dict[str, int]:
+    """Drop the change log below the oldest position a device active in the last `idle_days` still needs.
+
+    A device idle longer (or revoked) then meets a cursor below the floor: 410 `reset_required`, and it pulls
+    a snapshot keeping its outbox and drafts (protocol "Pull"). The floor never moves back.
+    """
+    cutoff = (now - timedelta(days=idle_days)).isoformat()
+    head = max(db.execute("SELECT COALESCE(MAX(seq), 0) FROM changes").fetchone()[0], 0)
+    needed = db.execute(
+        "SELECT MIN(pull_seq) FROM devices WHERE revoked = 0 AND pull_seq IS NOT NULL AND last_pull_at >= ?",
+        [cutoff],
+    ).fetchone()[0]
+    old_floor = int(get_meta(db, "changes_floor") or "0")
+    floor = max(old_floor, head if needed is None else min(int(needed), head))
+    deleted = db.execute("DELETE FROM changes WHERE seq <= ?", [floor]).rowcount
+    set_meta(db, "changes_floor", str(floor))
+    return {"floor": floor, "deleted": deleted}

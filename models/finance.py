@@ -43,6 +43,7 @@ __all__ = [
     "p5_ok",
     "penalty_interest",
     "plan_cashflows",
+    "plan_schedule",
     "preview_plan",
     "settlement",
     "total_cost_of_credit",
@@ -480,19 +481,30 @@ class PlanPreview(BaseModel):
     affordability: Affordability | None = None
 
 
-def preview_plan(req: PlanPreviewRequest, *, today: date | None = None) -> PlanPreview:
-    """Compute a plan exactly as protocol.md specifies; `today` sets the default first due date."""
-    first_due = req.first_due_date or add_months(today or date.today(), 1)
-    schedule = build_schedule(
-        principal=req.principal,
-        monthly_rate=req.monthly_rate,
+def plan_schedule(
+    req: PlanPreviewRequest,
+    *,
+    principal: Decimal | None = None,
+    monthly_rate: Decimal | None = None,
+    today: date | None = None,
+) -> list[ScheduleRow]:
+    """The schedule of a plan request, or of the same shape (method, term, holiday, steps, dates) on another
+    principal or rate; `today` sets the default first due date."""
+    return build_schedule(
+        principal=req.principal if principal is None else principal,
+        monthly_rate=req.monthly_rate if monthly_rate is None else monthly_rate,
         term_months=req.term_months,
-        first_due_date=first_due,
+        first_due_date=req.first_due_date or add_months(today or date.today(), 1),
         method=req.method,
         holiday_months=req.holiday_months,
         holiday_mode=req.holiday_mode,
         step_payments=req.step_payments,
     )
+
+
+def preview_plan(req: PlanPreviewRequest, *, today: date | None = None) -> PlanPreview:
+    """Compute a plan exactly as protocol.md specifies; `today` sets the default first due date."""
+    schedule = plan_schedule(req, today=today)
     before = req.holiday_months + len(req.step_payments)
     if req.method is PlanMethod.ANNUITY:
         remaining = schedule[before - 1].balance if before else req.principal
@@ -541,17 +553,9 @@ def p4_check(
     the plan's new term, taken in the plan's own shape (method, holiday and step payments): what the same
     restructure costs at the contract's rate. For equal instalments that is `p4_ceiling`. A plan with a
     higher rate, a larger principal or an interest-bearing fee goes above it."""
-    first_due = req.first_due_date or add_months(today or date.today(), 1)
     try:
-        rows = build_schedule(
-            principal=q2(outstanding),
-            monthly_rate=contractual_monthly_rate,
-            term_months=req.term_months,
-            first_due_date=first_due,
-            method=req.method,
-            holiday_months=req.holiday_months,
-            holiday_mode=req.holiday_mode,
-            step_payments=req.step_payments,
+        rows = plan_schedule(
+            req, principal=q2(outstanding), monthly_rate=contractual_monthly_rate, today=today
         )
         ceiling = sum((r.payment for r in rows), ZERO)
     except ValueError:  # step payments that would clear the smaller balance: the plain equal-instalment shape

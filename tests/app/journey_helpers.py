@@ -526,19 +526,25 @@ class Screen:
         return path
 
 
-def open_app(browser: Any, url: str, size: tuple[int, int] = PHONE) -> tuple[Any, Screen]:
-    ctx = browser.new_context(viewport={"width": size[0], "height": size[1]})
-    page = ctx.new_page()
-    outside: list[str] = []
+def keep_to_loopback(page: Any, outside: list[str], allowed: tuple[str, ...] = LOOPBACK) -> None:
+    """Let the page reach only URLs starting with `allowed`; every other request is aborted and noted in
+    `outside` (the product may download nothing at run time)."""
 
     def route(r: Any) -> None:
-        if r.request.url.startswith(LOOPBACK):
+        if r.request.url.startswith(allowed):
             r.continue_()
         else:
             outside.append(r.request.url)
             r.abort()
 
     page.route("**/*", route)
+
+
+def open_app(browser: Any, url: str, size: tuple[int, int] = PHONE) -> tuple[Any, Screen]:
+    ctx = browser.new_context(viewport={"width": size[0], "height": size[1]})
+    page = ctx.new_page()
+    outside: list[str] = []
+    keep_to_loopback(page, outside)
     page.goto(url)
     page.wait_for_selector("#loading", state="detached", timeout=60_000)
     enable_semantics(page)

@@ -15,7 +15,15 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.app.journey_helpers import CHROMIUM, CHROMIUM_ARGS, FIELDVISIT, LOOPBACK, cli, free_port, wait_http
+from tests.app.journey_helpers import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    FIELDVISIT,
+    cli,
+    free_port,
+    keep_to_loopback,
+    wait_http,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -94,15 +102,7 @@ def _open(browser, url: str, width: int, height: int):
     ctx = browser.new_context(viewport={"width": width, "height": height})
     page = ctx.new_page()
     outside: list[str] = []
-
-    def route(r):
-        if r.request.url.startswith(LOOPBACK):
-            r.continue_()
-        else:
-            outside.append(r.request.url)
-            r.abort()
-
-    page.route("**/*", route)
+    keep_to_loopback(page, outside)
     with page.expect_response(lambda r: "NotoSansSC-FieldVisit" in r.url, timeout=60_000):
         page.goto(url)
         page.wait_for_selector("#loading", state="detached", timeout=60_000)

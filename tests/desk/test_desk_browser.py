@@ -32,6 +32,7 @@ import httpx
 import pytest
 
 from models.demo_data import DEMO_PASSWORD, demo_users, generate_import_records, to_csv_rows
+from tests.app.journey_helpers import keep_to_loopback
 from tests.server.conftest import example_report, mutation
 
 pytestmark = pytest.mark.browser
@@ -612,15 +613,7 @@ def _open(browser: Any) -> tuple[Any, Any]:
     ctx = browser.new_context(viewport=VIEWPORT, accept_downloads=True, locale="zh-CN")
     ctx.set_default_timeout(15_000)
     page = ctx.new_page()
-
-    def route(r: Any) -> None:
-        if r.request.url.startswith(LOOPBACK):
-            r.continue_()
-        else:
-            _OUTSIDE.append(r.request.url)
-            r.abort()
-
-    page.route("**/*", route)
+    keep_to_loopback(page, _OUTSIDE, LOOPBACK)  # the desk needs no websocket
     return ctx, page
 
 

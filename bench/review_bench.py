@@ -39,7 +39,6 @@ from models.demo_data import DEMO_PASSWORD, demo_users, generate_import_records
 from models.entities import VisitImportRecord
 from models.report import VisitReport
 from sync.server import Settings, create_app
-from sync.server.store.users import add_user
 from sync.server.store.visits import _visit_data
 
 RESULTS = Path(__file__).resolve().parent / "results" / "review_bench.json"
@@ -69,23 +68,12 @@ def build(db_path: str, n: int, seed: int = 2026) -> dict[str, Any]:
     t0 = time.perf_counter()
     app = create_app(_settings(db_path))
     ctx = app.state.ctx
-    ids: dict[str, str] = {}
+    added = ctx.add_users(demo_users(), now=NOW)
+    ids = {name: row["id"] for name, row in added.items()}
     team_of: dict[str, list[str]] = {"hz-a": [], "hz-b": []}
-    for u in demo_users():
-        row = ctx.db.write_sync(
-            add_user,
-            username=u["username"],
-            password_hash=ctx.passwords.hash(u["password"]),
-            role=u["role"],
-            team=u["team"],
-            name=u["name"],
-            districts=u["districts"],
-            experience_years=u["experience_years"],
-            now=NOW,
-        )
-        ids[u["username"]] = row["id"]
-        if u["role"] == "investigator":
-            team_of[u["team"]].append(row["id"])
+    for row in added.values():
+        if row["role"] == "investigator":
+            team_of[row["team"]].append(row["id"])
     ctx.db.close()
 
     rng = random.Random(seed)

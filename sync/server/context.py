@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -17,6 +17,7 @@ from sync.server.errors import ApiError
 from sync.server.security import Passwords
 from sync.server.settings import Settings
 from sync.server.store.common import Principal
+from sync.server.store.users import add_user
 
 __all__ = ["Actor", "Ctx", "LoginLimiter", "ServerContext", "get_ctx", "get_principal"]
 
@@ -70,6 +71,25 @@ class ServerContext:
 
     def limit(self, requested: int) -> int:
         return min(requested, self.settings.list_limit_max)
+
+    def add_users(self, users: Iterable[Mapping[str, Any]], *, now: datetime) -> dict[str, dict[str, Any]]:
+        """Create or update accounts described as `models.demo_data.demo_users()` describes them (plain
+        password, role, team, name, districts, experience years), each password hashed before its write;
+        answers username -> the stored user (`id`, `username`, `role`, `team`)."""
+        return {
+            u["username"]: self.db.write_sync(
+                add_user,
+                username=u["username"],
+                password_hash=self.passwords.hash(u["password"]),
+                role=u["role"],
+                team=u["team"],
+                name=u.get("name"),
+                districts=u.get("districts") or [],
+                experience_years=u.get("experience_years") or 0,
+                now=now,
+            )
+            for u in users
+        }
 
 
 # Dependencies are coroutines so that FastAPI calls them on the event loop: a plain `def` would cost a

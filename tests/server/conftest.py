@@ -17,7 +17,6 @@ from models.canonical import content_sha256
 from models.demo_data import demo_users, generate_import_records
 from models.report import VisitReport
 from sync.server import Settings, create_app
-from sync.server.store.users import add_user
 
 
 def fast_settings(db: Path, **kw: Any) -> Settings:
@@ -124,19 +123,6 @@ def server(tmp_path: Path) -> Iterator[Server]:
         fast_settings(tmp_path / "fv.db"), clock=lambda: datetime(2026, 11, 20, 4, 0, tzinfo=UTC)
     )
     ctx = app.state.ctx
-    users: dict[str, str] = {}
-    for u in demo_users():
-        row = ctx.db.write_sync(
-            add_user,
-            username=u["username"],
-            password_hash=ctx.passwords.hash(u["password"]),
-            role=u["role"],
-            team=u["team"],
-            name=u["name"],
-            districts=u["districts"],
-            experience_years=u["experience_years"],
-            now=datetime.now(UTC),
-        )
-        users[u["username"]] = row["id"]
+    users = {name: row["id"] for name, row in ctx.add_users(demo_users(), now=datetime.now(UTC)).items()}
     with TestClient(app) as client:
         yield Server(client=client, users=users)

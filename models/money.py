@@ -113,7 +113,11 @@ _CANONICAL_MONEY = re.compile(r"[0-9]{1,12}\.[0-9]{2}").fullmatch
 _CACHE_MAX = 65536
 
 
-def _fast_money(slow: Callable[[Any], Decimal], *, positive: bool = False) -> Callable[[Any], Decimal]:
+def _remembered(
+    slow: Callable[[Any], Decimal], *, money: bool = False, positive: bool = False
+) -> Callable[[Any], Decimal]:
+    """`slow` with its results for strings remembered. With `money`, a canonical amount is its own quantized
+    value and skips `slow` the first time too (with `positive`, "0.00" still takes it, to be refused)."""
     cache: dict[str, Decimal] = {}
 
     def parse(value: Any) -> Decimal:
@@ -122,10 +126,10 @@ def _fast_money(slow: Callable[[Any], Decimal], *, positive: bool = False) -> Ca
         d = cache.get(value)
         if d is not None:
             return d
-        if _CANONICAL_MONEY(value) is not None:
+        if money and _CANONICAL_MONEY(value) is not None:
             d = Decimal(value)
             if positive and not d:
-                d = slow(value)  # "0.00" is refused by the general path
+                d = slow(value)
         else:
             d = slow(value)
         if len(cache) >= _CACHE_MAX:
@@ -138,30 +142,11 @@ def _fast_money(slow: Callable[[Any], Decimal], *, positive: bool = False) -> Ca
     return parse
 
 
-def _cached(slow: Callable[[Any], Decimal]) -> Callable[[Any], Decimal]:
-    cache: dict[str, Decimal] = {}
-
-    def parse(value: Any) -> Decimal:
-        if type(value) is not str:
-            return slow(value)
-        d = cache.get(value)
-        if d is None:
-            d = slow(value)
-            if len(cache) >= _CACHE_MAX:
-                cache.clear()
-            cache[value] = d
-        return d
-
-    parse.__name__ = slow.__name__
-    parse.__doc__ = slow.__doc__
-    return parse
-
-
-_money_v = _fast_money(_money)
-_nonneg_money_v = _fast_money(_nonneg_money)
-_pos_money_v = _fast_money(_pos_money, positive=True)
-_rate_v = _cached(_rate)
-_dec_v = _cached(_dec)
+_money_v = _remembered(_money, money=True)
+_nonneg_money_v = _remembered(_nonneg_money, money=True)
+_pos_money_v = _remembered(_pos_money, money=True, positive=True)
+_rate_v = _remembered(_rate)
+_dec_v = _remembered(_dec)
 
 
 _money_schema = WithJsonSchema({"type": "string", "pattern": r"^-?\d+\.\d{2}$", "examples": ["1100.16"]})

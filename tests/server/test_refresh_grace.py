@@ -11,7 +11,6 @@ import pytest
 from fastapi.testclient import TestClient
 
 from sync.server import create_app
-from sync.server.store.users import add_user
 
 from .conftest import fast_settings
 
@@ -31,18 +30,14 @@ def clock() -> Clock:
     return Clock()
 
 
+USER = {"username": "inv.g1", "password": "pw-grace", "role": "investigator", "team": "hz-a"}
+
+
 @pytest.fixture
 def client(tmp_path: Path, clock: Clock) -> Iterator[TestClient]:
     app = create_app(fast_settings(tmp_path / "fv.db", refresh_grace_seconds=60), clock=clock)
     ctx = app.state.ctx
-    ctx.db.write_sync(
-        add_user,
-        username="inv.g1",
-        password_hash=ctx.passwords.hash("pw-grace"),
-        role="investigator",
-        team="hz-a",
-        now=START,
-    )
+    ctx.add_users([USER], now=START)
     with TestClient(app) as c:
         yield c
 
@@ -129,14 +124,7 @@ def test_refresh_previous_token_revokes_device_once_the_new_pair_was_used_to_rot
 def test_refresh_grace_zero_revokes_on_any_reuse(tmp_path: Path) -> None:
     app = create_app(fast_settings(tmp_path / "fv.db", refresh_grace_seconds=0), clock=lambda: START)
     ctx = app.state.ctx
-    ctx.db.write_sync(
-        add_user,
-        username="inv.g1",
-        password_hash=ctx.passwords.hash("pw-grace"),
-        role="investigator",
-        team="hz-a",
-        now=START,
-    )
+    ctx.add_users([USER], now=START)
     with TestClient(app) as c:
         first = login(c)
         assert refresh(c, first["refresh_token"]).status_code == 200

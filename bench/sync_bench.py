@@ -434,22 +434,24 @@ def main() -> int:
     return 0
 
 
+def _label(run: dict[str, Any]) -> str:
+    return f"batch {run['batch']}, {run['devices']} device(s)"
+
+
 def _print_table(results: dict[str, Any]) -> None:
     print()
     print(f"{'push':<22}{'reports':>9}{'seconds':>9}{'reports/s':>11}{'pushes':>8}{'p50 ms':>9}{'p95 ms':>9}")
     for r in results["push"]:
-        label = f"batch {r['batch']}, {r['devices']} device(s)"
         print(
-            f"{label:<22}{r['reports']:>9}{r['seconds']:>9}{r['reports_per_s']:>11}{r['pushes']:>8}"
+            f"{_label(r):<22}{r['reports']:>9}{r['seconds']:>9}{r['reports_per_s']:>11}{r['pushes']:>8}"
             f"{r['p50_ms']:>9}{r['p95_ms']:>9}"
         )
     c = results["ceiling"]
     print(f"{'ceiling (in-process)':<22}{c['reports']:>9}{c['seconds']:>9}{c['reports_per_s']:>11}")
     print(f"\n{'ms per report':<22}{'client CPU':>12}{'apply wall':>12}{'server CPU':>12}")
     for r in results["push"]:
-        label = f"batch {r['batch']}, {r['devices']} device(s)"
         print(
-            f"{label:<22}{r['client_cpu_ms_per_report']:>12}{r['client_apply_wall_ms_per_report']:>12}"
+            f"{_label(r):<22}{r['client_cpu_ms_per_report']:>12}{r['client_apply_wall_ms_per_report']:>12}"
             f"{r['server_cpu_ms_per_report']:>12}"
         )
     p = results["pull"]

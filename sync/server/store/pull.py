@@ -41,6 +41,14 @@ def _scope_visits(db: Database, actor: Principal, after: str, limit: int) -> lis
     return list(db.query(sql + " ORDER BY v.id LIMIT ?", [*args, limit + 1]))
 
 
+def _rows_by_id(db: Database, table: str, ids: list[str]) -> dict[str, dict[str, Any]]:
+    """The rows of `table` (visits or reports) with these ids, in one query, by id."""
+    if not ids:
+        return {}
+    sql = f"SELECT * FROM {table} WHERE id IN (SELECT value FROM json_each(?))"
+    return {r["id"]: r for r in db.query(sql, [json.dumps(ids)])}
+
+
 def pull(
     db: Database, *, actor: Principal, cursor: str | None, limit: int, epoch: str | None
 ) -> dict[str, Any]:
@@ -111,22 +119,8 @@ def pull(
     # The entities the page's puts name, read and checked for scope with one query per table.
     visit_ids = [r[3] for r in kept if r[2] != "del" and r[1] == "visit"]
     report_ids = [r[3] for r in kept if r[2] != "del" and r[1] == "report_review"]
-    visits_by_id: dict[str, dict[str, Any]] = {}
-    if visit_ids:
-        visits_by_id = {
-            v["id"]: v
-            for v in db.query(
-                "SELECT * FROM visits WHERE id IN (SELECT value FROM json_each(?))", [json.dumps(visit_ids)]
-            )
-        }
-    reports_by_id: dict[str, dict[str, Any]] = {}
-    if report_ids:
-        reports_by_id = {
-            r["id"]: r
-            for r in db.query(
-                "SELECT * FROM reports WHERE id IN (SELECT value FROM json_each(?))", [json.dumps(report_ids)]
-            )
-        }
+    visits_by_id = _rows_by_id(db, "visits", visit_ids)
+    reports_by_id = _rows_by_id(db, "reports", report_ids)
     visible = visible_visit_ids(
         db,
         actor,
@@ -213,7 +207,7 @@ def compact_changes(db: Database, *, now: datetime, idle_days: int) -> dict[str,
     a snapshot keeping its outbox and drafts (protocol "Pull"). The floor never moves back.
     """
     cutoff = (now - timedelta(days=idle_days)).isoformat()
-    head = max(db.execute("SELECT COALESCE(MAX(seq), 0) FROM changes").fetchone()[0], 0)
+    head = db.execute("SELECT COALESCE(MAX(seq), 0) FROM changes").fetchone()[0]
     needed = db.execute(
         "SELECT MIN(pull_seq) FROM devices WHERE revoked = 0 AND pull_seq IS NOT NULL AND last_pull_at >= ?",
         [cutoff],

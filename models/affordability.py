@@ -8,7 +8,7 @@ from __future__ import annotations
 from decimal import ROUND_CEILING, Decimal
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 from pydantic_core import PydanticCustomError
 
 from models.codes import EvidenceLevel, ExpenseCategory, IncomeSource
@@ -21,8 +21,10 @@ __all__ = [
     "AssessmentInput",
     "ExpenseLine",
     "IncomeLine",
+    "OtherDebt",
     "assess",
     "counted_income",
+    "debt_service",
     "min_term",
 ]
 
@@ -72,6 +74,16 @@ class ExpenseLine(BaseModel):
     note: str = ""
 
 
+class OtherDebt(BaseModel):
+    """One itemised contractual debt of the household (lender, balance, monthly payment): part of DEBT (A-4)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    lender: str = Field(default="", max_length=100)
+    balance: NonNegMoney = Decimal("0.00")
+    monthly_payment: NonNegMoney = Decimal("0.00")
+
+
 def _fraction(value: Any, *, code: str, message: str) -> Decimal:
     d = parse_decimal(value)
     if not (ZERO < d <= 1):
@@ -106,9 +118,11 @@ class AssessmentInput(BaseModel):
 
     incomes: list[IncomeLine] = Field(default_factory=list)
     expenses: list[ExpenseLine] = Field(default_factory=list)
+    # A-4: itemised debts count toward DEBT beside the DEBT expense lines.
+    other_debts: list[OtherDebt] = Field(default_factory=list)
     buffer: DecStr = Decimal("0.80")
     dsr_limit: DecStr = Decimal("0.50")
-    max_term: int = Field(default=60, json_schema_extra={"minimum": 1, "maximum": 60})
+    max_term: StrictInt = Field(default=60, json_schema_extra={"minimum": 1, "maximum": 60})
 
     @field_validator("buffer", mode="after")
     @classmethod
@@ -189,6 +203,12 @@ def min_term(principal: Decimal, monthly_rate: Decimal, capacity: Decimal, max_t
     return None
 
 
+def debt_service(assessment: AssessmentInput) -> Decimal:
+    """A-4: DEBT is every contractual debt service, the DEBT expense lines plus the itemised other debts."""
+    lines = sum((x.amount for x in assessment.expenses if x.category is ExpenseCategory.DEBT), ZERO)
+    return lines + sum((d.monthly_payment for d in assessment.other_debts), ZERO)
+
+
 def assess(
     assessment: AssessmentInput,
     *,
@@ -201,7 +221,7 @@ def assess(
     """A-1..A-8 for a plan paying `instalment` a month over `term_months` months."""
     net_income = sum((counted_income(x, policy) for x in assessment.incomes), ZERO)
     essential = sum((x.amount for x in assessment.expenses if x.category is not ExpenseCategory.DEBT), ZERO)
-    debt = sum((x.amount for x in assessment.expenses if x.category is ExpenseCategory.DEBT), ZERO)
+    debt = debt_service(assessment)
     disposable = net_income - essential - debt
     capacity = max(ZERO, q2(disposable * assessment.buffer))
 

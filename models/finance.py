@@ -13,7 +13,7 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, localcontext
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
 from models.affordability import Affordability, AssessmentInput, assess
@@ -29,7 +29,6 @@ __all__ = [
     "ScheduleRow",
     "Settlement",
     "add_months",
-    "annual_charge_rate",
     "annuity_payment",
     "apr_from_cashflows",
     "build_schedule",
@@ -239,32 +238,12 @@ def p4_ok(*, total_repayable: Decimal, ceiling: Decimal) -> bool:
     return total_repayable <= ceiling
 
 
-def annual_charge_rate(
-    *, principal: Decimal, interest: Decimal, penalty: Decimal, fees: Decimal, months: int
-) -> Decimal:
-    """P-5: interest + penalty + 违约金 + fees as a simple yearly rate on the principal, 4 places."""
-    if principal <= 0 or months <= 0:
-        raise ValueError("principal and months must be positive")
-    with localcontext() as ctx:
-        ctx.prec = _PREC
-        rate = (interest + penalty + fees) / principal * 12 / months
-    return rate.quantize(_FOUR, rounding=ROUND_HALF_UP)
-
-
-def p5_ok(
-    *,
-    principal: Decimal,
-    interest: Decimal,
-    penalty: Decimal,
-    fees: Decimal,
-    months: int,
-    cap: Decimal = P5_ANNUAL_CAP,
-) -> bool:
-    """P-5: courts may cut charges above 24% a year, so a plan keeps them at or below the cap."""
-    rate = annual_charge_rate(
-        principal=principal, interest=interest, penalty=penalty, fees=fees, months=months
-    )
-    return rate <= cap
+def p5_ok(apr_simple: Decimal, *, cap: Decimal = P5_ANNUAL_CAP) -> bool:
+    """P-5: courts may cut a lender's charges above 24% a year. The charges are interest on the principal the
+    borrower actually occupies, so the measure is the plan's own simple annualised rate by IRR (F-5:
+    `apr_simple` of `preview_plan`, upfront fees in month 0), never total charges over the original
+    principal, which understates an amortising plan about twice over."""
+    return apr_simple <= cap
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -407,10 +386,10 @@ class PlanPreviewRequest(BaseModel):
 
     method: PlanMethod
     principal: PosMoney
-    term_months: int = Field(json_schema_extra={"minimum": 1, "maximum": 60})
+    term_months: StrictInt = Field(json_schema_extra={"minimum": 1, "maximum": 60})
     monthly_rate: Rate = Field(json_schema_extra={"exclusiveMaximum": "0.05"})
     upfront_fee: NonNegMoney = Decimal("0.00")
-    holiday_months: int = Field(default=0, json_schema_extra={"minimum": 0, "maximum": 12})
+    holiday_months: StrictInt = Field(default=0, json_schema_extra={"minimum": 0, "maximum": 12})
     holiday_mode: HolidayMode = HolidayMode.CAPITALISE
     step_payments: list[PosMoney] = Field(default_factory=list)
     first_due_date: date | None = None

@@ -1,8 +1,9 @@
-"""The visit report: the unit that syncs (protocol.md "Push"), with its sections and hard rules.
+"""The visit report: the unit that syncs (protocol.md "Push"), its sections and their shape.
 
-Structural rules (check-out after check-in, R-12 third-party mode, P-1 term, P-3 capacity override) are
-model validators, so a malformed report is refused wherever it is parsed. Completeness for submission
-(what the investigator still has to fill in) is `submit_problems()`, which lists problems without refusing.
+The model refuses only what is malformed: values, shapes and contradictions within a section (check-out
+before check-in, a third-party contact carrying debt amounts, a primary reason that is not a reason). Every
+rule of the domain that a well-formed report can break — hours, attestations, the plan's limits, the
+household's capacity — is in the rule book, `models.rules`, which both the app and the server evaluate.
 """
 
 from __future__ import annotations
@@ -12,12 +13,11 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from models.affordability import AssessmentInput, ExpenseLine, IncomeLine, assess
+from models.affordability import AssessmentInput, ExpenseLine, IncomeLine, OtherDebt
 from models.codes import (
-    PRODUCT_MAX_TERM,
     THIRD_PARTY_OUTCOMES,
     AgreementMethod,
     AttachmentKind,
@@ -45,14 +45,12 @@ __all__ = [
     "GeoPoint",
     "Interview",
     "OtherDebt",
-    "Problem",
     "PromiseToPay",
     "RepaymentPlan",
     "ThirdPartyContact",
     "VisitReport",
     "Waiver",
-    "plan_affordability",
-    "submit_problems",
+    "report_created_at",
 ]
 
 _SHA = re.compile(r"^[0-9a-f]{64}$")
@@ -145,12 +143,6 @@ class Interview(_Section):
         return self
 
 
-class OtherDebt(_Section):
-    lender: str = Field(default="", max_length=100)
-    balance: NonNegMoney = Decimal("0.00")
-    monthly_payment: NonNegMoney = Decimal("0.00")
-
-
 class Assessment(_Section):
     incomes: list[IncomeLine] = Field(default_factory=list, max_length=50)
     expenses: list[ExpenseLine] = Field(default_factory=list, max_length=100)
@@ -158,12 +150,17 @@ class Assessment(_Section):
     buffer: Rate = Decimal("0.80")
     dsr_limit: Rate = Decimal("0.50")
 
-    def as_input(self, max_term: int = 60) -> AssessmentInput:
-        return AssessmentInput(
+    def as_input(
+        self, max_term: int = 60, *, buffer: Decimal | None = None, dsr_limit: Decimal | None = None
+    ) -> AssessmentInput:
+        """The household's lines for `assess()`; the rule book passes its own buffer and DSR limit (the
+        figures a device sends are what it showed, not what the lender decides)."""
+        return AssessmentInput.model_construct(
             incomes=self.incomes,
             expenses=self.expenses,
-            buffer=self.buffer,
-            dsr_limit=self.dsr_limit,
+            other_debts=self.other_debts,
+            buffer=self.buffer if buffer is None else buffer,
+            dsr_limit=self.dsr_limit if dsr_limit is None else dsr_limit,
             max_term=max_term,
         )
 
@@ -186,10 +183,10 @@ class RepaymentPlan(_Section):
     product_type: ProductType
     method: PlanMethod = PlanMethod.ANNUITY
     principal: PosMoney
-    term_months: int = Field(ge=1, le=120)
+    term_months: StrictInt = Field(ge=1, le=120)
     monthly_rate: Rate = Decimal("0")
     upfront_fee: NonNegMoney = Decimal("0.00")
-    holiday_months: int = Field(default=0, ge=0, le=12)
+    holiday_months: StrictInt = Field(default=0, ge=0, le=12)
     holiday_mode: HolidayMode = HolidayMode.CAPITALISE
     step_payments: list[PosMoney] = Field(default_factory=list, max_length=60)
     first_due_date: date | None = None
@@ -215,13 +212,7 @@ class RepaymentPlan(_Section):
 
     @model_validator(mode="after")
     def _rules(self) -> RepaymentPlan:
-        max_term = PRODUCT_MAX_TERM[self.product_type]
-        if self.term_months > max_term:
-            raise PydanticCustomError(
-                "fv.term_beyond_product",
-                "term of {term} months is beyond the product maximum of {max_term} (P-1)",
-                {"term": self.term_months, "max_term": max_term},
-            )
+        # P-1 (the product's maximum term) is a rule of the rule book, not a shape: models.rules.
         if len(self.step_payments) >= self.term_months:
             raise PydanticCustomError("fv.step_payments", "step payments must be fewer than the term")
         if (
@@ -237,7 +228,7 @@ class AttachmentMeta(_Section):
     sha256: str
     kind: AttachmentKind
     mime: str = Field(default="application/octet-stream", max_length=100)
-    size_bytes: int = Field(ge=0, le=64 * 1024 * 1024)
+    size_bytes: StrictInt = Field(ge=0, le=64 * 1024 * 1024)
     filename: str = Field(default="", max_length=200)
     captured_at: AwareDatetime | None = None
 
@@ -321,7 +312,7 @@ class VisitReport(BaseModel):
     report_id: str
     visit_id: str
     notes: str = Field(default="", max_length=8000)
-    schema_version: int = 1
+    schema_version: StrictInt = 1
     investigator_id: str | None = None
     collector_ids: list[str] = Field(default_factory=list, max_length=10)
     created_at: AwareDatetime | None = None
@@ -363,123 +354,8 @@ class VisitReport(BaseModel):
             raise PydanticCustomError(
                 "fv.interview_needs_borrower", "the interview is recorded only when the borrower was met"
             )
-        if self.plan is not None and self.assessment is not None and not self.plan.override_reason:
-            instalment = self.plan.instalment
-            if instalment is not None:
-                capacity, _ = plan_affordability(self.assessment, self.plan)
-                if instalment > capacity:
-                    raise PydanticCustomError(
-                        "fv.capacity_override",
-                        "the instalment {instalment} exceeds the capacity {capacity}: "
-                        "an override reason is required (P-3)",
-                        {"instalment": str(instalment), "capacity": str(capacity)},
-                    )
+        # P-3 (instalment within capacity) is a rule of the rule book: models.rules.
         return self
-
-
-_AFFORDABILITY: dict[tuple[Any, ...], tuple[Decimal, str]] = {}
-
-
-def plan_affordability(assessment: Assessment, plan: RepaymentPlan) -> tuple[Decimal, str]:
-    """`(capacity, verdict)` of `assess()` for a plan with an instalment, remembered by its inputs.
-
-    The same household figures and plan recur across amendments, resends and the device/server pair, and
-    assess() (with its minimum-term search) is the dearest part of validating a report. Raises what assess()
-    raises; only results are remembered.
-    """
-    instalment = plan.instalment
-    assert instalment is not None
-    key = (
-        tuple((i.amount, i.source, i.evidence, i.costs_known) for i in assessment.incomes),
-        tuple((e.amount, e.category) for e in assessment.expenses),
-        assessment.buffer,
-        assessment.dsr_limit,
-        plan.product_type,
-        instalment,
-        plan.principal,
-        plan.monthly_rate,
-        plan.term_months,
-    )
-    hit = _AFFORDABILITY.get(key)
-    if hit is None:
-        result = assess(
-            assessment.as_input(PRODUCT_MAX_TERM[plan.product_type]),
-            instalment=instalment,
-            principal=plan.principal,
-            monthly_rate=plan.monthly_rate,
-            term_months=plan.term_months,
-        )
-        hit = (result.capacity, result.verdict)
-        if len(_AFFORDABILITY) >= 4096:
-            _AFFORDABILITY.clear()
-        _AFFORDABILITY[key] = hit
-    return hit
-
-
-class Problem(BaseModel):
-    """One thing that stops submission, pointing at its field (the app's review screen links to it)."""
-
-    section: Literal["checkin", "outcome", "interview", "assessment", "plan", "attachments", "checkout"]
-    field: str
-    code: str
-
-
-def submit_problems(report: VisitReport, *, within_hours: bool | None = None) -> list[Problem]:
-    """What is missing before the report can be submitted; empty when ready.
-
-    `within_hours` is the R-1 verdict for the check-in time in the borrower's time zone (None = unknown).
-    """
-    p: list[Problem] = []
-    c = report.compliance
-    if report.checkin is None:
-        p.append(Problem(section="checkin", field="checkin.at", code="fv.checkin_missing"))
-    if within_hours is False and not c.outside_hours_consent:
-        p.append(
-            Problem(
-                section="checkin", field="compliance.outside_hours_consent", code="fv.outside_hours_consent"
-            )
-        )
-    if len(set(c.collector_ids)) < 2:
-        p.append(Problem(section="checkin", field="compliance.collector_ids", code="fv.collectors_too_few"))
-    if not c.id_shown:
-        p.append(Problem(section="checkin", field="compliance.id_shown", code="fv.id_not_shown"))
-    if report.outcome is None:
-        p.append(Problem(section="outcome", field="outcome", code="fv.outcome_missing"))
-    if report.outcome in THIRD_PARTY_OUTCOMES:
-        if not c.no_disclosure_attested:
-            p.append(
-                Problem(section="outcome", field="compliance.no_disclosure_attested", code="fv.no_disclosure")
-            )
-        if report.third_party is None:
-            p.append(Problem(section="outcome", field="third_party", code="fv.third_party_missing"))
-    if report.outcome == ContactOutcome.MET_BORROWER:
-        if c.consent_to_enter is None:
-            p.append(
-                Problem(section="checkin", field="compliance.consent_to_enter", code="fv.consent_to_enter")
-            )
-        iv = report.interview
-        if iv is None or not iv.reasons:
-            p.append(Problem(section="interview", field="interview.reasons", code="fv.reasons_missing"))
-        elif iv.primary_reason is None:
-            p.append(
-                Problem(
-                    section="interview", field="interview.primary_reason", code="fv.primary_reason_missing"
-                )
-            )
-        if iv is None or iv.willingness is None:
-            p.append(
-                Problem(section="interview", field="interview.willingness", code="fv.willingness_missing")
-            )
-        if iv is not None and InterviewResult.PLAN_PROPOSED in iv.results:
-            if report.plan is None:
-                p.append(Problem(section="plan", field="plan", code="fv.plan_missing"))
-            if report.assessment is None or not report.assessment.incomes:
-                p.append(Problem(section="assessment", field="assessment.incomes", code="fv.incomes_missing"))
-    if report.plan is not None and report.plan.agreement is None:
-        p.append(Problem(section="plan", field="plan.agreement", code="fv.agreement_missing"))
-    if report.checkout is None:
-        p.append(Problem(section="checkout", field="checkout.at", code="fv.checkout_missing"))
-    return p
 
 
 def report_created_at(report: VisitReport) -> datetime | None:

@@ -251,6 +251,11 @@ def _m007_device_pull_position(db: Database) -> None:
     db.execute("ALTER TABLE devices ADD COLUMN pull_seq INTEGER")
 
 
+def _m008_sign_off_reason(db: Database) -> None:
+    """The reason a supervisor gives when approving a report whose flags need a sign-off (P-3, P-4, A-6)."""
+    db.execute("ALTER TABLE comments ADD COLUMN sign_off_reason TEXT")
+
+
 MIGRATIONS: list[tuple[str, Callable[[Database], None]]] = [
     ("001_core", _m001_core),
     ("002_review_list_indexes", _m002_review_list_indexes),
@@ -259,6 +264,7 @@ MIGRATIONS: list[tuple[str, Callable[[Database], None]]] = [
     ("005_drop_redundant_report_index", _m005_drop_redundant_report_index),
     ("006_lean_report_indexes", _m006_lean_report_indexes),
     ("007_device_pull_position", _m007_device_pull_position),
+    ("008_sign_off_reason", _m008_sign_off_reason),
 ]
 
 

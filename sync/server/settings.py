@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from functools import cached_property
 from typing import Literal
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from models.codes import ProductType
+from models.rules import RuleSettings
 
 __all__ = ["DEFAULT_SECRET", "Settings"]
 
@@ -31,6 +35,15 @@ class Settings(BaseSettings):
     dispatch_capacity: int = Field(default=8, ge=1)
     dispatch_high_balance: Decimal = Decimal("30000.00")
     dispatch_high_bucket: int = Field(default=4, ge=1, le=7)
+    # The rule book's thresholds (domain A-2, A-5, A-6, P-1, P-5): the server's own, never a device's.
+    rule_buffer: Decimal = Field(default=Decimal("0.80"), gt=0, le=1)
+    rule_dsr_high: Decimal = Field(default=Decimal("0.50"), gt=0, le=1)
+    rule_dsr_severe: Decimal = Field(default=Decimal("0.70"), gt=0, le=10)
+    rule_declared_share: Decimal = Field(default=Decimal("0.50"), ge=0, le=1)
+    rule_receipts_share: Decimal = Field(default=Decimal("0.30"), ge=0, le=1)
+    rule_charge_cap: Decimal = Field(default=Decimal("0.24"), gt=0, lt=1)
+    max_term_consumer_instalment: int = Field(default=60, ge=1, le=120)
+    max_term_cash_loan: int = Field(default=36, ge=1, le=120)
     list_limit_max: int = 1000
     reader_threads: int = Field(default=4, ge=1, le=64)
     group_commit_max: int = Field(default=256, ge=1)
@@ -47,6 +60,22 @@ class Settings(BaseSettings):
                 "FIELDVISIT_SECRET must be set to a random value of at least 32 characters in production"
             )
         return self
+
+    @cached_property
+    def rules(self) -> RuleSettings:
+        """The rule book's settings as this server runs them."""
+        return RuleSettings(
+            buffer=self.rule_buffer,
+            dsr_high=self.rule_dsr_high,
+            dsr_severe=self.rule_dsr_severe,
+            declared_share=self.rule_declared_share,
+            receipts_share_costs_unknown=self.rule_receipts_share,
+            charge_cap=self.rule_charge_cap,
+            max_term={
+                ProductType.CONSUMER_INSTALMENT: self.max_term_consumer_instalment,
+                ProductType.CASH_LOAN: self.max_term_cash_loan,
+            },
+        )
 
     @property
     def effective_secret(self) -> str:

@@ -59,6 +59,9 @@ class Server:
     ) -> str:
         rec = generate_import_records(1, seed=7, team=team, start=1 + len(self._made))[0]
         rec["external_id"] = f"{team}-T-{uuid.uuid4().hex[:10]}"
+        # The loan the example report's plan restructures (a pay-later line, 12,000.00 at 1.5% a month), so
+        # the example is a clean report on it for the rule book; tests override what they probe.
+        rec.update(product_type="consumer_instalment", outstanding_principal="12000.00", monthly_rate="0.015")
         rec.update(overrides)
         self._made.append(rec["external_id"])
         out = self.import_records([rec], as_user="sup.a" if team == "hz-a" else "sup.b")

@@ -13,8 +13,9 @@ from models.wire import ReviewRequest
 from sync.server.context import Actor, Ctx
 from sync.server.store.common import audit
 from sync.server.store.reports import ReportFilters, get_report, list_reports, parse_bucket, review_report
+from sync.server.wirejson import WireJsonRoute
 
-router = APIRouter(tags=["reports"])
+router = APIRouter(tags=["reports"], route_class=WireJsonRoute)
 
 
 @router.get("/v1/reports")
@@ -29,7 +30,7 @@ async def reports(
     date_to: Annotated[date | None, Query(alias="to")] = None,
     q: Annotated[str | None, Query(max_length=200)] = None,
     outcome: str | None = None,
-    verdict: Literal["pass", "fail"] | None = None,
+    verdict: Literal["pass", "fail", "hardship"] | None = None,
     limit: Annotated[int, Query(ge=1, le=1_000_000_000)] = 100,
     offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
 ) -> dict[str, Any]:
@@ -57,7 +58,7 @@ def _read_audit(db: Any, *, actor: Any, report_id: str, now: Any) -> None:
     "/v1/reports/{report_id}", responses={200: {"headers": {"ETag": {"description": '"v<server_version>"'}}}}
 )
 async def report(report_id: str, actor: Actor, ctx: Ctx) -> JSONResponse:
-    detail = await ctx.db.read(get_report, actor=actor, report_id=report_id)
+    detail = await ctx.db.read(get_report, actor=actor, report_id=report_id, rules=ctx.settings.rules)
     # Reading a report is reading personal data: it is audited before the data leaves.
     await ctx.db.write(_read_audit, actor=actor, report_id=detail["report_id"], now=ctx.clock())
     return JSONResponse(detail, headers={"ETag": f'"v{detail["server_version"]}"'})
@@ -87,5 +88,6 @@ async def review(
         comment=body.comment,
         route=body.route.value if body.route else None,
         now=ctx.clock(),
+        sign_off_reason=body.sign_off_reason,
     )
     return JSONResponse(state, headers={"ETag": f'"v{state["server_version"]}"'})

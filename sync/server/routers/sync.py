@@ -44,23 +44,11 @@ async def push(body: PushBody, actor: Actor, ctx: Ctx) -> Any:
             extra={"server_epoch": ctx.epoch},
         )
     today = ctx.clock().date()
-    mutations = [
-        MutationIn(
-            mutation_id=m.mutation_id,
-            kind=m.kind,
-            report_id=m.report_id,
-            version_id=m.version_id,
-            base_version=m.base_version,
-            content_sha256=m.content_sha256,
-            blobs=m.blobs,
-            report=m.report,
-        )
-        for m in body.mutations
-    ]
+    mutations = [MutationIn(m) for m in body.mutations]
 
     def prepare_all() -> None:
         for m in mutations:
-            prepare(m, today=today)
+            prepare(m, today=today, rules=ctx.settings.rules)
 
     # Hashing, validation and plan checks need no database: keep them off the writer thread, and off
     # the event loop too when the batch is big enough to be noticed.
@@ -68,7 +56,9 @@ async def push(body: PushBody, actor: Actor, ctx: Ctx) -> Any:
         await asyncio.to_thread(prepare_all)
     else:
         prepare_all()
-    result = await ctx.db.write(apply_push, actor=actor, mutations=mutations, now=ctx.clock())
+    result = await ctx.db.write(
+        apply_push, actor=actor, mutations=mutations, now=ctx.clock(), rules=ctx.settings.rules
+    )
     if result["gap"] is not None:
         return JSONResponse(
             {

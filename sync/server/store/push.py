@@ -7,11 +7,10 @@ refused; only malformed reports, unknown visits and hash or version-id clashes a
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import logging
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -21,15 +20,16 @@ from sqlite_utils import Database
 
 from models.canonical import canonical_json_parsed
 from models.codes import FINAL_STATES
-from models.finance import PlanPreviewRequest, preview_plan
 from models.ids import new_id
-from models.privacy import local_time, within_visit_hours
-from models.report import RepaymentPlan, VisitReport, plan_affordability
+from models.privacy import local_time
+from models.report import VisitReport
+from models.rules import DEFAULT_SETTINGS, CaseContext, Evaluation, RuleSettings, evaluate
+from models.wire import Mutation
 from sync.server.errors import validation_details
 from sync.server.store.common import Principal, dumps, loads
 from sync.server.store.state import missing_blobs, review_state
 
-__all__ = ["REPORT_KINDS", "MutationIn", "Prepared", "apply_push", "plan_mismatch", "prepare", "report_flags"]
+__all__ = ["REPORT_KINDS", "MutationIn", "Prepared", "apply_push", "case_context", "prepare"]
 
 log = logging.getLogger("fieldvisit.server.push")
 
@@ -45,25 +45,51 @@ class Prepared:
     sha256: str = ""
     report: VisitReport | None = None
     body: str = ""
-    plan_mismatch: bool = False
-    verdict: str | None = None
     rejection: tuple[str, list[Any]] | None = None
 
 
 @dataclass(slots=True)
 class MutationIn:
-    mutation_id: int
-    kind: str
-    report_id: str | None = None
-    version_id: str | None = None
-    base_version: int = 0
-    content_sha256: str | None = None
-    blobs: list[str] = field(default_factory=list)
-    report: Any = None
+    """A pushed `models.wire.Mutation` (validated once, with the push body) and its `Prepared` part. The
+    wire fields read through to the mutation, so the push path copies and re-validates nothing."""
+
+    mutation: Mutation
     prepared: Prepared | None = None
 
+    @property
+    def mutation_id(self) -> int:
+        return self.mutation.mutation_id
 
-def prepare(m: MutationIn, *, today: date) -> MutationIn:
+    @property
+    def kind(self) -> str:
+        return self.mutation.kind
+
+    @property
+    def report_id(self) -> str | None:
+        return self.mutation.report_id
+
+    @property
+    def version_id(self) -> str | None:
+        return self.mutation.version_id
+
+    @property
+    def base_version(self) -> int:
+        return self.mutation.base_version
+
+    @property
+    def content_sha256(self) -> str | None:
+        return self.mutation.content_sha256
+
+    @property
+    def blobs(self) -> list[str]:
+        return self.mutation.blobs
+
+    @property
+    def report(self) -> Any:
+        return self.mutation.report
+
+
+def prepare(m: MutationIn, *, today: date, rules: RuleSettings = DEFAULT_SETTINGS) -> MutationIn:
     """Hash, validate and recompute the plan of one mutation; safe to run on any thread. `m.report` is the
     value as received, parsed by `models.canonical.loads_json` (as the push route does) or built of JSON
     types without floats, so that its canonical JSON may take the fast path."""
@@ -103,9 +129,23 @@ def prepare(m: MutationIn, *, today: date) -> MutationIn:
         p.rejection = ("validation", [{"loc": ["blobs", i], "msg": "not a SHA-256 hex digest"} for i in bad])
         return m
     p.report = report
-    p.plan_mismatch = report.plan is not None and plan_mismatch(report.plan, today=today)
-    p.verdict = _verdict(report)
+    # The rule book's dear parts (the plan's schedule and IRR, the household's minimum-term search) depend
+    # on the report alone: evaluating it here, off the writer thread, leaves the writer's evaluation with
+    # the visit's context to find them remembered.
+    evaluate(report, _context_guess(report), rules, today=today)
     return m
+
+
+def _context_guess(report: VisitReport) -> CaseContext:
+    return CaseContext.model_construct(
+        product_type=report.plan.product_type if report.plan else None,
+        outstanding_principal=None,
+        contractual_monthly_rate=None,
+        timezone="Asia/Shanghai",
+        planned_date=None,
+        assigned=None,
+        caller_active=True,
+    )
 
 
 def _result(mid: int, status: str, **kw: Any) -> dict[str, Any]:
@@ -146,7 +186,12 @@ class _MutationFailed(Exception):
 
 
 def apply_push(
-    db: Database, *, actor: Principal, mutations: list[MutationIn], now: datetime
+    db: Database,
+    *,
+    actor: Principal,
+    mutations: list[MutationIn],
+    now: datetime,
+    rules: RuleSettings = DEFAULT_SETTINGS,
 ) -> dict[str, Any]:
     """Apply mutations in order; returns `{"last_mutation_id", "results", "gap"}` (gap = expected id or None).
 
@@ -159,10 +204,10 @@ def apply_push(
     conn.execute("SAVEPOINT push")
     try:
         try:
-            out = _apply_all(db, actor, mutations, now, isolate=False)
+            out = _apply_all(db, actor, mutations, now, rules, isolate=False)
         except _MutationFailed:
             conn.execute("ROLLBACK TO push")
-            out = _apply_all(db, actor, mutations, now, isolate=True)
+            out = _apply_all(db, actor, mutations, now, rules, isolate=True)
     except BaseException:
         conn.execute("ROLLBACK TO push")
         conn.execute("RELEASE push")
@@ -172,7 +217,13 @@ def apply_push(
 
 
 def _apply_all(
-    db: Database, actor: Principal, mutations: list[MutationIn], now: datetime, *, isolate: bool
+    db: Database,
+    actor: Principal,
+    mutations: list[MutationIn],
+    now: datetime,
+    rules: RuleSettings,
+    *,
+    isolate: bool,
 ) -> dict[str, Any]:
     conn = db.conn
     row = conn.execute("SELECT last_mutation_id FROM devices WHERE id = ?", [actor.device_id]).fetchone()
@@ -201,7 +252,7 @@ def _apply_all(
         if isolate:
             conn.execute("SAVEPOINT mutation")
             try:
-                res = _apply_one(db, actor, m, now, pending)
+                res = _apply_one(db, actor, m, now, pending, rules)
             except Exception as exc:
                 conn.execute("ROLLBACK TO mutation")
                 log.error("mutation %s of device %s failed: %s", mid, actor.device_id, type(exc).__name__)
@@ -210,7 +261,7 @@ def _apply_all(
             conn.execute("RELEASE mutation")
         else:
             try:
-                res = _apply_one(db, actor, m, now, pending)
+                res = _apply_one(db, actor, m, now, pending, rules)
             except Exception as exc:
                 raise _MutationFailed(mid) from exc
         log_rows.changes += pending.changes
@@ -241,91 +292,25 @@ def _apply_all(
     return {"last_mutation_id": last, "results": results, "gap": gap}
 
 
-def plan_mismatch(plan: RepaymentPlan, *, today: date) -> bool:
-    """True when the numbers the device showed differ from the server's own calculation."""
-    claimed = (plan.instalment, plan.total_payment, plan.apr_simple, plan.apr_compound)
-    if all(v is None for v in claimed):
-        return False
-    key = (
-        plan.method.value,
-        plan.principal,
-        plan.term_months,
-        plan.monthly_rate,
-        plan.upfront_fee,
-        plan.holiday_months,
-        plan.holiday_mode.value,
-        tuple(plan.step_payments),
-        plan.first_due_date or today,
-        *claimed,
+def case_context(row: Any, *, assigned: list[str] | None, caller_active: bool = True) -> CaseContext:
+    """The rule book's view of a visit from its row: `(tz, planned_date, product_type, outstanding_principal,
+    monthly_rate)` as `_VISIT_CASE_SQL` selects them."""
+    tz, planned, product, outstanding, rate = row
+    return CaseContext.model_construct(
+        product_type=product,
+        outstanding_principal=None if outstanding is None else Decimal(str(outstanding)),
+        contractual_monthly_rate=None if rate is None else Decimal(str(rate)),
+        timezone=tz or _DEFAULT_TZ,
+        planned_date=date.fromisoformat(planned) if planned else None,
+        assigned=None if assigned is None else tuple(assigned),
+        caller_active=caller_active,
     )
-    return _plan_mismatch(key)
 
 
-@functools.lru_cache(maxsize=4096)
-def _plan_mismatch(key: tuple[Any, ...]) -> bool:
-    # Devices send the same few plan shapes again and again; the IRR search is worth remembering.
-    method, principal, term, rate, fee, holiday, mode, steps, first_due, *claimed = key
-    try:
-        preview = preview_plan(
-            PlanPreviewRequest(
-                method=method,
-                principal=principal,
-                term_months=term,
-                monthly_rate=rate,
-                upfront_fee=fee,
-                holiday_months=holiday,
-                holiday_mode=mode,
-                step_payments=list(steps),
-                first_due_date=first_due,
-            )
-        )
-    except (ValidationError, ValueError, ArithmeticError):
-        return True  # numbers the server cannot reproduce are, by definition, not confirmed
-    computed = (
-        preview.instalment,
-        preview.total_payment,
-        Decimal(preview.apr_simple),
-        Decimal(preview.apr_compound),
-    )
-    return any(c is not None and Decimal(c) != v for c, v in zip(claimed, computed, strict=True))
-
-
-def report_flags(
-    report: VisitReport,
-    *,
-    visit: dict[str, Any],
-    assigned: list[str],
-    caller_active: bool,
-    plan_differs: bool,
-) -> list[str]:
-    """The supervisor's flags for a well-formed report that disagrees with the server's view."""
-    flags: list[str] = []
-    recorded = report.compliance.collector_ids or report.collector_ids
-    if set(recorded) != set(assigned):
-        flags.append("collectors_differ")
-    tz = visit["tz"]
-    if report.checkin is not None:
-        if not within_visit_hours(report.checkin.at, tz):
-            flags.append("checkin_outside_hours")
-        planned = visit["planned_date"]
-        if planned and local_time(report.checkin.at, tz).date().isoformat() != planned:
-            flags.append("checkin_outside_planned_date")
-    if plan_differs:
-        flags.append("plan_mismatch")
-    if not caller_active:
-        flags.append("visit_reassigned")
-    return flags
-
-
-def _verdict(report: VisitReport) -> str | None:
-    plan, assessment = report.plan, report.assessment
-    if plan is None or assessment is None or plan.instalment is None:
-        return None
-    try:
-        # Remembered by its inputs: validating the report has usually just computed it.
-        return plan_affordability(assessment, plan)[1]
-    except (ValidationError, ValueError, ArithmeticError):
-        return None
+_VISIT_CASE_SQL = (
+    "json_extract(data, '$.borrower.timezone'), planned_date, json_extract(data, '$.loan.product_type'), "
+    "json_extract(data, '$.loan.outstanding_principal'), json_extract(data, '$.loan.monthly_rate')"
+)
 
 
 def _server_copy(db: Database, report: dict[str, Any]) -> dict[str, Any]:
@@ -335,9 +320,11 @@ def _server_copy(db: Database, report: dict[str, Any]) -> dict[str, Any]:
 _DEFAULT_TZ = "Asia/Shanghai"
 
 
-def _apply_one(db: Database, actor: Principal, m: MutationIn, now: datetime, out: _Log) -> dict[str, Any]:
+def _apply_one(
+    db: Database, actor: Principal, m: MutationIn, now: datetime, out: _Log, rules: RuleSettings
+) -> dict[str, Any]:
     mid = m.mutation_id
-    p = m.prepared if m.prepared is not None else prepare(m, today=now.date()).prepared
+    p = m.prepared if m.prepared is not None else prepare(m, today=now.date(), rules=rules).prepared
     assert p is not None
     if p.rejection is not None:
         return _rejected(mid, *p.rejection)
@@ -347,8 +334,7 @@ def _apply_one(db: Database, actor: Principal, m: MutationIn, now: datetime, out
     conn = db.conn
 
     found_visit = conn.execute(
-        "SELECT id, team, status, planned_date, json_extract(data, '$.borrower.timezone') FROM visits WHERE id = ?",
-        [report.visit_id],
+        f"SELECT id, team, status, {_VISIT_CASE_SQL} FROM visits WHERE id = ?", [report.visit_id]
     ).fetchone()
     # One read answers both the caller's assignment and the visit's current collectors (lead first).
     people = conn.execute(
@@ -361,8 +347,7 @@ def _apply_one(db: Database, actor: Principal, m: MutationIn, now: datetime, out
         "id": found_visit[0],
         "team": found_visit[1],
         "status": found_visit[2],
-        "planned_date": found_visit[3],
-        "tz": found_visit[4] or _DEFAULT_TZ,
+        "tz": found_visit[3] or _DEFAULT_TZ,
     }
     cur = conn.execute("SELECT * FROM reports WHERE id = ?", [report.report_id])
     found = cur.fetchone()
@@ -400,13 +385,9 @@ def _apply_one(db: Database, actor: Principal, m: MutationIn, now: datetime, out
         r[0]
         for r in sorted((r for r in people if r[1] == 1), key=lambda r: (r[2] is not None, r[2] or 0, r[0]))
     ]
-    flags = report_flags(
-        report,
-        visit=visit,
-        assigned=assigned,
-        caller_active=bool(assignment[1]),
-        plan_differs=p.plan_mismatch,
-    )
+    case = case_context(found_visit[3:], assigned=assigned, caller_active=bool(assignment[1]))
+    evaluation: Evaluation = evaluate(report, case, rules, today=now.date())
+    flags = evaluation.flags
     blobs = sorted({b.lower() for b in m.blobs} | {a.sha256 for a in report.attachments})
     missing = []
     if blobs:
@@ -454,7 +435,7 @@ def _apply_one(db: Database, actor: Principal, m: MutationIn, now: datetime, out
     visited_at = report.checkin.at if report.checkin else report.created_at
     visit_date = local_time(visited_at, tz).date().isoformat() if visited_at else now.date().isoformat()
     outcome = report.outcome.value if report.outcome else None
-    verdict = p.verdict
+    verdict = evaluation.assessment.verdict if evaluation.assessment is not None else None
 
     if existing is None:
         conn.execute(

@@ -11,8 +11,10 @@ from sqlite_utils import Database
 
 from models.codes import ReportStatus
 from models.privacy import mask_name
+from models.rules import DEFAULT_SETTINGS, RuleSettings, sign_off_needed
 from sync.server.errors import ApiError
 from sync.server.store.common import Principal, audit, dumps, loads
+from sync.server.store.rulebook import report_rules
 from sync.server.store.state import (
     add_changes,
     collectors,
@@ -185,8 +187,11 @@ def _load(db: Database, actor: Principal, report_id: str) -> dict[str, Any]:
     return rows[0]
 
 
-def get_report(db: Database, *, actor: Principal, report_id: str) -> dict[str, Any]:
-    """Current version, history, conflict siblings, flags and comments of a report in the caller's scope."""
+def get_report(
+    db: Database, *, actor: Principal, report_id: str, rules: RuleSettings = DEFAULT_SETTINGS
+) -> dict[str, Any]:
+    """Current version, history, conflict siblings, flags and comments of a report in the caller's scope,
+    with the rule book's view of the current version (the server's assessment, problems, sign-off)."""
     r = _load(db, actor, report_id)
     versions = list(
         db.query(
@@ -219,6 +224,17 @@ def get_report(db: Database, *, actor: Principal, report_id: str) -> dict[str, A
             )
         )
     )
+    flags = loads(r["flags"], [])
+    body = loads(current["body"]) if current else None
+    book = report_rules(
+        db,
+        report=body,
+        visit_id=r["visit_id"],
+        investigator_id=r["investigator_id"],
+        received_at=current["received_at"] if current else None,
+        flags=flags,
+        rules=rules,
+    )
     return {
         "report_id": r["id"],
         "visit_id": r["visit_id"],
@@ -230,9 +246,10 @@ def get_report(db: Database, *, actor: Principal, report_id: str) -> dict[str, A
         "outcome": r["outcome"],
         "verdict": r["verdict"],
         "visit_date": r["visit_date"],
-        "flags": loads(r["flags"], []),
+        "flags": flags,
         "missing_blobs": missing_blobs(db, r["id"]),
-        "report": loads(current["body"]) if current else None,
+        "report": body,
+        **book,
         "history": [ver(v) for v in versions if v["result"] == "applied"],
         "conflicts": [ver(v) for v in versions if v["result"] == "conflict"],
         "comments": comments(db, r["id"]),
@@ -279,8 +296,13 @@ def review_report(
     comment: str,
     route: str | None,
     now: datetime,
+    sign_off_reason: str = "",
 ) -> dict[str, Any]:
-    """Apply one review action: 404 → 403 → 428/412 → 422 → 409, then bump the version and tell the devices."""
+    """Apply one review action: 404 → 403 → 428/412 → 422 → 409, then bump the version and tell the devices.
+
+    Approval is gated by the flags the rule book raised (protocol.md "Sign-off on approval"): a flag that
+    needs a sign-off wants a reason (409 `sign_off_required` without one), the charge cap forbids it (409
+    `charge_cap`); the reason is stored with the transition, audited and sent to the risk feed."""
     r = _load(db, actor, report_id)
     if actor.is_investigator:
         raise ApiError(403, "forbidden", "only a supervisor or an admin may review reports")
@@ -308,6 +330,27 @@ def review_report(
             f"cannot {action} a report that is {r['status']}",
             extra={"status": r["status"]},
         )
+    flags = loads(r["flags"], [])
+    sign_off_reason = (sign_off_reason or "").strip()
+    if action == "approve":
+        required, blocked = sign_off_needed(flags)
+        if blocked:
+            raise ApiError(
+                409,
+                "charge_cap",
+                "the plan's charges are above 24% a year (P-5): it cannot be approved; return, reject or "
+                "escalate it",
+                blocked,
+            )
+        if required and not sign_off_reason:
+            raise ApiError(
+                409,
+                "sign_off_required",
+                "approving this report needs a sign-off reason for: " + ", ".join(required),
+                required,
+            )
+    else:
+        sign_off_reason = ""
     sv = r["server_version"] + 1
     ts = now.isoformat()
     db.execute(
@@ -315,8 +358,18 @@ def review_report(
         [to, sv, ts, r["id"]],
     )
     db.execute(
-        "INSERT INTO comments(report_id, at, author_id, action, comment, route, server_version) VALUES (?,?,?,?,?,?,?)",
-        [r["id"], ts, actor.user_id, action, comment, route if action == "escalate_legal" else None, sv],
+        "INSERT INTO comments(report_id, at, author_id, action, comment, route, server_version, sign_off_reason) "
+        "VALUES (?,?,?,?,?,?,?,?)",
+        [
+            r["id"],
+            ts,
+            actor.user_id,
+            action,
+            comment,
+            route if action == "escalate_legal" else None,
+            sv,
+            sign_off_reason or None,
+        ],
     )
     add_changes(db, collectors(db, r["visit_id"]), "report_review", "put", r["id"])
     if to in _FEED_TYPES:
@@ -339,6 +392,8 @@ def review_report(
                         "plan": plan,
                         "route": route if action == "escalate_legal" else None,
                         "comment": comment or None,
+                        "flags": flags,
+                        "sign_off_reason": sign_off_reason or None,
                     }
                 ),
             ],
@@ -350,7 +405,12 @@ def review_report(
         action=f"report.{action}",
         entity="report",
         entity_id=r["id"],
-        detail={"from": r["status"], "to": to, "server_version": sv},
+        detail={
+            "from": r["status"],
+            "to": to,
+            "server_version": sv,
+            **({"sign_off_reason": sign_off_reason} if sign_off_reason else {}),
+        },
     )
     updated = dict(r, status=to, server_version=sv)
     return review_state(db, updated, with_report=False)

@@ -103,8 +103,19 @@ def _comments_of(db: Database, report_ids: list[str]) -> dict[str, list[dict[str
     out: dict[str, list[dict[str, Any]]] = {}
     if not report_ids:
         return out
-    for report_id, at, author_id, author_name, action, comment, route, server_version in db.conn.execute(
-        "SELECT c.report_id, c.at, c.author_id, u.name, c.action, c.comment, c.route, c.server_version "
+    for (
+        report_id,
+        at,
+        author_id,
+        author_name,
+        action,
+        comment,
+        route,
+        server_version,
+        sign_off,
+    ) in db.conn.execute(
+        "SELECT c.report_id, c.at, c.author_id, u.name, c.action, c.comment, c.route, c.server_version, "
+        "c.sign_off_reason "
         "FROM comments c LEFT JOIN users u ON u.id = c.author_id "
         "WHERE c.report_id IN (SELECT value FROM json_each(?)) ORDER BY c.id",
         [_ids_json(report_ids)],
@@ -118,6 +129,7 @@ def _comments_of(db: Database, report_ids: list[str]) -> dict[str, list[dict[str
                 "comment": comment or "",
                 "route": route,
                 "server_version": server_version,
+                "sign_off_reason": sign_off,
             }
         )
     return out

@@ -16,6 +16,14 @@ MESSAGES: dict[str, tuple[str, str]] = {
     # money and numbers
     "fv.decimal_string": ("请输入数字，例如 12.34", 'must be a decimal string such as "12.34"'),
     "fv.not_a_number": ("不是有效的数字", "is not a number"),
+    "fv.money_format": (
+        "金额须写作 1100.16：半角数字、两位小数，不含逗号、空格或指数",
+        'must be an amount such as "1100.16": ASCII digits and two decimals, no commas, spaces or exponent',
+    ),
+    "fv.decimal_format": (
+        "数字须写作 0.015：半角数字，不含逗号、空格或指数",
+        'must be a decimal such as "0.015": ASCII digits, no commas, spaces or exponent',
+    ),
     "fv.money_places": ("金额最多两位小数", "at most 2 decimal places"),
     "fv.money_negative": ("金额不能为负数", "must not be negative"),
     "fv.money_not_positive": ("金额必须大于 0", "must be greater than 0"),
@@ -95,8 +103,59 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "fv.dsr_limit_range": ("负债收入比上限须在 0 到 1 之间", "the DSR limit must be between 0 and 1"),
     "fv.max_term_range": ("最长期数须在 1 到 60 之间", "the maximum term must be between 1 and 60"),
     "fv.p5_charges_cap": (
-        "利息与费用合计超过年化 24%，法院可能不予支持（P-5）",
-        "interest and fees exceed 24% a year; courts may cut the claim (P-5)",
+        "方案的年化利率（单利，按 IRR 计算，含费用）超过 24%，法院可能不予支持（P-5）",
+        "the plan's simple annual rate by IRR, fees included, is above 24%; courts may cut the claim (P-5)",
+    ),
+    # the rule book (models/rules.py)
+    "fv.checkin_position_missing": (
+        "签到没有位置，主管无法核对到访地点（R-6）",
+        "the check-in has no position, so the place of the visit cannot be checked (R-6)",
+    ),
+    "fv.checkin_outside_planned_date": (
+        "签到日期不是计划外访日期（R-6）",
+        "the check-in is not on the planned visit date (R-6)",
+    ),
+    "fv.collectors_not_assigned": (
+        "只能选择本次外访已派的催收员（R-2）",
+        "choose only collectors assigned to this visit (R-2)",
+    ),
+    "fv.collectors_differ": (
+        "到场催收员与派单人员不一致（R-2）",
+        "the collectors present differ from those assigned (R-2)",
+    ),
+    "fv.visit_reassigned": (
+        "提交时该外访已改派他人（R-2）",
+        "the visit had been reassigned when the report arrived (R-2)",
+    ),
+    "fv.authorisation_not_shown": (
+        "委外人员须出示委托书（R-3）",
+        "agency staff must show the lender's authorisation (R-3)",
+    ),
+    "fv.recording_off": ("请确认已告知对方全程录音（R-7）", "confirm that recording was announced (R-7)"),
+    "fv.entry_without_consent": (
+        "未经同意不得进入住宅：无同意时访谈应在门口或公共场所（R-4）",
+        "no entry without consent: without it the interview is at the door or in a public place (R-4)",
+    ),
+    "fv.hardship": (
+        "家庭可支配收入不大于 0，无力负担任何月供（A-7）",
+        "the household's disposable income is 0 or less: no instalment is affordable (A-7)",
+    ),
+    "fv.dsr_high": (
+        "含方案的债务收入比超过 50%（A-6）",
+        "the debt-service ratio with the plan is above 50% (A-6)",
+    ),
+    "fv.dsr_severe": (
+        "含方案的债务收入比超过 70%，属严重过度负债（A-6）",
+        "the debt-service ratio with the plan is above 70%: severe over-indebtedness (A-6)",
+    ),
+    "fv.product_mismatch": ("方案的产品类型与贷款不一致", "the plan's product type differs from the loan's"),
+    "fv.p4_ceiling_exceeded": (
+        "重组后应还总额超过当前欠款加合同利息上限，须主管签批（P-4）",
+        "the total repayable is above the outstanding plus the contract's interest: needs sign-off (P-4)",
+    ),
+    "fv.plan_mismatch": (
+        "设备上显示的方案金额与服务器重算不一致",
+        "the plan's figures shown on the device differ from the server's recomputation",
     ),
     # pydantic's own types
     "missing": ("必填", "required"),

@@ -1,5 +1,6 @@
-"""The visit report being written: a VisitReport-shaped draft saved on every change, with the live rules
-(R-1..R-4, R-12, P-1..P-6, §4 affordability) the screens show while the investigator types."""
+"""The visit report being written: a VisitReport-shaped draft saved on every change, and what the rule book
+(`models.rules`) says of it while the investigator types. The form edits and presents; every rule is the
+book's, the same one the central server evaluates on push."""
 
 from __future__ import annotations
 
@@ -14,9 +15,8 @@ from typing import Any
 import flet as ft
 from pydantic import ValidationError
 
-from models.affordability import Affordability, AssessmentInput, ExpenseLine, IncomeLine, assess
+from models.affordability import Affordability, AssessmentInput, ExpenseLine, IncomeLine, OtherDebt
 from models.codes import (
-    PRODUCT_MAX_TERM,
     THIRD_PARTY_OUTCOMES,
     ContactOutcome,
     ExpenseCategory,
@@ -24,11 +24,20 @@ from models.codes import (
     PlanOption,
     ProductType,
 )
-from models.finance import P4Check, PlanPreview, PlanPreviewRequest, p4_check, p5_ok, preview_plan
+from models.finance import P4Check, PlanPreview, PlanPreviewRequest, preview_plan
 from models.ids import new_id as make_id
 from models.money import ZERO, q2
 from models.privacy import DEFAULT_TZ, local_time, mask_name, within_visit_hours
-from models.report import VisitReport, submit_problems
+from models.report import Assessment, VisitReport
+from models.rules import (
+    DEFAULT_SETTINGS,
+    CaseContext,
+    Evaluation,
+    Severity,
+    evaluate,
+    household_assessment,
+    regular_instalment,
+)
 
 __all__ = ["SECTIONS", "FormProblem", "VisitFormState", "amount_text"]
 
@@ -40,8 +49,6 @@ _LINES = ("incomes", "expenses", "other_debts")
 _AMOUNTS = ("amount", "balance", "monthly_payment")
 # A rule that spans several fields is shown on the field the investigator has to change.
 _RULE_FIELDS = {
-    "fv.capacity_override": "plan.override_reason",
-    "fv.term_beyond_product": "plan.term_months",
     "fv.step_payments": "plan.step_payments",
     "fv.settlement_range": "plan.settlement_amount",
     "fv.primary_reason": "interview.primary_reason",
@@ -51,6 +58,21 @@ _RULE_FIELDS = {
     "fv.third_party_disclosure": "outcome",
     "fv.interview_needs_borrower": "outcome",
 }
+# Rule-book problems shown under their field as well as on the review tab: what the investigator must change
+# in what was entered, rather than something still to fill in.
+_SHOWN_AT_FIELD = frozenset(
+    {
+        "over_capacity",
+        "above_charge_cap",
+        "term_beyond_max",
+        "product_mismatch",
+        "plan_invalid",
+        "collectors_not_assigned",
+        "authorisation_not_shown",
+        "recording_off",
+        "entry_without_consent",
+    }
+)
 _TAB_OF = {
     "compliance": "checkin",
     "collector_ids": "checkin",
@@ -121,6 +143,7 @@ class VisitFormState:
     ) -> None:
         self._store, self._clock, self._new_id = store, clock, new_id
         self._cache: dict[str, Any] = {}
+        self._case_cache: dict[str, CaseContext] = {}
         self.visit_id = visit_id
         self.user_id = user_id
         self.visit: Any = store.get_visit(visit_id)
@@ -487,7 +510,52 @@ class VisitFormState:
 
     @property
     def product_max_term(self) -> int:
-        return PRODUCT_MAX_TERM[ProductType(self._draft["plan"].get("product_type") or ProductType.CASH_LOAN)]
+        return DEFAULT_SETTINGS.product_max_term(
+            self._draft["plan"].get("product_type") or ProductType.CASH_LOAN
+        )
+
+    def case(self) -> CaseContext:
+        """What the rule book knows of this visit's case: the loan, the borrower's time zone, the collectors."""
+
+        def build() -> CaseContext:
+            v = self.visit
+            loan = getattr(v, "loan", None)
+            assigned = tuple(getattr(v, "investigator_ids", None) or ())
+            return CaseContext(
+                product_type=loan.product_type if loan else None,
+                outstanding_principal=loan.outstanding_principal if loan else None,
+                contractual_monthly_rate=getattr(loan, "monthly_rate", None),
+                timezone=self.timezone,
+                planned_date=getattr(v, "planned_date", None),
+                assigned=assigned or None,
+            )
+
+        if "case" not in self._case_cache:
+            self._case_cache["case"] = build()
+        return self._case_cache["case"]
+
+    def household(self) -> Assessment | None:
+        """The household lines that are valid so far (live totals skip a line while it is being typed)."""
+
+        def build() -> Assessment | None:
+            inp = self.assessment_input()
+            if inp is None:
+                return None
+            debts = []
+            for raw in self._draft["assessment"]["other_debts"]:
+                try:
+                    debts.append(OtherDebt.model_validate(_prune(raw)))
+                except ValidationError:
+                    pass
+            return Assessment.model_construct(
+                incomes=inp.incomes,
+                expenses=inp.expenses,
+                other_debts=debts,
+                buffer=inp.buffer,
+                dsr_limit=inp.dsr_limit,
+            )
+
+        return self._cached("household", build)
 
     def assessment_input(self) -> AssessmentInput | None:
         """The lines that are valid so far (live totals skip a line while it is being typed)."""
@@ -538,8 +606,18 @@ class VisitFormState:
             return None, {}
         try:
             req = PlanPreviewRequest.model_validate(self._preview_request())
-            req.assessment = self.assessment_input()
-            return preview_plan(req, today=self._clock().date()), {}
+            prev = preview_plan(req, today=self._clock().date())
+            household = self.household()
+            if household is not None:
+                prev.affordability = household_assessment(
+                    household,
+                    instalment=regular_instalment(prev, req.holiday_months),
+                    principal=req.principal,
+                    monthly_rate=req.monthly_rate,
+                    term_months=req.holiday_months + req.term_months,
+                    max_term=self.product_max_term,
+                )
+            return prev, {}
         except ValidationError as exc:
             errors: dict[str, str] = {}
             for e in exc.errors():
@@ -560,17 +638,15 @@ class VisitFormState:
         prev = self.preview()
         if prev is not None and prev.affordability is not None:
             return prev.affordability
-        inp = self.assessment_input()
-        if inp is None:
+        household = self.household()
+        if household is None:
             return None
-        return assess(inp, instalment=ZERO, principal=ZERO, monthly_rate=ZERO, term_months=1)
+        return household_assessment(household, instalment=ZERO, max_term=self.product_max_term)
 
     @property
     def needs_override(self) -> bool:
         """P-3: the instalment exceeds the household's capacity, so a supervisor's reason is required."""
-        prev = self.preview()
-        aff = prev.affordability if prev else None
-        return bool(aff and prev and prev.instalment > aff.capacity)
+        return self.evaluation().has("over_capacity")
 
     def budget(self) -> list[tuple[str, Decimal]]:
         """Income against each expense category, for the household budget chart."""
@@ -683,9 +759,8 @@ class VisitFormState:
         for path, code in self._cached("preview", self._preview)[1].items():
             if plan_included:
                 errors.setdefault(path, code)
-        errors.update(self._app_rules(plan_included))
-        # The completeness check needs a parsed report: sections with format errors are left out of it,
-        # and what it would then say about those sections is already said by their errors.
+        # The rule book needs a parsed report: sections with format errors are left out of it, and what it
+        # would then say about those sections is already said by their errors.
         bad = {p.split(".")[0] for p in model_errors}
         lenient = report
         if lenient is None:
@@ -693,83 +768,50 @@ class VisitFormState:
                 lenient = VisitReport.model_validate({k: v for k, v in data.items() if k not in bad})
             except ValidationError:
                 lenient = None
+        evaluation = self._evaluate(lenient)
+        self._cache["evaluation"] = evaluation
         problems = [FormProblem(self._tab(p), p, c) for p, c in errors.items()]
-        for p in submit_problems(lenient, within_hours=self.within_hours) if lenient is not None else []:
+        for p in evaluation.blocking:
             if p.field.split(".")[0] in bad or any(
                 e == p.field or e.startswith(p.field + ".") for e in errors
             ):
                 continue
-            tab = "outcome" if p.field == "compliance.no_disclosure_attested" else self._tab(p.field)
-            problems.append(FormProblem(tab, p.field, p.code))
+            if p.code in _SHOWN_AT_FIELD:
+                errors[p.field] = p.message
+            problems.append(FormProblem(p.section, p.field, p.message))
         order = {s: i for i, s in enumerate(SECTIONS)}
         problems.sort(key=lambda x: order.get(x.section, 99))
         return (report if not errors else None), errors, problems
 
-    def _app_rules(self, plan_included: bool) -> dict[str, str]:
-        """Checks the report model leaves to the app: R-2 assignment, R-3 authorisation, R-4, R-7, P-3."""
-        c, out = self._draft["compliance"], {}
-        assigned = set(getattr(self.visit, "investigator_ids", []) or [])
-        if assigned and not set(c.get("collector_ids") or []) <= assigned:
-            out["compliance.collector_ids"] = "visit.err.collector_not_assigned"
-        if self._draft.get("agency_id") and not c.get("authorisation_shown"):
-            out["compliance.authorisation_shown"] = "visit.err.auth_not_shown"
-        if not c.get("recording_on"):
-            out["compliance.recording_on"] = "visit.err.recording"
-        if c.get("consent_to_enter") is False and c.get("location_kind") == "inside_home":
-            out["compliance.location_kind"] = "visit.err.location_kind"
-        if plan_included and self.needs_override and _blank(self.get("plan.override_reason")):
-            out["plan.override_reason"] = "fv.capacity_override"
-        if plan_included and not self.within_charge_cap:
-            out["plan.monthly_rate"] = "fv.p5_charges_cap"
-        return out
+    def _evaluate(self, report: VisitReport | None) -> Evaluation:
+        if report is None:
+            return Evaluation()
+        return evaluate(report, self.case(), DEFAULT_SETTINGS, today=self._clock().date())
+
+    def evaluation(self) -> Evaluation:
+        """What the rule book says of the report as entered (empty while nothing parses)."""
+        self._cached("validation", self._validate)
+        return self._cache.get("evaluation") or Evaluation()
+
+    def notices(self) -> list[FormProblem]:
+        """The book's problems that do not stop submission: a supervisor's sign-off, or a note."""
+        return [
+            FormProblem(p.section, p.field, p.message)
+            for p in self.evaluation().problems
+            if p.severity is not Severity.BLOCK
+        ]
 
     def p4(self) -> P4Check | None:
-        """P-4 for the plan as entered: its total repayable against the current outstanding plus the contract's
-        interest over the new term. None for a promise to pay (not a restructure), a settlement (it only
-        waives) or a loan whose contractual rate the case does not carry. Shown as a warning for the
-        supervisor's sign-off rather than a block: the ceiling is a house rule (domain [C])."""
-        return self._cached("p4", self._p4)
-
-    def _p4(self) -> P4Check | None:
-        prev = self.preview()
-        loan = getattr(self.visit, "loan", None)
-        option = self._draft["plan"].get("option")
-        if prev is None or loan is None or getattr(loan, "monthly_rate", None) is None:
-            return None
-        if option in (PlanOption.PTP.value, PlanOption.SETTLE.value):
-            return None
-        try:
-            req = PlanPreviewRequest.model_validate(self._preview_request())
-            return p4_check(
-                req,
-                prev.total_payment,
-                outstanding=loan.outstanding_principal,
-                contractual_monthly_rate=loan.monthly_rate,
-                today=self._clock().date(),
-            )
-        except (ValidationError, ValueError, ArithmeticError):
-            return None
+        """P-4 for the plan as entered: its total repayable (fees included) against the current outstanding
+        plus the contract's interest over the new term. None for a promise to pay or a settlement (not
+        restructures) or a loan whose contractual rate the case does not carry. Above it the supervisor's
+        sign-off is needed (the ceiling is a house rule, domain [C])."""
+        return self.evaluation().p4
 
     @property
     def within_charge_cap(self) -> bool:
-        """P-5: the plan's interest and fees stay within 24% a year of the principal (True when unknown)."""
-        prev = self.preview()
-        if prev is None or not prev.schedule:
-            return True
-        try:
-            principal = Decimal(str(self.get("plan.principal")))
-            fees = Decimal(str(self.get("plan.upfront_fee") or "0"))
-        except InvalidOperation:
-            return True
-        if principal <= 0:
-            return True
-        return p5_ok(
-            principal=principal,
-            interest=prev.total_interest,
-            penalty=ZERO,
-            fees=fees,
-            months=len(prev.schedule),
-        )
+        """P-5: the plan's simple annual rate by IRR stays within 24% (True when there is no plan yet)."""
+        return not self.evaluation().has("above_charge_cap")
 
     def _tab(self, path: str) -> str:
         head = path.split(".")[0]

@@ -173,7 +173,7 @@ def test_second_collector_required_and_must_be_assigned(form: VisitFormState) ->
     form.toggle_collector("inv-a2")
     assert "fv.collectors_too_few" not in codes(form)
     form.toggle_collector("stranger")
-    assert form.error("compliance.collector_ids") == "visit.err.collector_not_assigned"
+    assert form.error("compliance.collector_ids") == "fv.collectors_not_assigned"
 
 
 def test_no_consent_to_enter_moves_interview_to_doorstep(form: VisitFormState) -> None:
@@ -343,7 +343,7 @@ def test_submit_writes_report_and_outbox_and_removes_draft(form: VisitFormState,
     assert entry is not None and entry.report_id == form.report_id
     assert [e.report_id for e in store.outbox()] == [form.report_id]
     assert store.get_draft(form.report_id) is None
-    report = entry.mutation["report"]
+    report = entry.mutation.report
     assert report["plan"]["instalment"] == "1100.16"
     assert report["collector_ids"] == ["inv-a1", "inv-a2"]
     assert report["checkin"]["position"]["lat"] == "30.2741"
@@ -369,7 +369,7 @@ def test_attachment_is_registered_and_submitted_with_the_report(
     assert form.get("plan.agreement_attachment") == item["sha256"]
     assert store.blob_bytes(item["sha256"]) == b"%PDF-1.4 agreement"
     entry = form.submit()
-    assert entry is not None and entry.mutation["blobs"] == [item["sha256"]]
+    assert entry is not None and entry.mutation.blobs == [item["sha256"]]
 
 
 def return_report(store: DeviceStore, report_id: str, comment: str) -> None:
@@ -400,7 +400,7 @@ def test_returned_report_reopens_with_its_content_and_resubmits(store: DeviceSto
     assert store.get_draft(form.report_id) is not None  # the fix is saved as a draft of the same report
     entry = fixing.submit()
     assert entry is not None and entry.kind == "resubmit_report"
-    assert entry.mutation["base_version"] == 2
+    assert entry.mutation.base_version == 2
 
 
 def test_compliance_reminder_does_not_hide_what_was_attested(form: VisitFormState) -> None:
@@ -408,7 +408,7 @@ def test_compliance_reminder_does_not_hide_what_was_attested(form: VisitFormStat
     form.set("compliance.id_shown", True)
     form.set_outcome("MET_FAMILY")  # third-party form still empty, recording notice not yet confirmed
     found = codes(form)
-    assert "visit.err.recording" in found and "missing" in found
+    assert "fv.recording_off" in found and "missing" in found
     assert "fv.id_not_shown" not in found
     assert "fv.third_party_missing" not in found  # its field error ("relation required") says it already
 

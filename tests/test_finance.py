@@ -13,7 +13,6 @@ from pydantic import ValidationError
 from models.finance import (
     PlanPreviewRequest,
     add_months,
-    annual_charge_rate,
     annuity_payment,
     apr_from_cashflows,
     build_schedule,
@@ -261,12 +260,26 @@ def test_p4_ceiling_is_outstanding_plus_contractual_interest_when_e1_terms() -> 
     assert not p4_ok(total_repayable=D("13201.96"), ceiling=ceiling)
 
 
-def test_p5_flags_charges_above_24_percent_when_penalty_large() -> None:
-    assert annual_charge_rate(
-        principal=D("10000"), interest=D("1800"), penalty=D("0"), fees=D("0"), months=12
-    ) == D("0.1800")
-    assert p5_ok(principal=D("10000"), interest=D("1800"), penalty=D("600"), fees=D("0"), months=12)
-    assert not p5_ok(principal=D("10000"), interest=D("1800"), penalty=D("601"), fees=D("0"), months=12)
+@pytest.mark.parametrize(
+    ("rate", "fee", "apr", "keeps"),
+    [
+        ("0.02", "0.00", "0.2400", True),
+        ("0.0201", "0.00", "0.2412", False),
+        ("0.0345", "0.00", "0.4140", False),  # total charges ÷ principal would wrongly say 23.8%
+        ("0.018", "300.00", "0.2909", False),
+        ("0.015", "150.00", "0.2166", True),
+    ],
+)
+def test_p5_measures_the_plans_simple_apr_by_irr_when_domain_vectors(
+    rate: str, fee: str, apr: str, keeps: bool
+) -> None:
+    prev = preview_plan(
+        PlanPreviewRequest(
+            method="annuity", principal="8000.00", term_months=12, monthly_rate=rate, upfront_fee=fee
+        )
+    )
+    assert prev.apr_simple == D(apr)
+    assert p5_ok(D(prev.apr_simple)) is keeps
 
 
 # --- dates ----------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import uuid
+from datetime import date
 from typing import Any
 
 import pytest
@@ -11,7 +12,8 @@ from pydantic import ValidationError
 
 from models.entities import VisitImportRecord
 from models.messages import MESSAGES, field_errors, message_for
-from models.report import VisitReport, submit_problems
+from models.report import VisitReport
+from models.rules import Severity, evaluate
 
 BASE: dict[str, Any] = VisitReport.model_json_schema()["examples"][0]
 
@@ -73,11 +75,11 @@ def test_parse_refuses_term_zero_when_plan_has_no_instalments() -> None:
     assert ("plan", "term_months") in locs(e.value)
 
 
-def test_parse_refuses_term_when_beyond_product_maximum() -> None:
-    with pytest.raises(ValidationError) as e:
-        VisitReport.model_validate(report(plan__term_months=48, plan__product_type="cash_loan"))
-    assert "fv.term_beyond_product" in codes(e.value)
-    assert "36" in e.value.errors()[0]["msg"]
+def test_parse_accepts_term_beyond_product_maximum_when_well_formed_and_the_book_flags_it() -> None:
+    # A broken rule is field truth to record, not a malformed report (protocol v1.1): the book flags it.
+    r = VisitReport.model_validate(report(plan__term_months=48, plan__product_type="cash_loan"))
+    found = {p.code: p for p in evaluate(r, today=date(2026, 11, 20)).problems}
+    assert found["term_beyond_max"].rule == "P-1" and found["term_beyond_max"].flag == "term_beyond_max"
 
 
 def test_parse_refuses_unknown_outcome_code_when_not_in_catalogue() -> None:
@@ -132,12 +134,12 @@ def test_parse_refuses_income_line_when_evidence_level_is_missing() -> None:
     assert ("assessment", "incomes", 0, "evidence") in locs(e.value)
 
 
-def test_parse_refuses_plan_when_instalment_exceeds_capacity_without_override() -> None:
+def test_book_blocks_plan_when_instalment_exceeds_capacity_without_override() -> None:
     r = report()
     r["assessment"]["incomes"] = [{"amount": "3000.00", "source": "salary", "evidence": "payslip"}]
-    with pytest.raises(ValidationError) as e:
-        VisitReport.model_validate(r)
-    assert "fv.capacity_override" in codes(e.value)
+    problems = evaluate(VisitReport.model_validate(r), today=date(2026, 11, 20)).problems
+    over = next(p for p in problems if p.code == "over_capacity")
+    assert over.severity is Severity.BLOCK and over.message == "fv.capacity_override"
 
 
 def test_parse_accepts_plan_when_instalment_exceeds_capacity_with_override_reason() -> None:
@@ -174,9 +176,9 @@ def test_parse_refuses_unknown_field_when_report_carries_extra_keys() -> None:
     assert "extra_forbidden" in codes(e.value)
 
 
-def test_submit_problems_lists_missing_sections_when_report_is_empty() -> None:
+def test_book_lists_missing_sections_when_report_is_empty() -> None:
     r = VisitReport.model_validate({"report_id": str(uuid.uuid4()), "visit_id": str(uuid.uuid4())})
-    fields = {p.field for p in submit_problems(r)}
+    fields = {p.field for p in evaluate(r, today=date(2026, 11, 20)).blocking}
     assert {
         "checkin.at",
         "outcome",
@@ -186,10 +188,16 @@ def test_submit_problems_lists_missing_sections_when_report_is_empty() -> None:
     } <= fields
 
 
-def test_submit_problems_demands_consent_when_checkin_outside_hours() -> None:
-    r = VisitReport.model_validate(report())
-    assert "compliance.outside_hours_consent" in {p.field for p in submit_problems(r, within_hours=False)}
-    assert "compliance.outside_hours_consent" not in {p.field for p in submit_problems(r, within_hours=True)}
+def test_book_demands_consent_when_checkin_outside_hours() -> None:
+    night = VisitReport.model_validate(
+        report(checkin={"at": "2026-11-20T22:30:00+08:00"}, checkout={"at": "2026-11-20T23:00:00+08:00"})
+    )
+    day = VisitReport.model_validate(report())
+    blocking = {p.field for p in evaluate(night, today=date(2026, 11, 20)).blocking}
+    assert "compliance.outside_hours_consent" in blocking
+    assert "compliance.outside_hours_consent" not in {
+        p.field for p in evaluate(day, today=date(2026, 11, 20)).blocking
+    }
 
 
 def test_import_record_refuses_bad_phone_and_id_when_check_digit_is_wrong() -> None:

@@ -11,11 +11,46 @@ from sqlite_utils import Database
 
 from models.codes import ProductType
 from models.report import VisitReport
-from models.rules import DEFAULT_SETTINGS, RuleSettings, evaluate, household_assessment, sign_off_needed
+from models.rules import (
+    DEFAULT_SETTINGS,
+    CaseContext,
+    Evaluation,
+    RuleSettings,
+    evaluate,
+    household_assessment,
+    sign_off_needed,
+)
 from sync.server.store.push import _VISIT_CASE_SQL, case_context
 from sync.server.store.state import collectors
 
-__all__ = ["report_rules"]
+__all__ = ["evaluate_stored", "report_rules"]
+
+
+def evaluate_stored(
+    db: Database,
+    *,
+    report: dict[str, Any] | None,
+    visit_id: str,
+    investigator_id: str | None,
+    received_at: str | None,
+    rules: RuleSettings = DEFAULT_SETTINGS,
+) -> tuple[VisitReport, CaseContext, Evaluation] | None:
+    """The rule book on a stored version with its visit's case as it stands; None when there is nothing to
+    evaluate (no version, a visit gone, or a body stored before today's shape rules — its flags stand)."""
+    if report is None:
+        return None
+    try:
+        parsed = VisitReport.model_validate(report)
+    except ValidationError:
+        return None
+    row = db.conn.execute(f"SELECT {_VISIT_CASE_SQL} FROM visits WHERE id = ?", [visit_id]).fetchone()
+    if row is None:
+        return None
+    assigned = collectors(db, visit_id)
+    case = case_context(row, assigned=assigned, caller_active=investigator_id in assigned)
+    # Plans without a first due date start a month after they arrived, as the push evaluated them.
+    today = date.fromisoformat(received_at[:10]) if received_at else date.today()
+    return parsed, case, evaluate(parsed, case, rules, today=today)
 
 
 def report_rules(
@@ -37,19 +72,17 @@ def report_rules(
         "rules": [],
         "sign_off": {"required": required, "blocked": blocked},
     }
-    if report is None:
+    found = evaluate_stored(
+        db,
+        report=report,
+        visit_id=visit_id,
+        investigator_id=investigator_id,
+        received_at=received_at,
+        rules=rules,
+    )
+    if found is None:
         return out
-    try:
-        parsed = VisitReport.model_validate(report)
-    except ValidationError:
-        return out  # stored before today's shape rules; its flags still stand
-    row = db.conn.execute(f"SELECT {_VISIT_CASE_SQL} FROM visits WHERE id = ?", [visit_id]).fetchone()
-    if row is None:
-        return out
-    assigned = collectors(db, visit_id)
-    case = case_context(row, assigned=assigned, caller_active=investigator_id in assigned)
-    today = date.fromisoformat(received_at[:10]) if received_at else date.today()
-    ev = evaluate(parsed, case, rules, today=today)
+    parsed, case, ev = found
     out["rules"] = [p.as_json() for p in ev.problems]
     if ev.assessment is not None:
         out["server_assessment"] = ev.assessment.model_dump(mode="json")

@@ -1,6 +1,6 @@
 """The domain's code lists (domain.md §3–§6, protocol.md) as string enums.
 
-Every enum value is the wire code; labels for people live in the i18n catalogue (app/i18n).
+Every enum value is the wire code; labels for people live in `models.labels`.
 """
 
 from __future__ import annotations

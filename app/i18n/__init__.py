@@ -1,7 +1,8 @@
 """Translation API for every screen: `t(key, **kw)` in the session's language (zh-CN default, en).
 
-Catalogues: `catalog_core` (shell screens) merged with `catalog_visit` (visit forms) when present. Each may
-define `CATALOG = {"zh-CN": {...}, "en": {...}}` or `MESSAGES = {key: (zh, en)}`.
+Catalogues: `catalog_core` (shell screens), `catalog_visit` (visit forms) and `catalog_labels` (code lists,
+flags and rules, taken from `models.labels`, the catalogue the desk and the PDF use too). Each may define
+`CATALOG = {"zh-CN": {...}, "en": {...}}` or `MESSAGES = {key: (zh, en)}`.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ log = logging.getLogger(__name__)
 LANGUAGES: tuple[str, ...] = ("zh-CN", "en")
 DEFAULT_LANGUAGE = "zh-CN"
 _SESSION_KEY = "fieldvisit.language"
-_CATALOGUE_MODULES = ("app.i18n.catalog_core", "app.i18n.catalog_visit")
+_CATALOGUE_MODULES = ("app.i18n.catalog_core", "app.i18n.catalog_visit", "app.i18n.catalog_labels")
 
 # Outside a Flet session (state-class tests, CLI) the process-wide language applies.
 _process_language = DEFAULT_LANGUAGE

@@ -62,3 +62,22 @@ def test_message_uses_validation_catalogue():
 def test_set_language_refuses_unknown_language():
     with pytest.raises(ValueError):
         i18n.set_language("fr")
+
+
+def test_code_labels_come_from_models_labels_when_merged():
+    from app.i18n import catalog_core, catalog_labels, catalog_visit
+    from models.labels import LABELS
+
+    # No screen catalogue keeps its own wording for a code, a flag or a rule ...
+    own = set(catalog_core.MESSAGES) | set(catalog_visit.PAIRS)
+    assert not own & set(catalog_labels.MESSAGES)
+    # ... and every label reads as models.labels says, under its own key and the screens' keys.
+    cat = i18n.catalogue()
+    for key, (zh, en) in LABELS.items():
+        assert (cat["zh-CN"][key], cat["en"][key]) == (zh, en), key
+    for prefix, kind in catalog_labels.SCREEN_KEYS.items():
+        for key, (zh, en) in LABELS.items():
+            if key.startswith(kind + "."):
+                code = key.split(".", 1)[1]
+                assert (cat["zh-CN"][f"{prefix}.{code}"], cat["en"][f"{prefix}.{code}"]) == (zh, en)
+    assert i18n.label("flag", "over_capacity", "zh-CN") == LABELS["flag.over_capacity"][0]

@@ -155,6 +155,8 @@ RISK_CSV_COLUMNS = [
     "settlement_amount",
     "route",
     "comment",
+    "flags",
+    "sign_off_reason",
 ]
 
 
@@ -190,6 +192,8 @@ def risk_csv(db: Database, *, actor: Principal, team: str | None = None) -> str:
                 plan.get("settlement_amount", "") or "",
                 data.get("route") or "",
                 data.get("comment") or "",
+                " ".join(data.get("flags") or []),
+                data.get("sign_off_reason") or "",
             ]
         )
     # A UTF-8 BOM so spreadsheet programs open the Chinese text correctly.

@@ -4,8 +4,8 @@
 is — exactly Python's `json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)`.
 
 The server hashes every report it receives, so it has a fast path with the same bytes: request bodies
-parsed by `loads_json` (which marks every number with a fraction or exponent as a `JsonFloat` and refuses
-NaN and Infinity, which are not JSON) go through `canonical_json_parsed`, which lets orjson write them and
+parsed by `loads_json` (which marks every number with a fraction or exponent as a `JsonFloat`, every other
+number as a `JsonInt`, and refuses NaN and Infinity, which are not JSON) go through `canonical_json_parsed`, which lets orjson write them and
 falls back to the definition for anything orjson would write differently or cannot write: `JsonFloat`s
 (float formatting differs between the two), integers beyond 64 bits and strings that are not valid Unicode.
 """
@@ -18,7 +18,18 @@ from typing import Any
 
 import orjson
 
-__all__ = ["JsonFloat", "canonical_json", "canonical_json_parsed", "content_sha256", "loads_json"]
+__all__ = [
+    "MAX_JSON_DEPTH",
+    "JsonFloat",
+    "JsonInt",
+    "canonical_json",
+    "canonical_json_parsed",
+    "content_sha256",
+    "loads_json",
+]
+
+#: Deeper than any body of the protocol (a push body nests 7 levels: mutations, report, assessment, lines).
+MAX_JSON_DEPTH = 32
 
 
 def canonical_json(obj: Any) -> bytes:
@@ -36,14 +47,46 @@ class JsonFloat(float):
     __slots__ = ()
 
 
+class JsonInt(int):
+    """A JSON number without a fraction, as `loads_json` returns it: a decimal field can tell it from a
+    Python int, and refuses it (decimals travel as strings)."""
+
+    __slots__ = ()
+
+
 def _not_json(name: str) -> Any:
     raise json.JSONDecodeError(f"{name} is not a JSON value", name, 0)
 
 
-def loads_json(data: bytes | str) -> Any:
-    """Parse JSON as `json.loads` does, except that fractional numbers come back as `JsonFloat` and the
-    NaN / Infinity extensions are refused (`json.JSONDecodeError`)."""
-    return json.loads(data, parse_float=JsonFloat, parse_constant=_not_json)
+def _deeper_than(value: Any, limit: int) -> bool:
+    # Level by level, without recursion: the point is to refuse what recursion could not handle.
+    level = [value]
+    for _ in range(limit):
+        nested: list[Any] = []
+        for node in level:
+            for child in node.values() if type(node) is dict else node:
+                t = type(child)
+                if t is dict or t is list:
+                    nested.append(child)
+        if not nested:
+            return False
+        level = nested
+    return True
+
+
+def loads_json(data: bytes | str, *, max_depth: int | None = None) -> Any:
+    """Parse JSON as `json.loads` does, except that numbers come back as `JsonFloat` (with a fraction or an
+    exponent) or `JsonInt` (the others) and the NaN / Infinity extensions are refused.
+
+    A value nested more than `max_depth` levels of arrays and objects is refused too, and so is one too
+    deep for the parser's recursion at all: every refusal is a `json.JSONDecodeError`."""
+    try:
+        value = json.loads(data, parse_float=JsonFloat, parse_int=JsonInt, parse_constant=_not_json)
+    except RecursionError:
+        raise json.JSONDecodeError("nested too deeply", "", 0) from None
+    if max_depth is not None and type(value) in (dict, list) and _deeper_than(value, max_depth):
+        raise json.JSONDecodeError(f"nested deeper than {max_depth} levels", "", 0)
+    return value
 
 
 _SORTED = orjson.OPT_SORT_KEYS

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
-import json
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictInt,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_core import PydanticCustomError
 
+from models.canonical import MAX_JSON_DEPTH, loads_json
 from models.codes import ContactOutcome, ProductType, VisitStatus
 from models.identity import validate_id_number, validate_id_number_form, validate_mobile
 from models.money import DecStr, NonNegMoney, Rate
@@ -89,8 +97,8 @@ class LoanAccount(_Base):
     product_type: ProductType
     outstanding_principal: NonNegMoney
     overdue_amount: NonNegMoney
-    dpd: int = Field(ge=0, le=20000)
-    bucket: int = Field(ge=0, le=7)
+    dpd: StrictInt = Field(ge=0, le=20000)
+    bucket: StrictInt = Field(ge=0, le=7)
     contractual_instalment: NonNegMoney | None = None
     monthly_rate: Rate | None = None
     repayment_history: list[RepaymentRecord] = Field(default_factory=list)
@@ -117,8 +125,8 @@ class Visit(_Base):
     investigator_ids: list[str] = Field(default_factory=list)
     planned_date: date | None = None
     priority: DecStr = Decimal("0")
-    broken_ptp_count: int = Field(default=0, ge=0)
-    days_since_last_contact: int | None = Field(default=None, ge=0)
+    broken_ptp_count: StrictInt = Field(default=0, ge=0)
+    days_since_last_contact: StrictInt | None = Field(default=None, ge=0)
     contact_lost: bool = False
     active_plan_current: bool = False
     agency_id: str | None = None
@@ -168,13 +176,13 @@ class VisitImportRecord(_Base):
     product_type: ProductType
     outstanding_principal: NonNegMoney
     overdue_amount: NonNegMoney
-    dpd: int = Field(ge=0, le=20000)
+    dpd: StrictInt = Field(ge=0, le=20000)
     lat: Coordinate | None = None
     lon: Coordinate | None = None
     contractual_instalment: NonNegMoney | None = None
     monthly_rate: Rate | None = None
-    broken_ptp_count: int = Field(default=0, ge=0, le=1000)
-    days_since_last_contact: int | None = Field(default=None, ge=0, le=20000)
+    broken_ptp_count: StrictInt = Field(default=0, ge=0, le=1000)
+    days_since_last_contact: StrictInt | None = Field(default=None, ge=0, le=20000)
     contact_lost: bool = False
     active_plan_current: bool = False
     repayment_history: list[RepaymentRecord] = Field(default_factory=list, max_length=600)
@@ -195,7 +203,8 @@ class VisitImportRecord(_Base):
             if not v.strip():
                 return []
             try:
-                return json.loads(v)
+                # Bounded like a request body: a cell nested without end is an error, not a crash.
+                return loads_json(v, max_depth=MAX_JSON_DEPTH)
             except ValueError:
                 raise PydanticCustomError("json_invalid", "repayment_history is not a JSON list") from None
         return v

@@ -1,18 +1,23 @@
 """Money and rates as Decimal: the one place where amounts are parsed, rounded and printed.
 
-Amounts on the wire are strings with exactly two decimals ("1100.16"); rates are decimal strings
-("0.015"). A float never touches money.
+Amounts on the wire are ASCII strings with exactly two decimals ("1100.16"); rates and other decimals are
+ASCII decimal strings ("0.015"). Wire values are strict (protocol v1.1 "Strict values on the wire"): no
+separators, spaces, exponents or full-width digits, and no JSON numbers. What a person types is made
+canonical by `typed_input` before it reaches a model. A float never touches money.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
 from pydantic_core import PydanticCustomError
+
+from models.canonical import JsonInt
 
 __all__ = [
     "CENT",
@@ -26,6 +31,7 @@ __all__ = [
     "fmt_rate",
     "parse_decimal",
     "q2",
+    "typed_input",
 ]
 
 CENT = Decimal("0.01")
@@ -45,22 +51,42 @@ def fmt_rate(x: Decimal, places: int = 4) -> str:
     return str(x.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP))
 
 
+# ASCII only: `[0-9]`, unlike `\d` or Decimal(), refuses full-width and other Unicode digits.
+_WIRE_DECIMAL = re.compile(r"-?[0-9]+(?:\.[0-9]+)?").fullmatch
+_WIRE_MONEY = re.compile(r"-?[0-9]+\.[0-9]{2}").fullmatch
+
+
+def _malformed(value: str, code: str, message: str) -> PydanticCustomError:
+    # A string Decimal() would read (commas aside) is a number written the wrong way; anything else is
+    # not a number at all.
+    try:
+        Decimal(value.strip().replace(",", ""))
+    except InvalidOperation:
+        return PydanticCustomError("fv.not_a_number", "is not a number")
+    return PydanticCustomError(code, message)
+
+
 def parse_decimal(value: Any, *, code: str = "decimal") -> Decimal:
-    """Parse a str/int/Decimal into Decimal; floats and bools are refused (they lose cents)."""
-    if isinstance(value, bool) or isinstance(value, float):
+    """Parse a wire decimal (an ASCII decimal string) or a Python int/Decimal into Decimal.
+
+    Floats and bools are refused (they lose cents), and so are JSON numbers (`JsonInt`): on the wire every
+    decimal is a string."""
+    if isinstance(value, bool) or isinstance(value, float) or isinstance(value, JsonInt):
         raise PydanticCustomError(
-            "fv.decimal_string", 'must be a decimal string such as "12.34", not a float'
+            "fv.decimal_string", 'must be a decimal string such as "12.34", not a JSON number'
         )
     if isinstance(value, Decimal):
         d = value
     elif isinstance(value, int):
         d = Decimal(value)
     elif isinstance(value, str):
-        s = value.strip().replace(",", "")
-        try:
-            d = Decimal(s)
-        except InvalidOperation:
-            raise PydanticCustomError("fv.not_a_number", "is not a number") from None
+        if _WIRE_DECIMAL(value) is None:
+            raise _malformed(
+                value,
+                "fv.decimal_format",
+                'must be a decimal such as "0.015": ASCII digits, no separators, spaces or exponent',
+            )
+        d = Decimal(value)
     else:
         raise PydanticCustomError("fv.not_a_number", "is not a number")
     if not d.is_finite():
@@ -68,7 +94,40 @@ def parse_decimal(value: Any, *, code: str = "decimal") -> Decimal:
     return d
 
 
+# People group thousands with commas ("1,840.50"); a comma anywhere else is not a separator.
+_GROUPED = re.compile(r"-?[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]+)?").fullmatch
+_TYPED_INT = re.compile(r"-?[0-9]+").fullmatch
+
+
+def typed_input(value: Any, kind: Literal["money", "decimal", "int"]) -> Any:
+    """What a person typed into an amount, decimal or whole-number field, as its wire value.
+
+    Full-width digits, surrounding spaces and thousands separators are how people type, not errors:
+    "1,840" and "１８４０" are "1840.00" as money, "12" is 12 as an int. Anything else (blank, "abc", "12.5"
+    as an int, three decimals as money) is returned as it came, so that the model reports the field with
+    its own error code in the user's language. Non-strings are returned unchanged."""
+    if not isinstance(value, str):
+        return value
+    s = unicodedata.normalize("NFKC", value).strip()
+    if _GROUPED(s) is not None:
+        s = s.replace(",", "")
+    if kind == "int":
+        return int(s) if _TYPED_INT(s) is not None else value
+    if _WIRE_DECIMAL(s) is None:
+        return value
+    if kind == "money":
+        d = Decimal(s)
+        return fmt_money(d) if d == d.quantize(CENT) else s
+    return s
+
+
 def _money(value: Any) -> Decimal:
+    if isinstance(value, str) and _WIRE_MONEY(value) is None:
+        if _WIRE_DECIMAL(value) is not None and "." in value and len(value) - value.index(".") > 3:
+            raise PydanticCustomError("fv.money_places", "at most 2 decimal places")
+        raise _malformed(
+            value, "fv.money_format", 'must be an amount such as "1100.16": ASCII digits and two decimals'
+        )
     d = parse_decimal(value)
     exp = d.as_tuple().exponent
     if isinstance(exp, int) and exp < -2 and d != d.quantize(CENT):
@@ -158,6 +217,8 @@ def _money_str(d: Decimal) -> str:
 
 
 _str = PlainSerializer(_money_str, return_type=str, when_used="always")
+# Positional notation always: str() would write 0.00000001 as "1E-8", which no wire field accepts.
+_plain = PlainSerializer(lambda d: format(d, "f"), return_type=str, when_used="always")
 
 Money = Annotated[Decimal, BeforeValidator(_money_v), _str, _money_schema]
 NonNegMoney = Annotated[
@@ -175,12 +236,12 @@ PosMoney = Annotated[
 Rate = Annotated[
     Decimal,
     BeforeValidator(_rate_v),
-    PlainSerializer(lambda d: str(d), return_type=str, when_used="always"),
+    _plain,
     WithJsonSchema({"type": "string", "pattern": r"^\d+(\.\d+)?$", "examples": ["0.015"]}),
 ]
 DecStr = Annotated[
     Decimal,
     BeforeValidator(_dec_v),
-    PlainSerializer(lambda d: str(d), return_type=str, when_used="always"),
+    _plain,
     WithJsonSchema({"type": "string", "pattern": r"^-?\d+(\.\d+)?$", "examples": ["30.2741"]}),
 ]

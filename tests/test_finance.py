@@ -211,7 +211,7 @@ def test_instalment_is_320_32_when_e8_one_percent() -> None:
 
 
 def test_preview_step_up_amortises_remaining_balance_when_e9() -> None:
-    out = preview_plan(request(monthly_rate="0.01", step_payments=["500", "500", "500"]))
+    out = preview_plan(request(monthly_rate="0.01", step_payments=["500.00", "500.00", "500.00"]))
     steps = out.schedule[:3]
     assert [r.payment for r in steps] == [D("500.00")] * 3
     assert [r.interest for r in steps] == [D("120.00"), D("116.20"), D("112.36")]
@@ -309,14 +309,14 @@ def test_preview_first_due_is_next_month_when_date_omitted() -> None:
 
 def test_request_refused_naming_step_payments_when_steps_exhaust_balance() -> None:
     with pytest.raises(ValidationError) as exc:
-        request(principal="1000.00", term_months=6, step_payments=["600", "600"])
+        request(principal="1000.00", term_months=6, step_payments=["600.00", "600.00"])
     assert any("step_payments" in loc for loc in error_locs(exc.value))
     assert exc.value.errors()[0]["type"] == "fv.step_payments_exhaust_balance"
 
 
 def test_request_refused_naming_step_payments_when_as_many_as_term() -> None:
     with pytest.raises(ValidationError) as exc:
-        request(term_months=2, step_payments=["100", "100"])
+        request(term_months=2, step_payments=["100.00", "100.00"])
     assert any("step_payments" in loc for loc in error_locs(exc.value))
 
 

@@ -230,11 +230,17 @@ def test_field_errors_translate_with_paths_when_language_is_chinese() -> None:
 
 
 def test_import_record_parses_history_when_csv_cell_holds_json() -> None:
+    import csv
+    import io
+
     from models.demo_data import generate_import_records, to_csv_rows
+    from sync.server.store.visits import csv_records
 
     header, rows = to_csv_rows(generate_import_records(3, seed=7))
-    for row in rows:
-        rec = VisitImportRecord.model_validate({k: v for k, v in zip(header, row, strict=True) if v != ""})
+    text = io.StringIO()
+    csv.writer(text).writerows([header, *rows])
+    for cells in csv_records(text.getvalue()):
+        rec = VisitImportRecord.model_validate(cells)
         assert rec.repayment_history
 
 

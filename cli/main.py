@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import gc
 import importlib
-import json
 import logging
 import os
 import sys
@@ -98,6 +97,7 @@ def cmd_users_add(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
+    from models.canonical import MAX_JSON_DEPTH, loads_json
     from sync.server.store.common import Principal
     from sync.server.store.visits import csv_records, import_visits
 
@@ -106,8 +106,17 @@ def cmd_import(args: argparse.Namespace) -> int:
     if path.suffix.lower() == ".csv":
         records: list[Any] = csv_records(text)
     else:
-        data = json.loads(text)
-        records = data["records"] if isinstance(data, dict) else data
+        # Parsed as the import endpoint parses it, so a file is held to the same strict values.
+        try:
+            data = loads_json(text, max_depth=MAX_JSON_DEPTH)
+        except ValueError as exc:
+            print(f"fieldvisit: {path} is not valid JSON: {exc}", file=sys.stderr)
+            return 2
+        found = data.get("records") if isinstance(data, dict) else data
+        if not isinstance(found, list):
+            print(f'fieldvisit: {path} must hold {{"records": [...]}} or a list of records', file=sys.stderr)
+            return 2
+        records = found
     operator = Principal("cli", "cli", "command line", "admin", "*", "cli")
     database = _open(_db_path(args))
     try:

@@ -1,8 +1,10 @@
-"""Routes whose JSON bodies are parsed by `models.canonical.loads_json`.
+"""The route class of every router: JSON bodies are parsed by `models.canonical.loads_json`.
 
 Push bodies carry reports whose hash the server recomputes: parsed this way, their canonical JSON takes the
-fast path of `canonical_json_parsed` with exactly the bytes of the definition. NaN and Infinity, which are
-not JSON, are refused like any other malformed body (422 `json_invalid`).
+fast path of `canonical_json_parsed` with exactly the bytes of the definition. JSON numbers come back marked,
+so a decimal field refuses a number where the protocol wants a string. NaN and Infinity, which are not
+JSON, and a body nested deeper than any schema (`MAX_JSON_DEPTH`) are refused like any other malformed
+body (422 `json_invalid`), before a handler could recurse into it.
 """
 
 from __future__ import annotations
@@ -14,15 +16,21 @@ from fastapi.routing import APIRoute
 from starlette.requests import Request
 from starlette.responses import Response
 
-from models.canonical import loads_json
+from models.canonical import MAX_JSON_DEPTH, loads_json
 
-__all__ = ["WireJsonRoute"]
+__all__ = ["WireJsonRoute", "parse_body"]
+
+
+def parse_body(raw: bytes | str) -> Any:
+    """A request body as every route reads it; `json.JSONDecodeError` (a ValueError) when it is not JSON
+    or is nested too deeply."""
+    return loads_json(raw, max_depth=MAX_JSON_DEPTH)
 
 
 class _WireRequest(Request):
     async def json(self) -> Any:
         if not hasattr(self, "_json"):
-            self._json = loads_json(await self.body())
+            self._json = parse_body(await self.body())
         return self._json
 
 

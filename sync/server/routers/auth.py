@@ -11,8 +11,9 @@ from models.wire import LoginRequest, LoginResponse, RefreshRequest
 from sync.server.context import Ctx
 from sync.server.errors import ApiError
 from sync.server.store.users import Revoked, issue_device, refresh_tokens, user_for_login
+from sync.server.wirejson import WireJsonRoute
 
-router = APIRouter(tags=["auth"])
+router = APIRouter(tags=["auth"], route_class=WireJsonRoute)
 
 
 @router.post("/v1/auth/login", response_model=LoginResponse)

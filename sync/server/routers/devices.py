@@ -10,8 +10,9 @@ from models.wire import RevokeRequest
 from sync.server.context import Actor, Ctx
 from sync.server.errors import ApiError
 from sync.server.store.users import list_devices, revoke_device
+from sync.server.wirejson import WireJsonRoute
 
-router = APIRouter(tags=["devices"])
+router = APIRouter(tags=["devices"], route_class=WireJsonRoute)
 
 
 @router.get("/v1/devices")

@@ -12,8 +12,9 @@ from models.wire import SuggestRequest
 from sync.server.context import Actor, Ctx
 from sync.server.errors import ApiError
 from sync.server.store.dispatch import DispatchPolicy, suggest
+from sync.server.wirejson import WireJsonRoute
 
-router = APIRouter(tags=["dispatch"])
+router = APIRouter(tags=["dispatch"], route_class=WireJsonRoute)
 
 
 @router.post("/v1/dispatch/suggest")

@@ -9,8 +9,9 @@ from fastapi import APIRouter
 
 from models.finance import PlanPreview, PlanPreviewRequest, preview_plan
 from sync.server.context import Actor, Ctx
+from sync.server.wirejson import WireJsonRoute
 
-router = APIRouter(tags=["plans"])
+router = APIRouter(tags=["plans"], route_class=WireJsonRoute)
 
 
 @router.post("/v1/plans/preview", response_model=PlanPreview)

@@ -7,14 +7,15 @@ from typing import Any, Literal
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from sync.server.context import Actor, Ctx
 from sync.server.errors import ApiError
 from sync.server.store.common import audit
 from sync.server.store.users import add_user, list_users
+from sync.server.wirejson import WireJsonRoute
 
-router = APIRouter(tags=["users"])
+router = APIRouter(tags=["users"], route_class=WireJsonRoute)
 
 _NEW_USER_EXAMPLE: dict[str, Any] = {
     "username": "inv.c7",
@@ -38,7 +39,7 @@ class NewUser(BaseModel):
     team: str = Field(min_length=1, max_length=64)
     name: str | None = Field(default=None, max_length=100)
     districts: list[str] = Field(default_factory=list, max_length=50)
-    experience_years: int = Field(default=0, ge=0, le=60)
+    experience_years: StrictInt = Field(default=0, ge=0, le=60)
 
 
 @router.get("/v1/users")

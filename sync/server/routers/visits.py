@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import date
 from typing import Annotated, Any
 
@@ -16,8 +15,9 @@ from sync.server.errors import ApiError, validation_details
 from sync.server.schemas import IMPORT_EXAMPLE, ImportBody
 from sync.server.store.common import audit
 from sync.server.store.visits import assign_visit, csv_records, get_visit, import_visits, list_visits
+from sync.server.wirejson import WireJsonRoute, parse_body
 
-router = APIRouter(tags=["visits"])
+router = APIRouter(tags=["visits"], route_class=WireJsonRoute)
 
 _CSV_EXAMPLE = (
     "external_id,team,borrower_name,phone,id_number,address,district,product_type,outstanding_principal,"
@@ -60,7 +60,7 @@ async def import_(request: Request, actor: Actor, ctx: Ctx) -> dict[str, Any]:
         records: list[Any] = csv_records(text)
     else:
         try:
-            records = ImportBody.model_validate(json.loads(text)).records
+            records = ImportBody.model_validate(parse_body(text)).records
         except ValueError as exc:
             details = (
                 validation_details(exc.errors())

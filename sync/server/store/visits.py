@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-import json
+import re
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import ValidationError
 from sqlite_utils import Database
 
+from models.canonical import MAX_JSON_DEPTH, loads_json
 from models.entities import Borrower, LoanAccount, VisitImportRecord
 from models.ids import new_id
 from models.messages import field_errors, render
@@ -27,25 +28,45 @@ __all__ = ["assign_visit", "csv_records", "get_visit", "import_visits", "list_vi
 _VISIT_STATUSES = ("open", "assigned", "visited", "closed")
 
 
+# CSV cells are text. Whole-number columns become JSON integers when they are ASCII digits; other text is
+# left for validation to name. Number cells keep their spaces: " 100.00" is as malformed here as in JSON.
+_INT_COLUMNS = frozenset({"dpd", "broken_ptp_count", "days_since_last_contact"})
+_NUMBER_COLUMNS = _INT_COLUMNS | {
+    "outstanding_principal",
+    "overdue_amount",
+    "contractual_instalment",
+    "monthly_rate",
+    "lat",
+    "lon",
+}
+_ASCII_INT = re.compile(r"-?[0-9]+").fullmatch
+
+
 def csv_records(text: str) -> list[dict[str, Any]]:
     """CSV rows as import records: blank cells are absent, `repayment_history` is a JSON cell."""
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
     out: list[dict[str, Any]] = []
     for row in reader:
         rec: dict[str, Any] = {}
-        for key, value in row.items():
-            if key is None or value is None:
+        for key, cell in row.items():
+            if key is None or cell is None:
                 continue
-            value = value.strip()
+            key = key.strip()
+            value = cell.strip()
             if value == "":
                 continue
             if key == "repayment_history":
                 try:
-                    rec[key] = json.loads(value)
+                    rec[key] = loads_json(value, max_depth=MAX_JSON_DEPTH)
                 except ValueError:
                     rec[key] = value  # left as text, so validation reports the field
                 continue
-            rec[key.strip()] = value
+            if key in _NUMBER_COLUMNS:
+                value = cell
+                if key in _INT_COLUMNS and _ASCII_INT(cell) is not None:
+                    rec[key] = int(cell)
+                    continue
+            rec[key] = value
         out.append(rec)
     return out
 

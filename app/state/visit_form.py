@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import flet as ft
 from pydantic import ValidationError
@@ -26,7 +26,7 @@ from models.codes import (
 )
 from models.finance import P4Check, PlanPreview, PlanPreviewRequest, preview_plan
 from models.ids import new_id as make_id
-from models.money import ZERO, q2
+from models.money import ZERO, q2, typed_input
 from models.privacy import DEFAULT_TZ, local_time, mask_name, within_visit_hours
 from models.report import Assessment, VisitReport
 from models.rules import (
@@ -38,6 +38,9 @@ from models.rules import (
     household_assessment,
     regular_instalment,
 )
+
+if TYPE_CHECKING:
+    from storage.store import DeviceStore
 
 __all__ = ["SECTIONS", "FormProblem", "VisitFormState", "amount_text"]
 
@@ -103,6 +106,31 @@ def _prune(obj: Any) -> Any:
     return obj
 
 
+# Draft fields that hold typed numbers, by name (the same names wherever they occur in the report).
+_TYPED: dict[str, Literal["money", "decimal", "int"]] = {
+    **dict.fromkeys(
+        ("amount", "balance", "monthly_payment", "principal", "upfront_fee", "step_payments", "penalty",
+         "fees", "interest", "total_due", "settlement_amount", "instalment", "total_payment"),
+        "money",
+    ),
+    **dict.fromkeys(
+        ("buffer", "dsr_limit", "monthly_rate", "lat", "lon", "accuracy_m", "apr_simple", "apr_compound"),
+        "decimal",
+    ),
+    "term_months": "int",
+    "holiday_months": "int",
+}  # fmt: skip
+
+
+def _typed(obj: Any, kind: Literal["money", "decimal", "int"] | None = None) -> Any:
+    """The draft keeps what was typed ("1,840", "12"); the models take wire values ("1840.00", 12)."""
+    if isinstance(obj, dict):
+        return {k: _typed(v, _TYPED.get(k)) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_typed(v, kind) for v in obj]
+    return typed_input(obj, kind) if kind else obj
+
+
 def _fill(defaults: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
     """A resumed draft keeps every saved value and gains any field added to the form since."""
     out = dict(data)
@@ -133,7 +161,7 @@ class VisitFormState:
 
     def __init__(
         self,
-        store: Any,
+        store: DeviceStore,
         visit_id: str,
         *,
         user_id: str | None = None,
@@ -565,20 +593,20 @@ class VisitFormState:
             incomes, expenses = [], []
             for raw in a["incomes"]:
                 try:
-                    incomes.append(IncomeLine.model_validate(_prune(raw)))
+                    incomes.append(IncomeLine.model_validate(_typed(_prune(raw))))
                 except ValidationError:
                     pass
             for raw in a["expenses"]:
                 try:
-                    expenses.append(ExpenseLine.model_validate(_prune(raw)))
+                    expenses.append(ExpenseLine.model_validate(_typed(_prune(raw))))
                 except ValidationError:
                     pass
             if not incomes and not expenses:
                 return None
             try:
                 return AssessmentInput.model_validate(
-                    {"incomes": incomes, "expenses": expenses, "buffer": a.get("buffer") or "0.80",
-                     "dsr_limit": a.get("dsr_limit") or "0.50", "max_term": min(60, self.product_max_term)}
+                    _typed({"incomes": incomes, "expenses": expenses, "buffer": a.get("buffer") or "0.80",
+                            "dsr_limit": a.get("dsr_limit") or "0.50", "max_term": min(60, self.product_max_term)})
                 )  # fmt: skip
             except ValidationError:
                 return None
@@ -599,7 +627,7 @@ class VisitFormState:
             req.update(holiday_months=p.get("holiday_months"), holiday_mode=p.get("holiday_mode"))
         if option in (PlanOption.STEP.value, PlanOption.TOKEN.value):
             req["step_payments"] = p.get("step_payments") or []
-        return _prune(req)
+        return _prune(_typed(req))
 
     def _preview(self) -> tuple[PlanPreview | None, dict[str, str]]:
         if not self.borrower_met or not self._draft["plan"].get("option"):
@@ -703,7 +731,7 @@ class VisitFormState:
             pos = (d.get(which) or {}).get("position")
             if pos and _blank(pos.get("lat")) and _blank(pos.get("lon")):
                 d[which]["position"] = None
-        return _prune(d), maps
+        return _prune(_typed(d)), maps
 
     def _plan_data(self, p: dict[str, Any], results: list[str]) -> dict[str, Any] | None:
         option = p.get("option")

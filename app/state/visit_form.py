@@ -27,7 +27,7 @@ from models.codes import (
 from models.finance import P4Check, PlanPreview, PlanPreviewRequest, preview_plan
 from models.ids import new_id as make_id
 from models.money import ZERO, q2, typed_input
-from models.privacy import DEFAULT_TZ, local_time, mask_name, within_visit_hours
+from models.privacy import DEFAULT_TZ, local_time, mask_name
 from models.report import Assessment, VisitReport
 from models.rules import (
     DEFAULT_SETTINGS,
@@ -511,8 +511,9 @@ class VisitFormState:
     @property
     def within_hours(self) -> bool | None:
         """R-1 for the check-in time in the borrower's time zone; None before check-in."""
-        ts = self._ts("checkin.at")
-        return None if ts is None else within_visit_hours(ts, self.timezone)
+        if self._ts("checkin.at") is None:
+            return None
+        return not self.evaluation().has("checkin_outside_hours")
 
     def collector_options(self) -> list[str]:
         assigned = list(getattr(self.visit, "investigator_ids", []) or [])

@@ -573,7 +573,7 @@ class VisitFormState:
             debts = []
             for raw in self._draft["assessment"]["other_debts"]:
                 try:
-                    debts.append(OtherDebt.model_validate(_prune(raw)))
+                    debts.append(OtherDebt.model_validate(_typed(_prune(raw))))
                 except ValidationError:
                     pass
             return Assessment.model_construct(

@@ -243,6 +243,31 @@ def test_third_party_report_carries_no_debt_sections(form: VisitFormState) -> No
 # ------------------------------------------------------------------ affordability and plan
 
 
+def test_itemised_debts_count_toward_debt_service_when_e13(form: VisitFormState) -> None:
+    fill_e11(form)
+    debt = form.expense_index("DEBT")
+    form.set(f"assessment.expenses.{debt}.amount", "")
+    for lender, monthly in (("花呗", "500"), ("信用卡", "300")):
+        i = form.add_line("other_debts")
+        form.set(f"assessment.other_debts.{i}.lender", lender)
+        form.set(f"assessment.other_debts.{i}.monthly_payment", monthly)
+    totals = form.totals()
+    assert totals is not None
+    assert (totals.debt_service, totals.disposable_income, totals.capacity) == (
+        Decimal("800.00"), Decimal("2300.00"), Decimal("1840.00"))  # fmt: skip
+    i = form.add_line("other_debts")
+    form.set(f"assessment.other_debts.{i}.monthly_payment", "2000")
+    form.set_plan_option("P-INSTAL")
+    form.set("plan.principal", "14000")
+    form.set("plan.term_months", "12")
+    form.set("plan.monthly_rate", "0")
+    totals = form.totals()
+    assert totals is not None
+    assert (totals.debt_service, totals.capacity, totals.dsr_after) == (
+        Decimal("2800.00"), Decimal("240.00"), Decimal("0.4407"))  # fmt: skip
+    assert form.needs_override and form.error("plan.override_reason") == "fv.capacity_override"
+
+
 def test_e11_totals_and_twelve_month_zero_rate_plan(form: VisitFormState) -> None:
     fill_e11(form)
     totals = form.totals()

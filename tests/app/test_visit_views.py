@@ -188,6 +188,18 @@ async def test_plan_above_the_p4_ceiling_shows_a_warning(headless, store) -> Non
     assert headless.has_id("plan-p4")
 
 
+async def test_review_lists_sign_off_notices_and_still_submits_when_plan_is_above_p4(headless, store) -> None:
+    seed = new_form(store)
+    fill_complete_borrower_visit(seed)
+    seed.set("plan.principal", "25000")  # the case owes 20,000: P-4 needs the supervisor's sign-off
+    seed.set("plan.override_reason", "家属承诺协助还款")  # and P-3 is above capacity, with a reason
+    await render(headless, new_form(store), "review")
+    texts = " ".join(headless.texts())
+    assert headless.has_id("review-notices") and headless.has_id("notice-0")
+    assert i18n.message("fv.p4_ceiling_exceeded") in texts
+    assert not headless.by_id("submit-btn").disabled
+
+
 async def test_override_field_appears_when_instalment_exceeds_capacity(headless, store) -> None:
     seed = new_form(store)
     fill_e11(seed)

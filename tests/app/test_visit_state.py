@@ -348,6 +348,41 @@ def test_inline_error_points_at_the_draft_line_when_blank_lines_precede_it(form:
     assert form.error(f"assessment.expenses.{idx}.amount") == "fv.money_places"
 
 
+@pytest.mark.parametrize("typed", ["1,840", "1840", " 1,840.00 ", "１８４０", "1,840.0"])
+def test_typed_income_becomes_a_canonical_amount_in_the_report_when_written_as_people_write(
+    form: VisitFormState, typed: str
+) -> None:
+    form.set_outcome("MET_BORROWER")
+    i = form.add_line("incomes", source="salary", evidence="payslip")
+    form.set(f"assessment.incomes.{i}.amount", typed)
+    assert form.report_data()[0]["assessment"]["incomes"][0]["amount"] == "1840.00"
+    assert form.error(f"assessment.incomes.{i}.amount") is None
+    inp = form.assessment_input()
+    assert inp is not None and inp.incomes[0].amount == Decimal("1840.00")
+    assert form.get(f"assessment.incomes.{i}.amount") == typed  # the draft keeps what was typed
+
+
+def test_typed_plan_figures_become_wire_values_in_preview_and_report_when_grouped_or_full_width(
+    form: VisitFormState,
+) -> None:
+    fill_e11(form)
+    form.set_plan_option("P-INSTAL")
+    form.set("plan.principal", "12,000")
+    form.set("plan.term_months", "１２")
+    form.set("plan.monthly_rate", " 0.015 ")
+    prev = form.preview()
+    assert prev is not None and prev.instalment == Decimal("1100.16")
+    plan = form.report_data()[0]["plan"]
+    assert (plan["principal"], plan["term_months"], plan["monthly_rate"]) == ("12000.00", 12, "0.015")
+
+
+def test_typed_term_is_an_inline_error_when_it_is_not_a_whole_number(form: VisitFormState) -> None:
+    form.set_outcome("MET_BORROWER")
+    form.set_plan_option("P-INSTAL")
+    form.set("plan.term_months", "12.5")
+    assert form.error("plan.term_months") == "int_type"
+
+
 def test_primary_reason_follows_the_selected_reasons(form: VisitFormState) -> None:
     form.set_outcome("MET_BORROWER")
     form.toggle_reason("ILLNESS_INJURY")

@@ -1,0 +1,236 @@
+"""Strict values on the wire (protocol v1.1): malformed numbers are refused field by field, wherever they come."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any
+
+import pytest
+
+from models.demo_data import generate_import_records, to_csv_rows
+
+from .conftest import Server, example_report, mutation, push
+
+# (where in a report, the malformed value, the field path the server names)
+MALFORMED_IN_REPORT = [
+    (("plan", "principal"), "12,000.00", ["report", "plan", "principal"]),
+    (("plan", "instalment"), "１１００.１６", ["report", "plan", "instalment"]),
+    (("assessment", "incomes", 0, "amount"), " 100.00", ["report", "assessment", "incomes", 0, "amount"]),
+    (("assessment", "expenses", 0, "amount"), "1e3", ["report", "assessment", "expenses", 0, "amount"]),
+    (("plan", "monthly_rate"), "1.5e-2", ["report", "plan", "monthly_rate"]),
+    (("plan", "term_months"), "12", ["report", "plan", "term_months"]),
+    (("plan", "term_months"), 12.0, ["report", "plan", "term_months"]),
+    (("plan", "term_months"), True, ["report", "plan", "term_months"]),
+    (("plan", "principal"), 12000, ["report", "plan", "principal"]),  # a JSON number, not an amount
+]
+
+
+def _put(obj: Any, path: tuple[Any, ...], value: Any) -> None:
+    for part in path[:-1]:
+        obj = obj[part]
+    obj[path[-1]] = value
+
+
+def _report(server: Server, visit_id: str) -> dict[str, Any]:
+    rep = example_report(visit_id)
+    rep["compliance"]["collector_ids"] = [server.users["inv.a1"], server.users["inv.a2"]]
+    return rep
+
+
+@pytest.mark.parametrize(("path", "value", "loc"), MALFORMED_IN_REPORT)
+def test_push_rejects_the_mutation_naming_the_field_when_a_report_value_is_malformed(
+    server: Server, path: tuple[Any, ...], value: Any, loc: list[Any]
+) -> None:
+    vid = server.new_visit()
+    bad = _report(server, vid)
+    _put(bad, path, value)
+    r = push(server, "inv.a1", [mutation(1, bad), mutation(2, _report(server, vid))])
+    assert r.status_code == 200, r.text
+    first, second = r.json()["results"]
+    assert first["status"] == "rejected" and first["error"] == "validation"
+    assert loc in [d["loc"] for d in first["details"]], first["details"]
+    assert second["status"] == "applied"
+
+
+def test_push_stores_exactly_the_canonical_values_when_the_report_is_well_formed(server: Server) -> None:
+    vid = server.new_visit()
+    rep = _report(server, vid)
+    assert push(server, "inv.a1", [mutation(1, rep)]).json()["results"][0]["status"] == "applied"
+    stored = server.client.get(f"/v1/reports/{rep['report_id']}", headers=server.h("sup.a")).json()["report"]
+    assert stored["plan"]["principal"] == "12000.00" and stored["plan"]["term_months"] == 12
+    assert stored["assessment"]["incomes"][0]["amount"] == "6000.00"
+
+
+# (field of an import record, the malformed value)
+MALFORMED_IN_IMPORT = [
+    ("outstanding_principal", "12,000.00"),
+    ("overdue_amount", "１１００.１６"),
+    ("contractual_instalment", " 100.00"),
+    ("outstanding_principal", "1e3"),
+    ("monthly_rate", "0,015"),
+    ("dpd", "12"),
+    ("dpd", 12.0),
+    ("broken_ptp_count", True),
+    ("overdue_amount", 900),
+]
+
+
+@pytest.mark.parametrize(("field", "value"), MALFORMED_IN_IMPORT)
+def test_import_reports_a_row_error_naming_the_field_when_a_json_value_is_malformed(
+    server: Server, field: str, value: Any
+) -> None:
+    recs = generate_import_records(3, seed=41, team="hz-a")
+    recs[1][field] = value
+    out = server.import_records(recs)
+    assert out["created"] == 2
+    assert [(e["row"], e["field"]) for e in out["errors"]] == [(2, field)]
+
+
+@pytest.mark.parametrize(
+    ("field", "cell"),
+    [
+        ("outstanding_principal", "12,000.00"),
+        ("overdue_amount", "１１００.１６"),
+        ("overdue_amount", " 100.00"),
+        ("outstanding_principal", "1e3"),
+        ("outstanding_principal", "8000"),
+        ("dpd", "12.0"),
+        ("dpd", "１２"),
+        ("days_since_last_contact", "1e1"),
+    ],
+)
+def test_import_reports_a_row_error_naming_the_field_when_a_csv_cell_is_malformed(
+    server: Server, field: str, cell: str
+) -> None:
+    recs = generate_import_records(3, seed=42, team="hz-a")
+    header, rows = to_csv_rows(recs)
+    rows[1][header.index(field)] = cell
+    buf = io.StringIO()
+    csv.writer(buf).writerows([header, *rows])
+    r = server.client.post(
+        "/v1/visits/import",
+        content=buf.getvalue().encode(),
+        headers={**server.h("sup.a"), "Content-Type": "text/csv"},
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["created"] == 2
+    assert [(e["row"], e["field"]) for e in r.json()["errors"]] == [(2, field)]
+
+
+def test_import_stores_integers_and_canonical_amounts_when_csv_cells_are_well_formed(server: Server) -> None:
+    rec = generate_import_records(1, seed=43, team="hz-a")[0]
+    header, rows = to_csv_rows([rec])
+    buf = io.StringIO()
+    csv.writer(buf).writerows([header, *rows])
+    r = server.client.post(
+        "/v1/visits/import",
+        content=buf.getvalue().encode(),
+        headers={**server.h("sup.a"), "Content-Type": "text/csv"},
+    )
+    assert r.json()["created"] == 1, r.text
+    visit = server.client.get(
+        f"/v1/visits/{r.json()['visits'][0]['visit_id']}", headers=server.h("sup.a")
+    ).json()
+    assert visit["loan"]["dpd"] == rec["dpd"]
+    assert visit["loan"]["outstanding_principal"] == rec["outstanding_principal"]
+
+
+PREVIEW = {"method": "annuity", "principal": "12000.00", "term_months": 12, "monthly_rate": "0.015"}
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("principal", "12,000.00"),
+        ("principal", "１２０００.００"),
+        ("principal", " 12000.00"),
+        ("principal", "1.2e4"),
+        ("monthly_rate", "1.5e-2"),
+        ("term_months", "12"),
+        ("term_months", 12.0),
+        ("term_months", True),
+    ],
+)
+def test_plan_preview_is_422_naming_the_field_when_a_value_is_malformed(
+    server: Server, field: str, value: Any
+) -> None:
+    r = server.client.post("/v1/plans/preview", json={**PREVIEW, field: value}, headers=server.h("inv.a1"))
+    assert r.status_code == 422, r.text
+    assert r.json()["error"] == "validation"
+    assert ["body", field] in [d["loc"] for d in r.json()["details"]]
+
+
+def test_plan_preview_answers_when_values_are_canonical(server: Server) -> None:
+    r = server.client.post("/v1/plans/preview", json=PREVIEW, headers=server.h("inv.a1"))
+    assert r.status_code == 200 and r.json()["instalment"] == "1100.16"
+
+
+def _nested(depth: int, kind: str = "list") -> str:
+    if kind == "list":
+        return "[" * depth + "]" * depth
+    return '{"a":' * depth + "1" + "}" * depth
+
+
+@pytest.mark.parametrize("depth", [33, 10_000])
+@pytest.mark.parametrize("kind", ["list", "object"])
+@pytest.mark.parametrize(
+    ("path", "user", "template"),
+    [
+        ("/v1/visits/import", "sup.a", '{"records": [DEEP]}'),
+        ("/v1/visits/import", "sup.a", "DEEP"),
+        ("/v1/sync/push", "inv.a1", '{"mutations": [{"mutation_id": 1, "kind": "submit_report", '
+         '"report": {"notes": DEEP}}]}'),
+        ("/v1/plans/preview", "inv.a1", '{"principal": DEEP}'),
+        ("/v1/dispatch/suggest", "sup.a", "DEEP"),
+        ("/v1/users", "admin", '{"districts": DEEP}'),
+    ],
+)  # fmt: skip
+def test_json_body_is_422_not_500_when_nested_deeper_than_any_schema(
+    server: Server, path: str, user: str, template: str, kind: str, depth: int
+) -> None:
+    body = template.replace("DEEP", _nested(depth, kind))  # well-formed JSON: only its depth is wrong
+    r = server.client.post(
+        path, content=body.encode(), headers={**server.h(user), "content-type": "application/json"}
+    )
+    assert r.status_code in (400, 422), r.text
+    assert r.json()["error"] in ("bad_request", "validation")
+
+
+def test_import_reports_a_row_error_when_a_csv_history_cell_is_nested_without_end(server: Server) -> None:
+    recs = generate_import_records(2, seed=44, team="hz-a")
+    header, rows = to_csv_rows(recs)
+    rows[1][header.index("repayment_history")] = _nested(10_000)
+    buf = io.StringIO()
+    csv.writer(buf).writerows([header, *rows])
+    r = server.client.post(
+        "/v1/visits/import",
+        content=buf.getvalue().encode(),
+        headers={**server.h("sup.a"), "Content-Type": "text/csv"},
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["created"] == 1
+    assert [(e["row"], e["field"]) for e in r.json()["errors"]] == [(2, "repayment_history")]
+
+
+def test_import_reports_a_row_error_when_a_json_history_string_is_nested_without_end(server: Server) -> None:
+    recs = generate_import_records(2, seed=45, team="hz-a")
+    recs[1]["repayment_history"] = _nested(10_000)  # a string holding JSON, as a CSV cell would
+    out = server.import_records(recs)
+    assert out["created"] == 1
+    assert [(e["row"], e["field"]) for e in out["errors"]] == [(2, "repayment_history")]
+
+
+def test_push_applies_the_report_when_the_body_is_as_deep_as_the_protocol(server: Server) -> None:
+    vid = server.new_visit()
+    rep = _report(server, vid)
+    rep["plan"]["waiver"] = {"penalty": "10.00"}  # among the deepest parts of a report
+    body = json.dumps({"mutations": [mutation(1, rep)]})
+    r = server.client.post(
+        "/v1/sync/push",
+        content=body.encode(),
+        headers={**server.h("inv.a1"), "content-type": "application/json"},
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["results"][0]["status"] == "applied"

@@ -312,6 +312,7 @@ def run_ceiling(db_path: Path, visits: list[str], n: int, batch: int) -> dict[st
     """The server's own push function (prepare + apply_push) on its own database layer, no HTTP."""
     from models.canonical import content_sha256
     from models.ids import new_id
+    from models.wire import Mutation
     from sync.server.db import Database
     from sync.server.store.common import Principal
     from sync.server.store.push import MutationIn, apply_push, prepare
@@ -332,14 +333,16 @@ def run_ceiling(db_path: Path, visits: list[str], n: int, batch: int) -> dict[st
             muts = []
             for j, body in enumerate(bodies[start : start + batch], start=start + 1):
                 m = MutationIn(
-                    mutation_id=j,
-                    kind="submit_report",
-                    report_id=body["report_id"],
-                    version_id=new_id(),
-                    base_version=0,
-                    content_sha256=content_sha256(body),
-                    blobs=[],
-                    report=body,
+                    Mutation(
+                        mutation_id=j,
+                        kind="submit_report",
+                        report_id=body["report_id"],
+                        version_id=new_id(),
+                        base_version=0,
+                        content_sha256=content_sha256(body),
+                        blobs=[],
+                        report=body,
+                    )
                 )
                 muts.append(prepare(m, today=now.date()))
             out = db.write_sync(apply_push, actor=actor, mutations=muts, now=now)

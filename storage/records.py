@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from models.codes import ProductType, ReportStatus, VisitStatus
+from models.wire import Mutation
 
 __all__ = [
     "BlobState",
@@ -80,7 +81,7 @@ class OutboxEntry:
     kind: str
     report_id: str
     version_id: str
-    mutation: dict[str, Any]
+    mutation: Mutation
     created_at: datetime
     attempts: int = 0
     last_error: str | None = None

@@ -24,7 +24,7 @@ from models.codes import AttachmentKind, ReportStatus, VisitStatus
 from models.entities import TRUSTED, Visit
 from models.ids import new_id
 from models.report import AttachmentMeta, VisitReport
-from models.wire import MutationResult, PullResponse, PushResponse
+from models.wire import Mutation, MutationResult, PullResponse, PushResponse
 from storage.blobs import BlobDir, MemoryBlobs, sha256_hex
 from storage.migrations import apply_migrations
 from storage.queue import queue_item, queue_sql, visit_row
@@ -415,23 +415,24 @@ class DeviceStore:
     def _insert_outbox(self, mutation_id: int, version_id: str, now: str) -> OutboxEntry:
         v = self._one("SELECT * FROM report_versions WHERE version_id = ?", [version_id])
         assert v is not None
-        mutation = {
-            "mutation_id": mutation_id,
-            "kind": v["kind"],
-            "report_id": v["report_id"],
-            "version_id": version_id,
-            "base_version": v["base_version"],
-            "content_sha256": v["content_sha256"],
-            "blobs": json.loads(v["blobs"]),
-            "report": json.loads(v["content"]),
-        }
+        # Built as the wire model, so the device never queues an entry the server's push body refuses.
+        mutation = Mutation(
+            mutation_id=mutation_id,
+            kind=v["kind"],
+            report_id=v["report_id"],
+            version_id=version_id,
+            base_version=v["base_version"],
+            content_sha256=v["content_sha256"],
+            blobs=json.loads(v["blobs"]),
+            report=json.loads(v["content"]),
+        )
         self.db.table("outbox").insert(
             {
                 "mutation_id": mutation_id,
                 "version_id": version_id,
                 "report_id": v["report_id"],
                 "kind": v["kind"],
-                "mutation": _dumps(mutation),
+                "mutation": mutation.model_dump_json(),
                 "created_at": now,
             }
         )
@@ -450,7 +451,7 @@ class DeviceStore:
                 kind=r["kind"],
                 report_id=r["report_id"],
                 version_id=r["version_id"],
-                mutation=json.loads(r["mutation"]),
+                mutation=Mutation.model_validate_json(r["mutation"]),
                 created_at=datetime.fromisoformat(r["created_at"]),
                 attempts=r["attempts"],
                 last_error=r["last_error"],

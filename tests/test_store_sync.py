@@ -33,14 +33,14 @@ def test_submit_report_writes_version_and_outbox_together_when_called(store: Dev
 
     content = report.model_dump(mode="json")
     m = entry.mutation
-    assert (m["mutation_id"], m["kind"], m["base_version"], m["blobs"]) == (
+    assert (m.mutation_id, m.kind, m.base_version, m.blobs) == (
         1,
         "submit_report",
         0,
         [photo.sha256],
     )
-    assert m["content_sha256"] == content_sha256(content) and m["report"] == content
-    assert m["report_id"] == report.report_id and m["version_id"] == entry.version_id
+    assert m.content_sha256 == content_sha256(content) and m.report == content
+    assert m.report_id == report.report_id and m.version_id == entry.version_id
     assert store.sync_state().next_mutation_id == 2
     assert store.get_draft(report.report_id) is None
     local = store.get_report(report.report_id)
@@ -99,7 +99,7 @@ def test_submit_report_bases_on_known_server_version_when_resubmitting(store: De
         )
     )
     entry = store.submit_report(report.model_copy(update={"notes": "已补充"}))
-    assert (entry.kind, entry.mutation["base_version"], entry.mutation_id) == ("resubmit_report", 2, 2)
+    assert (entry.kind, entry.mutation.base_version, entry.mutation_id) == ("resubmit_report", 2, 2)
 
 
 # -- push ----------------------------------------------------------------------------------------------
@@ -147,7 +147,7 @@ def test_apply_push_response_keeps_server_copy_when_conflict(store: DeviceStore)
     assert local is not None and local.status == "conflict" and local.needs_action
     assert local.server_copy == copy and local.server_version == 4
     # Resolving is a new version based on the server's current one.
-    assert store.submit_report(report).mutation["base_version"] == 4
+    assert store.submit_report(report).mutation.base_version == 4
 
 
 def test_apply_push_response_keeps_error_when_rejected(store: DeviceStore) -> None:
@@ -358,9 +358,9 @@ def test_rebase_outbox_renumbers_unapproved_versions_when_epoch_changes(store: D
     assert queued == 3 and [e.mutation_id for e in entries] == [1, 2, 3]
     assert [e.report_id for e in entries] == [a.report_id, c.report_id, a.report_id]
     for e in entries:
-        assert e.mutation["mutation_id"] == e.mutation_id
-        assert e.mutation["content_sha256"] == before[e.version_id]["content_sha256"]
-        assert e.mutation["content_sha256"] == content_sha256(e.mutation["report"])
+        assert e.mutation.mutation_id == e.mutation_id
+        assert e.mutation.content_sha256 == before[e.version_id]["content_sha256"]
+        assert e.mutation.content_sha256 == content_sha256(e.mutation.report)
     state = store.sync_state()
     assert (state.device_id, state.server_epoch, state.next_mutation_id) == ("dev-new", "ep-2", 4)
     assert store.submit_report(c).mutation_id == 4

@@ -107,20 +107,6 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _to_mutation(entry: Any) -> Mutation:
-    if isinstance(entry, Mutation):
-        return entry
-    body = getattr(entry, "mutation", None)
-    if isinstance(body, dict):
-        return Mutation.model_validate(body)
-    to_mutation = getattr(entry, "to_mutation", None)
-    if callable(to_mutation):
-        result = to_mutation()
-        if isinstance(result, Mutation):
-            return result
-    return Mutation.model_validate(entry, from_attributes=True)
-
-
 class SyncEngine:
     """Syncs one device store with the central server.
 
@@ -374,7 +360,7 @@ class SyncEngine:
     def _next_batch(self, after: int | None = None) -> tuple[list[Mutation], bytes] | None:
         """The next contiguous run of the outbox (after mutation `after` when given, whose batch is still
         in the outbox awaiting its answer), and its encoded push body."""
-        entries = [_to_mutation(e) for e in self.store.outbox(limit=self.batch_size, after=after or 0)]
+        entries = [e.mutation for e in self.store.outbox(limit=self.batch_size, after=after or 0)]
         if not entries:
             return None
         # A contiguous run only: a hole would make the server stop there anyway (409 mutation_gap).

@@ -411,7 +411,7 @@ def test_push_body_is_gzip_json_with_device_and_epoch_when_sent(
     body = json.loads(gzip.decompress(push.content))
     assert body["device_id"] == "dev-1"
     assert body["server_epoch"] == fake.epoch
-    assert body["mutations"][0] == entry.mutation
+    assert body["mutations"][0] == entry.mutation.model_dump(mode="json")
 
 
 def test_outbox_sent_without_pull_or_last_sync_time_when_push_only(

@@ -108,8 +108,7 @@ class ApiClient:
         """
         server_url = server_url.rstrip("/")
         state = self.store.sync_state()
-        old_device = getattr(state, "device_id", None)
-        old_epoch = getattr(state, "server_epoch", None)
+        old_device, old_epoch = state.device_id, state.server_epoch
         if old_device == login.device_id and old_epoch and old_epoch != login.server_epoch:
             # Re-numbering under the same device would collide with the restored server's counter.
             raise ServerError("the restored server kept the device id", code="device_not_reissued")
@@ -198,14 +197,14 @@ class ApiClient:
     # -- plumbing -----------------------------------------------------------------------------------------
 
     def _base_url(self) -> str:
-        url = getattr(self.store.sync_state(), "server_url", None)
+        url = self.store.sync_state().server_url
         if not url:
             raise AuthError("not signed in", code="not_signed_in")
-        return str(url).rstrip("/")
+        return url.rstrip("/")
 
     def _tokens_for_device(self) -> StoredTokens | None:
         tokens = self.tokens.load()
-        if tokens is None or tokens.device_id != getattr(self.store.sync_state(), "device_id", None):
+        if tokens is None or tokens.device_id != self.store.sync_state().device_id:
             return None
         return tokens
 

@@ -10,9 +10,10 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Generic, TypeVar
 
 from models.wire import Mutation, PullRequest, PullResponse, PushRequest, PushResponse
+from storage.records import SyncState
 from sync.client.api import ApiClient, Health
 from sync.client.crash import crash_point
 from sync.client.errors import (
@@ -32,6 +33,9 @@ from sync.client.store_protocol import SyncStore
 __all__ = ["Credentials", "CredentialsProvider", "SyncEngine", "SyncReport"]
 
 log = logging.getLogger(__name__)
+
+Req = TypeVar("Req")
+Resp = TypeVar("Resp")
 
 MAX_BATCH_MUTATIONS = 50
 MAX_BATCH_BYTES = 512 * 1024
@@ -69,28 +73,29 @@ class SyncReport:
     errors: list[str] = field(default_factory=list)
 
 
-class _Ahead:
+class _Ahead(Generic[Req, Resp]):
     """One API call running on a helper thread while the engine does local work (applying the previous
     answer). Only one call is ever in flight: the engine waits for it before it calls the API again."""
 
-    def __init__(self, call: Callable[[], Any], request: Any) -> None:
+    def __init__(self, call: Callable[[], Resp], request: Req) -> None:
         self.request = request
-        self._result: Any = None
+        self._result: Resp | None = None
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, args=(call,), name="fv-sync-ahead", daemon=True)
         self._thread.start()
 
-    def _run(self, call: Callable[[], Any]) -> None:
+    def _run(self, call: Callable[[], Resp]) -> None:
         try:
             self._result = call()
         except BaseException as exc:
             self._error = exc
 
-    def result(self) -> Any:
+    def result(self) -> Resp:
         """The call's answer, or its exception raised here."""
         self._thread.join()
         if self._error is not None:
             raise self._error
+        assert self._result is not None
         return self._result
 
     def discard(self) -> None:
@@ -105,6 +110,12 @@ class _NewEpoch(Exception):
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _device_id(state: SyncState) -> str:
+    if not state.device_id:
+        raise AuthError("not signed in", code="not_signed_in")
+    return state.device_id
 
 
 class SyncEngine:
@@ -178,8 +189,8 @@ class SyncEngine:
         state = self.store.sync_state()
         return self.status.update(
             pending=self.store.pending_count(),
-            last_success_at=getattr(state, "last_sync_at", None),
-            last_error=getattr(state, "last_error", None),
+            last_success_at=state.last_sync_at,
+            last_error=state.last_error,
         )
 
     # -- one sync -----------------------------------------------------------------------------------------
@@ -235,7 +246,7 @@ class SyncEngine:
 
     def _run(self, report: SyncReport, *, pull: bool = True) -> None:
         state = self.store.sync_state()
-        if not getattr(state, "device_id", None) or not getattr(state, "server_url", None):
+        if not state.device_id or not state.server_url:
             raise AuthError("not signed in", code="not_signed_in")
         health: Health | None = self.api.health()
         for _ in range(3):
@@ -278,10 +289,10 @@ class SyncEngine:
         self.status.update(phase="push", done=0, total=total, pending=total)
         last_gap: int | None = None
         stalled_at: int | None = None
-        ahead: tuple[list[Mutation], Any, _Ahead] | None = None
+        ahead: tuple[list[Mutation], SyncState, _Ahead[PushRequest, PushResponse]] | None = None
         try:
             while True:
-                sent: _Ahead | None = None
+                sent: _Ahead[PushRequest, PushResponse] | None = None
                 following: tuple[list[Mutation], bytes] | None = None
                 if ahead is not None:
                     mutations, state, sent = ahead
@@ -295,7 +306,7 @@ class SyncEngine:
                     self.status.update(phase="push")
                     state = self.store.sync_state()
                     req = PushRequest(
-                        device_id=state.device_id, server_epoch=state.server_epoch, mutations=mutations
+                        device_id=_device_id(state), server_epoch=state.server_epoch, mutations=mutations
                     )
                     crash_point("push.before_send")
                 try:
@@ -338,9 +349,9 @@ class SyncEngine:
         self,
         mutations: list[Mutation],
         resp: PushResponse,
-        state: Any,
+        state: SyncState,
         encoded: tuple[list[Mutation], bytes] | None = None,
-    ) -> tuple[list[Mutation], Any, _Ahead] | None:
+    ) -> tuple[list[Mutation], SyncState, _Ahead[PushRequest, PushResponse]] | None:
         """Send the batch after `mutations` before their answer is applied, when that is exactly what the
         next round would send anyway: the server took the whole batch and nothing waits for blobs. A crash
         in between leaves both batches in the outbox, and resending them answers `duplicate`."""
@@ -353,7 +364,7 @@ class SyncEngine:
         following, body = batch
         if following[0].mutation_id != last + 1 or any(m.blobs for m in following):
             return None
-        req = PushRequest(device_id=state.device_id, server_epoch=state.server_epoch, mutations=following)
+        req = PushRequest(device_id=_device_id(state), server_epoch=state.server_epoch, mutations=following)
         crash_point("push.before_send")
         return following, state, _Ahead(self.api.bound_push(req, body=body), req)
 
@@ -372,7 +383,7 @@ class SyncEngine:
         state = self.store.sync_state()
         n = len(run)
         while True:
-            req = PushRequest(device_id=state.device_id, server_epoch=state.server_epoch, mutations=run[:n])
+            req = PushRequest(device_id=_device_id(state), server_epoch=state.server_epoch, mutations=run[:n])
             body = self.api.encode_push(req)
             if len(body) <= self.batch_bytes or n == 1:
                 return run[:n], body
@@ -428,12 +439,7 @@ class SyncEngine:
             self._ensure_blob(sha, report, known_missing=True)
 
     def _blob_uploaded(self, sha: str) -> bool:
-        state = self.store.blob_state(sha)
-        if isinstance(state, str):
-            return state == "uploaded"
-        if isinstance(state, bool):
-            return state
-        return bool(getattr(state, "uploaded", False))
+        return self.store.blob_state(sha) == "uploaded"
 
     def _ensure_blob(self, sha: str, report: SyncReport, *, known_missing: bool) -> None:
         if not known_missing and self.api.blob_exists(sha):
@@ -469,12 +475,12 @@ class SyncEngine:
     def _pull_pages(self, report: SyncReport) -> None:
         self.status.update(phase="pull", done=0, total=None)
         resets = 0
-        ahead: _Ahead | None = None
+        ahead: _Ahead[PullRequest, PullResponse] | None = None
         try:
             while True:
                 state = self.store.sync_state()
                 req = PullRequest(
-                    device_id=state.device_id,
+                    device_id=_device_id(state),
                     server_epoch=state.server_epoch,
                     cursor=state.pull_cursor,
                     limit=self.pull_limit,
@@ -502,7 +508,7 @@ class SyncEngine:
                     # The next page is asked for with the cursor this one carries, which is what the store
                     # holds once this page is applied; it is used only if the store agrees then.
                     nxt = PullRequest(
-                        device_id=state.device_id,
+                        device_id=_device_id(state),
                         server_epoch=state.server_epoch,
                         cursor=page.cursor,
                         limit=self.pull_limit,
@@ -519,11 +525,12 @@ class SyncEngine:
             if ahead is not None:
                 ahead.discard()
 
-    def _fetch_page(self, req: PullRequest, pending: _Ahead | None) -> PullResponse:
+    def _fetch_page(
+        self, req: PullRequest, pending: _Ahead[PullRequest, PullResponse] | None
+    ) -> PullResponse:
         if pending is not None:
             if pending.request == req:
-                page: PullResponse = pending.result()
-                return page
+                return pending.result()
             pending.discard()
         return self.api.pull(req)
 

@@ -10,10 +10,14 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from storage.store import DeviceStore
 
 __all__ = [
     "Backend",
+    "Engine",
     "EngineStatus",
     "LoginFailed",
     "LoginResult",
@@ -65,7 +69,7 @@ class LoginResult:
     device_id: str
     server_epoch: str | None = None
     # Backend-specific sign-in details (e.g. a staging registration that `adopt()` moves into the store).
-    client: Any = None
+    client: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -79,13 +83,33 @@ class EngineStatus:
     next_retry_at: datetime | None = None
 
 
+class Engine(Protocol):
+    """A running sync engine as the app drives it. Optional extras are looked up when used:
+    `self_scheduling` (it keeps its own interval and backoff) and `report_detail_read(visit_id)`."""
+
+    def status(self) -> EngineStatus: ...
+
+    def sync_now(self) -> None: ...
+
+    def set_online(self, online: bool) -> None: ...
+
+    def stop(self) -> None: ...
+
+
 class Backend(Protocol):
     def login(
-        self, server_url: str, username: str, password: str, device_name: str, store: Any | None = None
+        self,
+        server_url: str,
+        username: str,
+        password: str,
+        device_name: str,
+        store: DeviceStore | None = None,
     ) -> LoginResult: ...
 
-    def adopt(self, result: LoginResult, store: Any) -> None: ...
+    def adopt(self, result: LoginResult, store: DeviceStore) -> None: ...
 
-    def open_store(self, path: Path) -> Any: ...
+    def open_store(self, path: Path) -> DeviceStore: ...
 
-    def start_engine(self, store: Any, server_url: str, login: LoginResult | None) -> Any | None: ...
+    def start_engine(
+        self, store: DeviceStore, server_url: str, login: LoginResult | None
+    ) -> Engine | None: ...

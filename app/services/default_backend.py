@@ -7,11 +7,15 @@ import contextlib
 import logging
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import httpx
 
 from app.services.backend import EngineStatus, LoginFailed, LoginResult, SignedInUser
+
+if TYPE_CHECKING:
+    from storage.store import DeviceStore
+    from sync.client import SyncEngine, SyncScheduler
 
 __all__ = ["DefaultBackend", "EngineHandle"]
 
@@ -26,7 +30,7 @@ class EngineHandle:
     # The scheduler syncs every `interval` and retries with jittered backoff on its own.
     self_scheduling = True
 
-    def __init__(self, engine: Any, scheduler: Any, http: httpx.Client) -> None:
+    def __init__(self, engine: SyncEngine, scheduler: SyncScheduler, http: httpx.Client) -> None:
         self.engine = engine
         self.scheduler = scheduler
         self._http = http
@@ -91,14 +95,19 @@ class DefaultBackend:
     def _http(self) -> httpx.Client:
         return httpx.Client(timeout=self.timeout, transport=self.transport, follow_redirects=False)
 
-    def open_store(self, path: Path) -> Any:
+    def open_store(self, path: Path) -> DeviceStore:
         from storage.store import DeviceStore
 
         # Blobs per user, so one user's sign-out never touches another user's photos.
         return DeviceStore(path, blob_dir=path.with_name(path.stem + "-blobs"))
 
     def login(
-        self, server_url: str, username: str, password: str, device_name: str, store: Any | None = None
+        self,
+        server_url: str,
+        username: str,
+        password: str,
+        device_name: str,
+        store: DeviceStore | None = None,
     ) -> LoginResult:
         """Signs in; without the user's store (first sign-in here) the registration lands in a staging store
         and `adopt()` moves it into the user's store once the user id is known."""
@@ -131,7 +140,7 @@ class DefaultBackend:
             target.close()
         return result
 
-    def adopt(self, result: LoginResult, store: Any) -> None:
+    def adopt(self, result: LoginResult, store: DeviceStore) -> None:
         """Moves a staging registration into the user's store (what ApiClient.login does for a known store)."""
         info = result.client or {}
         if not info.get("staging"):
@@ -148,7 +157,9 @@ class DefaultBackend:
         )
         store.update_sync_state(server_epoch=result.server_epoch, last_error=None)
 
-    def start_engine(self, store: Any, server_url: str, login: LoginResult | None) -> EngineHandle | None:
+    def start_engine(
+        self, store: DeviceStore, server_url: str, login: LoginResult | None
+    ) -> EngineHandle | None:
         from sync.client import ApiClient, Backoff, SyncEngine, SyncScheduler
 
         http = self._http()

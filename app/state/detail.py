@@ -8,12 +8,17 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 import flet as ft
 
 from models.privacy import mask_id_number, mask_name, mask_phone
+
+if TYPE_CHECKING:
+    from models.entities import Borrower, Visit
+    from storage.records import Draft, LocalReport
+    from storage.store import DeviceStore
 
 __all__ = ["DetailState", "distance_km", "maps_url"]
 
@@ -42,39 +47,45 @@ def maps_url(lat: Decimal | None, lon: Decimal | None, address: str, *, web: boo
 @dataclass
 class DetailState:
     visit_id: str
-    visit: Any = None
+    visit: Visit | None = None
     revealed: bool = False
-    reports: list[Any] = field(default_factory=list)
-    drafts: list[Any] = field(default_factory=list)
+    reports: list[LocalReport] = field(default_factory=list)
+    drafts: list[Draft] = field(default_factory=list)
     position: tuple[float, float] | None = None
     # Records a "full data shown" access (visit_id, user_id); raising keeps the data hidden.
     audit: Callable[[str, str | None], None] | None = field(default=None, repr=False)
-    _store: Any = field(default=None, repr=False)
+    _store: DeviceStore | None = field(default=None, repr=False)
 
-    def load(self, store: Any) -> None:
+    def load(self, store: DeviceStore | None) -> None:
         self._store = store
         self.visit = store.get_visit(self.visit_id) if store is not None else None
         if store is None:
             return
         with contextlib.suppress(Exception):
-            self.reports = [r for r in store.reports() if getattr(r, "visit_id", None) == self.visit_id]
+            self.reports = [r for r in store.reports() if r.visit_id == self.visit_id]
         with contextlib.suppress(Exception):
             self.drafts = list(store.drafts(self.visit_id))
 
     # -- personal data (masked until an explicit, logged tap) ----------------
     @property
+    def borrower(self) -> Borrower:
+        # The detail screen shows these only once `load` found the visit.
+        assert self.visit is not None, "no visit loaded"
+        return self.visit.borrower
+
+    @property
     def name(self) -> str:
-        b = self.visit.borrower
+        b = self.borrower
         return b.name if self.revealed else mask_name(b.name)
 
     @property
     def phone(self) -> str:
-        b = self.visit.borrower
+        b = self.borrower
         return b.phone if self.revealed else mask_phone(b.phone)
 
     @property
     def id_number(self) -> str:
-        b = self.visit.borrower
+        b = self.borrower
         return b.id_number if self.revealed else mask_id_number(b.id_number)
 
     def reveal(self, user_id: str | None) -> None:
@@ -96,7 +107,7 @@ class DetailState:
     # -- location --------------------------------------------------------------
     @property
     def coordinates(self) -> tuple[Decimal, Decimal] | None:
-        b = self.visit.borrower
+        b = self.borrower
         if b.lat is None or b.lon is None:
             return None
         return b.lat, b.lon
@@ -109,5 +120,5 @@ class DetailState:
 
     def maps_url(self, *, web: bool) -> str:
         coords = self.coordinates
-        b = self.visit.borrower
+        b = self.borrower
         return maps_url(coords[0] if coords else None, coords[1] if coords else None, b.address, web=web)

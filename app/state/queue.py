@@ -5,9 +5,13 @@ from __future__ import annotations
 import contextlib
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import flet as ft
+
+if TYPE_CHECKING:
+    from storage.records import QueueItem
+    from storage.store import DeviceStore
 
 __all__ = ["QueueState"]
 
@@ -22,14 +26,14 @@ class QueueState:
     status: str | None = None
     bucket: int | None = None
     district: str | None = None
-    items: list[Any] = field(default_factory=list)
+    items: list[QueueItem] = field(default_factory=list)
     total: int = 0
     counts: dict[str, int] = field(default_factory=dict)
     districts: list[str] = field(default_factory=list)
     loaded_version: int = -1
-    _store: Any = field(default=None, repr=False)
+    _store: DeviceStore | None = field(default=None, repr=False)
 
-    def bind(self, store: Any, version: int) -> None:
+    def bind(self, store: DeviceStore | None, version: int) -> None:
         """Reloads the first page when the store or its content changed."""
         if store is not self._store or version != self.loaded_version:
             self._store = store

@@ -10,13 +10,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 import flet as ft
 
 from app.config import AppConfig, db_path
-from app.services.backend import Backend, LoginFailed, LoginResult, SignedInUser
+from app.services.backend import Backend, Engine, LoginFailed, LoginResult, SignedInUser
 from app.services.prefs import Prefs, check_verifier, make_verifier
+
+if TYPE_CHECKING:
+    from storage.store import DeviceStore
 
 __all__ = ["Phase", "SessionState"]
 
@@ -41,8 +44,8 @@ class SessionState:
     error_key: str | None = None
     # Bumped whenever the store's content may have changed (sign-in, sync finished), so lists reload.
     data_version: int = 0
-    _store: Any = field(default=None, repr=False)
-    _engine: Any = field(default=None, repr=False)
+    _store: DeviceStore | None = field(default=None, repr=False)
+    _engine: Engine | None = field(default=None, repr=False)
     _last_activity: float = 0.0
 
     def __post_init__(self) -> None:
@@ -50,11 +53,11 @@ class SessionState:
         self.username = self.prefs.get("last_username") or ""
 
     @property
-    def store(self) -> Any:
+    def store(self) -> DeviceStore | None:
         return self._store
 
     @property
-    def engine(self) -> Any:
+    def engine(self) -> Engine | None:
         return self._engine
 
     @property
@@ -140,6 +143,9 @@ class SessionState:
         if self._engine is not None:
             with contextlib.suppress(Exception):
                 self._engine.stop()
+        if self._store is None:
+            self._engine = None  # nothing to sync until a store is open
+            return
         try:
             self._engine = self.backend.start_engine(self._store, self.server_url, result)
         except Exception:

@@ -8,11 +8,15 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING
 
 import flet as ft
 
-from app.services.backend import EngineStatus
+from app.services.backend import Engine, EngineStatus
+
+if TYPE_CHECKING:
+    from storage.records import LocalReport
+    from storage.store import DeviceStore
 
 __all__ = ["SyncStatusState"]
 
@@ -31,8 +35,8 @@ class SyncStatusState:
     last_sync_at: datetime | None = None
     in_progress: bool = False
     last_error: str | None = None
-    returned: list[Any] = field(default_factory=list)
-    problems: list[Any] = field(default_factory=list)
+    returned: list[LocalReport] = field(default_factory=list)
+    problems: list[LocalReport] = field(default_factory=list)
     # Bumped when a sync finished, so lists reading the store reload.
     finished_syncs: int = 0
     _last_auto: float | None = None
@@ -41,7 +45,7 @@ class SyncStatusState:
     def offline(self) -> bool:
         return not self.network or self.last_error in OFFLINE_CODES
 
-    def refresh(self, engine: Any, store: Any) -> None:
+    def refresh(self, engine: Engine | None, store: DeviceStore | None) -> None:
         """Copies the engine's status (read from its thread-safe snapshot) into observable fields."""
         status = _status_of(engine, store)
         # A fast sync can start and end between two ticks: a new last-success time also means "finished".
@@ -55,7 +59,7 @@ class SyncStatusState:
         if finished:
             self.finished_syncs += 1
 
-    def reload_reports(self, store: Any) -> None:
+    def reload_reports(self, store: DeviceStore | None) -> None:
         if store is None:
             self.returned, self.problems = [], []
             return
@@ -67,17 +71,17 @@ class SyncStatusState:
         self.returned = [r for r in reports if r.sync_status == "synced" and r.status == "returned"]
         self.problems = [r for r in reports if r.sync_status in ("conflict", "rejected")]
 
-    def set_network(self, online: bool, engine: Any) -> None:
+    def set_network(self, online: bool, engine: Engine | None) -> None:
         """Connectivity changed; coming back online starts a sync at once."""
         was_offline = not self.network
         self.network = online
-        if engine is not None and hasattr(engine, "set_online"):
+        if engine is not None:
             with contextlib.suppress(Exception):
                 engine.set_online(online)
         if online and was_offline:
             self.sync_now(engine)
 
-    def sync_now(self, engine: Any) -> bool:
+    def sync_now(self, engine: Engine | None) -> bool:
         if engine is None:
             return False
         self._last_auto = self.monotonic()
@@ -89,7 +93,7 @@ class SyncStatusState:
         self.in_progress = True
         return True
 
-    def maybe_auto_sync(self, engine: Any, every_s: float) -> bool:
+    def maybe_auto_sync(self, engine: Engine | None, every_s: float) -> bool:
         """Periodic sync while online; the engine's own backoff decides whether a retry is due."""
         if engine is None or not self.network or self.in_progress:
             return False
@@ -98,7 +102,7 @@ class SyncStatusState:
         return self.sync_now(engine)
 
 
-def _status_of(engine: Any, store: Any) -> EngineStatus:
+def _status_of(engine: Engine | None, store: DeviceStore | None) -> EngineStatus:
     if engine is not None:
         with contextlib.suppress(Exception):
             return engine.status()

@@ -39,7 +39,7 @@ async def _locate(state: DetailState) -> None:
 
 
 def _profile(state: DetailState, user_id: str | None, web: bool) -> ft.Control:
-    b = state.visit.borrower
+    b = state.borrower
 
     # Flet awaits only handlers that are coroutine functions, so these are not lambdas.
     async def open_map(_e: Any) -> None:
@@ -134,7 +134,7 @@ def _history(visit: Any) -> ft.Control:
 
 def _earlier(state: DetailState) -> ft.Control:
     items: list[ft.Control] = []
-    for pv in state.visit.previous_visits:
+    for pv in state.visit.previous_visits if state.visit is not None else []:
         line = f"{fmt_datetime(pv.visited_at)} · {label('outcome', pv.outcome) if pv.outcome else '—'}"
         if pv.promise_amount is not None:
             line += " · " + t(

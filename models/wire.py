@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from collections.abc import Sequence
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, StrictInt, Tag, TypeAdapter
 
-from models.codes import LegalRoute, ReviewAction, Role
+from models.codes import LegalRoute, ReportStatus, ReviewAction, Role
+from models.entities import Visit
 
 __all__ = [
     "MUTATION_STATUSES",
@@ -17,15 +19,23 @@ __all__ = [
     "LoginResponse",
     "Mutation",
     "MutationResult",
+    "OtherChange",
     "PullRequest",
     "PullResponse",
     "PushRequest",
     "PushResponse",
     "RefreshRequest",
+    "ReviewDel",
+    "ReviewPut",
     "ReviewRequest",
+    "ReviewState",
     "RevokeRequest",
     "SuggestRequest",
+    "TypedChange",
     "UserPublic",
+    "VisitDel",
+    "VisitPut",
+    "typed_changes",
 ]
 
 MUTATION_STATUSES = ("applied", "duplicate", "conflict", "rejected")
@@ -75,16 +85,29 @@ class RevokeRequest(BaseModel):
 
 
 class Mutation(BaseModel):
-    """One outbox entry. `report` is kept as raw JSON: the hash is over the value as received."""
+    """One outbox entry: the element of a push body, written by the device store and read by the server.
 
-    mutation_id: int = Field(ge=1)
+    `report` stays the raw parsed JSON (any value): the hash is over the value as received, and a report
+    that is not an object is one rejected mutation, not a refused push (protocol "Push").
+    """
+
+    mutation_id: StrictInt = Field(ge=1)
     kind: str = Field(min_length=1, max_length=64)
-    report_id: str | None = None
-    version_id: str | None = None
-    base_version: int = Field(default=0, ge=0)
-    content_sha256: str | None = None
+    report_id: str | None = Field(default=None, max_length=64)
+    version_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        description="client-made UUID; assigned by the server when absent",
+    )
+    base_version: StrictInt = Field(default=0, ge=0)
+    content_sha256: str | None = Field(
+        default=None,
+        max_length=64,
+        description="SHA-256 of the canonical JSON of `report`; checked when sent",
+    )
     blobs: list[str] = Field(default_factory=list, max_length=100)
-    report: dict[str, Any] | None = None
+    report: Any = None
 
 
 class PushRequest(BaseModel):
@@ -120,15 +143,111 @@ class PullRequest(BaseModel):
     device_id: str
     server_epoch: str | None = None
     cursor: str | None = None
-    limit: int = Field(default=500, ge=1, le=5000)
+    limit: StrictInt = Field(default=500, ge=1, le=5000)
 
 
 class Change(BaseModel):
+    """One element of a pull page as it travels: `data` is kept as the raw JSON the server sent (the device
+    stores a visit's document as it came). `typed_changes` gives each change its typed shape."""
+
     seq: int
     type: str
     op: Literal["put", "del"]
     id: str
     data: dict[str, Any] | None = None
+
+
+class ReviewState(BaseModel):
+    """`data` of a `report_review` put: where a report stands with the supervisors (protocol "Pull")."""
+
+    report_id: str | None = None
+    visit_id: str | None = None
+    server_version: int | None = None
+    status: ReportStatus
+    comments: list[dict[str, Any]] = Field(default_factory=list)
+    flags: list[str] = Field(default_factory=list)
+    current_version_id: str | None = None
+    missing_blobs: list[str] = Field(default_factory=list)
+    # The current version's content, raw as stored on the server.
+    report: dict[str, Any] | None = None
+
+
+class VisitPut(BaseModel):
+    """A visit assigned to the caller, or changed since: `data` is the whole visit."""
+
+    seq: int
+    type: Literal["visit"]
+    op: Literal["put"]
+    id: str
+    data: Visit
+
+
+class VisitDel(BaseModel):
+    """A visit that left the caller's scope (unassigned, reassigned away, closed), with its reports."""
+
+    seq: int
+    type: Literal["visit"]
+    op: Literal["del"]
+    id: str
+    data: None = None
+
+
+class ReviewPut(BaseModel):
+    """A report's new current version or review transition."""
+
+    seq: int
+    type: Literal["report_review"]
+    op: Literal["put"]
+    id: str
+    data: ReviewState
+
+
+class ReviewDel(BaseModel):
+    """A report that left the caller's scope."""
+
+    seq: int
+    type: Literal["report_review"]
+    op: Literal["del"]
+    id: str
+    data: None = None
+
+
+class OtherChange(BaseModel):
+    """A change type of a later protocol addition: skipped by this device, which keeps the cursor moving."""
+
+    seq: int
+    type: str
+    op: Literal["put", "del"]
+    id: str
+    data: dict[str, Any] | None = None
+
+
+_KNOWN_CHANGES = frozenset({"visit.put", "visit.del", "report_review.put", "report_review.del"})
+
+
+def _change_tag(value: Any) -> str:
+    if isinstance(value, dict):
+        tag = f"{value.get('type')}.{value.get('op')}"
+    else:
+        tag = f"{getattr(value, 'type', None)}.{getattr(value, 'op', None)}"
+    return tag if tag in _KNOWN_CHANGES else "other"
+
+
+TypedChange = Annotated[
+    Annotated[VisitPut, Tag("visit.put")]
+    | Annotated[VisitDel, Tag("visit.del")]
+    | Annotated[ReviewPut, Tag("report_review.put")]
+    | Annotated[ReviewDel, Tag("report_review.del")]
+    | Annotated[OtherChange, Tag("other")],
+    Discriminator(_change_tag),
+]
+_TYPED_CHANGES: TypeAdapter[list[TypedChange]] = TypeAdapter(list[TypedChange])
+
+
+def typed_changes(changes: Sequence[Change], *, context: dict[str, Any] | None = None) -> list[TypedChange]:
+    """A page's changes in their typed shapes, in order, validated in one pass (ValidationError for the
+    page when any is malformed). `context` reaches the visit validators (e.g. `models.entities.TRUSTED`)."""
+    return _TYPED_CHANGES.validate_python(changes, from_attributes=True, context=context)
 
 
 class PullResponse(BaseModel):
@@ -146,6 +265,8 @@ class ReviewRequest(BaseModel):
     action: ReviewAction
     comment: str = Field(default="", max_length=4000)
     route: LegalRoute | None = None
+    # Required to approve a report whose flags need a supervisor's sign-off (protocol.md v1.1).
+    sign_off_reason: str = Field(default="", max_length=4000)
 
 
 class AssignRequest(BaseModel):

@@ -15,7 +15,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 
-from pydantic import TypeAdapter
 from pydantic_core import to_json
 from sqlite_utils import Database
 
@@ -24,7 +23,18 @@ from models.codes import AttachmentKind, ReportStatus, VisitStatus
 from models.entities import TRUSTED, Visit
 from models.ids import new_id
 from models.report import AttachmentMeta, VisitReport
-from models.wire import Mutation, MutationResult, PullResponse, PushResponse
+from models.wire import (
+    Mutation,
+    MutationResult,
+    PullResponse,
+    PushResponse,
+    ReviewDel,
+    ReviewPut,
+    ReviewState,
+    VisitDel,
+    VisitPut,
+    typed_changes,
+)
 from storage.blobs import BlobDir, MemoryBlobs, sha256_hex
 from storage.migrations import apply_migrations
 from storage.queue import queue_item, queue_sql, visit_row
@@ -37,7 +47,6 @@ _VISIT_COLUMNS = (
     "visit_id external_id team status priority priority_milli bucket dpd district planned_date product_type "
     "overdue_amount name masked_name phone_tail masked_phone id_tail address updated_at"
 ).split()
-_VISIT_LIST = TypeAdapter(list[Visit])
 _UPSERT_VISIT = (
     f"INSERT INTO visits ({', '.join(_VISIT_COLUMNS)}) VALUES ({', '.join('?' * len(_VISIT_COLUMNS))}) "
     "ON CONFLICT(visit_id) DO UPDATE SET "
@@ -586,27 +595,27 @@ class DeviceStore:
         refuses the page.
         """
         steps: list[tuple[str, Any]] = []
-        puts: list[dict[str, Any]] = []
+        puts: list[Visit] = []
+        raws: list[dict[str, Any]] = []
 
         def end_run() -> None:
             if puts:
-                # Structure validated in full, the resident ID's check digit not recomputed (see TRUSTED).
-                visits = _VISIT_LIST.validate_python(puts, context=TRUSTED)
-                steps.append(("visits", self._visit_rows(visits, list(puts))))
+                steps.append(("visits", self._visit_rows(list(puts), list(raws))))
                 puts.clear()
+                raws.clear()
 
-        for ch in resp.changes:
-            if ch.type == "visit":
-                if ch.op == "put" and ch.data is not None:
-                    puts.append(ch.data)
-                elif ch.op == "del":
-                    end_run()
-                    steps.append(("visit_del", ch.id))
-            elif ch.type == "report_review":
-                if ch.op == "put" and ch.data is not None:
-                    steps.append(("review", (ch.id, ch.data)))
-                elif ch.op == "del":
-                    steps.append(("report_del", ch.id))
+        # Structure validated in full, the resident ID's check digit not recomputed (see TRUSTED).
+        for ch, sent in zip(typed_changes(resp.changes, context=TRUSTED), resp.changes, strict=True):
+            if isinstance(ch, VisitPut):
+                puts.append(ch.data)
+                raws.append(cast(dict[str, Any], sent.data))
+            elif isinstance(ch, VisitDel):
+                end_run()
+                steps.append(("visit_del", ch.id))
+            elif isinstance(ch, ReviewPut):
+                steps.append(("review", (ch.id, ch.data)))
+            elif isinstance(ch, ReviewDel):
+                steps.append(("report_del", ch.id))
             # Other change types belong to later protocol additions; skipping them keeps the cursor moving.
         end_run()
         with self._write() as db:
@@ -624,23 +633,23 @@ class DeviceStore:
                 [resp.cursor, self._now()],
             )
 
-    def _apply_review(self, report_id: str, data: dict[str, Any]) -> None:
+    def _apply_review(self, report_id: str, data: ReviewState) -> None:
         report = self._one("SELECT * FROM reports WHERE report_id = ?", [report_id])
         sync_status = report["sync_status"] if report else "synced"
-        review = str(ReportStatus(data["status"]))
+        review = data.status.value
         changes: dict[str, Any] = {
             "report_id": report_id,
             "review_status": review,
-            "server_version": int(data.get("server_version") or 0),
-            "comments": _dumps(data.get("comments") or []),
-            "flags": _dumps(data.get("flags") or []),
-            "missing_blobs": _dumps(data.get("missing_blobs") or []),
+            "server_version": data.server_version or 0,
+            "comments": _dumps(data.comments),
+            "flags": _dumps(data.flags),
+            "missing_blobs": _dumps(data.missing_blobs),
             "sync_status": sync_status,
             "status": _display_status(sync_status, review),
             "updated_at": self._now(),
         }
-        if data.get("visit_id") or report is None:
-            changes["visit_id"] = data.get("visit_id") or (report and report["visit_id"])
+        if data.visit_id or report is None:
+            changes["visit_id"] = data.visit_id or (report and report["visit_id"])
         self.db.table("reports").upsert(changes, pk="report_id")
 
     def _forget_report(self, report_id: str) -> None:

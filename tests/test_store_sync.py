@@ -241,6 +241,20 @@ def test_apply_pull_page_changes_nothing_when_a_change_is_invalid(store: DeviceS
     assert store.queue_count() == 0 and store.sync_state().pull_cursor == "c1"
 
 
+def test_apply_pull_page_changes_nothing_when_a_review_state_is_malformed(store: DeviceStore) -> None:
+    store.update_sync_state(pull_cursor="c1")
+    with pytest.raises(ValueError):
+        store.apply_pull_page(
+            pull_page(
+                {"type": "visit", "op": "put", "id": uid(1), "data": make_visit(1).model_dump(mode="json")},
+                {"type": "report_review", "op": "put", "id": uid(1, "r"), "data": {"status": "lost"}},
+                cursor="c2",
+            )
+        )
+    assert store.queue_count() == 0 and store.reports() == []
+    assert store.sync_state().pull_cursor == "c1"
+
+
 def test_apply_pull_page_updates_review_when_report_returned(store: DeviceStore) -> None:
     report = make_report(1)
     store.submit_report(report)

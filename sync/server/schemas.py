@@ -9,8 +9,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from models.entities import VisitImportRecord
 from models.report import VisitReport
+from models.wire import Mutation
 
-__all__ = ["IMPORT_EXAMPLE", "PUSH_EXAMPLE", "ImportBody", "PushBody", "PushMutation"]
+__all__ = ["IMPORT_EXAMPLE", "PUSH_EXAMPLE", "ImportBody", "PushBody"]
 
 
 def _first_example(model: type[BaseModel]) -> dict[str, Any]:
@@ -40,34 +41,12 @@ PUSH_EXAMPLE: dict[str, Any] = {
 IMPORT_EXAMPLE: dict[str, Any] = {"records": [_first_example(VisitImportRecord)]}
 
 
-class PushMutation(BaseModel):
-    """One outbox entry; `report` stays raw JSON because the hash is over the value as received."""
-
-    mutation_id: int = Field(ge=1)
-    kind: str = Field(min_length=1, max_length=64)
-    report_id: str | None = Field(default=None, max_length=64)
-    version_id: str | None = Field(
-        default=None,
-        min_length=1,
-        max_length=64,
-        description="client-made UUID; assigned by the server when absent",
-    )
-    base_version: int = Field(default=0, ge=0)
-    content_sha256: str | None = Field(
-        default=None,
-        max_length=64,
-        description="SHA-256 of the canonical JSON of `report`; checked when sent",
-    )
-    blobs: list[str] = Field(default_factory=list, max_length=100)
-    report: Any = None
-
-
 class PushBody(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [PUSH_EXAMPLE]})
 
     device_id: str | None = Field(default=None, description="must be the token's device; defaults to it")
     server_epoch: str | None = None
-    mutations: list[PushMutation] = Field(max_length=1000)
+    mutations: list[Mutation] = Field(max_length=1000)
 
 
 class ImportBody(BaseModel):

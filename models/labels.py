@@ -221,7 +221,7 @@ _VERDICT = {
 }
 
 _SEVERITY = {
-    "block": ("禁止批准", "Blocks approval"),
+    "block": ("违反必守规则", "Breaks a must-keep rule"),
     "sign_off": ("批准须说明理由", "Approval needs a reason"),
     "note": ("提示", "Note"),
 }

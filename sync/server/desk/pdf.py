@@ -8,6 +8,7 @@ from typing import Any
 
 from fpdf import FPDF
 
+from models.labels import label
 from models.privacy import local_time
 
 __all__ = ["FONT_PATH", "render_report_pdf"]
@@ -29,9 +30,22 @@ _L = {
     "schedule": "还款计划表 Schedule",
     "comments": "审核意见 Review comments",
     "flags": "标记 Flags",
+    "sign_off": "审批理由 Sign-off reason",
     "apr": "年化利率（复利）APR compound",
     "apr_simple": "年化利率（单利）APR simple",
 }
+
+
+def _lab(kind: str, code: Any) -> str:
+    """A code's label in both languages ("见到本人 Met the borrower"); empty for no code."""
+    if code in (None, ""):
+        return ""
+    zh, en = label(kind, code, "zh-CN"), label(kind, code, "en")
+    return zh if zh == en else f"{zh} {en}"
+
+
+def _labs(kind: str, codes: Any) -> str:
+    return "; ".join(_lab(kind, c) for c in codes or [])
 
 
 def _ts(v: Any) -> str:
@@ -85,9 +99,12 @@ def render_report_pdf(
     d.multi_cell(0, 10, _L["title"], new_x="LMARGIN", new_y="NEXT")
     d.set_font("sc", size=10)
     d.kv(_L["case"], f"{external_id} · report {report.get('report_id', '')}")
-    d.kv(_L["status"], status)
+    d.kv(_L["status"], _lab("report_status", status))
     d.kv(_L["version"], f"v{server_version}")
-    d.kv(_L["flags"], ", ".join(flags or []))
+    if flags:
+        d.heading(_L["flags"])
+        for flag in flags:
+            d.kv(_lab("flag", flag), f"{label('flag_help', flag, 'zh-CN')} {label('flag_help', flag, 'en')}")
 
     ci, co, comp = report.get("checkin") or {}, report.get("checkout") or {}, report.get("compliance") or {}
     d.heading(_L["checkin"])
@@ -104,15 +121,16 @@ def render_report_pdf(
             if k in ("outside_hours_consent", "id_shown", "consent_to_enter", "no_disclosure_attested")
         ),
     )
-    d.kv(_L["outcome"], report.get("outcome"))
+    d.kv(_L["outcome"], _lab("outcome", report.get("outcome")))
     d.kv("备注 Notes", report.get("notes"))
 
     iv = report.get("interview")
     if iv:
         d.heading(_L["interview"])
-        d.kv("原因 Reasons", ", ".join(iv.get("reasons") or []))
-        d.kv("主要原因 Primary", iv.get("primary_reason"))
-        d.kv("意愿 Willingness", iv.get("willingness"))
+        d.kv("结果 Results", _labs("result", iv.get("results")))
+        d.kv("原因 Reasons", _labs("reason", iv.get("reasons")))
+        d.kv("主要原因 Primary", _lab("reason", iv.get("primary_reason")))
+        d.kv("意愿 Willingness", _lab("willingness", iv.get("willingness")))
         promise = iv.get("promise") or {}
         if promise:
             d.kv("承诺还款 Promise", f"{promise.get('amount')} @ {promise.get('date')}")
@@ -122,19 +140,20 @@ def render_report_pdf(
     if a:
         d.heading(_L["assessment"])
         for line in a.get("incomes") or []:
-            d.kv(f"收入 {line.get('source')} ({line.get('evidence')})", line.get("amount"))
+            source, evidence = _lab("source", line.get("source")), _lab("evidence", line.get("evidence"))
+            d.kv(f"收入 Income · {source} ({evidence})", line.get("amount"))
         for line in a.get("expenses") or []:
-            d.kv(f"支出 {line.get('category')}", line.get("amount"))
-        for k, label in (
+            d.kv(f"支出 Expense · {_lab('category', line.get('category'))}", line.get("amount"))
+        for k, name in (
             ("net_income", "家庭净收入 Net income"),
             ("essential_expenses", "必要支出 Essential expenses"),
             ("debt_service", "其他债务 Debt service"),
             ("disposable_income", "可支配收入 Disposable income"),
             ("capacity", "还款能力 Capacity"),
         ):
-            d.kv(label, aff.get(k))
+            d.kv(name, aff.get(k))
         d.kv("负债收入比 DSR", _pct(aff.get("dsr_after")))
-        d.kv("结论 Verdict", aff.get("verdict"))
+        d.kv("结论 Verdict", _lab("verdict", aff.get("verdict")))
 
     plan = report.get("plan")
     if plan:
@@ -143,13 +162,13 @@ def render_report_pdf(
         d.kv(_L["apr"], _pct(plan.get("apr_compound")))
         d.set_font("sc", size=10)
         d.kv(_L["apr_simple"], _pct(plan.get("apr_simple")))
-        d.kv("方案 Option", plan.get("option"))
+        d.kv("方案 Option", _lab("option", plan.get("option")))
         d.kv("月供 Instalment", plan.get("instalment"))
         d.kv("期数 Term", plan.get("term_months"))
         d.kv("月利率 Monthly rate", plan.get("monthly_rate"))
         d.kv("应还总额 Total repayable", plan.get("total_payment"))
         d.kv("超能力理由 Override reason", plan.get("override_reason"))
-        d.kv("确认方式 Agreed by", plan.get("agreement"))
+        d.kv("确认方式 Agreed by", _lab("agreement", plan.get("agreement")))
         schedule = (recomputed or {}).get("schedule") or []
         if schedule:
             d.heading(_L["schedule"])
@@ -168,5 +187,9 @@ def render_report_pdf(
     if comments:
         d.heading(_L["comments"])
         for c in comments:
-            d.kv(f"{_ts(c.get('at'))} {c.get('action')}", f"{c.get('comment') or ''} {c.get('route') or ''}")
+            d.kv(
+                f"{_ts(c.get('at'))} {_lab('action', c.get('action'))}",
+                f"{c.get('comment') or ''} {_lab('route', c.get('route'))}".strip() or "—",
+            )
+            d.kv(f"  {_L['sign_off']}", c.get("sign_off_reason"))
     return bytes(d.output())

@@ -181,7 +181,8 @@ RULES: dict[str, RuleDef] = {
     "dsr_high": RuleDef("A-6", "plan", "plan.term_months", "fv.dsr_high", "dsr_high"),
     "dsr_severe": RuleDef("A-6", "plan", "plan.term_months", "fv.dsr_severe", "dsr_severe"),
     # §3 the plan
-    "plan_invalid": RuleDef("§3", "plan", "plan.principal", "visit.err.plan_invalid"),
+    # A plan the book cannot compute is one the server cannot confirm: the same sign-off as a mismatch.
+    "plan_invalid": RuleDef("§3", "plan", "plan.principal", "visit.err.plan_invalid", "plan_mismatch"),
     "term_beyond_max": RuleDef(
         "P-1", "plan", "plan.term_months", "fv.term_beyond_product", "term_beyond_max"
     ),
@@ -632,6 +633,8 @@ def _plan_and_household(
         add("product_mismatch")
     if figures.preview is None:
         add("plan_invalid")
+        if plan.upfront_fee >= plan.principal:
+            add("above_charge_cap")  # the borrower receives nothing: the charges have no finite rate (P-5)
     else:
         capacity = ev.affordability.capacity if ev.affordability is not None else ZERO
         if instalment > capacity:

@@ -306,7 +306,13 @@ RULE_CASES: dict[str, tuple[Callable[[dict[str, Any]], None], CaseContext, set[s
         {"dsr_severe", "over_capacity"},
         Severity.SIGN_OFF,
     ),
-    "plan_invalid": (set_plan(upfront_fee="12000.00"), CASE, {"plan_invalid"}, Severity.BLOCK),
+    # A fee of the whole principal: nothing is received, so nothing can be priced (and P-5 is broken).
+    "plan_invalid": (
+        set_plan(upfront_fee="12000.00"),
+        CASE,
+        {"plan_invalid", "above_charge_cap"},
+        Severity.BLOCK,
+    ),
     # A cash loan's restructure is at most 36 months (P-1); 48 at the contract's rate stays within P-4.
     "term_beyond_max": (
         set_plan(product_type="cash_loan", term_months=48),

@@ -85,3 +85,13 @@ def test_labels_give_one_language_when_asked() -> None:
 def test_label_returns_code_when_unknown() -> None:
     assert label("outcome", codes.ContactOutcome.MET_BORROWER, "en") == "Met the borrower"
     assert label("flag", "no_such_flag") == "no_such_flag"
+
+
+def test_rule_book_flags_and_rules_are_labelled_when_the_book_names_them() -> None:
+    from models.rules import APPROVAL_BLOCKING_FLAGS, SIGN_OFF_FLAGS
+    from models.rules import RULES as BOOK
+
+    flags = {d.flag for d in BOOK.values() if d.flag} | set(SIGN_OFF_FLAGS) | set(APPROVAL_BLOCKING_FLAGS)
+    assert flags <= set(FLAGS), flags - set(FLAGS)
+    assert {d.rule for d in BOOK.values()} <= set(RULES)
+    assert {f"severity.{s}" for s in ("block", "sign_off", "note")} <= set(LABELS)

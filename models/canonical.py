@@ -58,19 +58,21 @@ def _not_json(name: str) -> Any:
     raise json.JSONDecodeError(f"{name} is not a JSON value", name, 0)
 
 
+_CONTAINERS = frozenset((dict, list))
+
+
 def _deeper_than(value: Any, limit: int) -> bool:
     # Level by level, without recursion: the point is to refuse what recursion could not handle.
     level = [value]
     for _ in range(limit):
-        nested: list[Any] = []
-        for node in level:
-            for child in node.values() if type(node) is dict else node:
-                t = type(child)
-                if t is dict or t is list:
-                    nested.append(child)
-        if not nested:
+        level = [
+            child
+            for node in level
+            for child in (node.values() if type(node) is dict else node)
+            if type(child) in _CONTAINERS
+        ]
+        if not level:
             return False
-        level = nested
     return True
 
 

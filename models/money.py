@@ -208,7 +208,9 @@ _rate_v = _remembered(_rate)
 _dec_v = _remembered(_dec)
 
 
-_money_schema = WithJsonSchema({"type": "string", "pattern": r"^-?\d+\.\d{2}$", "examples": ["1100.16"]})
+_money_schema = WithJsonSchema(
+    {"type": "string", "pattern": r"^-?[0-9]+\.[0-9]{2}$", "examples": ["1100.16"]}
+)
 
 
 def _money_str(d: Decimal) -> str:
@@ -225,23 +227,23 @@ NonNegMoney = Annotated[
     Decimal,
     BeforeValidator(_nonneg_money_v),
     _str,
-    WithJsonSchema({"type": "string", "pattern": r"^\d+\.\d{2}$", "examples": ["1100.16"]}),
+    WithJsonSchema({"type": "string", "pattern": r"^[0-9]+\.[0-9]{2}$", "examples": ["1100.16"]}),
 ]
 PosMoney = Annotated[
     Decimal,
     BeforeValidator(_pos_money_v),
     _str,
-    WithJsonSchema({"type": "string", "pattern": r"^\d+\.\d{2}$", "examples": ["12000.00"]}),
+    WithJsonSchema({"type": "string", "pattern": r"^[0-9]+\.[0-9]{2}$", "examples": ["12000.00"]}),
 ]
 Rate = Annotated[
     Decimal,
     BeforeValidator(_rate_v),
     _plain,
-    WithJsonSchema({"type": "string", "pattern": r"^\d+(\.\d+)?$", "examples": ["0.015"]}),
+    WithJsonSchema({"type": "string", "pattern": r"^[0-9]+(\.[0-9]+)?$", "examples": ["0.015"]}),
 ]
 DecStr = Annotated[
     Decimal,
     BeforeValidator(_dec_v),
     _plain,
-    WithJsonSchema({"type": "string", "pattern": r"^-?\d+(\.\d+)?$", "examples": ["30.2741"]}),
+    WithJsonSchema({"type": "string", "pattern": r"^-?[0-9]+(\.[0-9]+)?$", "examples": ["30.2741"]}),
 ]

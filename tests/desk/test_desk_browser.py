@@ -8,8 +8,9 @@ their reports over HTTP through the sync protocol, as their devices do. Headless
 
 Journeys: review (counts, filters, return with a comment, resubmission, approval, a stale second session
 getting the 412 message, team scope), the risk CSV and the report PDF, dispatch (a 500-row CSV with five bad
-rows through the import form, the suggestion applied, the collectors' devices receiving their visits), and
-the screenshots in docs/screenshots/desk-*.png.
+rows through the import form, the suggestion applied, the collectors' devices receiving their visits), the
+screenshots in docs/screenshots/desk-*.png, and the rule book's gate on approval (each flag explained, the
+device's figures beside the server's, a sign-off reason asked for and kept, the 24% cap refusing approval).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +34,8 @@ import httpx
 import pytest
 
 from models.demo_data import DEMO_PASSWORD, demo_users, generate_import_records, to_csv_rows
+from models.finance import PlanPreviewRequest, preview_plan
+from models.labels import label
 from tests.app.journey_helpers import keep_to_loopback
 from tests.server.conftest import example_report, mutation
 
@@ -256,6 +260,18 @@ def _at_the_door(rep: dict[str, Any], visit: dict[str, Any], pair: list[str]) ->
     return rep
 
 
+def _example_plan_is_clean(visit: dict[str, Any]) -> bool:
+    """Whether the example plan (12,000.00 over 12 months at 1.5%, pay-later) keeps P-1 and P-4 on this loan:
+    the same product, and the same plan on the loan's balance at its contractual rate repays at least as much."""
+    loan = visit.get("loan") or {}
+    if loan.get("product_type") != "consumer_instalment" or not loan.get("monthly_rate"):
+        return False
+    fields = {"method": "annuity", "principal": loan["outstanding_principal"], "term_months": 12,
+              "monthly_rate": loan["monthly_rate"]}  # fmt: skip
+    ceiling = preview_plan(PlanPreviewRequest.model_validate(fields)).total_payment
+    return ceiling >= Decimal("13201.95")
+
+
 def _variants(visit_ids: list[str]) -> list[dict[str, Any]]:
     """Realistic reports beyond the main one: other outcomes, days, a promise to pay, other plans."""
     out: list[dict[str, Any]] = []
@@ -312,14 +328,19 @@ def test_desk_review_journey(central: Central, browser: Any) -> None:
     pair_a, pair_b = [c.ids["inv.a1"], c.ids["inv.a2"]], [c.ids["inv.b1"], c.ids["inv.b2"]]
     # The main report (the protocol's example: met the borrower, 12 × 1100.16) and a few others, some of
     # them sent by the partner's device.
-    main = _at_the_door(example_report(a_visits[0]), a_docs[a_visits[0]], pair_a)
+    # The main report is the protocol's example on a loan it keeps every rule for, so it approves without a
+    # sign-off; the others are on the remaining visits.
+    main_vid = next(v for v in a_visits if _example_plan_is_clean(a_docs[v]))
+    others = [v for v in a_visits if v != main_vid]
+    main = _at_the_door(example_report(main_vid), a_docs[main_vid], pair_a)
     assert inv.push(main)["server_version"] == 1
-    for i, rep in enumerate(_variants(a_visits[1:8])):
+    for i, rep in enumerate(_variants(others[:7])):
         (partner if i % 3 == 2 else inv).push(_at_the_door(rep, a_docs[rep["visit_id"]], pair_a))
     for rep in _variants(b_visits[:2]):
         inv_b.push(_at_the_door(rep, b_docs[rep["visit_id"]], pair_b))
     rid = main["report_id"]
     c.state["report_id"] = rid
+    c.state["spare_visits"] = [(vid, a_docs[vid]) for vid in others[7:]]  # left for the sign-off journey
 
     ctx, page = _open(browser)
     try:
@@ -649,3 +670,138 @@ def _shot(page: Any, name: str, *, docs: bool = True) -> Path:
     path = folder / f"{name}.png"
     page.screenshot(path=str(path))
     return path
+
+
+# ------------------------------------------------------------------------------------------- sign-off
+
+
+def _priced(rep: dict[str, Any], monthly_rate: str) -> dict[str, Any]:
+    """The report's plan at another monthly rate, with the figures a device computes for it."""
+    plan = dict(rep["plan"], monthly_rate=monthly_rate)
+    fields = ("method", "principal", "term_months", "monthly_rate", "first_due_date")
+    out = preview_plan(PlanPreviewRequest.model_validate({k: plan[k] for k in fields}))
+    plan.update(
+        instalment=str(out.instalment),
+        total_payment=str(out.total_payment),
+        apr_simple=str(out.apr_simple),
+        apr_compound=str(out.apr_compound),
+    )
+    return dict(rep, plan=plan)
+
+
+def test_desk_asks_for_sign_off_and_refuses_charge_cap_when_the_rule_book_flags_a_plan(
+    central: Central, browser: Any
+) -> None:
+    c = central
+    spare = c.state.get("spare_visits")
+    if not spare:
+        pytest.skip("needs the review journey's visits")
+    (v_cap, doc_cap), (v_over, doc_over) = spare[0], spare[1]
+    inv = c.device("inv.a1")
+    pair = [c.ids["inv.a1"], c.ids["inv.a2"]]
+    product = (doc_over.get("loan") or {}).get("product_type") or "consumer_instalment"
+
+    # Over capacity (P-3): the spouse earns 1,000, so the server's capacity is 240.00 against an instalment
+    # of 1,100.16; the device kept back only 10% (buffer 0.90) and counted 270.00.
+    over = example_report(v_over)
+    over["assessment"] = dict(over["assessment"], buffer="0.90")
+    over["assessment"]["incomes"] = [over["assessment"]["incomes"][0],
+                                     {"amount": "1000.00", "source": "spouse", "evidence": "payslip"}]  # fmt: skip
+    over["plan"] = dict(over["plan"], product_type=product, override_reason="配偶下月复工")
+    over = _at_the_door(over, doc_over, pair)
+    inv.push(over)
+    # Above the charge cap (P-5): 2.5% a month is 30% a year.
+    cap = _at_the_door(_priced(example_report(v_cap), "0.025"), doc_cap, pair)
+    inv.push(cap)
+
+    detail = c.http.get(f"/v1/reports/{over['report_id']}", headers=c.h("sup.a")).json()
+    assert "over_capacity" in detail["flags"], detail["flags"]
+    assert "over_capacity" in detail["sign_off"]["required"] and not detail["sign_off"]["blocked"]
+    assert detail["server_assessment"]["capacity"] == "240.00"
+
+    ctx, page = _open(browser)
+    try:
+        _sign_in(page, "sup.a")
+        page.goto(f"{c.url}/desk/#/report/{over['report_id']}")
+        expect(page.get_by_test_id("report-status")).to_have_text("待审核")
+        # Each flag with its label and the sentence naming its rule.
+        flag = page.get_by_test_id("flag-over_capacity")
+        expect(flag).to_contain_text(label("flag", "over_capacity"))
+        expect(flag).to_contain_text(label("flag_help", "over_capacity"))
+        # The device's figures beside the server's, the capacity highlighted as different.
+        cmp_capacity = page.get_by_test_id("cmp-capacity")
+        expect(cmp_capacity).to_contain_text("¥270.00")
+        expect(cmp_capacity).to_contain_text("¥240.00")
+        expect(cmp_capacity).to_have_attribute("data-differs", "true")
+        expect(page.get_by_test_id("cmp-net_income")).not_to_have_attribute("data-differs", "true")
+
+        # The desk that did not know of the gate (its detail without `sign_off`): the server's 409 is told
+        # in words, and the sign-off reason is then asked for.
+        def without_gate(route: Any) -> None:
+            response = route.fetch()
+            body = response.json()
+            body.pop("sign_off", None)
+            route.fulfill(response=response, json=body)
+
+        detail_url = f"{c.url}/v1/reports/{over['report_id']}"
+        page.route(detail_url, without_gate)
+        page.reload()
+        expect(page.get_by_test_id("report-status")).to_have_text("待审核")
+        expect(page.get_by_test_id("sign-off")).to_have_count(0)
+        page.locator("#review-comment").fill("同意分期")
+        page.get_by_role("button", name="批准").click()
+        notice = page.get_by_test_id("review-notice")
+        expect(notice).to_contain_text("须填写审批理由")
+        expect(notice).to_contain_text(label("flag", "over_capacity"))
+        expect(notice).not_to_contain_text("sign_off_required")
+        page.unroute(detail_url, without_gate)
+
+        # The gate as the server states it: the reason is required before the approval goes out.
+        page.reload()
+        gate = page.get_by_test_id("sign-off")
+        expect(gate).to_contain_text(label("flag", "over_capacity"))
+        page.get_by_role("button", name="批准").click()
+        expect(page.locator("#review-error")).to_contain_text("请先填写审批理由")
+        expect(page.get_by_test_id("report-status")).to_have_text("待审核")
+        page.locator("#sign-off-reason").fill("配偶下月复工，收入恢复后月供可负担")
+        _shot(page, "desk-sign-off", docs=False)
+        page.get_by_role("button", name="批准").click()
+        expect(page.get_by_test_id("report-status")).to_have_text("已批准")
+        expect(page.get_by_test_id("comment-sign-off")).to_contain_text("配偶下月复工，收入恢复后月供可负担")
+
+        # The PDF lists the flag by its label and carries the sign-off reason.
+        with page.expect_download() as dl:
+            page.locator("#pdf-btn").click()
+        pdf = Path(dl.value.path()).read_bytes()
+        flat = re.sub(r"\s+", "", "".join(p.extract_text() for p in pypdf.PdfReader(io.BytesIO(pdf)).pages))
+        assert re.sub(r"\s+", "", label("flag", "over_capacity")) in flat
+        assert "配偶下月复工，收入恢复后月供可负担" in flat
+
+        # Above the charge cap: approval is disabled with the reason shown; returning stays open.
+        page.goto(f"{c.url}/desk/#/report/{cap['report_id']}")
+        blocked = page.get_by_test_id("approve-blocked")
+        expect(blocked).to_contain_text("不能批准")
+        expect(blocked).to_contain_text(label("flag", "above_charge_cap"))
+        expect(page.get_by_role("button", name="批准")).to_be_disabled()
+        expect(page.get_by_test_id("flag-above_charge_cap")).to_contain_text(
+            label("flag_help", "above_charge_cap")
+        )
+        _shot(page, "desk-charge-cap", docs=False)
+        # The server refuses the approval too, whatever a client sends.
+        refused = c.http.post(
+            f"/v1/reports/{cap['report_id']}/review",
+            headers={**c.h("sup.a"), "If-Match": '"v1"'},
+            json={"action": "approve", "comment": "", "sign_off_reason": "试图批准"},
+        )
+        assert refused.status_code == 409 and refused.json()["error"] == "charge_cap", refused.text
+        page.locator("#lang-btn").click()
+        expect(page.get_by_test_id("approve-blocked")).to_contain_text(
+            label("flag", "above_charge_cap", "en")
+        )
+        expect(page.get_by_role("button", name="Approve")).to_be_disabled()
+        page.locator("#lang-btn").click()
+        page.locator("#review-comment").fill("费率超过 24%，请按合同利率重新测算")
+        page.get_by_role("button", name="退回修改").click()
+        expect(page.get_by_test_id("report-status")).to_have_text("已退回")
+    finally:
+        ctx.close()

@@ -1,4 +1,5 @@
-"""The supervisor desk's server side: the page itself, dashboard figures, risk CSV and the report PDF."""
+"""The supervisor desk's server side: the page itself, its labels, dashboard figures, risk CSV and the report
+PDF."""
 
 from __future__ import annotations
 
@@ -9,11 +10,19 @@ import re
 import pytest
 from pypdf import PdfReader
 
+from app import i18n
+from models.labels import FLAGS, KINDS, LABELS, labels
+from sync.server.desk import STATIC
+from sync.server.desk.pdf import render_report_pdf
 from tests.server.conftest import Server, example_report, mutation, push
 
 
 def _approved_report(server: Server) -> tuple[str, str]:
-    vid = server.new_visit()
+    # A loan the example plan keeps every rule for (its product, P-4 within the contract's interest), so the
+    # approval needs no sign-off.
+    vid = server.new_visit(
+        product_type="consumer_instalment", outstanding_principal="20000.00", monthly_rate="0.015"
+    )
     rep = example_report(vid)
     r = push(server, "inv.a1", [mutation(1, rep)])
     assert r.json()["results"][0]["status"] == "applied", r.text
@@ -32,6 +41,74 @@ def test_desk_page_serves_html_when_opened_without_token(server: Server) -> None
     assert r.status_code == 200 and "desk.js" in r.text
     assert server.client.get("/desk/font.ttf").status_code == 200
     assert server.client.get("/desk/desk.js").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("query", "lang"), [("zh-CN", "zh-CN"), ("zh", "zh-CN"), ("en", "en"), ("en-GB", "en")]
+)
+def test_desk_labels_equal_the_one_catalogue_when_served(server: Server, query: str, lang: str) -> None:
+    r = server.client.get("/desk/labels.json", params={"lang": query})
+    assert r.status_code == 200 and r.headers["content-type"].startswith("application/json")
+    served = r.json()
+    assert served == labels(lang)
+    assert set(served) == set(LABELS)
+    # The app shows the very same words for every code, flag and rule.
+    for key, text in served.items():
+        kind, code = key.split(".", 1)
+        assert i18n.label(kind, code, lang) == text, key
+
+
+def test_app_screens_show_catalogue_labels_when_they_name_a_code() -> None:
+    # The visit screens' own keys for a code read exactly as the catalogue does, in both languages.
+    for screen_key, kind in (
+        ("visit.outcome", "outcome"),
+        ("visit.iv.reason", "reason"),
+        ("visit.as.cat", "category"),
+        ("visit.plan.option", "option"),
+    ):
+        for code, (zh, en) in KINDS[kind].items():
+            assert i18n.t(f"{screen_key}.{code}", "zh-CN") == zh
+            assert i18n.t(f"{screen_key}.{code}", "en") == en
+    assert i18n.t("visit.outcome.MET_THIRD_PARTY", "en") == i18n.label("outcome", "MET_THIRD_PARTY", "en")
+
+
+def test_desk_script_carries_no_labels_of_its_own_when_served() -> None:
+    script = (STATIC / "desk.js").read_text(encoding="utf-8")
+    for key in ("outcome.MET_THIRD_PARTY", "flag.collectors_differ", "reason.UNEMPLOYMENT", "cat.HOUS"):
+        assert f'"{key}"' not in script, key
+    assert "/desk/labels.json" in script
+
+
+def test_report_pdf_lists_flag_labels_and_sign_off_reason_when_present() -> None:
+    pdf = render_report_pdf(
+        report=example_report("visit-1"),
+        status="approved",
+        server_version=2,
+        external_id="LN-1",
+        flags=["over_capacity", "dsr_severe"],
+        comments=[
+            {
+                "at": "2026-11-21T09:00:00+08:00",
+                "action": "approve",
+                "comment": "同意",
+                "sign_off_reason": "配偶下月复工，收入可恢复",
+            }
+        ],
+    )
+    text = re.sub(r"\s+", "", "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages))
+    for flag in ("over_capacity", "dsr_severe"):
+        assert re.sub(r"\s+", "", LABELS[f"flag.{flag}"][0]) in text
+        assert re.sub(r"\s+", "", LABELS[f"flag_help.{flag}"][0]) in text
+    assert "配偶下月复工，收入可恢复" in text and "审批理由" in text
+    assert "已批准" in text and "见到本人" in text and "批准" in text
+
+
+def test_report_pdf_names_no_raw_flag_code_when_flags_are_listed() -> None:
+    pdf = render_report_pdf(
+        report=example_report("visit-1"), status="submitted", server_version=1, flags=list(FLAGS)
+    )
+    text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
+    assert "above_charge_cap" not in text and "p4_ceiling_exceeded" not in text
 
 
 def test_stats_counts_outcomes_and_plans_when_a_report_is_approved(server: Server) -> None:

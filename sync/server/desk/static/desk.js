@@ -8,11 +8,10 @@ const I18N = {
     "nav.feedback": "风控反馈", "nav.devices": "设备", "nav.logout": "退出", "lang.other": "English",
     "login.title": "主管登录", "login.username": "用户名", "login.password": "密码", "login.submit": "登录",
     "login.failed": "用户名或密码错误", "login.locked": "尝试次数过多，请稍后再试", "login.role": "此账号不是主管或管理员",
-    "state.submitted": "待审核", "state.returned": "已退回", "state.resubmitted": "已重新提交", "state.approved": "已批准",
-    "state.rejected": "已拒绝", "state.escalated_legal": "已转法务", "state.all": "全部",
+    "state.all": "全部",
     "f.investigator": "调查员", "f.team": "团队", "f.bucket": "逾期分档", "f.from": "外访日期从", "f.to": "至",
     "f.outcome": "接触结果", "f.verdict": "方案结论", "f.q": "搜索（编号、区、地址）", "f.any": "不限", "f.apply": "筛选",
-    "verdict.pass": "可负担", "verdict.fail": "超出能力", "verdict.none": "无方案",
+    "verdict.none": "无方案",
     "col.report": "报告", "col.visit": "案件", "col.district": "区", "col.bucket": "分档", "col.outcome": "结果",
     "col.plan": "月供", "col.verdict": "结论", "col.status": "状态", "col.when": "外访时间", "col.flags": "标记",
     "col.investigators": "调查员", "col.priority": "优先级", "col.planned": "计划日期", "col.balance": "逾期金额",
@@ -24,9 +23,7 @@ const I18N = {
     "detail.distance": "签到位置距借款人地址", "detail.pdf": "下载 PDF", "detail.actions": "审核操作",
     "p4.within": "P-4 上限 {ceiling}（未偿本金加合同利息）：应还总额 {total} 未超过", "p4.over": "P-4：应还总额 {total} 高于上限 {ceiling}（未偿本金加合同利息），需审批",
     "detail.version": "版本", "detail.schedule": "还款计划表（{n} 期）", "detail.diff": "与上一版本的差异", "detail.none": "无",
-    "act.approve": "批准", "act.return": "退回修改", "act.reject": "拒绝", "act.escalate": "转法务",
     "act.comment": "意见（退回时必填）", "act.route": "法务途径",
-    "route.lawyer_letter": "律师函", "route.payment_order": "支付令", "route.litigation": "诉讼", "route.mediation": "调解",
     "act.done": "已更新为：{s}", "err.412": "该报告已被他人更新（版本已变）。已重新载入最新内容，请核对后再操作。",
     "err.409": "当前状态不允许此操作", "err.422": "请检查输入：{m}", "err.404": "未找到或无权查看", "err.generic": "操作失败：{m}",
     "err.network": "无法连接服务器",
@@ -62,17 +59,27 @@ const I18N = {
     "disp.open_count": "待派单：{n} 个", "disp.suggest_count": "系统建议：{n} 个案件", "disp.applying": "正在派单… {n}/{t}",
     "disp.reason": "依据", "disp.r_high": "高余额或 M4 以上：由经验最丰富的调查员主访", "disp.r_load": "按当日负荷均衡", "disp.r_cover": "{d} 的调查员不足两人", "disp.r_capacity": "{d} 当日人手已满（每人 {n} 个）", "disp.pair": "外访人员", "dash.reports": "报告数", "dash.none": "暂无",
     "dev.pending_blobs": "待上传文件", "dev.wipe": "擦除",
+    "detail.rules": "规则检查", "rules.rule": "规则", "rules.what": "问题", "rules.severity": "处理", "rules.field": "位置",
+    "cmp.title": "收支测算：设备与服务器", "cmp.item": "项目", "cmp.device": "设备上报", "cmp.server": "服务器复算",
+    "cmp.differs": "标黄的项目服务器与设备不同", "cmp.server_none": "服务器尚未给出测算", "k.dsr_after": "负债收入比（含方案）",
+    "signoff.title": "批准须填写审批理由", "signoff.intro": "报告带有以下标记，须由主管说明理由后才能批准：",
+    "signoff.reason": "审批理由（批准时必填）", "signoff.empty": "请先填写审批理由，再批准",
+    "blocked.title": "此报告不能批准", "blocked.text": "以下标记禁止批准：{flags}。可以退回修改、拒绝或转法务。",
+    "err.sign_off_required": "批准前须填写审批理由：报告带有以下标记：{flags}。请在审批理由中说明后再批准。",
+    "err.charge_cap": "方案的年化费率超过 24%（P-5），不能批准；可以退回修改、拒绝或转法务。",
+    "err.invalid_transition": "报告当前的状态不允许此操作，已载入最新状态。",
+    "err.contact_rule": "派单不符合联系规则：{m}", "k.sign_off": "审批理由",
+    "bulk.sign_off": "其中 {k} 份须在详情页填写审批理由或不能批准",
   },
   en: {
     "app.title": "FieldVisit supervisor desk", "nav.inbox": "Review", "nav.dispatch": "Dispatch", "nav.dashboard": "Dashboard",
     "nav.feedback": "Risk feedback", "nav.devices": "Devices", "nav.logout": "Sign out", "lang.other": "中文",
     "login.title": "Supervisor sign-in", "login.username": "Username", "login.password": "Password", "login.submit": "Sign in",
     "login.failed": "Wrong username or password", "login.locked": "Too many attempts, try again later", "login.role": "This account is not a supervisor or admin",
-    "state.submitted": "Submitted", "state.returned": "Returned", "state.resubmitted": "Resubmitted", "state.approved": "Approved",
-    "state.rejected": "Rejected", "state.escalated_legal": "Escalated to legal", "state.all": "All",
+    "state.all": "All",
     "f.investigator": "Investigator", "f.team": "Team", "f.bucket": "Bucket", "f.from": "Visit date from", "f.to": "to",
     "f.outcome": "Outcome", "f.verdict": "Plan verdict", "f.q": "Search (ID, district, address)", "f.any": "Any", "f.apply": "Filter",
-    "verdict.pass": "Affordable", "verdict.fail": "Over capacity", "verdict.none": "No plan",
+    "verdict.none": "No plan",
     "col.report": "Report", "col.visit": "Case", "col.district": "District", "col.bucket": "Bucket", "col.outcome": "Outcome",
     "col.plan": "Instalment", "col.verdict": "Verdict", "col.status": "State", "col.when": "Visited", "col.flags": "Flags",
     "col.investigators": "Investigators", "col.priority": "Priority", "col.planned": "Planned", "col.balance": "Overdue",
@@ -84,9 +91,7 @@ const I18N = {
     "detail.distance": "Check-in distance from the address", "detail.pdf": "Download PDF", "detail.actions": "Review",
     "p4.within": "P-4 ceiling {ceiling} (outstanding plus contractual interest): total repayable {total} is within it", "p4.over": "P-4: total repayable {total} is above the ceiling of {ceiling} (outstanding plus contractual interest); needs sign-off",
     "detail.version": "Version", "detail.schedule": "Schedule ({n} months)", "detail.diff": "Changes from the previous version", "detail.none": "None",
-    "act.approve": "Approve", "act.return": "Return for rework", "act.reject": "Reject", "act.escalate": "Escalate to legal",
     "act.comment": "Comment (required to return)", "act.route": "Legal route",
-    "route.lawyer_letter": "Lawyer's letter", "route.payment_order": "Payment order", "route.litigation": "Litigation", "route.mediation": "Mediation",
     "act.done": "Now: {s}", "err.412": "Someone else updated this report (its version changed). The latest version is loaded; check it and try again.",
     "err.409": "This action is not allowed in the current state", "err.422": "Check the input: {m}", "err.404": "Not found or not in your scope", "err.generic": "Failed: {m}",
     "err.network": "Cannot reach the server",
@@ -122,190 +127,29 @@ const I18N = {
     "disp.open_count": "To dispatch: {n}", "disp.suggest_count": "Suggestion: {n} visits", "disp.applying": "Assigning… {n}/{t}",
     "disp.reason": "Why", "disp.r_high": "High balance or M4+: led by the most experienced", "disp.r_load": "Balanced by the day's load", "disp.r_cover": "Fewer than two investigators cover {d}", "disp.r_capacity": "Daily capacity ({n} each) reached in {d}", "disp.pair": "Collectors", "dash.reports": "Reports", "dash.none": "None yet",
     "dev.pending_blobs": "Files to upload", "dev.wipe": "wipe",
+    "detail.rules": "Rule book", "rules.rule": "Rule", "rules.what": "Problem", "rules.severity": "Handling", "rules.field": "Where",
+    "cmp.title": "Assessment: device and server", "cmp.item": "Item", "cmp.device": "Device", "cmp.server": "Server",
+    "cmp.differs": "Highlighted items differ between the server and the device", "cmp.server_none": "The server has not assessed this report yet", "k.dsr_after": "DSR after plan",
+    "signoff.title": "Approval needs a sign-off reason", "signoff.intro": "The report carries these flags; a supervisor approves it only with a reason:",
+    "signoff.reason": "Sign-off reason (required to approve)", "signoff.empty": "Write the sign-off reason before approving",
+    "blocked.title": "This report cannot be approved", "blocked.text": "These flags forbid approval: {flags}. You can return it for rework, reject it or escalate it to legal.",
+    "err.sign_off_required": "Approval needs a sign-off reason: the report carries {flags}. Give the reason and approve again.",
+    "err.charge_cap": "The plan's charges are above 24% a year (P-5), so it cannot be approved; return it, reject it or escalate it to legal.",
+    "err.invalid_transition": "The report's current state does not allow this action; its latest state is loaded.",
+    "err.contact_rule": "The assignment breaks a contact rule: {m}", "k.sign_off": "Sign-off reason",
+    "bulk.sign_off": "{k} of them need a sign-off reason on their own page or cannot be approved",
   },
 };
 
-/* Code-list labels, taken from the app's catalogue (app/i18n) so the desk and the app say the same. */
-const CODES = {
-  zh: {
-    "outcome.MET_BORROWER": "见到本人",
-    "outcome.MET_FAMILY": "见到家属/同住人",
-    "outcome.MET_THIRD_PARTY": "见到其他第三方",
-    "outcome.NO_ONE_HOME": "无人在家",
-    "outcome.MOVED": "已搬离",
-    "outcome.ADDRESS_INVALID": "地址错误/查无此人",
-    "outcome.REFUSED_CONTACT": "拒绝沟通/拒不开门",
-    "outcome.ACCESS_DENIED": "无法进入小区",
-    "outcome.DECEASED_OR_INCAPACITATED": "据告已故或无行为能力",
-    "outcome.ABORTED_UNSAFE": "因安全原因中止",
-    "result.PTP": "承诺还款",
-    "result.PLAN_PROPOSED": "提出还款方案",
-    "result.PAID_VIA_OFFICIAL_CHANNEL": "已通过官方渠道还款",
-    "result.DISPUTE": "有争议",
-    "result.HARDSHIP_CLAIMED": "声称困难",
-    "result.REFUSES_TO_PAY": "拒绝还款",
-    "result.FOLLOW_UP_NEEDED": "需要跟进",
-    "reason.UNEMPLOYMENT": "失业",
-    "reason.INCOME_REDUCTION": "收入下降",
-    "reason.BUSINESS_FAILURE": "经营失败",
-    "reason.ILLNESS_INJURY": "疾病/受伤",
-    "reason.FAMILY_EVENT": "家庭变故",
-    "reason.OVER_INDEBTEDNESS": "多头借贷",
-    "reason.IMPULSIVE_SPENDING": "冲动消费",
-    "reason.PAYMENT_ISSUE": "忘记还款/扣款失败",
-    "reason.MERCHANT_DISPUTE": "商户纠纷",
-    "reason.FRAUD_ID_THEFT": "欺诈/身份冒用",
-    "reason.STRATEGIC_DEFAULT": "有能力但不愿还",
-    "reason.GAMBLING_OR_ILLEGAL": "赌博或违法活动",
-    "reason.OTHER": "其他",
-    "willingness.cooperative": "配合",
-    "willingness.hesitant": "犹豫",
-    "willingness.refuses": "拒绝",
-    "source.salary": "本人工资",
-    "source.spouse": "配偶收入",
-    "source.business": "经营收入",
-    "source.rent": "租金收入",
-    "source.pension": "养老金",
-    "source.benefits": "社会补助",
-    "source.maintenance": "抚养费",
-    "source.other": "其他",
-    "evidence.bank_statement": "银行流水（代发工资）",
-    "evidence.payslip": "工资条/收入证明",
-    "evidence.social_insurance_tax": "社保/公积金/个税",
-    "evidence.business_receipts": "经营流水",
-    "evidence.declared": "仅口述（按 50% 计入）",
-    "cat.HOUS": "住房",
-    "cat.UTIL": "水电通讯",
-    "cat.FOOD": "餐饮日用",
-    "cat.TRAN": "交通",
-    "cat.EDUC": "教育育儿",
-    "cat.MEDI": "医疗保险",
-    "cat.DEPN": "赡养扶养",
-    "cat.DEBT": "其他债务月供",
-    "cat.OTHR": "其他必要支出",
-    "option.P-INSTAL": "重新分期",
-    "option.P-WAIVE": "减免罚息费用",
-    "option.P-DEFER": "延期还款",
-    "option.P-SETTLE": "部分清偿结清",
-    "option.P-STEP": "阶梯还款",
-    "option.P-TOKEN": "最低还款过渡",
-    "option.P-PTP": "承诺一次性还款",
-    "agreement.written": "书面签字",
-    "agreement.e_signature": "电子签名",
-    "agreement.recorded_verbal": "录音口头确认",
-    "flag.collectors_differ": "外访人员与分配不一致",
-    "flag.checkin_outside_hours": "签到时间在 8:00–22:00 之外（R-1）",
-    "flag.checkin_outside_planned_date": "签到日期与计划不同",
-    "flag.plan_mismatch": "还款方案计算与服务器不一致",
-    "flag.visit_reassigned": "任务已改派",
-    "flag.report_final": "报告已结案，无法再修改",
-    "relation.family": "家属",
-    "relation.co_resident": "同住人",
-    "relation.neighbour": "邻居",
-    "relation.property_management": "物业",
-    "relation.employer": "单位",
-    "relation.other": "其他",
-    "location.inside_home": "室内（已获同意）",
-    "location.doorstep": "门口",
-    "location.public_place": "公共场所",
-    "attkind.visit_photo": "现场照片",
-    "attkind.payslip": "工资条",
-    "attkind.bank_statement": "银行流水",
-    "attkind.id_shown": "出示证件照片",
-    "attkind.agreement": "还款协议",
-    "attkind.document": "其他文件",
-    "attkind.audio": "录音",
-  },
-  en: {
-    "outcome.MET_BORROWER": "Met the borrower",
-    "outcome.MET_FAMILY": "Met a family member or co-resident",
-    "outcome.MET_THIRD_PARTY": "Met another third party",
-    "outcome.NO_ONE_HOME": "No one home",
-    "outcome.MOVED": "Moved away",
-    "outcome.ADDRESS_INVALID": "Address invalid / person unknown",
-    "outcome.REFUSED_CONTACT": "Refused to talk or open the door",
-    "outcome.ACCESS_DENIED": "Access denied (gate, guard)",
-    "outcome.DECEASED_OR_INCAPACITATED": "Reported deceased or incapacitated",
-    "outcome.ABORTED_UNSAFE": "Aborted for safety",
-    "result.PTP": "Promise to pay",
-    "result.PLAN_PROPOSED": "Plan proposed",
-    "result.PAID_VIA_OFFICIAL_CHANNEL": "Paid via an official channel",
-    "result.DISPUTE": "Dispute",
-    "result.HARDSHIP_CLAIMED": "Hardship claimed",
-    "result.REFUSES_TO_PAY": "Refuses to pay",
-    "result.FOLLOW_UP_NEEDED": "Follow-up needed",
-    "reason.UNEMPLOYMENT": "Unemployment",
-    "reason.INCOME_REDUCTION": "Income reduction",
-    "reason.BUSINESS_FAILURE": "Business failure",
-    "reason.ILLNESS_INJURY": "Illness or injury",
-    "reason.FAMILY_EVENT": "Family event",
-    "reason.OVER_INDEBTEDNESS": "Over-indebtedness",
-    "reason.IMPULSIVE_SPENDING": "Impulsive spending",
-    "reason.PAYMENT_ISSUE": "Forgot or auto-debit failed",
-    "reason.MERCHANT_DISPUTE": "Merchant dispute",
-    "reason.FRAUD_ID_THEFT": "Fraud or identity theft",
-    "reason.STRATEGIC_DEFAULT": "Able but unwilling",
-    "reason.GAMBLING_OR_ILLEGAL": "Gambling or illegal activity",
-    "reason.OTHER": "Other",
-    "willingness.cooperative": "Cooperative",
-    "willingness.hesitant": "Hesitant",
-    "willingness.refuses": "Refuses",
-    "source.salary": "Salary",
-    "source.spouse": "Spouse or partner",
-    "source.business": "Business",
-    "source.rent": "Rent received",
-    "source.pension": "Pension",
-    "source.benefits": "Social benefits",
-    "source.maintenance": "Maintenance received",
-    "source.other": "Other",
-    "evidence.bank_statement": "Bank statement (payroll)",
-    "evidence.payslip": "Payslip or employer letter",
-    "evidence.social_insurance_tax": "Social insurance or tax records",
-    "evidence.business_receipts": "Business receipts",
-    "evidence.declared": "Declared only (counts 50%)",
-    "cat.HOUS": "Housing",
-    "cat.UTIL": "Utilities & phone",
-    "cat.FOOD": "Food & household",
-    "cat.TRAN": "Transport",
-    "cat.EDUC": "Education & childcare",
-    "cat.MEDI": "Medical & insurance",
-    "cat.DEPN": "Support of dependants",
-    "cat.DEBT": "Other debt service",
-    "cat.OTHR": "Other essential",
-    "option.P-INSTAL": "Re-amortised instalments",
-    "option.P-WAIVE": "Waive penalty and fees",
-    "option.P-DEFER": "Payment holiday",
-    "option.P-SETTLE": "Partial settlement",
-    "option.P-STEP": "Step-up payments",
-    "option.P-TOKEN": "Token payments",
-    "option.P-PTP": "Promise to pay",
-    "agreement.written": "Written",
-    "agreement.e_signature": "E-signature",
-    "agreement.recorded_verbal": "Recorded verbal agreement",
-    "flag.collectors_differ": "Collectors differ from the assignment",
-    "flag.checkin_outside_hours": "Check-in outside 08:00–22:00 (R-1)",
-    "flag.checkin_outside_planned_date": "Check-in not on the planned date",
-    "flag.plan_mismatch": "Plan figures differ from the server's",
-    "flag.visit_reassigned": "Visit was reassigned",
-    "flag.report_final": "The report is final and cannot change",
-    "relation.family": "Family",
-    "relation.co_resident": "Co-resident",
-    "relation.neighbour": "Neighbour",
-    "relation.property_management": "Property management",
-    "relation.employer": "Employer",
-    "relation.other": "Other",
-    "location.inside_home": "Inside the home (allowed)",
-    "location.doorstep": "At the door",
-    "location.public_place": "Public place",
-    "attkind.visit_photo": "Visit photo",
-    "attkind.payslip": "Payslip",
-    "attkind.bank_statement": "Bank statement",
-    "attkind.id_shown": "ID shown",
-    "attkind.agreement": "Agreement",
-    "attkind.document": "Document",
-    "attkind.audio": "Audio",
-  },
-};
+/* Code-list, flag and rule labels: the one catalogue (models/labels.py) the app and the PDF use too,
+   served by the central server at /desk/labels.json so the desk needs nothing from outside. */
+const LABELS = { zh: {}, en: {} };
+async function loadLabels() {
+  const get = async (lang) => {
+    try { const r = await fetch(`/desk/labels.json?lang=${lang}`); return r.ok ? await r.json() : {}; } catch (e) { return {}; }
+  };
+  [LABELS.zh, LABELS.en] = await Promise.all([get("zh-CN"), get("en")]);
+}
 
 const S = {
   lang: localStorage.getItem("fv.desk.lang") || "zh",
@@ -318,7 +162,7 @@ const S = {
 
 function code(kind, v) {
   if (v === null || v === undefined || v === "") return "";
-  return (CODES[S.lang] && CODES[S.lang][kind + "." + v]) || CODES.zh[kind + "." + v] || String(v);
+  return (LABELS[S.lang] && LABELS[S.lang][kind + "." + v]) || LABELS.zh[kind + "." + v] || String(v);
 }
 function listJoin(items) { return items.join(S.lang === "zh" ? "、" : ", "); }
 function t(key, vars) {
@@ -362,8 +206,19 @@ async function api(method, path, { json, body, headers = {}, raw = false } = {})
   data.__etag = r.headers.get("ETag");
   return data;
 }
+function flagList(flags) {
+  return listJoin((flags || []).map((f) => code("flag", typeof f === "string" ? f : (f && (f.flag || f.code)) || "")).filter(Boolean));
+}
 function errText(e) {
+  const kind = (e.body && e.body.error) || "";
   if (e.status === 412) return t("err.412");
+  if (e.status === 409 && kind === "sign_off_required") return t("err.sign_off_required", { flags: flagList(e.body.details) });
+  if (e.status === 409 && kind === "charge_cap") return t("err.charge_cap");
+  if (e.status === 409 && kind === "invalid_transition") return t("err.invalid_transition");
+  if (e.status === 409 && kind === "contact_rule") {
+    return t("err.contact_rule", { m: (e.body.details || []).map((x) => (typeof x === "string" ? x : [x.rule && `${x.rule} ${code("rule", x.rule)}`, x.msg].filter(Boolean).join("：")))
+      .join("; ") });
+  }
   if (e.status === 409) return t("err.409");
   if (e.status === 404) return t("err.404");
   if (e.status === 422) {
@@ -443,7 +298,7 @@ async function viewInbox() {
       <label>${t("f.from")}<input type="date" name="from" value="${esc(f.from || "")}"></label>
       <label>${t("f.to")}<input type="date" name="to" value="${esc(f.to || "")}"></label>
       <label>${t("f.outcome")}<select name="outcome"><option value="">${t("f.any")}</option>${OUTCOMES.map((o) => `<option value="${o}" ${f.outcome === o ? "selected" : ""}>${esc(code("outcome", o))}</option>`).join("")}</select></label>
-      <label>${t("f.verdict")}<select name="verdict"><option value="">${t("f.any")}</option>${["pass", "fail"].map((v) => `<option value="${v}" ${f.verdict === v ? "selected" : ""}>${t("verdict." + v)}</option>`).join("")}</select></label>
+      <label>${t("f.verdict")}<select name="verdict"><option value="">${t("f.any")}</option>${["pass", "fail"].map((v) => `<option value="${v}" ${f.verdict === v ? "selected" : ""}>${code("verdict", v)}</option>`).join("")}</select></label>
       <label>${t("f.q")}<input name="q" value="${esc(f.q || "")}"></label>
       <button class="primary" type="submit">${t("f.apply")}</button>
     </form>
@@ -475,22 +330,22 @@ async function refreshInbox() {
   S.inbox.items = r.items; S.inbox.selected.clear();
   const counts = r.counts || {};
   const total = STATES.reduce((a, s) => a + (counts[s] || 0), 0);
-  $("#state-chips").innerHTML = [["", t("state.all"), total], ...STATES.map((s) => [s, t("state." + s), counts[s] || 0])]
+  $("#state-chips").innerHTML = [["", t("state.all"), total], ...STATES.map((s) => [s, code("report_status", s), counts[s] || 0])]
     .map(([s, label, n]) => `<span class="chip ${S.inbox.status === s ? "active" : ""}" data-state="${s}" data-testid="count-${s || "all"}">${esc(label)}<b>${n}</b></span>`).join("");
   $$("#state-chips .chip").forEach((c) => { c.onclick = () => { S.inbox.status = c.dataset.state; S.inbox.offset = 0; refreshInbox(); }; });
   if (!r.items.length) { $("#inbox-table").innerHTML = `<p class="muted">${t("empty")}</p>`; return; }
   const bucketLabel = (b) => (b != null ? "M" + esc(b) + (b >= 7 ? "+" : "") : "");
   const rows = r.items.map((i) => {
-    const flags = (i.flags || []).map((x) => `<span class="badge flag" title="${esc(x)}">${esc(code("flag", x))}</span>`).join(" ");
+    const flags = (i.flags || []).map((x) => `<span class="badge flag" data-flag="${esc(x)}" title="${esc(code("flag_help", x))}">${esc(code("flag", x))}</span>`).join(" ");
     const inc = i.incomplete ? ` <span class="badge flag">${esc(t("col.incomplete"))}</span>` : "";
     return `<tr class="clickable" data-id="${esc(i.report_id)}">
       <td><input type="checkbox" data-sel="${esc(i.report_id)}" aria-label="${esc(i.external_id || i.report_id)}" ${["submitted", "resubmitted"].includes(i.status) ? "" : "disabled"}></td>
       <td data-col="visit"><a href="#/report/${esc(i.report_id)}">${esc(i.external_id || i.visit_id)}</a></td><td data-col="borrower">${esc(i.borrower_name_masked || "")}</td>
       <td data-col="district">${esc(i.district || "")}</td><td data-col="bucket">${bucketLabel(i.bucket)}</td>
       <td data-col="outcome">${esc(code("outcome", i.outcome))}</td>
-      <td data-col="verdict">${i.verdict ? esc(t("verdict." + i.verdict)) : ""}</td><td data-col="investigator">${esc(i.investigator_id ? userName(i.investigator_id) : "")}</td>
+      <td data-col="verdict">${i.verdict ? esc(code("verdict", i.verdict)) : ""}</td><td data-col="investigator">${esc(i.investigator_id ? userName(i.investigator_id) : "")}</td>
       <td data-col="visit_date">${esc(i.visit_date || "")}</td>
-      <td data-col="status"><span class="badge ${esc(i.status)}">${esc(t("state." + i.status))}</span> <span class="muted">v${esc(i.server_version)}</span></td><td data-col="flags">${flags}${inc}</td></tr>`;
+      <td data-col="status"><span class="badge ${esc(i.status)}">${esc(code("report_status", i.status))}</span> <span class="muted">v${esc(i.server_version)}</span></td><td data-col="flags">${flags}${inc}</td></tr>`;
   }).join("");
   const a = S.inbox.offset + 1, b = S.inbox.offset + r.items.length;
   $("#inbox-table").innerHTML = `<table data-testid="inbox"><thead><tr><th></th><th>${t("col.visit")}</th><th>${t("col.borrower")}</th><th>${t("col.district")}</th><th>${t("col.bucket")}</th><th>${t("col.outcome")}</th><th>${t("col.verdict")}</th><th>${t("k.investigator")}</th><th>${t("col.visit_date")}</th><th>${t("col.status")}</th><th>${t("col.flags")}</th></tr></thead><tbody>${rows}</tbody></table>
@@ -502,12 +357,12 @@ async function refreshInbox() {
 }
 
 async function bulkApprove(items) {
-  let n = 0, failed = 0;
+  let n = 0, failed = 0, gated = 0;
   for (const i of items) {
     try { await api("POST", `/v1/reports/${i.report_id}/review`, { json: { action: "approve", comment: "" }, headers: { "If-Match": `"v${i.server_version}"` } }); n++; }
-    catch (e) { failed++; }
+    catch (e) { failed++; if (["sign_off_required", "charge_cap"].includes(e.body && e.body.error)) gated++; }
   }
-  toast(t("bulk.done", { n, f: failed }), failed > 0);
+  toast(t("bulk.done", { n, f: failed }) + (gated ? " · " + t("bulk.sign_off", { k: gated }) : ""), failed > 0);
   refreshInbox();
 }
 
@@ -543,6 +398,49 @@ function budgetChart(aff) {
   return `<table class="bars"><tbody>${items.map(([k, v]) => `<tr><td>${t(k)}</td><td style="width:50%"><div class="bar${Number(v) < 0 ? " neg" : ""}" style="width:${(Math.abs(Number(v) || 0) / max) * 100}%"></div></td><td class="num">${money(v)}</td></tr>`).join("")}</tbody></table>`;
 }
 
+/* The rule book's findings: each flag with its label and the sentence that names its rule, then every
+   problem the server's rule book found in the current version. */
+function flagsCard(flags, rules, missing) {
+  if (!flags.length && !rules.length && !missing) return "";
+  const items = flags.map((x) => `<li data-testid="flag-${esc(x)}" data-flag="${esc(x)}"><span class="badge flag">${esc(code("flag", x))}</span> <span class="help">${esc(code("flag_help", x) === x ? "" : code("flag_help", x))}</span></li>`).join("");
+  const ruleRows = rules.map((r) => {
+    const what = r.flag ? code("flag", r.flag) : (LABELS.zh["flag." + r.code] ? code("flag", r.code) : code("rule", r.rule));
+    return `<tr class="sev-${esc(r.severity)}"><td><strong>${esc(r.rule || "")}</strong> <span class="muted">${esc(r.rule ? code("rule", r.rule) : "")}</span></td><td>${esc(what)}</td><td><span class="badge sev ${esc(r.severity)}">${esc(code("severity", r.severity))}</span></td><td class="muted" title="${esc(r.field || "")}">${esc(r.field ? pathLabel(r.field) : "")}</td></tr>`;
+  }).join("");
+  return `<div class="card flags" data-testid="report-flags"><h3>${t("detail.flags")}</h3>
+    ${items ? `<ul class="flag-list">${items}</ul>` : ""}
+    ${missing ? `<p><span class="badge flag">${esc(t("detail.incomplete", { n: missing }))}</span></p>` : ""}
+    ${ruleRows ? `<h4>${t("detail.rules")}</h4><table data-testid="rules"><thead><tr><th>${t("rules.rule")}</th><th>${t("rules.what")}</th><th>${t("rules.severity")}</th><th>${t("rules.field")}</th></tr></thead><tbody>${ruleRows}</tbody></table>` : ""}</div>`;
+}
+
+/* The household's figures as the device computed them (its own buffer and DSR limit) beside the server's
+   recomputation with the lender's settings; a row where they differ is highlighted. */
+const ASSESS_ROWS = [["net_income", "k.net_income", "money"], ["essential_expenses", "k.essential", "money"], ["debt_service", "k.debt", "money"],
+  ["disposable_income", "k.disposable", "money"], ["capacity", "k.capacity", "money"], ["dsr_after", "k.dsr_after", "rate"], ["verdict", "k.verdict", "verdict"]];
+function assessValue(kind, v) {
+  if (v === undefined || v === null || v === "") return "—";
+  if (kind === "money") return money(v);
+  if (kind === "rate") return pct(v);
+  return esc(code("verdict", v));
+}
+function assessDiffers(kind, a, b) {
+  if (a == null || b == null || a === "" || b === "") return false;
+  if (kind === "money") return Math.round(Number(a) * 100) !== Math.round(Number(b) * 100);
+  if (kind === "rate") return Math.round(Number(a) * 10000) !== Math.round(Number(b) * 10000);
+  return String(a) !== String(b);
+}
+function compareTable(device, server) {
+  if (!device && !server) return "";
+  const rows = ASSESS_ROWS.map(([k, label, kind]) => {
+    const a = device ? device[k] : null, b = server ? server[k] : null;
+    const differs = assessDiffers(kind, a, b);
+    return `<tr data-testid="cmp-${k}" class="${differs ? "differs" : ""}" ${differs ? 'data-differs="true"' : ""}><td>${t(label)}</td><td class="num">${assessValue(kind, a)}</td><td class="num">${assessValue(kind, b)}</td></tr>`;
+  }).join("");
+  const anyDiff = ASSESS_ROWS.some(([k, , kind]) => device && server && assessDiffers(kind, device[k], server[k]));
+  return `<div data-testid="assessment-compare"><h4>${t("cmp.title")}</h4><table class="compare"><thead><tr><th>${t("cmp.item")}</th><th class="num">${t("cmp.device")}</th><th class="num">${t("cmp.server")}</th></tr></thead><tbody>${rows}</tbody></table>
+    ${!server ? `<p class="muted">${t("cmp.server_none")}</p>` : anyDiff ? `<p class="warn">${t("cmp.differs")}</p>` : ""}</div>`;
+}
+
 function section(id, title, body) {
   return `<div class="card" data-testid="section-${id}"><h3>${title}</h3>${body}</div>`;
 }
@@ -566,6 +464,15 @@ async function viewReport(id, opts = {}) {
   const conflicts = d.conflicts || [];
   const comments = d.comments || [];
   const canReview = ["submitted", "resubmitted", "returned"].includes(d.status);
+  // Sign-off (P-3, P-5, P-6): the server says which flags need a reason and which forbid approval; a 409
+  // from a server that did not say so beforehand adds its flags here.
+  const signOff = d.sign_off || {};
+  const blocked = Array.from(new Set([...(signOff.blocked || []), ...(opts.blocked || [])]));
+  const required = Array.from(new Set([...(signOff.required || []), ...(opts.signOffRequired || [])]));
+  const draft = opts.draft || {};
+  // A server without the rule book recomputed with the device's own settings: that is the device's view.
+  const deviceAssessment = "device_assessment" in d ? d.device_assessment : aff;
+  const serverAssessment = d.server_assessment || null;
   const missing = (d.missing_blobs || []).length;
   const names = (ids) => listJoin((ids || []).map(userName));
 
@@ -582,11 +489,12 @@ async function viewReport(id, opts = {}) {
     ["k.reasons", esc(listJoin((iv.reasons || []).map((x) => code("reason", x))))], ["k.primary", esc(code("reason", iv.primary_reason))],
     ["k.willingness", esc(code("willingness", iv.willingness))], ["k.hardship", yn(iv.hardship)],
     ["k.promise", iv.promise ? esc(`¥${iv.promise.amount} · ${iv.promise.date}`) : ""], ["k.notes", esc(iv.notes || "")]]) : `<p class="muted">${t("detail.none")}</p>`;
-  const lines = as ? `<table><thead><tr><th></th><th></th><th class="num"></th></tr></thead><tbody>${(as.incomes || []).map((l) => `<tr><td>${t("k.income")} · ${esc(code("source", l.source))}</td><td class="muted">${esc(code("evidence", l.evidence))}</td><td class="num">${money(l.amount)}</td></tr>`).join("")}${(as.expenses || []).map((l) => `<tr><td>${t("k.expense")} · ${esc(code("cat", l.category))}</td><td></td><td class="num">${money(l.amount)}</td></tr>`).join("")}</tbody></table>` : "";
-  const assessment = as ? `<div class="grid2"><div>${kv(aff ? [["k.net_income", money(aff.net_income)], ["k.essential", money(aff.essential_expenses)], ["k.debt", money(aff.debt_service)], ["k.disposable", money(aff.disposable_income)], ["k.capacity", money(aff.capacity)], ["k.dsr", pct(aff.dsr_after)], ["k.min_term", esc(aff.min_term_months ?? "")], ["k.verdict", aff.verdict ? `<span class="badge ${aff.verdict === "pass" ? "approved" : "rejected"}">${esc(t("verdict." + aff.verdict))}</span>` : ""]] : [])}${lines}</div>
-      <div>${budgetChart(aff)}</div></div>` : "";
+  const lines = as ? `<table><thead><tr><th></th><th></th><th class="num"></th></tr></thead><tbody>${(as.incomes || []).map((l) => `<tr><td>${t("k.income")} · ${esc(code("source", l.source))}</td><td class="muted">${esc(code("evidence", l.evidence))}</td><td class="num">${money(l.amount)}</td></tr>`).join("")}${(as.expenses || []).map((l) => `<tr><td>${t("k.expense")} · ${esc(code("category", l.category))}</td><td></td><td class="num">${money(l.amount)}</td></tr>`).join("")}</tbody></table>` : "";
+  const compare = compareTable(deviceAssessment, serverAssessment);
+  const assessment = `${compare}` + (as ? `<div class="grid2"><div>${kv(aff ? [["k.net_income", money(aff.net_income)], ["k.essential", money(aff.essential_expenses)], ["k.debt", money(aff.debt_service)], ["k.disposable", money(aff.disposable_income)], ["k.capacity", money(aff.capacity)], ["k.dsr", pct(aff.dsr_after)], ["k.min_term", esc(aff.min_term_months ?? "")], ["k.verdict", aff.verdict ? `<span class="badge ${aff.verdict === "pass" ? "approved" : "rejected"}">${esc(code("verdict", aff.verdict))}</span>` : ""]] : [])}${lines}</div>
+      <div>${budgetChart(aff)}</div></div>` : "");
   const planHtml = plan ? `<div class="grid2"><div>
-      <p class="apr" data-testid="apr">${t("k.apr")}: ${pct(plan.apr_compound)} ${aff && aff.verdict ? `<span class="badge ${aff.verdict === "pass" ? "approved" : "rejected"}">${esc(t("verdict." + aff.verdict))}</span>` : ""}</p>
+      <p class="apr" data-testid="apr">${t("k.apr")}: ${pct(plan.apr_compound)} ${aff && aff.verdict ? `<span class="badge ${aff.verdict === "pass" ? "approved" : "rejected"}">${esc(code("verdict", aff.verdict))}</span>` : ""}</p>
       ${kv([["k.apr_simple", pct(plan.apr_simple)], ["k.option", esc(code("option", plan.option))], ["k.instalment", money(plan.instalment)], ["k.term", esc(plan.term_months)], ["k.rate", pct(plan.monthly_rate)], ["k.total", money(plan.total_payment)], ["k.override", esc(plan.override_reason || "")], ["k.agreement", esc(code("agreement", plan.agreement))]])}</div>
       <div><h4>${t("detail.recompute")}</h4>${recompute ? kv([["k.instalment", money(recompute.instalment)], ["k.total", money(recompute.total_payment)], ["k.apr", pct(recompute.apr_compound)], ["k.apr_simple", pct(recompute.apr_simple)]]) : `<p class="muted">${t("detail.none")}</p>`}
       ${d.p4 ? `<p class="${d.p4.within ? "muted" : "error"}" data-testid="p4">${t(d.p4.within ? "p4.within" : "p4.over", { total: money(d.p4.total_repayable), ceiling: money(d.p4.ceiling) })}</p>` : ""}
@@ -598,34 +506,38 @@ async function viewReport(id, opts = {}) {
       ${i > 0 ? (diff ? `<table class="diff"><thead><tr><th>${t("detail.field")}</th><th>${t("detail.before")}</th><th>${t("detail.after")}</th></tr></thead><tbody>${diff}</tbody></table>` : `<p class="muted">${t("detail.no_changes")}</p>`) : ""}</details>`;
   }).join("") || `<p class="muted">${t("detail.none")}</p>`;
   const commentsHtml = comments.map((m) => `<div class="comment"><span class="badge ${esc(({ approve: "approved", return: "returned", reject: "rejected", escalate_legal: "escalated_legal" })[m.action] || "")}">${esc(t("act." + m.action + "_done"))}</span> <strong>${esc(m.author_name || userName(m.author_id))}</strong> <span class="muted">· ${esc(localTime(m.at))} · v${esc(m.server_version)}</span>
-      ${m.comment ? `<p>${esc(m.comment)}</p>` : ""}${m.route ? `<p class="muted">${t("act.route")}: ${esc(t("route." + m.route))}</p>` : ""}</div>`).join("") || `<p class="muted">${t("detail.none")}</p>`;
+      ${m.comment ? `<p>${esc(m.comment)}</p>` : ""}${m.sign_off_reason ? `<p data-testid="comment-sign-off"><span class="muted">${t("k.sign_off")}：</span>${esc(m.sign_off_reason)}</p>` : ""}${m.route ? `<p class="muted">${t("act.route")}: ${esc(code("route", m.route))}</p>` : ""}</div>`).join("") || `<p class="muted">${t("detail.none")}</p>`;
 
   $("#main").innerHTML = `
     <p><a href="#/inbox">← ${t("detail.back")}</a></p>
     ${opts.notice ? `<div class="card notice" role="alert" data-testid="review-notice">${esc(opts.notice)}</div>` : ""}
     <div class="card head">
-      <div><h2>${esc(visit.external_id || d.visit_id || "")} <span class="badge ${esc(d.status)}" id="report-status" data-testid="report-status">${esc(t("state." + d.status))}</span></h2>
+      <div><h2>${esc(visit.external_id || d.visit_id || "")} <span class="badge ${esc(d.status)}" id="report-status" data-testid="report-status">${esc(code("report_status", d.status))}</span></h2>
       <span class="muted">${t("detail.version")} v${esc(d.server_version)} · ${esc(visit.district || "")} · ${visit.bucket != null ? "M" + esc(visit.bucket) : ""} · ${t("k.planned")} ${esc(visit.planned_date || "")} · ${t("k.case_collectors")} ${esc(names(visit.investigator_ids))} · ${t("k.investigator")} ${esc(userName(d.investigator_id))}</span></div>
       <div class="row"><button id="pdf-btn" type="button">${t("detail.pdf")}</button></div>
     </div>
-    ${(d.flags || []).length || missing ? `<div class="card flags" data-testid="report-flags"><strong>${t("detail.flags")}</strong> ${(d.flags || []).map((x) => `<span class="badge flag" title="${esc(x)}">${esc(code("flag", x))}</span>`).join(" ")} ${missing ? `<span class="badge flag">${esc(t("detail.incomplete", { n: missing }))}</span>` : ""}</div>` : ""}
+    ${flagsCard(d.flags || [], d.rules || [], missing)}
     <div class="layout">
       <div class="col-main">
         <div class="grid2">${section("checkin", t("detail.checkin"), checkin)}
           <div class="card" data-testid="section-outcome"><h3>${t("detail.outcome")}</h3>${outcome}
             <div data-testid="section-interview"><h3 class="sub">${t("detail.interview")}</h3>${interview}</div></div></div>
         ${plan ? section("plan", t("detail.plan"), planHtml) : ""}
-        ${as ? section("assessment", t("detail.assessment"), assessment) : ""}
+        ${as || serverAssessment ? section("assessment", t("detail.assessment"), assessment) : ""}
         ${(rep.attachments || []).length ? `<div class="card photos" data-testid="section-photos"><h3>${t("detail.photos")}</h3><div id="photos"></div></div>` : ""}
       </div>
       <div class="col-side">
         ${canReview ? `<form class="card" id="review-form" data-testid="review-form"><h3>${t("detail.actions")}</h3>
-          <label class="block">${t("act.comment")}<textarea name="comment" id="review-comment"></textarea></label>
+          <label class="block">${t("act.comment")}<textarea name="comment" id="review-comment">${esc(draft.comment || "")}</textarea></label>
+          ${d.status !== "returned" && blocked.length ? `<div class="gate blocked" data-testid="approve-blocked" id="approve-blocked" role="note"><strong>${t("blocked.title")}</strong><p>${esc(t("blocked.text", { flags: flagList(blocked) }))}</p></div>` : ""}
+          ${d.status !== "returned" && required.length && !blocked.length ? `<fieldset class="gate sign-off" data-testid="sign-off"><legend>${t("signoff.title")}</legend><p>${t("signoff.intro")}</p>
+            <ul>${required.map((f) => `<li data-flag="${esc(f)}"><strong>${esc(code("flag", f))}</strong> <span class="muted">${esc(code("flag_help", f) === f ? "" : code("flag_help", f))}</span></li>`).join("")}</ul>
+            <label class="block">${t("signoff.reason")}<textarea name="sign_off_reason" id="sign-off-reason" required aria-required="true">${esc(draft.sign_off_reason || "")}</textarea></label></fieldset>` : ""}
           <div class="row">
-          ${d.status !== "returned" ? `<button type="button" class="primary" data-action="approve">${t("act.approve")}</button><button type="button" data-action="return">${t("act.return")}</button>` : ""}
-          <button type="button" class="danger" data-action="reject">${t("act.reject")}</button></div>
-          <div class="row" style="margin-top:10px"><label>${t("act.route")}<select name="route"><option value="">—</option>${["lawyer_letter", "payment_order", "litigation", "mediation"].map((r) => `<option value="${r}">${t("route." + r)}</option>`).join("")}</select></label>
-          <button type="button" data-action="escalate_legal">${t("act.escalate")}</button></div>
+          ${d.status !== "returned" ? `<button type="button" class="primary" data-action="approve" ${blocked.length ? 'disabled aria-describedby="approve-blocked"' : ""}>${code("action", "approve")}</button><button type="button" data-action="return">${code("action", "return")}</button>` : ""}
+          <button type="button" class="danger" data-action="reject">${code("action", "reject")}</button></div>
+          <div class="row" style="margin-top:10px"><label>${t("act.route")}<select name="route"><option value="">—</option>${["lawyer_letter", "payment_order", "litigation", "mediation"].map((r) => `<option value="${r}">${code("route", r)}</option>`).join("")}</select></label>
+          <button type="button" data-action="escalate_legal">${code("action", "escalate_legal")}</button></div>
           <p class="error" id="review-error" role="alert"></p></form>` : ""}
         <div class="card" data-testid="comments"><h3>${t("detail.comments")}</h3>${commentsHtml}</div>
         <div class="card" data-testid="history"><h3>${t("detail.history")}</h3>${historyHtml}
@@ -634,22 +546,38 @@ async function viewReport(id, opts = {}) {
     </div>`;
   $("#pdf-btn").onclick = () => download(`/v1/reports/${encodeURIComponent(id)}/pdf`, `report-${id}.pdf`);
   if ((rep.attachments || []).length) loadPhotos(rep.attachments);
+  if ($("#sign-off-reason")) $("#sign-off-reason").oninput = () => { $("#review-error").textContent = ""; };
   $$("#review-form [data-action]").forEach((b) => {
     b.onclick = async () => {
       const f = new FormData($("#review-form"));
       const body = { action: b.dataset.action, comment: f.get("comment") || "" };
       if (f.get("route")) body.route = f.get("route");
+      const reason = String(f.get("sign_off_reason") || "").trim();
+      if (body.action === "approve" && required.length) {
+        if (!reason) { $("#review-error").textContent = t("signoff.empty"); $("#sign-off-reason").focus(); return; }
+        body.sign_off_reason = reason;
+      }
+      const kept = { comment: body.comment, sign_off_reason: reason };
+      const enable = () => $$("#review-form button").forEach((x) => { x.disabled = x.dataset.action === "approve" && blocked.length > 0; });
       $$("#review-form button").forEach((x) => { x.disabled = true; });
       try {
         const r = await api("POST", `/v1/reports/${encodeURIComponent(id)}/review`, { json: body, headers: { "If-Match": etag } });
-        toast(t("act.done", { s: t("state." + r.status) }));
+        toast(t("act.done", { s: code("report_status", r.status) }));
         await viewReport(id);
       } catch (e) {
         const msg = errText(e);
         toast(msg, true);
-        // 412: someone changed the report; show the fresh state with the message kept on screen.
-        if (e.status === 412 || e.status === 409) { await viewReport(id, { notice: msg }); return; }
-        $$("#review-form button").forEach((x) => { x.disabled = false; });
+        // 412/409: the report or its rules changed; show the fresh state with the message kept on screen, the
+        // gate the server named, and what the supervisor had typed.
+        if (e.status === 412 || e.status === 409) {
+          const kind = (e.body && e.body.error) || "";
+          const named = (e.body.details || []).filter((x) => typeof x === "string");
+          await viewReport(id, { notice: msg, draft: kept,
+            signOffRequired: kind === "sign_off_required" ? named : [],
+            blocked: kind === "charge_cap" ? (named.length ? named : ["above_charge_cap"]) : [] });
+          return;
+        }
+        enable();
         $("#review-error").textContent = msg;
       }
     };
@@ -860,7 +788,7 @@ async function viewFeedback() {
       events.push(...r.events); since = r.cursor; if (!r.has_more) break;
     }
     $("#feed").innerHTML = events.length ? `<table><thead><tr><th>${t("fb.type")}</th><th>${t("col.visit")}</th><th>${t("k.instalment")}</th><th>${t("act.route")}</th><th>${t("fb.at")}</th></tr></thead><tbody>
-      ${events.reverse().map((e) => `<tr class="clickable" data-id="${esc(e.report_id)}"><td><span class="badge ${esc(({ report_approved: "approved", report_rejected: "rejected", legal_escalated: "escalated_legal" })[e.type] || "")}">${esc(t("fb." + e.type))}</span></td><td>${esc(e.external_id || e.visit_id)}</td><td class="num">${e.data && e.data.plan ? money(e.data.plan.instalment) : ""}</td><td>${e.data && e.data.route ? esc(t("route." + e.data.route)) : ""}</td><td>${esc(localTime(e.at))}</td></tr>`).join("")}</tbody></table>` : `<p class="muted">${t("empty")}</p>`;
+      ${events.reverse().map((e) => `<tr class="clickable" data-id="${esc(e.report_id)}"><td><span class="badge ${esc(({ report_approved: "approved", report_rejected: "rejected", legal_escalated: "escalated_legal" })[e.type] || "")}">${esc(t("fb." + e.type))}</span></td><td>${esc(e.external_id || e.visit_id)}</td><td class="num">${e.data && e.data.plan ? money(e.data.plan.instalment) : ""}</td><td>${e.data && e.data.route ? esc(code("route", e.data.route)) : ""}</td><td>${esc(localTime(e.at))}</td></tr>`).join("")}</tbody></table>` : `<p class="muted">${t("empty")}</p>`;
     $$("#feed tr.clickable").forEach((tr) => { tr.onclick = () => { location.hash = "#/report/" + tr.dataset.id; }; });
   } catch (e) { $("#feed").innerHTML = `<p class="error">${esc(errText(e))}</p>`; }
 }
@@ -897,8 +825,9 @@ function route() {
   ({ inbox: viewInbox, report: () => viewReport(arg), dispatch: viewDispatch, dashboard: viewDashboard, feedback: viewFeedback, devices: viewDevices, login: viewInbox }[page] || viewInbox)();
 }
 window.addEventListener("hashchange", route);
-document.addEventListener("DOMContentLoaded", () => {
+document.addEventListener("DOMContentLoaded", async () => {
   $("#lang-btn").onclick = toggleLang;
   $("#logout-btn").onclick = logout;
+  await loadLabels();
   route();
 });

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -234,3 +235,22 @@ def test_push_applies_the_report_when_the_body_is_as_deep_as_the_protocol(server
     )
     assert r.status_code == 200, r.text
     assert r.json()["results"][0]["status"] == "applied"
+
+
+def test_cli_import_reports_the_row_error_and_refuses_a_file_nested_without_end(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from cli.main import main
+
+    db = str(tmp_path / "cli.db")
+    recs = generate_import_records(2, seed=46, team="hz-a")
+    recs[1]["dpd"] = "12"  # a string where the protocol wants a JSON integer
+    good = tmp_path / "cases.json"
+    good.write_text(json.dumps({"records": recs}, ensure_ascii=False), encoding="utf-8")
+    assert main(["import", str(good), "--db", db]) == 0
+    out = capsys.readouterr().out
+    assert "created 1, updated 0, errors 1" in out and "row 2 dpd" in out
+    deep = tmp_path / "deep.json"
+    deep.write_text('{"records": [' + _nested(10_000) + "]}", encoding="utf-8")
+    assert main(["import", str(deep), "--db", db]) == 2
+    assert "not valid JSON" in capsys.readouterr().err

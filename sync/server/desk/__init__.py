@@ -6,25 +6,24 @@ Supervisors need only a browser; every rule stays in the API the desk calls.
 from __future__ import annotations
 
 import math
-from datetime import date
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
-from fastapi.responses import FileResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from models.codes import PlanOption
-from models.finance import PlanPreviewRequest, p4_check, preview_plan
+from models.labels import labels
+from models.rules import DEFAULT_SETTINGS, RuleSettings
 from sync.server.context import Actor, Ctx
 from sync.server.desk.pdf import FONT_PATH, render_report_pdf
 from sync.server.desk.stats import dashboard, risk_csv
 from sync.server.errors import ApiError
 from sync.server.store.common import audit, loads
 from sync.server.store.reports import get_report
+from sync.server.store.rulebook import evaluate_stored
 
-__all__ = ["install_desk", "plan_p4", "recompute_plan", "router"]
+__all__ = ["book_figures", "desk_labels", "install_desk", "router"]
 
 STATIC = Path(__file__).with_name("static")
 router = APIRouter(tags=["desk"])
@@ -35,43 +34,27 @@ def _supervisor(actor: Any) -> None:
         raise ApiError(403, "forbidden", "for supervisors and admins")
 
 
-_NOT_RESTRUCTURES = (PlanOption.PTP.value, PlanOption.SETTLE.value)
-_PREVIEW_FIELDS = (
-    "method",
-    "principal",
-    "term_months",
-    "monthly_rate",
-    "upfront_fee",
-    "holiday_months",
-    "holiday_mode",
-    "step_payments",
-    "first_due_date",
-)
-
-
-def _preview_fields(plan: dict[str, Any]) -> dict[str, Any]:
-    """The plan preview request held in a report's plan (its JSON form)."""
-    return {k: plan[k] for k in _PREVIEW_FIELDS if plan.get(k) is not None}
-
-
-def recompute_plan(report: dict[str, Any] | None) -> dict[str, Any] | None:
-    """The server's own schedule, APR and affordability for a report's plan (None when it has none)."""
-    plan = (report or {}).get("plan")
-    if not plan:
-        return None
-    assessment = (report or {}).get("assessment")
-    req = _preview_fields(plan)
-    if assessment:
-        req["assessment"] = {
-            "incomes": assessment.get("incomes") or [],
-            "expenses": assessment.get("expenses") or [],
-            "buffer": assessment.get("buffer", "0.80"),
-            "dsr_limit": assessment.get("dsr_limit", "0.50"),
-        }
-    try:
-        return preview_plan(PlanPreviewRequest.model_validate(req)).model_dump(mode="json")
-    except (ValueError, ArithmeticError):
-        return None
+def book_figures(
+    db: Any, detail: dict[str, Any], rules: RuleSettings = DEFAULT_SETTINGS
+) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """The rule book's figures for a report's current plan: its schedule and APR with the household's
+    affordability by the server's settings, and P-4 against the case's loan (None for a promise to pay or a
+    settlement, or a loan without a contractual rate). (None, None) when the report has no computable plan."""
+    current = next((v for v in detail["history"] if v["version_id"] == detail["current_version_id"]), None)
+    found = evaluate_stored(
+        db,
+        report=detail["report"],
+        visit_id=detail["visit_id"],
+        investigator_id=detail["investigator_id"],
+        received_at=current["received_at"] if current else None,
+        rules=rules,
+    )
+    if found is None or found[2].plan is None or found[2].plan.preview is None:
+        return None, None
+    ev = found[2]
+    assert ev.plan is not None and ev.plan.preview is not None
+    preview = ev.plan.preview.model_copy(update={"affordability": ev.affordability})
+    return preview.model_dump(mode="json"), ev.p4.model_dump(mode="json") if ev.p4 else None
 
 
 @router.get("/v1/stats")
@@ -112,38 +95,19 @@ def _case(db: Any, visit_id: str) -> dict[str, Any]:
     return (loads(row[0], {}) or {}) if row else {}
 
 
-def plan_p4(
-    report: dict[str, Any] | None, loan: dict[str, Any], total_repayable: str | None, *, today: date
-) -> dict[str, Any] | None:
-    """P-4 for a report's plan (its recomputed `total_repayable`) against its case's loan: None for a promise
-    to pay or a settlement, or when the loan's contractual rate or outstanding balance is unknown."""
-    plan = (report or {}).get("plan") or {}
-    if not plan or total_repayable is None or plan.get("option") in _NOT_RESTRUCTURES:
-        return None
-    try:
-        outstanding = Decimal(str(loan["outstanding_principal"]))
-        rate = Decimal(str(loan["monthly_rate"]))
-        req = PlanPreviewRequest.model_validate(_preview_fields(plan))
-        return p4_check(
-            req, Decimal(total_repayable), outstanding=outstanding, contractual_monthly_rate=rate, today=today
-        ).model_dump(mode="json")
-    except (KeyError, TypeError, ValueError, ArithmeticError):
-        return None
-
-
 @router.get("/v1/reports/{report_id}/recomputed")
 async def recomputed(report_id: str, actor: Actor, ctx: Ctx) -> dict[str, Any]:
     """The server's recomputation of a report's plan (schedule, APR, affordability) and the check-in distance."""
-    detail = await ctx.db.read(get_report, actor=actor, report_id=report_id)
+    rules = ctx.settings.rules
+    detail = await ctx.db.read(get_report, actor=actor, report_id=report_id, rules=rules)
     case = await ctx.db.read(_case, detail["visit_id"])
     borrower = case.get("borrower") or {}
     position = {"lat": borrower.get("lat"), "lon": borrower.get("lon")}
-    plan = recompute_plan(detail["report"])
-    total = plan["total_payment"] if plan else None
+    plan, p4 = await ctx.db.read(book_figures, detail, rules)
     return {
         "report_id": detail["report_id"],
         "recomputed": plan,
-        "p4": plan_p4(detail["report"], case.get("loan") or {}, total, today=ctx.clock().date()),
+        "p4": p4,
         "checkin_distance_m": checkin_distance_m(detail["report"], position),
     }
 
@@ -152,7 +116,9 @@ async def recomputed(report_id: str, actor: Actor, ctx: Ctx) -> dict[str, Any]:
 async def report_pdf(report_id: str, actor: Actor, ctx: Ctx) -> Response:
     """A visit report as a PDF (Chinese text embedded with the shipped font); the read is audited."""
     _supervisor(actor)
-    detail = await ctx.db.read(get_report, actor=actor, report_id=report_id)
+    rules = ctx.settings.rules
+    detail = await ctx.db.read(get_report, actor=actor, report_id=report_id, rules=rules)
+    recomputed_plan, _p4 = await ctx.db.read(book_figures, detail, rules)
     now = ctx.clock()
     await ctx.db.write(
         lambda db: audit(
@@ -171,13 +137,18 @@ async def report_pdf(report_id: str, actor: Actor, ctx: Ctx) -> Response:
         external_id=detail["visit"]["external_id"],
         flags=detail["flags"],
         comments=detail["comments"],
-        recomputed=recompute_plan(detail["report"]),
+        recomputed=recomputed_plan,
     )
     return Response(
         pdf,
         media_type="application/pdf",
         headers={"Content-Disposition": f'attachment; filename="report-{detail["report_id"]}.pdf"'},
     )
+
+
+def desk_labels(lang: str = "zh-CN") -> dict[str, str]:
+    """The labels the desk shows for codes, flags and rules (models.labels) in `lang` (zh-CN unless "en")."""
+    return labels("en" if lang.lower().startswith("en") else "zh-CN")
 
 
 def install_desk(app: FastAPI) -> None:
@@ -190,6 +161,11 @@ def install_desk(app: FastAPI) -> None:
     @app.get("/desk", include_in_schema=False)
     async def desk_redirect() -> RedirectResponse:
         return RedirectResponse("/desk/")
+
+    @app.get("/desk/labels.json", include_in_schema=False)
+    async def labels_json(lang: str = "zh-CN") -> JSONResponse:
+        # Public words only (no case data), so no token: the sign-in page needs them too.
+        return JSONResponse(desk_labels(lang), headers={"Cache-Control": "no-cache"})
 
     @app.get("/desk/font.ttf", include_in_schema=False)
     async def font() -> FileResponse:

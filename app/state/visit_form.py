@@ -693,8 +693,8 @@ class VisitFormState:
     def waiver_total(self) -> tuple[Decimal, Decimal] | None:
         """F-8 for a settlement: (waived amount, share of the total due)."""
         try:
-            due = Decimal(str(self.get("plan.total_due") or "x"))
-            paid = Decimal(str(self.get("plan.settlement_amount") or "x"))
+            due = Decimal(str(typed_input(self.get("plan.total_due") or "x", "money")))
+            paid = Decimal(str(typed_input(self.get("plan.settlement_amount") or "x", "money")))
         except InvalidOperation:
             return None
         if due <= 0 or paid > due:

@@ -502,3 +502,11 @@ def test_plan_above_the_p4_ceiling_is_flagged_for_sign_off_not_blocked(form: Vis
     assert not any("p4" in p.code for p in form.problems())  # a warning for the supervisor, not a block
     form.set_plan_option("P-PTP")  # a promise to pay is not a restructure
     assert form.p4() is None
+
+
+def test_settlement_waiver_is_shown_when_amounts_are_typed_with_separators(form: VisitFormState) -> None:
+    form.set_outcome("MET_BORROWER")
+    form.set_plan_option("P-SETTLE")
+    form.set("plan.total_due", "11,450")
+    form.set("plan.settlement_amount", "８８００")  # full-width digits, as some keyboards type them
+    assert form.waiver_total() == (Decimal("2650.00"), Decimal("0.2314"))  # E-10

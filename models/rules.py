@@ -410,25 +410,29 @@ def household_assessment(
 ) -> Affordability:
     """§4 for a report's household lines. With `settings` the lender's thresholds apply (the rule book);
     with None the figures the device sent (its buffer and DSR limit) — what the investigator was shown."""
+    return _assessed(assessment, instalment, principal, monthly_rate, term_months, max_term, settings)[0]
+
+
+def _assessed(
+    assessment: Assessment,
+    instalment: Decimal,
+    principal: Decimal,
+    rate: Decimal,
+    term: int,
+    max_term: int,
+    settings: RuleSettings | None,
+) -> tuple[Affordability, ServerAssessment]:
     if settings is None:
-        inp = assessment.as_input(max_term)
-        policy = AffordabilityPolicy()
+        buffer, dsr_limit, policy = assessment.buffer, assessment.dsr_limit, _DEVICE_POLICY
     else:
-        inp = assessment.as_input(max_term, buffer=settings.buffer, dsr_limit=settings.dsr_high)
-        policy = settings.policy()
-    return _assess(inp, instalment, principal, monthly_rate, term_months, policy)
-
-
-def _assess(
-    inp: Any, instalment: Decimal, principal: Decimal, rate: Decimal, term: int, policy: AffordabilityPolicy
-) -> Affordability:
+        buffer, dsr_limit, policy = settings.buffer, settings.dsr_high, settings.policy()
     key = (
-        tuple((i.amount, i.evidence, i.costs_known) for i in inp.incomes),
-        tuple((e.amount, e.category) for e in inp.expenses),
-        tuple(d.monthly_payment for d in inp.other_debts),
-        inp.buffer,
-        inp.dsr_limit,
-        inp.max_term,
+        tuple((i.amount, i.evidence, i.costs_known) for i in assessment.incomes),
+        tuple((e.amount, e.category) for e in assessment.expenses),
+        tuple(d.monthly_payment for d in assessment.other_debts),
+        buffer,
+        dsr_limit,
+        max_term,
         instalment,
         principal,
         rate,
@@ -437,14 +441,15 @@ def _assess(
     )
     hit = _ASSESSED.get(key)
     if hit is None:
-        hit = assess(
-            inp,
+        aff = assess(
+            assessment.as_input(max_term, buffer=buffer, dsr_limit=dsr_limit),
             instalment=instalment,
             principal=principal,
             monthly_rate=rate,
             term_months=term,
             policy=policy,
         )
+        hit = (aff, _server_assessment(aff))
         if len(_ASSESSED) >= 4096:
             _ASSESSED.clear()
         _ASSESSED[key] = hit
@@ -453,7 +458,8 @@ def _assess(
 
 # Household figures recur across amendments, resends and the device/server pair; assess() with its
 # minimum-term search is the dearest part of checking a report. Results are immutable in use.
-_ASSESSED: dict[tuple[Any, ...], Affordability] = {}
+_ASSESSED: dict[tuple[Any, ...], tuple[Affordability, ServerAssessment]] = {}
+_DEVICE_POLICY = AffordabilityPolicy()
 
 
 def _server_assessment(aff: Affordability) -> ServerAssessment:
@@ -606,17 +612,16 @@ def _plan_and_household(
     instalment = figures.regular_instalment if figures and figures.regular_instalment is not None else ZERO
 
     if household is not None:
-        aff = household_assessment(
+        aff, ev.assessment = _assessed(
             household,
-            instalment=instalment,
-            principal=plan.principal if plan else ZERO,
-            monthly_rate=plan.monthly_rate if plan else ZERO,
-            term_months=(plan.holiday_months + plan.term_months) if plan else 1,
-            max_term=max_term,
-            settings=settings,
+            instalment,
+            plan.principal if plan else ZERO,
+            plan.monthly_rate if plan else ZERO,
+            (plan.holiday_months + plan.term_months) if plan else 1,
+            max_term,
+            settings,
         )
         ev.affordability = aff
-        ev.assessment = _server_assessment(aff)
         if aff.hardship:
             add("hardship", Severity.SIGN_OFF)
         if aff.dsr_severity == "severe":

@@ -86,10 +86,25 @@ ROUTES = [
 ]
 
 
+# Flutter's own words (the back button, date pickers, text selection) follow the app's language.
+_LOCALES = {"zh-CN": ft.Locale("zh", "CN"), "en": ft.Locale("en", "US")}
+
+
+def _localize(language: str) -> None:
+    page = ft.context.page
+    page.locale_configuration = ft.LocaleConfiguration(
+        supported_locales=list(_LOCALES.values()),
+        current_locale=_LOCALES.get(language, _LOCALES["zh-CN"]),
+    )
+    page.update()
+
+
 @ft.component
 def Shell() -> Any:
     session = ft.use_context(SessionCtx)
-    ft.use_context(SettingsCtx)  # a language change re-renders every screen
+    settings = ft.use_context(SettingsCtx)  # a language change re-renders every screen
+    language = getattr(settings, "language", "zh-CN")
+    ft.use_effect(lambda: _localize(language), [language])
     ft.use_context(ViewportCtx)  # and so does crossing the phone/wide breakpoint
     if session.phase == "signed_out":
         return SignInScreen()

@@ -24,10 +24,16 @@ _PREFETCH_PX = 400
 
 def visit_card(item: Any, on_open: Any) -> ft.Control:
     """One queue card; every value comes from the store's QueueItem (name and phone already masked)."""
-    status_text = label("visit_status", item.status)
+    status = item.status
+    if item.report_status and status in ("open", "assigned"):
+        # A report on the device means the visit took place; the dispatched status is the case's past.
+        status = "visited"
+    status_text = label("visit_status", status)
     if item.report_status:
         status_text = f"{status_text} · {label('report_status', item.report_status)}"
-    badges: list[ft.Control] = [ft.Text(status_text, size=12, color=ft.Colors.ON_SURFACE_VARIANT)]
+    badges: list[ft.Control] = [
+        sem(f"status-{item.visit_id}", ft.Text(status_text, size=12, color=ft.Colors.ON_SURFACE_VARIANT))
+    ]
     if item.has_draft:
         badges.append(
             sem(
@@ -85,6 +91,7 @@ def _dropdown(
     on_select: Any,
     width: float,
 ) -> ft.Control:
+    # The dropdown reads as a bare "button" to a screen reader: the wrapper gives it the filter's name.
     return sem(
         ident,
         ft.Dropdown(
@@ -96,6 +103,8 @@ def _dropdown(
             + [ft.DropdownOption(key=k, text=v) for k, v in options],
             on_select=lambda e: on_select(None if e.control.value == _ALL else e.control.value),
         ),
+        label=label_text,
+        value=dict(options).get(value or "", t("filter.all")),
     )
 
 

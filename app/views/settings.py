@@ -62,6 +62,7 @@ def SettingsScreen() -> ft.View:
                     ],
                     on_select=lambda e: settings.set_lock_minutes(int(e.control.value)),
                 ),
+                label=t("settings.lock"),
             ),
             ft.Text(t("settings.lock_help"), size=12, color=ft.Colors.ON_SURFACE_VARIANT),
         ],

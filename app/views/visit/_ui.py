@@ -69,7 +69,8 @@ def check(form: VisitFormState, path: str, label: str, *, ident: str | None = No
         label=label,
         value=bool(form.get(path, False)),
         on_change=lambda e: form.set(path, bool(e.control.value)),
-        error=code is not None and code != "missing",
+        # Unticked is not yet wrong before the check-in: nothing has been done that the box could miss.
+        error=code is not None and code != "missing" and bool(form.get("checkin.at")),
     )
     row = ft.Container(box, height=MIN_TOUCH, alignment=ft.Alignment.CENTER_LEFT)
     return sem(ident, row) if ident else row
@@ -81,15 +82,39 @@ def chips(
     *,
     ident: str,
     icons: dict[str, Any] | None = None,
+    multi: bool = False,
 ) -> ft.Control:
-    """Choice chips: (value, text, selected) each; `ident` is the prefix of each chip's identifier."""
+    """Choice chips: (value, text, selected) each; `ident` is the prefix of each chip's identifier.
+
+    Single choice unless `multi`: tapping the chosen chip again keeps it chosen."""
+    return ChipGroup(list(items), on_pick, ident, icons, multi)
+
+
+@ft.component
+def ChipGroup(
+    items: list[tuple[str, str, bool]],
+    on_pick: Callable[[str], Any],
+    ident: str,
+    icons: dict[str, Any] | None,
+    multi: bool,
+) -> ft.Control:
+    # A chip flips itself on the device when tapped. Tapping the chosen one of a single choice changes
+    # nothing in the form, so nothing would redraw it: the chip is then rebuilt (a new key) as selected.
+    redraws, set_redraws = ft.use_state(0)
     out: list[ft.Control] = []
     for value, text, selected in items:
+
+        def picked(_e: Any, v: str = value, again: bool = selected and not multi) -> None:
+            on_pick(v)
+            if again:
+                set_redraws(redraws + 1)
+
         chip = ft.Chip(
             label=ft.Text(text),
             selected=selected,
             leading=ft.Icon(icons[value], size=16) if icons and value in icons else None,
-            on_select=lambda _e, v=value: on_pick(v),
+            on_select=picked,
+            key=f"{value}-{redraws}" if selected else value,
         )
         out.append(sem(f"{ident}-{value}", chip, selected=selected))
     return ft.Row(out, wrap=True, spacing=6, run_spacing=6)
@@ -105,6 +130,8 @@ def choice(
     expand: bool | int | None = True,
 ) -> ft.Control:
     code = form.error(path)
+    options = list(options)
+    chosen = next((txt for v, txt in options if v == form.get(path, None)), None)
     dd = ft.Dropdown(
         label=label,
         value=form.get(path, None),
@@ -113,7 +140,8 @@ def choice(
         error_text=None if code is None else msg(code),
         expand=expand,
     )
-    return sem(ident, dd, expand=expand) if ident else dd
+    # The dropdown reads as a bare "button" to a screen reader: the wrapper gives it its field's name.
+    return ft.Semantics(identifier=ident, label=label, value=chosen, content=dd, expand=expand)
 
 
 def tile(text: str, selected: bool, on_click: Callable[..., Any], *, ident: str) -> ft.Control:

@@ -42,6 +42,7 @@ def InterviewSection(form: VisitFormState) -> ft.Control:
                     [(r.value, t(f"visit.iv.result.{r.value}"), r.value in results) for r in InterviewResult],
                     form.toggle_result,
                     ident="result",
+                    multi=True,
                 ),
             ],
         ),
@@ -52,6 +53,7 @@ def InterviewSection(form: VisitFormState) -> ft.Control:
                     [(r.value, t(f"visit.iv.reason.{r.value}"), r.value in reasons) for r in Reason],
                     form.toggle_reason,
                     ident="reason",
+                    multi=True,
                     icons=sensitive,
                 ),
                 *(

@@ -123,6 +123,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "sync.returned": ("退回修改（{n}）", "Returned for rework ({n})"),
     "sync.none": ("无", "None"),
     "sync.report_line": ("报告 · {status} · {at}", "Report · {status} · {at}"),
+    "sync.report_case": ("{case} · {name}", "{case} · {name}"),
+    "sync.comment_by": ("“{text}” — {who}，{at}", "“{text}” — {who}, {at}"),
     "sync.open_fix": ("打开修改", "Open and fix"),
     "sync.reason.conflict": (
         "与服务器上的版本冲突，请在最新版本上修改后重新提交",

@@ -17,7 +17,7 @@ PAIRS: dict[str, tuple[str, str]] = {
         "The draft could not be saved; keep the app open and retry",
     ),
     "visit.returned": ("主管退回意见：{comments}", "Returned by the supervisor: {comments}"),
-    "visit.submitted": ("报告已提交，等待同步", "Report submitted; it will sync when online"),
+    "visit.submitted": ("报告已提交", "Report submitted"),
     "visit.tab.checkin": ("签到", "Check-in"),
     "visit.tab.outcome": ("接触结果", "Outcome"),
     "visit.tab.interview": ("访谈", "Interview"),

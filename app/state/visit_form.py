@@ -322,6 +322,11 @@ class VisitFormState:
     def now(self) -> datetime:
         return self._clock()
 
+    @property
+    def today(self) -> date:
+        """The date where the visit takes place (the borrower's time zone), not the UTC date."""
+        return local_time(self._clock(), self.timezone).date()
+
     def check_in(self) -> None:
         if self.get("checkin.at"):
             return
@@ -635,7 +640,7 @@ class VisitFormState:
             return None, {}
         try:
             req = PlanPreviewRequest.model_validate(self._preview_request())
-            prev = preview_plan(req, today=self._clock().date())
+            prev = preview_plan(req, today=self.today)
             household = self.household()
             if household is not None:
                 prev.affordability = household_assessment(
@@ -815,7 +820,7 @@ class VisitFormState:
     def _evaluate(self, report: VisitReport | None) -> Evaluation:
         if report is None:
             return Evaluation()
-        return evaluate(report, self.case(), DEFAULT_SETTINGS, today=self._clock().date())
+        return evaluate(report, self.case(), DEFAULT_SETTINGS, today=self.today)
 
     def evaluation(self) -> Evaluation:
         """What the rule book says of the report as entered (empty while nothing parses)."""
@@ -865,4 +870,4 @@ class VisitFormState:
     @property
     def first_due_default(self) -> date:
         prev = self.preview()
-        return prev.schedule[0].due_date if prev else self._clock().date()
+        return prev.schedule[0].due_date if prev else self.today

@@ -12,6 +12,7 @@ from app.format import fmt_datetime
 from app.i18n import label, message, t
 from app.views.shell import tab_view
 from app.views.widgets import info_row, section, sem, tap_button, text_button
+from models.privacy import mask_name
 
 __all__ = ["SyncScreen", "fix_route"]
 
@@ -38,22 +39,39 @@ def _reasons(report: Any) -> list[str]:
     return out
 
 
-def _report_tile(report: Any, kind: str) -> ft.Control:
-    lines: list[ft.Control] = [
+def _case_line(report: Any, store: Any) -> str | None:
+    """Which case a report is about: the account number and the borrower's masked name (D-6)."""
+    visit = store.get_visit(report.visit_id) if store is not None and report.visit_id else None
+    if visit is None:
+        return None
+    return t("sync.report_case", case=visit.external_id, name=mask_name(visit.borrower.name))
+
+
+def _report_tile(report: Any, kind: str, store: Any = None) -> ft.Control:
+    lines: list[ft.Control] = []
+    case = _case_line(report, store)
+    if case:
+        lines.append(sem(f"report-case-{report.report_id}", ft.Text(case, weight=ft.FontWeight.W_600)))
+    lines.append(
         ft.Text(
             t(
                 "sync.report_line",
                 status=label("report_status", report.status),
                 at=fmt_datetime(report.updated_at),
             ),
-            weight=ft.FontWeight.W_600,
+            size=13,
         ),
-    ]
+    )
     if kind == "returned":
         for c in report.comments or []:
+            if c.get("action") not in (None, "return"):
+                continue
             text = c.get("comment") or c.get("text") or ""
-            who = c.get("by_name") or c.get("by") or ""
-            lines.append(ft.Text(f"“{text}” {('— ' + who) if who else ''}", italic=True, size=13))
+            who = c.get("author_name") or c.get("by_name") or c.get("by") or ""
+            line = (
+                t("sync.comment_by", text=text, who=who, at=fmt_datetime(c.get("at"))) if who else f"“{text}”"
+            )
+            lines.append(ft.Text(line, italic=True, size=13))
     else:
         lines += [ft.Text("• " + r, size=13, color=ft.Colors.ERROR) for r in _reasons(report)]
     open_btn = text_button(
@@ -99,11 +117,11 @@ def SyncScreen() -> ft.View:
     )
     problems = section(
         t("sync.problems", n=len(sync.problems)),
-        [_report_tile(r, "problem") for r in sync.problems] or [ft.Text(t("sync.none"))],
+        [_report_tile(r, "problem", session.store) for r in sync.problems] or [ft.Text(t("sync.none"))],
     )
     returned = section(
         t("sync.returned", n=len(sync.returned)),
-        [_report_tile(r, "returned") for r in sync.returned] or [ft.Text(t("sync.none"))],
+        [_report_tile(r, "returned", session.store) for r in sync.returned] or [ft.Text(t("sync.none"))],
     )
     body = ft.Column(
         [status, sem("sync-problems", problems), sem("sync-returned", returned)],

@@ -36,8 +36,10 @@ def _incomes(form: VisitFormState) -> list[ft.Control]:
             ft.Row([field(form, f"{base}.amount", t("visit.as.amount"), ident=f"income-amount-{i}", number=True,
                           expand=True),
                     _remove(form, "incomes", i, f"income-remove-{i}")]),
-            ft.Row([choice(form, f"{base}.source", t("visit.as.source"), sources, ident=f"income-source-{i}"),
-                    choice(form, f"{base}.evidence", t("visit.as.evidence"), levels, ident=f"income-evidence-{i}")]),
+            # One under the other: side by side, a 360 px phone cuts the chosen evidence and its message.
+            choice(form, f"{base}.source", t("visit.as.source"), sources, ident=f"income-source-{i}", expand=None),
+            choice(form, f"{base}.evidence", t("visit.as.evidence"), levels, ident=f"income-evidence-{i}",
+                   expand=None),
             ft.Divider(height=1),
         ], spacing=6))  # fmt: skip
     rows.append(ft.Row([text_button(t("visit.as.add_income"), lambda _e: form.add_line("incomes"), ident="income-add",
@@ -92,7 +94,8 @@ def Totals(form: VisitFormState) -> ft.Control:
         ("debt", amount_text(totals.debt_service)),
         ("di", amount_text(totals.disposable_income)),
         ("capacity", amount_text(totals.capacity)),
-        ("dsr", _pct(totals.dsr_after)),
+        # The DSR "with the plan" needs a plan: before there is one it would be the household's DSR alone.
+        ("dsr", _pct(totals.dsr_after) if form.preview() is not None else "—"),
     ]
     controls: list[ft.Control] = [
         ft.Row(

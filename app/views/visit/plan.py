@@ -170,30 +170,42 @@ def _dec(v: Any) -> Decimal | None:
         return None
 
 
+def _labelled(key: str, value: str) -> ft.Control:
+    return ft.Text(f"{t(f'visit.plan.col.{key}')} {value}", size=13, color=ft.Colors.ON_SURFACE_VARIANT)
+
+
 @ft.component
 def Schedule(prev: PlanPreview) -> ft.Control:
-    cols = ("n", "date", "payment", "principal", "interest", "balance")
-    table = ft.DataTable(
-        columns=[ft.DataColumn(label=ft.Text(t(f"visit.plan.col.{c}")), numeric=c != "date") for c in cols],
-        rows=[
-            ft.DataRow(
-                cells=[
-                    ft.DataCell(ft.Text(str(r.n))),
-                    ft.DataCell(ft.Text(r.due_date.isoformat())),
-                    ft.DataCell(ft.Text(amount_text(r.payment))),
-                    ft.DataCell(ft.Text(amount_text(r.principal))),
-                    ft.DataCell(ft.Text(amount_text(r.interest))),
-                    ft.DataCell(ft.Text(amount_text(r.balance))),
-                ]
+    """One block of two lines per instalment, so a 360 px phone shows it without sideways scrolling:
+    number, due date and payment; then principal, interest and the balance left."""
+    rows: list[ft.Control] = []
+    for r in prev.schedule:
+        rows.append(
+            ft.Column(
+                [
+                    ft.Row(
+                        [
+                            ft.Text(f"{r.n}", weight=ft.FontWeight.BOLD, width=28),
+                            ft.Text(r.due_date.isoformat(), expand=True),
+                            ft.Text(amount_text(r.payment), weight=ft.FontWeight.BOLD),
+                        ]
+                    ),
+                    ft.Row(
+                        [
+                            ft.Container(width=28),
+                            _labelled("principal", amount_text(r.principal)),
+                            _labelled("interest", amount_text(r.interest)),
+                            _labelled("balance", amount_text(r.balance)),
+                        ],
+                        wrap=True,
+                        spacing=10,
+                    ),
+                    ft.Divider(height=1),
+                ],
+                spacing=2,
             )
-            for r in prev.schedule
-        ],
-        column_spacing=12,
-        horizontal_margin=4,
-        data_row_min_height=36,
-    )
-    # Six columns do not fit a 360 px phone: the table scrolls sideways instead of squeezing the numbers.
-    return card(t("visit.plan.schedule"), [sem("plan-schedule", ft.Row([table], scroll=ft.ScrollMode.AUTO))])
+        )
+    return card(t("visit.plan.schedule"), [sem("plan-schedule", ft.Column(rows, spacing=4))])
 
 
 def _agreement(form: VisitFormState) -> ft.Control:

@@ -83,9 +83,7 @@ def ReviewSection(form: VisitFormState, on_submit: Callable[[], Any] | None = No
         status = card(
             None, [sem("review-ready", ft.Text(t("visit.rv.ready"), size=16, color=ft.Colors.GREEN_800))]
         )
-    notices = [
-        warn(msg(n.code) or n.code, ident=f"notice-{i}") for i, n in enumerate(form.notices())
-    ]
+    notices = [warn(msg(n.code) or n.code, ident=f"notice-{i}") for i, n in enumerate(form.notices())]
     if notices:
         status = ft.Column([status, card(t("visit.rv.notices"), notices, ident="review-notices")], spacing=8)
     out_at = form.local_time_text("checkout.at")

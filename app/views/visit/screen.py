@@ -126,7 +126,8 @@ def VisitReportScreen(visit_id: str, form: VisitFormState | None = None) -> ft.V
             session.data_version += 1  # the queue and detail screens reload from the store
             if sync is not None:
                 sync.sync_now(getattr(session, "engine", None))
-        page.show_dialog(ft.SnackBar(ft.Text(t("visit.submitted"))))
+        # It times out even with a screen reader on (persist=False): the pending banner says what is left.
+        page.show_dialog(ft.SnackBar(ft.Text(t("visit.submitted")), persist=False))
         page.navigate("/")
 
     section = state.section if state.section in state.sections() else "checkin"

@@ -269,6 +269,8 @@ def e1_visit(s: Screen, lang: str, partner_id: str, shots: str) -> None:
     s.reveal("plan-schedule")
 
     def has(rows: list[str], seq: list[str]) -> bool:
+        # Each instalment reads "n date payment / 本金 p 利息 i 余额 b": compare the figures only.
+        rows = [r for r in rows if any(ch.isdigit() for ch in r)]
         return any(rows[i : i + len(seq)] == seq for i in range(len(rows)))
 
     # Period 1: 1,100.16 = 920.16 principal + 180.00 interest → 11,079.84; period 2 → 10,145.88;

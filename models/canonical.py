@@ -3,11 +3,10 @@
 `canonical_json` is the definition: UTF-8, keys sorted, no insignificant whitespace, non-ASCII kept as it
 is — exactly Python's `json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)`.
 
-The server hashes every report it receives, so it has a fast path with the same bytes: request bodies
-parsed by `loads_json` (which marks every number with a fraction or exponent as a `JsonFloat`, every other
-number as a `JsonInt`, and refuses NaN and Infinity, which are not JSON) go through `canonical_json_parsed`, which lets orjson write them and
-falls back to the definition for anything orjson would write differently or cannot write: `JsonFloat`s
-(float formatting differs between the two), integers beyond 64 bits and strings that are not valid Unicode.
+`loads_json` parses request bodies and stored reports: it marks every number with a fraction or exponent as a
+`JsonFloat`, every other number as a `JsonInt`, and refuses NaN and Infinity, which are not JSON. The
+standard library alone, so the device (and the phone build) needs nothing more; the central server's fast
+path with the same bytes is `sync.server.canonical.canonical_json_parsed`.
 """
 
 from __future__ import annotations
@@ -16,14 +15,11 @@ import hashlib
 import json
 from typing import Any
 
-import orjson
-
 __all__ = [
     "MAX_JSON_DEPTH",
     "JsonFloat",
     "JsonInt",
     "canonical_json",
-    "canonical_json_parsed",
     "content_sha256",
     "loads_json",
 ]
@@ -89,15 +85,3 @@ def loads_json(data: bytes | str, *, max_depth: int | None = None) -> Any:
     if max_depth is not None and type(value) in (dict, list) and _deeper_than(value, max_depth):
         raise json.JSONDecodeError(f"nested deeper than {max_depth} levels", "", 0)
     return value
-
-
-_SORTED = orjson.OPT_SORT_KEYS
-
-
-def canonical_json_parsed(obj: Any) -> bytes:
-    """`canonical_json(obj)` for a value returned by `loads_json` (or built of str, int, bool, None, dict
-    and list alone), several times faster."""
-    try:
-        return orjson.dumps(obj, option=_SORTED)
-    except TypeError:  # a JsonFloat, an integer beyond 64 bits, a lone surrogate, a non-JSON type
-        return canonical_json(obj)

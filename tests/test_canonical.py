@@ -1,4 +1,4 @@
-"""Canonical JSON: the server's fast path writes exactly the bytes of the definition."""
+"""Canonical JSON: the server's fast path (orjson) writes exactly the bytes of the device's definition (json)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from models.canonical import JsonFloat, canonical_json, canonical_json_parsed, loads_json
+from models.canonical import JsonFloat, canonical_json, loads_json
 from models.report import EXAMPLE_REPORT
+from sync.server.canonical import canonical_json_parsed
 
 _text = st.text(st.characters(codec="utf-8"), max_size=20) | st.sampled_from(
     ["", "é", "张三", "\u2028", "\x7f"]

@@ -40,15 +40,33 @@ print(json.dumps({"modules": names, "forbidden": report, "errors": errors}))
 # Database and network client libraries; `models` is pure and uses none. (`socket` itself cannot be
 # watched: pydantic loads it through the standard library's email package.)
 IO_LIBS = {"sqlite3", "sqlite_utils", "httpx", "httpcore", "urllib3", "requests", "aiohttp"}
-UI_LIBS = {"flet", "flet_web", "flet_charts", "flet_geolocator"}
+UI_LIBS = {
+    "flet",
+    "flet_web",
+    "flet_charts",
+    "flet_geolocator",
+    "flet_camera",
+    "flet_secure_storage",
+    "flet_permission_handler",
+}
 SERVER_LIBS = {"fastapi", "uvicorn", "starlette"}
+# What only the extras install (pyproject's `server` and `web`): the device code runs on a phone without them.
+EXTRAS_LIBS = SERVER_LIBS | {
+    "orjson",
+    "flet_web",
+    "pydantic_settings",
+    "argon2",
+    "fpdf",
+    "websockets",
+    "uvloop",
+}
 
 RULES = [
-    ("models", IO_LIBS | UI_LIBS | SERVER_LIBS),
-    ("storage", UI_LIBS | SERVER_LIBS | {"httpx", "httpcore", "urllib3", "requests"}),
-    ("sync.client", UI_LIBS | SERVER_LIBS),
+    ("models", IO_LIBS | UI_LIBS | EXTRAS_LIBS),
+    ("storage", UI_LIBS | EXTRAS_LIBS | {"httpx", "httpcore", "urllib3", "requests"}),
+    ("sync.client", UI_LIBS | EXTRAS_LIBS),
     ("sync.server", UI_LIBS),
-    ("app", SERVER_LIBS),
+    ("app", EXTRAS_LIBS),
 ]
 
 

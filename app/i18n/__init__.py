@@ -1,7 +1,8 @@
 """Translation API for every screen: `t(key, **kw)` in the session's language (zh-CN default, en).
 
-Catalogues: `catalog_core` (shell screens), `catalog_visit` (visit forms) and `catalog_labels` (code lists,
-flags and rules, taken from `models.labels`, the catalogue the desk and the PDF use too). Each may define
+Catalogues: `catalog_core` (shell screens), `catalog_visit` (visit forms), `catalog_labels` (code lists,
+flags and rules, taken from `models.labels`, the catalogue the desk and the PDF use too) and `catalog_device`
+(the camera and the position: refusals in words). Each may define
 `CATALOG = {"zh-CN": {...}, "en": {...}}` or `MESSAGES = {key: (zh, en)}`.
 """
 
@@ -32,7 +33,12 @@ log = logging.getLogger(__name__)
 LANGUAGES: tuple[str, ...] = ("zh-CN", "en")
 DEFAULT_LANGUAGE = "zh-CN"
 _SESSION_KEY = "fieldvisit.language"
-_CATALOGUE_MODULES = ("app.i18n.catalog_core", "app.i18n.catalog_visit", "app.i18n.catalog_labels")
+_CATALOGUE_MODULES = (
+    "app.i18n.catalog_core",
+    "app.i18n.catalog_visit",
+    "app.i18n.catalog_labels",
+    "app.i18n.catalog_device",
+)
 
 # Outside a Flet session (state-class tests, CLI) the process-wide language applies.
 _process_language = DEFAULT_LANGUAGE

@@ -12,6 +12,7 @@ import flet as ft
 from app.contexts import AppCtx, SessionCtx, ViewportCtx
 from app.format import fmt_date, fmt_datetime, fmt_km, fmt_money
 from app.i18n import label, t
+from app.services.device import LocationRefused, services_for
 from app.state.detail import DetailState
 from app.views.widgets import bucket_chip, info_row, section, sem, tap_button, text_button
 from models.risk import bucket_label
@@ -27,15 +28,11 @@ async def _launch(url: str) -> None:
 
 
 async def _locate(state: DetailState) -> None:
-    try:
-        import flet_geolocator as fg
-
-        pos = await fg.Geolocator().get_current_position()
-    except Exception:
-        log.info("position unavailable")
+    fix = await services_for(ft.context.page).location.current()
+    if isinstance(fix, LocationRefused):
+        log.info("position unavailable: %s", fix.reason)
         return
-    if pos is not None:
-        state.position = (float(pos.latitude), float(pos.longitude))
+    state.position = (fix.lat, fix.lon)
 
 
 def _profile(state: DetailState, user_id: str | None, web: bool) -> ft.Control:

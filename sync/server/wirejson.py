@@ -1,7 +1,7 @@
 """The route class of every router: JSON bodies are parsed by `models.canonical.loads_json`.
 
 Push bodies carry reports whose hash the server recomputes: parsed this way, their canonical JSON takes the
-fast path of `canonical_json_parsed` with exactly the bytes of the definition. JSON numbers come back marked,
+fast path of `sync.server.canonical.canonical_json_parsed` with exactly the bytes of the definition. JSON numbers come back marked,
 so a decimal field refuses a number where the protocol wants a string. NaN and Infinity, which are not
 JSON, and a body nested deeper than any schema (`MAX_JSON_DEPTH`) are refused like any other malformed
 body (422 `json_invalid`), before a handler could recurse into it.

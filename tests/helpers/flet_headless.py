@@ -59,6 +59,10 @@ class FakeClient(Connection):
         self.launched: list[str] = []  # URLs the app asked the platform to open
         self.connectivity: list[str] = ["wifi"]
         self.position: dict[str, Any] | None = None  # what Geolocator.get_current_position answers
+        # What the platform answers for the location permission (before and after asking) and service.
+        self.location_permission = "whileInUse"
+        self.location_permission_asked = "whileInUse"
+        self.location_service = True
         self._install_default_handlers()
 
     # -- Connection API -------------------------------------------------
@@ -112,6 +116,9 @@ class FakeClient(Connection):
                 ("Connectivity", "get_connectivity"): lambda a: list(self.connectivity),
                 ("UrlLauncher", "launch_url"): lambda a: self.launched.append(str(a["url"])),
                 ("Geolocator", "get_current_position"): lambda a: self.position,
+                ("Geolocator", "is_location_service_enabled"): lambda a: self.location_service,
+                ("Geolocator", "get_permission_status"): lambda a: self.location_permission,
+                ("Geolocator", "request_permission"): lambda a: self.location_permission_asked,
             }
         )
 

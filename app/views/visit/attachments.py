@@ -6,12 +6,13 @@ from __future__ import annotations
 import logging
 import mimetypes
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import flet as ft
 from flet.components.hooks.use_ref import MutableRef
 
 from app.i18n import t
+from app.services.device import CameraRefused, refusal_text, services_for
 from app.state.visit_form import VisitFormState
 from app.views.visit._ui import card, chips, note, sem, warn
 from app.views.widgets import tap_button
@@ -54,6 +55,7 @@ def AttachmentsSection(form: VisitFormState) -> ft.Control:
     kinds = kinds_for(form)
     kind, set_kind = ft.use_state(kinds[0])
     failed, set_failed = ft.use_state(False)
+    camera_refused, set_camera_refused = ft.use_state("")
     picker: MutableRef[Any] = ft.use_ref(None)
     if kind not in kinds:
         kind = kinds[0]
@@ -77,6 +79,15 @@ def AttachmentsSection(form: VisitFormState) -> ft.Control:
             form.add_attachment(data, kind=kind, mime=mime, filename=f.name)
         set_failed(bad)
 
+    async def take_photo(_e: Any) -> None:
+        shot = await services_for(ft.context.page).camera.take_photo()
+        if isinstance(shot, CameraRefused):
+            set_camera_refused(shot.reason)
+            return
+        set_camera_refused("")
+        if shot is not None:
+            form.add_attachment(shot.data, kind=kind, mime=shot.mime, filename=shot.filename)
+
     items: list[ft.Control] = []
     for i, a in enumerate(form.get("attachments", [])):
         icon = ft.Icons.IMAGE if str(a.get("mime", "")).startswith("image/") else ft.Icons.DESCRIPTION
@@ -97,8 +108,20 @@ def AttachmentsSection(form: VisitFormState) -> ft.Control:
     if kind in _SENSITIVE_KINDS:
         controls.append(note(t("visit.sensitive"), ident="attachment-sensitive"))
     controls.append(
-        ft.Row([tap_button(t("visit.att.pick"), pick, icon=ft.Icons.ATTACH_FILE, ident="attachment-pick")])
+        ft.Row(
+            [
+                tap_button(
+                    t("device.camera.take"), take_photo, icon=ft.Icons.CAMERA_ALT, ident="attachment-camera"
+                ),
+                tap_button(t("visit.att.pick"), pick, icon=ft.Icons.ATTACH_FILE, ident="attachment-pick"),
+            ],
+            wrap=True,
+        )
     )
+    if camera_refused:
+        controls.append(
+            warn(refusal_text(CameraRefused(cast(Any, camera_refused))), ident="attachment-camera-refused")
+        )
     if failed:
         controls.append(warn(t("visit.att.failed"), ident="attachment-failed"))
     return ft.Column(

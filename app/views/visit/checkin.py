@@ -3,14 +3,13 @@ position (GPS or typed) and the recording notice (R-7)."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from typing import Any
+from typing import Any, cast
 
 import flet as ft
-from flet.components.hooks.use_ref import MutableRef
 
 from app.i18n import t
+from app.services.device import Fix, Location, LocationRefused, refusal_text, services_for
 from app.state.visit_form import VisitFormState
 from app.views.visit._ui import card, check, chips, field, msg, note, sem, warn
 from app.views.widgets import tap_button
@@ -19,41 +18,25 @@ __all__ = ["CheckinSection", "PositionFields", "read_gps"]
 
 log = logging.getLogger(__name__)
 
-GPS_TIMEOUT_S = 20
 
-
-async def read_gps(holder: Any) -> tuple[float, float, float | None] | None:
-    """One GPS fix through flet-geolocator, or None when there is no permission, signal or plugin."""
-    try:
-        import flet_geolocator as ftg
-
-        if holder.current is None:
-            holder.current = ftg.Geolocator()
-        geo = holder.current
-        await asyncio.wait_for(geo.request_permission(), GPS_TIMEOUT_S)
-        pos = await asyncio.wait_for(geo.get_current_position(), GPS_TIMEOUT_S)
-    except Exception:
-        # Web without permission, no fix indoors, or no plugin: the investigator types the position.
-        log.info("no GPS fix", exc_info=True)
-        return None
-    if pos is None or pos.latitude is None or pos.longitude is None:
-        return None
-    return pos.latitude, pos.longitude, pos.accuracy
+async def read_gps(location: Location) -> Fix | LocationRefused:
+    """One fix from the device's position service, or the reason there is none (shown in words; the
+    investigator can always type the position)."""
+    return await location.current()
 
 
 @ft.component
 def PositionFields(form: VisitFormState, which: str) -> ft.Control:
     """GPS button plus hand-typed latitude / longitude / accuracy (the web app has no GPS guarantee)."""
-    geo: MutableRef[Any] = ft.use_ref(None)
-    failed, set_failed = ft.use_state(False)
+    refusal, set_refusal = ft.use_state("")
 
     async def locate(_e: Any) -> None:
-        fix = await read_gps(geo)
-        if fix is None:
-            set_failed(True)
+        fix = await read_gps(services_for(ft.context.page).location)
+        if isinstance(fix, LocationRefused):
+            set_refusal(fix.reason)
             return
-        set_failed(False)
-        form.set_position(which, *fix)
+        set_refusal("")
+        form.set_position(which, fix.lat, fix.lon, fix.accuracy_m)
 
     base = f"{which}.position"
     pos_error = form.error(base)
@@ -62,8 +45,9 @@ def PositionFields(form: VisitFormState, which: str) -> ft.Control:
         ft.Row([tap_button(t("visit.checkin.gps_btn"), locate, icon=ft.Icons.MY_LOCATION, ident=f"{which}-gps-btn",
                            filled=False)]),
     ]  # fmt: skip
-    if failed:
-        controls.append(note(t("visit.checkin.gps_failed"), ident=f"{which}-gps-failed"))
+    if refusal:
+        # The reason is kept, not the sentence, so a change of language re-words it.
+        controls.append(note(refusal_text(LocationRefused(cast(Any, refusal))), ident=f"{which}-gps-failed"))
     controls.append(
         ft.Row(
             [

@@ -18,13 +18,13 @@ from typing import Any
 from pydantic import ValidationError
 from sqlite_utils import Database
 
-from models.canonical import canonical_json_parsed
 from models.codes import FINAL_STATES
 from models.ids import new_id
 from models.privacy import local_time
 from models.report import VisitReport
 from models.rules import DEFAULT_SETTINGS, CaseContext, Evaluation, RuleSettings, evaluate
 from models.wire import Mutation
+from sync.server.canonical import canonical_json_parsed
 from sync.server.errors import validation_details
 from sync.server.store.common import Principal, dumps, loads
 from sync.server.store.state import missing_blobs, review_state

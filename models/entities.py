@@ -25,6 +25,7 @@ from models.money import DecStr, NonNegMoney, Rate
 __all__ = [
     "TRUSTED",
     "Borrower",
+    "Collector",
     "Coordinate",
     "IdNumber",
     "LoanAccount",
@@ -113,6 +114,14 @@ class PreviousVisit(_Base):
     status: str | None = None
 
 
+class Collector(_Base):
+    """An assigned investigator as the device shows them: a colleague's name is staff data, not the
+    borrower's, so the server sends it with the visit."""
+
+    id: str
+    name: str = ""
+
+
 class Visit(_Base):
     """A visit as the device holds it: the case (borrower + loan) and its assignment."""
 
@@ -123,6 +132,8 @@ class Visit(_Base):
     borrower: Borrower
     loan: LoanAccount
     investigator_ids: list[str] = Field(default_factory=list)
+    # The same collectors, lead first, with their names (older servers send none).
+    collectors: list[Collector] = Field(default_factory=list)
     planned_date: date | None = None
     priority: DecStr = Decimal("0")
     broken_ptp_count: StrictInt = Field(default=0, ge=0)
@@ -187,6 +198,12 @@ class VisitImportRecord(_Base):
     active_plan_current: bool = False
     repayment_history: list[RepaymentRecord] = Field(default_factory=list, max_length=600)
     status: VisitStatus | None = None
+    # The loan system's own knowledge of the account (domain R-11, R-14, §5.5, §6.3).
+    contact_stopped: bool = False  # the borrower refused further contact or complained (R-14)
+    phone_invalid: bool = False  # the debtor's own mobile number is invalid (R-11)
+    deceased: bool = False  # reported deceased or without capacity (§6.3)
+    legal_hold: bool = False  # a do-not-visit legal hold (§6.3)
+    fraud_suspected: bool = False  # evidence of fraud or asset concealment (§5.5)
 
     @field_validator(
         "lat", "lon", "contractual_instalment", "monthly_rate", "days_since_last_contact", mode="before"

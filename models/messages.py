@@ -202,6 +202,29 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "district {district}; high balance or M{bucket}+: led by the most experienced",
     ),
     "dispatch.load": ("{district}；按工作量均衡", "district {district}; balanced by load"),
+    # contact rules and the queue exclusions of domain §6.3
+    "contact.r13_day": (
+        "R-13：该债务人 {date} 已有一次外访，每人每日至多 {cap} 次",
+        "R-13: the debtor already had a visit on {date}; at most {cap} a day",
+    ),
+    "contact.r13_month": (
+        "R-13：该债务人 {month} 已外访 {count} 次，每月上限 {cap} 次",
+        "R-13: the debtor already had {count} visits in {month}; the monthly cap is {cap}",
+    ),
+    "contact.r14_refused": (
+        "R-14：债务人拒绝继续接触或提出争议/投诉（{source}），须主管解除后才能再派",
+        "R-14: the debtor refused further contact or disputes the debt ({source}); a supervisor must clear "
+        "it before the case is dispatched",
+    ),
+    "contact.r11_reachable": (
+        "R-11：只有在债务人无法联系时（本人手机号无效，或连续 {attempts} 次未能联系到本人）才能走访联系人或第三方"
+        "（目前连续 {failed} 次）",
+        "R-11: contacts or third parties may be visited only when the debtor cannot be reached (own mobile "
+        "invalid, or {attempts} consecutive failed attempts); {failed} so far",
+    ),
+    "exclude.active_plan": ("已有正常履行的还款计划（§6.3）", "an active plan is being kept (§6.3)"),
+    "exclude.deceased": ("债务人已故或无行为能力（§6.3）", "the debtor is deceased or incapacitated (§6.3)"),
+    "exclude.legal_hold": ("法务冻结，不得外访（§6.3）", "a do-not-visit legal hold (§6.3)"),
 }
 
 

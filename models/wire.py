@@ -277,6 +277,9 @@ class AssignRequest(BaseModel):
     )
     investigator_ids: list[str] = Field(min_length=1, max_length=10)
     planned_date: str | None = None
+    # Whom the visit is for: the debtor, or the debtor's contacts and third parties (R-11 allows these only
+    # once the debtor cannot be reached).
+    purpose: Literal["debtor", "third_party"] = "debtor"
 
 
 class SuggestRequest(BaseModel):

@@ -256,6 +256,38 @@ def _m008_sign_off_reason(db: Database) -> None:
     db.execute("ALTER TABLE comments ADD COLUMN sign_off_reason TEXT")
 
 
+def _m009_plans_promises_contact(db: Database) -> None:
+    """Plans and promises followed after approval (P-6, §5.2), the loan system's repayments, and the contact
+    rules' stops and clearances (R-14): the tables behind protocol.md v1.1 "Repayments, plans and promises
+    tracked"."""
+    db.execute(
+        "CREATE TABLE repayments (payment_id TEXT PRIMARY KEY, visit_id TEXT NOT NULL REFERENCES visits(id), "
+        "paid_on TEXT NOT NULL, amount TEXT NOT NULL, created_at TEXT NOT NULL)"
+    )
+    db.execute("CREATE INDEX idx_repayments_visit ON repayments(visit_id, paid_on)")
+    db.execute(
+        "CREATE TABLE plan_tracking (report_id TEXT PRIMARY KEY REFERENCES reports(id), "
+        "visit_id TEXT NOT NULL, state TEXT NOT NULL, paid TEXT NOT NULL, due_to_date TEXT NOT NULL, "
+        "missed INTEGER NOT NULL, next_due_date TEXT, approved_at TEXT, updated_at TEXT NOT NULL)"
+    )
+    db.execute("CREATE INDEX idx_plan_tracking_visit ON plan_tracking(visit_id)")
+    db.execute(
+        "CREATE TABLE promise_tracking (report_id TEXT PRIMARY KEY REFERENCES reports(id), "
+        "visit_id TEXT NOT NULL, amount TEXT NOT NULL, date TEXT NOT NULL, state TEXT NOT NULL, "
+        "updated_at TEXT NOT NULL)"
+    )
+    db.execute("CREATE INDEX idx_promise_tracking_visit ON promise_tracking(visit_id)")
+    db.execute(
+        "CREATE TABLE contact_events (id INTEGER PRIMARY KEY AUTOINCREMENT, visit_id TEXT NOT NULL, "
+        "kind TEXT NOT NULL, source TEXT NOT NULL, at TEXT NOT NULL, actor_id TEXT, comment TEXT)"
+    )
+    db.execute("CREATE INDEX idx_contact_events_visit ON contact_events(visit_id, id)")
+    db.execute(
+        "CREATE TABLE account_reopened (visit_id TEXT PRIMARY KEY, reason TEXT NOT NULL, report_id TEXT, "
+        "at TEXT NOT NULL)"
+    )
+
+
 MIGRATIONS: list[tuple[str, Callable[[Database], None]]] = [
     ("001_core", _m001_core),
     ("002_review_list_indexes", _m002_review_list_indexes),
@@ -265,6 +297,7 @@ MIGRATIONS: list[tuple[str, Callable[[Database], None]]] = [
     ("006_lean_report_indexes", _m006_lean_report_indexes),
     ("007_device_pull_position", _m007_device_pull_position),
     ("008_sign_off_reason", _m008_sign_off_reason),
+    ("009_plans_promises_contact", _m009_plans_promises_contact),
 ]
 
 

@@ -12,6 +12,7 @@ from models.wire import SuggestRequest
 from sync.server.context import Actor, Ctx
 from sync.server.errors import ApiError
 from sync.server.store.dispatch import DispatchPolicy, suggest
+from sync.server.store.tracking import TrackingPolicy, sweep
 from sync.server.wirejson import WireJsonRoute
 
 router = APIRouter(tags=["dispatch"], route_class=WireJsonRoute)
@@ -43,4 +44,7 @@ async def suggest_(body: SuggestRequest, request: Request, actor: Actor, ctx: Ct
         capacity=s.dispatch_capacity, high_balance=s.dispatch_high_balance, high_bucket=s.dispatch_high_bucket
     )
     lang = request_lang(request.headers.get("accept-language"))
-    return await ctx.db.read(suggest, team=team, day=day, policy=policy, lang=lang)
+    await ctx.db.write(sweep, now=ctx.clock(), policy=TrackingPolicy.from_settings(s))
+    return await ctx.db.read(
+        suggest, team=team, day=day, policy=policy, lang=lang, rules=TrackingPolicy.from_settings(s)
+    )

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 from sync.server.context import Actor, Ctx
 from sync.server.errors import ApiError
 from sync.server.store.feed import read_feed
+from sync.server.store.tracking import TrackingPolicy, sweep
 
 router = APIRouter(tags=["feed"])
 
@@ -33,4 +34,6 @@ async def feed(
                 [{"loc": ["query", "since"], "msg": "a cursor returned by this endpoint"}],
             )
         since_seq = int(since)
+    # Plans and promises are evaluated against the clock first, so the events due by now are in the page.
+    await ctx.db.write(sweep, now=ctx.clock(), policy=TrackingPolicy.from_settings(ctx.settings))
     return await ctx.db.read(read_feed, actor=actor, since=since_seq, limit=ctx.limit(limit))

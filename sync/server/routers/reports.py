@@ -13,6 +13,7 @@ from models.wire import ReviewRequest
 from sync.server.context import Actor, Ctx
 from sync.server.store.common import audit
 from sync.server.store.reports import ReportFilters, get_report, list_reports, parse_bucket, review_report
+from sync.server.store.tracking import TrackingPolicy
 from sync.server.wirejson import WireJsonRoute
 
 router = APIRouter(tags=["reports"], route_class=WireJsonRoute)
@@ -89,5 +90,6 @@ async def review(
         route=body.route.value if body.route else None,
         now=ctx.clock(),
         sign_off_reason=body.sign_off_reason,
+        policy=TrackingPolicy.from_settings(ctx.settings),
     )
     return JSONResponse(state, headers={"ETag": f'"v{state["server_version"]}"'})

@@ -11,6 +11,8 @@ from sqlite_utils import Database
 
 from models.messages import render
 from sync.server.store.common import loads
+from sync.server.store.contact import dispatch_exclusion
+from sync.server.store.tracking import TrackingPolicy
 
 __all__ = ["DispatchPolicy", "suggest"]
 
@@ -23,9 +25,18 @@ class DispatchPolicy:
 
 
 def suggest(
-    db: Database, *, team: str, day: date, policy: DispatchPolicy, lang: str = "en"
+    db: Database,
+    *,
+    team: str,
+    day: date,
+    policy: DispatchPolicy,
+    lang: str = "en",
+    rules: TrackingPolicy | None = None,
 ) -> dict[str, Any]:
-    """Nothing is assigned here; the supervisor applies a suggestion with `assign`. Reasons are in `lang`."""
+    """Nothing is assigned here; the supervisor applies a suggestion with `assign`. Reasons are in `lang`.
+    A visit the contact rules (R-13, R-14) or the queue exclusions of domain §6.3 keep out is `unassigned`
+    with the rule in its reason."""
+    rules = rules or TrackingPolicy()
     people = [
         {
             "id": r["id"],
@@ -49,12 +60,16 @@ def suggest(
     assignments: list[dict[str, Any]] = []
     unassigned: list[dict[str, Any]] = []
     visits = db.query(
-        "SELECT v.id, v.district, v.bucket, v.outstanding FROM visits v WHERE v.team = ? AND v.status = 'open' "
+        "SELECT v.id, v.district, v.bucket, v.outstanding, v.data FROM visits v WHERE v.team = ? AND v.status = 'open' "
         "AND NOT EXISTS (SELECT 1 FROM visit_assignees a WHERE a.visit_id = v.id AND a.active = 1) "
         "ORDER BY v.priority DESC, v.external_id",
         [team],
     )
     for v in visits:
+        excluded = dispatch_exclusion(db, visit=v, day=day, policy=rules, lang=lang)
+        if excluded is not None:
+            unassigned.append({"visit_id": v["id"], "reason": excluded})
+            continue
         in_district = [p for p in people if v["district"] in p["districts"]]
         if len(in_district) < 2:
             unassigned.append(

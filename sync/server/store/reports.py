@@ -23,6 +23,7 @@ from sync.server.store.state import (
     report_visible,
     review_state,
 )
+from sync.server.store.tracking import TrackingPolicy, evaluate_accounts, report_facts
 
 __all__ = [
     "TRANSITIONS",
@@ -297,6 +298,7 @@ def review_report(
     route: str | None,
     now: datetime,
     sign_off_reason: str = "",
+    policy: TrackingPolicy | None = None,
 ) -> dict[str, Any]:
     """Apply one review action: 404 → 403 → 428/412 → 422 → 409, then bump the version and tell the devices.
 
@@ -372,6 +374,10 @@ def review_report(
         ],
     )
     add_changes(db, collectors(db, r["visit_id"]), "report_review", "put", r["id"])
+    policy = policy or TrackingPolicy()
+    if to == "approved":
+        # The approved plan is followed from now on (P-6); its first evaluation may already find it lapsed.
+        evaluate_accounts(db, visit_ids=[r["visit_id"]], now=now, policy=policy)
     if to in _FEED_TYPES:
         body = db.execute(
             "SELECT body FROM report_versions WHERE version_id = ?", [r["current_version_id"]]
@@ -394,6 +400,7 @@ def review_report(
                         "comment": comment or None,
                         "flags": flags,
                         "sign_off_reason": sign_off_reason or None,
+                        **report_facts(db, report_id=r["id"], policy=policy),
                     }
                 ),
             ],

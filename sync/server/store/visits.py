@@ -21,7 +21,9 @@ from models.risk import bucket as bucket_of
 from models.risk import priority_score
 from sync.server.errors import ApiError
 from sync.server.store.common import Principal, audit, dumps, loads
+from sync.server.store.contact import contact_problems
 from sync.server.store.state import add_changes, collectors, visit_payload, visit_visible
+from sync.server.store.tracking import TrackingPolicy
 
 __all__ = ["assign_visit", "csv_records", "get_visit", "import_visits", "list_visits"]
 
@@ -109,6 +111,11 @@ def _visit_data(r: VisitImportRecord) -> tuple[dict[str, Any], int, Decimal]:
         "days_since_last_contact": r.days_since_last_contact,
         "contact_lost": r.contact_lost,
         "active_plan_current": r.active_plan_current,
+        "contact_stopped": r.contact_stopped,
+        "phone_invalid": r.phone_invalid,
+        "deceased": r.deceased,
+        "legal_hold": r.legal_hold,
+        "fraud_suspected": r.fraud_suspected,
     }
     return data, b, priority
 
@@ -143,7 +150,8 @@ def import_visits(
             errors.append({"row": row, "field": "team", "msg": render("import.team_scope", lang)})
             continue
         found = db.execute(
-            "SELECT id, team, status FROM visits WHERE external_id = ?", [r.external_id]
+            "SELECT id, team, status, json_extract(data, '$.contact_stopped') FROM visits WHERE external_id = ?",
+            [r.external_id],
         ).fetchone()
         if found is not None and found[1] != r.team:
             errors.append(
@@ -177,7 +185,7 @@ def import_visits(
             created += 1
             audit(db, at=ts, actor=actor, action="visit.create", entity="visit", entity_id=vid)
         else:
-            vid, _, status = found
+            vid, _, status, _stopped = found
             current = collectors(db, vid)
             if closing:
                 new_status = "closed"
@@ -214,6 +222,12 @@ def import_visits(
                 action="visit.close" if closing else "visit.update",
                 entity="visit",
                 entity_id=vid,
+            )
+        if r.contact_stopped and (found is None or not found[3]):
+            # R-14 from the loan system: the stop holds until a supervisor clears it.
+            db.execute(
+                "INSERT INTO contact_events(visit_id, kind, source, at, actor_id) VALUES (?, 'stop', 'import', ?, ?)",
+                [vid, ts, actor.user_id],
             )
         visits.append({"external_id": r.external_id, "visit_id": vid})
     return {"created": created, "updated": updated, "visits": visits, "errors": errors}
@@ -305,8 +319,12 @@ def assign_visit(
     investigator_ids: list[str],
     planned_date: date | None,
     now: datetime,
+    purpose: str = "debtor",
+    policy: Any = None,
+    lang: str = "en",
 ) -> dict[str, Any]:
-    """Assign ≥ 2 distinct collectors of the visit's team (R-2); removed collectors get tombstones."""
+    """Assign ≥ 2 distinct collectors of the visit's team (R-2); removed collectors get tombstones. The
+    contact rules (R-11, R-13, R-14) refuse with 409 `contact_rule`, each problem naming its rule."""
     visit = _load(db, actor, visit_id)
     if actor.is_investigator:
         raise ApiError(403, "forbidden", "only a supervisor or an admin may assign visits")
@@ -329,6 +347,18 @@ def assign_visit(
         raise ApiError(422, "validation", "every collector must be an investigator of the visit's team", bad)
     if visit["status"] == "closed":
         raise ApiError(409, "visit_closed", "the visit is closed")
+    # R-13 counts the visits a new planned date would add; changing only the collectors plans none.
+    problems = contact_problems(
+        db, visit=visit, planned=planned_date, purpose=purpose, policy=policy or TrackingPolicy(), lang=lang
+    )
+    if problems:
+        raise ApiError(
+            409,
+            "contact_rule",
+            "; ".join(p["msg"] for p in problems),
+            [{"rule": p["rule"], "code": p["code"], "msg": p["msg"]} for p in problems],
+        )
+    db.execute("DELETE FROM account_reopened WHERE visit_id = ?", [visit_id])
     current = collectors(db, visit_id)
     removed = [u for u in current if u not in ids]
     added = [u for u in ids if u not in current]
@@ -363,7 +393,7 @@ def assign_visit(
         action="visit.assign",
         entity="visit",
         entity_id=visit_id,
-        detail={"investigator_ids": ids, "removed": removed},
+        detail={"investigator_ids": ids, "removed": removed, "purpose": purpose},
     )
     return {
         "visit_id": visit_id,
@@ -371,4 +401,5 @@ def assign_visit(
         "investigator_ids": ids,
         "planned_date": planned,
         "removed": removed,
+        "purpose": purpose,
     }

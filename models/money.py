@@ -29,6 +29,7 @@ __all__ = [
     "Rate",
     "fmt_money",
     "fmt_rate",
+    "money_text",
     "parse_decimal",
     "q2",
     "typed_input",
@@ -45,6 +46,18 @@ def q2(x: Decimal) -> Decimal:
 
 def fmt_money(x: Decimal) -> str:
     return str(q2(x))
+
+
+def money_text(x: Decimal | str | None) -> str:
+    """How an amount reads for people, in either language: thousands separators and two decimals
+    ("8529.48" → "8,529.48"); the app's screens, the supervisor desk and the report PDF all write it so.
+    Empty for no amount; a value that is not a number is shown as it came."""
+    if x is None or x == "":
+        return ""
+    try:
+        return f"{q2(Decimal(str(x))):,.2f}"
+    except InvalidOperation:
+        return str(x)
 
 
 def fmt_rate(x: Decimal, places: int = 4) -> str:

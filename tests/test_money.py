@@ -11,7 +11,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from models.canonical import MAX_JSON_DEPTH, loads_json
 from models.messages import MESSAGES
-from models.money import DecStr, Money, NonNegMoney, Rate, typed_input
+from models.money import DecStr, Money, NonNegMoney, Rate, money_text, typed_input
 
 MONEY = TypeAdapter(NonNegMoney)
 RATE = TypeAdapter(Rate)
@@ -103,3 +103,19 @@ def test_loads_json_refuses_with_a_decode_error_when_nested_beyond_the_limit(dep
 def test_loads_json_accepts_nesting_up_to_the_limit() -> None:
     deep = '{"a":' * (MAX_JSON_DEPTH - 1) + "[1]" + "}" * (MAX_JSON_DEPTH - 1)
     assert loads_json(deep, max_depth=MAX_JSON_DEPTH) is not None
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        ("8529.48", "8,529.48"),
+        ("1234567.005", "1,234,567.01"),
+        ("-120.5", "-120.50"),
+        ("0", "0.00"),
+        (None, ""),
+    ],
+)
+def test_money_text_writes_separators_and_two_decimals_when_shown_to_people(
+    value: str | None, text: str
+) -> None:
+    assert money_text(value) == text

@@ -373,15 +373,15 @@ def test_desk_review_journey(central: Central, browser: Any) -> None:
         # Open the synced report and return it with a comment.
         page.locator(f'#inbox-table tr[data-id="{rid}"] td[data-col=visit]').click()
         expect(page.get_by_test_id("report-status")).to_have_text("待审核")
-        expect(page.get_by_test_id("section-plan")).to_contain_text("1100.16")
+        expect(page.get_by_test_id("section-plan")).to_contain_text("1,100.16")
         expect(page.get_by_test_id("apr")).to_contain_text("19.56%")
         expect(page.get_by_test_id("p4")).to_contain_text("P-4")  # the plan against the case's loan
-        expect(page.get_by_test_id("p4")).to_contain_text("¥13201.95")
+        expect(page.get_by_test_id("p4")).to_contain_text("13,201.95")
         expect(page.get_by_test_id("section-interview")).to_contain_text("收入下降")
         page.locator("#review-comment").fill("请补充配偶收入证明")
         page.get_by_role("button", name="退回修改").click()
         expect(page.get_by_test_id("report-status")).to_have_text("已退回")
-        expect(page.get_by_test_id("comments")).to_contain_text("请补充配偶收入证明")
+        expect(page.get_by_test_id("history")).to_contain_text("请补充配偶收入证明")
 
         # The investigator's device learns of the return on its next pull and resubmits on top of it.
         review = [ch for ch in inv.pull() if ch["type"] == "report_review" and ch["id"] == rid][-1]["data"]
@@ -401,8 +401,8 @@ def test_desk_review_journey(central: Central, browser: Any) -> None:
         expect(page.locator("#inbox-table tbody tr")).to_have_count(1)
         page.locator(f'#inbox-table tr[data-id="{rid}"] td[data-col=visit]').click()
         expect(page.get_by_test_id("report-status")).to_have_text("已重新提交")
-        expect(page.get_by_test_id("history")).to_contain_text("3200.00")
-        expect(page.get_by_test_id("comments")).to_contain_text("请补充配偶收入证明")
+        expect(page.get_by_test_id("history")).to_contain_text("3,200.00")
+        expect(page.get_by_test_id("history")).to_contain_text("请补充配偶收入证明")
         assert page.locator("[data-testid=report-flags]").count() == 0  # a clean report carries no flags
         _shot(page, "desk-report")
 
@@ -434,7 +434,7 @@ def test_desk_review_journey(central: Central, browser: Any) -> None:
         assert [r["report_id"] for r in rows] == [rid]
         assert rows[0]["event"] == "report_approved" and rows[0]["instalment"] == "1100.16"
         assert rows[0]["apr_compound"] == "0.1956" and rows[0]["principal"] == "12000.00"
-        expect(page.locator("#feed")).to_contain_text("1100.16")
+        expect(page.locator("#feed")).to_contain_text("1,100.16")
 
         # The PDF of the report: Chinese text and the plan survive text extraction.
         page.goto(f"{c.url}/desk/#/report/{rid}")
@@ -444,7 +444,7 @@ def test_desk_review_journey(central: Central, browser: Any) -> None:
         pdf = Path(dl.value.path()).read_bytes()
         assert pdf.startswith(b"%PDF")
         flat = re.sub(r"\s+", "", "".join(p.extract_text() for p in pypdf.PdfReader(io.BytesIO(pdf)).pages))
-        assert "还款方案" in flat and "1100.16" in flat and "19.56%" in flat
+        assert "还款方案" in flat and "1,100.16" in flat and "19.56%" in flat
         assert "请补充配偶收入证明" in flat and "已补充配偶收入证明" in flat
 
         # The device learns of the approval too.
@@ -462,9 +462,97 @@ def test_desk_review_journey(central: Central, browser: Any) -> None:
         assert page3.locator(f'#inbox-table tr[data-id="{rid}"]').count() == 0
         page3.goto(f"{c.url}/desk/#/report/{rid}")
         expect(page3.get_by_test_id("load-error")).to_contain_text("未找到或无权查看")
-        expect(page3.locator("#main")).not_to_contain_text("1100.16")
+        expect(page3.locator("#main")).not_to_contain_text("1,100.16")
     finally:
         ctx3.close()
+
+
+# ------------------------------------------------------------------------------------------- in words
+
+MONEY = re.compile(r"-?\d{1,3}(,\d{3})*\.\d{2}")
+
+
+def test_desk_speaks_the_desks_language_when_showing_versions_attestations_and_money(
+    central: Central, browser: Any
+) -> None:
+    c = central
+    rid = c.state.get("report_id")
+    if not rid:
+        pytest.skip("needs the review journey's report")
+    # The journey's report: version 1, returned, version 2 (the spouse's income 3,000 → 3,200), approved;
+    # the server's counter stands at 4 because review steps move it too.
+    detail = c.http.get(f"/v1/reports/{rid}", headers=c.h("sup.a")).json()
+    assert detail["server_version"] == 4 and len(detail["history"]) == 2
+    family = c.http.get("/v1/reports", params={"outcome": "MET_FAMILY"}, headers=c.h("sup.a")).json()["items"]
+    assert family, "the journey pushes reports where a family member was met"
+
+    ctx, page = _open(browser)
+    try:
+        _sign_in(page, "sup.a")
+        # Point 13: the header names the report's version, the timeline shows versions and review steps.
+        page.goto(f"{c.url}/desk/#/report/{rid}")
+        expect(page.get_by_test_id("report-status")).to_have_text("已批准")
+        expect(page.get_by_test_id("report-version")).to_have_text("第 2 版")
+        history = page.get_by_test_id("history")
+        expect(history.locator("[data-testid^=version-]")).to_have_count(2)
+        expect(history.get_by_test_id("review-step")).to_have_count(2)
+        steps = history.locator("[data-testid^=version-], [data-testid=review-step]").all_inner_texts()
+        assert [s.split("·")[0].strip().split()[0] for s in steps] == ["第", "退回", "第", "批准"], steps
+        assert not re.search(r"\bv\d", page.locator("#main").inner_text()), (
+            "a server counter shown as a version"
+        )
+
+        # Point 12: the diff names the field with the form's labels and shows values as the form does.
+        row = history.locator('tr[data-field="assessment.incomes.1.amount"]')
+        expect(row.locator("td").nth(0)).to_have_text("收支评估 › 收入 #2（配偶收入） › 金额")
+        expect(row.locator("td").nth(1)).to_have_text("3,000.00")
+        expect(row.locator("td").nth(2)).to_have_text("3,200.00")
+        expect(history.locator("table.diff")).not_to_contain_text("incomes")
+        expect(history.locator("table.diff")).not_to_contain_text("notes")
+
+        # Point 11: the borrower was met, so nothing is said of third parties; attestations read as facts.
+        checkin = page.get_by_test_id("section-checkin")
+        expect(checkin).not_to_contain_text("R-12")
+        expect(page.get_by_test_id("attest-id_shown")).to_have_text(label("attest", "id_shown.yes"))
+        expect(checkin).not_to_contain_text("：否")
+        expect(page.get_by_test_id("attest-no_disclosure_attested")).to_have_count(0)
+        expect(page.get_by_test_id("attest-outside_hours_consent")).to_have_count(0)
+
+        # Point 14: one money format, no currency sign on one screen and a bare figure on another.
+        expect(page.get_by_test_id("section-plan")).to_contain_text("1,100.16")
+        expect(page.get_by_test_id("section-plan")).to_contain_text("13,201.95")  # schedule and P-4 too
+        expect(page.locator("#main")).not_to_contain_text("¥")
+        _shot(page, "desk-report-timeline", docs=False)
+
+        # A family member was met: R-12 applies and says what happened.
+        page.goto(f"{c.url}/desk/#/report/{family[0]['report_id']}")
+        attest = page.get_by_test_id("attest-no_disclosure_attested")
+        expect(attest).to_have_text(label("attest", "no_disclosure_attested.yes"))
+        expect(page.get_by_test_id("attest-message_passed")).to_have_text(
+            label("attest", "message_passed.yes")
+        )
+        _shot(page, "desk-report-family", docs=False)
+
+        # The same in English.
+        page.locator("#lang-btn").click()
+        expect(attest).to_have_text(label("attest", "no_disclosure_attested.yes", "en"))
+        page.goto(f"{c.url}/desk/#/report/{rid}")
+        expect(page.get_by_test_id("report-version")).to_have_text("Version 2")
+        expect(row.locator("td").nth(0)).to_have_text(
+            "Income and expenses › Income #2 (Spouse or partner) › Amount"
+        )
+        expect(row.locator("td").nth(2)).to_have_text("3,200.00")
+        expect(page.get_by_test_id("section-plan")).to_contain_text("1,100.16")
+        _shot(page, "desk-report-timeline-en", docs=False)
+        page.locator('header nav a[data-nav="dashboard"]').click()
+        expect(page.get_by_test_id("dash-plans")).to_contain_text("12,000.00")
+        page.locator('header nav a[data-nav="feedback"]').click()
+        expect(page.locator("#feed")).to_contain_text("1,100.16")
+        page.locator("#lang-btn").click()
+        expect(page.locator("#feed")).to_contain_text("1,100.16")
+        expect(page.locator("#main")).not_to_contain_text("¥")
+    finally:
+        ctx.close()
 
 
 # --------------------------------------------------------------------------------------------- dispatch
@@ -523,15 +611,23 @@ def test_dispatch_import_suggest_apply_and_devices_receive(
         expect(summary).to_contain_text("错误 5")
         errors = page.locator("[data-testid=import-errors] tbody tr")
         expect(errors).to_have_count(5)
-        got = [(int(r.locator("td").nth(0).inner_text()), r.locator("td").nth(1).inner_text().strip())
+        got = [(int(r.locator("td").nth(0).inner_text()), r.locator("td").nth(1).get_attribute("data-field"))
                for r in errors.all()]  # fmt: skip
         assert got == sorted(BAD_ROWS.items()), got
+        # Each column named as the desk speaks, not by its file header.
+        names = [r.locator("td").nth(1).inner_text().strip() for r in errors.all()]
+        assert names == [label("column", f) for _row, f in sorted(BAD_ROWS.items())], names
         expect(page.get_by_test_id("open-count")).to_contain_text("495")
+        # Balances read as on the investigators' screens: thousands separators, two decimals.
+        principals = page.locator("#open-visits td.num:nth-child(6)").all_text_contents()
+        assert len(principals) == 495 and all(MONEY.fullmatch(p.strip()) for p in principals), principals[:5]
+        assert any("," in p for p in principals), principals[:5]
 
         page.locator("#suggest-btn").click()
-        expect(page.get_by_test_id("suggest-count")).to_contain_text("495", timeout=30_000)
-        expect(page.get_by_test_id("suggest-unassigned")).to_have_count(0)
+        expect(page.get_by_test_id("suggest-row").first).to_be_visible(timeout=30_000)
         _shot(page, "desk-dispatch")
+        expect(page.get_by_test_id("suggest-count")).to_contain_text("495")
+        expect(page.get_by_test_id("suggest-unassigned")).to_have_count(0)
         page.locator("#apply-btn").click()
         expect(page.locator("#toast")).to_contain_text("已派单 495 个案件", timeout=120_000)
         expect(page.get_by_test_id("open-count")).to_contain_text("0")
@@ -578,11 +674,11 @@ def test_screenshots_and_english_switch(central: Central, browser: Any) -> None:
         expect(page.locator("#inbox-table tbody tr")).to_have_count(8)
         _shot(page, "desk-inbox")
         page.goto(f"{c.url}/desk/#/report/{rid}")
-        expect(page.get_by_test_id("section-plan")).to_contain_text("1100.16")
+        expect(page.get_by_test_id("section-plan")).to_contain_text("1,100.16")
         _shot(page, "desk-report-approved", docs=False)
         page.locator('header nav a[data-nav="dashboard"]').click()
         expect(page.get_by_test_id("dash-outcomes")).to_contain_text("见到本人")
-        expect(page.get_by_test_id("dash-plans")).to_contain_text("12000.00")
+        expect(page.get_by_test_id("dash-plans")).to_contain_text("12,000.00")
         _shot(page, "desk-dashboard")
         page.locator('header nav a[data-nav="devices"]').click()
         expect(page.locator("#main table tbody tr").first).to_be_visible()
@@ -730,8 +826,8 @@ def test_desk_asks_for_sign_off_and_refuses_charge_cap_when_the_rule_book_flags_
         expect(flag).to_contain_text(label("flag_help", "over_capacity"))
         # The device's figures beside the server's, the capacity highlighted as different.
         cmp_capacity = page.get_by_test_id("cmp-capacity")
-        expect(cmp_capacity).to_contain_text("¥270.00")
-        expect(cmp_capacity).to_contain_text("¥240.00")
+        expect(cmp_capacity).to_contain_text("270.00")
+        expect(cmp_capacity).to_contain_text("240.00")
         expect(cmp_capacity).to_have_attribute("data-differs", "true")
         expect(page.get_by_test_id("cmp-net_income")).not_to_have_attribute("data-differs", "true")
 

@@ -83,7 +83,6 @@ def test_report_pdf_lists_flag_labels_and_sign_off_reason_when_present() -> None
     pdf = render_report_pdf(
         report=example_report("visit-1"),
         status="approved",
-        server_version=2,
         external_id="LN-1",
         flags=["over_capacity", "dsr_severe"],
         comments=[
@@ -104,9 +103,7 @@ def test_report_pdf_lists_flag_labels_and_sign_off_reason_when_present() -> None
 
 
 def test_report_pdf_names_no_raw_flag_code_when_flags_are_listed() -> None:
-    pdf = render_report_pdf(
-        report=example_report("visit-1"), status="submitted", server_version=1, flags=list(FLAGS)
-    )
+    pdf = render_report_pdf(report=example_report("visit-1"), status="submitted", flags=list(FLAGS))
     text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
     assert "above_charge_cap" not in text and "p4_ceiling_exceeded" not in text
 
@@ -155,7 +152,7 @@ def test_report_pdf_contains_chinese_text_and_plan_when_downloaded(server: Serve
     text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(r.content)).pages)
     flat = re.sub(r"\s+", "", text)
     assert "还款方案" in flat and "同意分期" in flat
-    assert "1100.16" in flat and "19.56%" in flat
+    assert "1,100.16" in flat and "19.56%" in flat
 
 
 def test_report_pdf_not_found_when_other_team_asks(server: Server) -> None:
@@ -188,3 +185,93 @@ def test_recomputed_checks_p4_against_the_cases_loan(
         assert (
             r["p4"]["ceiling"] == "22003.21"
         )  # 20,000 at 1.5% over the same 12 months (11 × 1,833.60 + the rest)
+
+
+def _pdf_text(pdf: bytes) -> str:
+    return re.sub(r"\s+", "", "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages))
+
+
+def test_report_pdf_writes_amounts_with_thousands_separators_when_rendered() -> None:
+    rep = example_report("visit-1")
+    rep["assessment"]["incomes"][0]["amount"] = "8529.48"
+    text = _pdf_text(render_report_pdf(report=rep, status="submitted"))
+    assert "8,529.48" in text and "8529.48" not in text
+    assert "1,100.16" in text and "13,201.95" in text and "12,000.00" in text
+    assert "¥" not in text
+
+
+def test_report_pdf_numbers_versions_by_submission_when_reviews_move_the_counter() -> None:
+    first, second = example_report("visit-1"), example_report("visit-1", notes="已补充配偶收入证明")
+    history = [
+        {"version_id": "a", "server_version": 1, "received_at": "2026-11-20T03:00:00+00:00", "report": first},
+        {
+            "version_id": "b",
+            "server_version": 3,
+            "received_at": "2026-11-21T03:00:00+00:00",
+            "report": second,
+        },
+    ]
+    comments = [
+        {"at": "2026-11-20T09:00:00+00:00", "action": "return", "comment": "请补充", "server_version": 2},
+        {"at": "2026-11-21T09:00:00+00:00", "action": "approve", "comment": "同意", "server_version": 4},
+    ]
+    pdf = render_report_pdf(
+        report=second, status="approved", comments=comments, history=history, current_version_id="b"
+    )
+    text = _pdf_text(pdf)
+    assert "版本Version:第2版Version2" in text
+    assert "第4版" not in text and "v4" not in text and "v3" not in text
+    # One timeline: version 1, its return, version 2, its approval.
+    order = [
+        text.index(x)
+        for x in ("第1版Version1:首次提交", "请补充", "第2版Version2:重新提交", "批准Approve:同意")
+    ]
+    assert order == sorted(order), order
+
+
+@pytest.mark.parametrize(
+    ("outcome", "attested", "present", "absent"),
+    [
+        ("MET_BORROWER", False, ["已出示工作证并说明机构与来意（R-3）"], ["R-12", "no_disclosure"]),
+        ("MET_FAMILY", True, ["未向第三方透露任何债务信息（R-12）"], ["no_disclosure"]),
+        ("MET_FAMILY", False, ["未确认没有向第三方透露债务信息（R-12）"], ["no_disclosure"]),
+    ],
+)
+def test_report_pdf_words_only_applicable_attestations_when_rendered(
+    outcome: str, attested: bool, present: list[str], absent: list[str]
+) -> None:
+    rep = example_report("visit-1", outcome=outcome)
+    rep["compliance"]["no_disclosure_attested"] = attested
+    if outcome == "MET_FAMILY":
+        rep.update(interview=None, assessment=None, plan=None, third_party={"relation": "family"})
+    text = _pdf_text(render_report_pdf(report=rep, status="submitted"))
+    for words in present:
+        assert re.sub(r"\s+", "", words) in text, words
+    for words in absent:
+        assert words not in text, words
+    assert "=True" not in text and "=False" not in text
+
+
+def test_recomputed_lists_the_attestations_that_apply_when_the_borrower_was_met(server: Server) -> None:
+    _vid, rid = _approved_report(server)
+    r = server.client.get(f"/v1/reports/{rid}/recomputed", headers=server.h("sup.a")).json()
+    fields = {a["field"]: a["state"] for a in r["attestations"]}
+    assert fields == {"id_shown": "yes", "consent_to_enter": "yes", "recording_on": "yes"}
+    assert all(f"attest.{a['field']}.{a['state']}" in LABELS for a in r["attestations"])
+
+
+def test_labels_name_every_field_of_the_report_when_a_version_diff_shows_it() -> None:
+    def paths(obj: object, prefix: str = "") -> set[str]:
+        if isinstance(obj, dict):
+            out = {prefix} if prefix else set()
+            for k, v in obj.items():
+                out |= paths(v, f"{prefix}.{k}" if prefix else k)
+            return out
+        if isinstance(obj, list) and obj and isinstance(obj[0], dict):
+            return {prefix} | paths(obj[0], prefix)
+        return {prefix}
+
+    rep = example_report("visit-1")
+    rep["third_party"] = {"relation": "family", "contact_details": "", "message_passed": True}
+    missing = sorted(p for p in paths(rep) if f"field.{p}" not in LABELS)
+    assert not missing, missing

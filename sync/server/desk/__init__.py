@@ -13,6 +13,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
+from models.attestations import attestations
 from models.labels import labels
 from models.rules import DEFAULT_SETTINGS, RuleSettings
 from sync.server.context import Actor, Ctx
@@ -97,7 +98,8 @@ def _case(db: Any, visit_id: str) -> dict[str, Any]:
 
 @router.get("/v1/reports/{report_id}/recomputed")
 async def recomputed(report_id: str, actor: Actor, ctx: Ctx) -> dict[str, Any]:
-    """The server's recomputation of a report's plan (schedule, APR, affordability) and the check-in distance."""
+    """The server's recomputation of a report's plan (schedule, APR, affordability), the check-in distance and
+    the attestations that apply to the visit."""
     rules = ctx.settings.rules
     detail = await ctx.db.read(get_report, actor=actor, report_id=report_id, rules=rules)
     case = await ctx.db.read(_case, detail["visit_id"])
@@ -109,6 +111,8 @@ async def recomputed(report_id: str, actor: Actor, ctx: Ctx) -> dict[str, Any]:
         "recomputed": plan,
         "p4": p4,
         "checkin_distance_m": checkin_distance_m(detail["report"], position),
+        # What the report attests, only where it applies, each as a key of the labels catalogue.
+        "attestations": attestations(detail["report"], detail["flags"]),
     }
 
 
@@ -133,7 +137,8 @@ async def report_pdf(report_id: str, actor: Actor, ctx: Ctx) -> Response:
     pdf = render_report_pdf(
         report=detail["report"] or {},
         status=detail["status"],
-        server_version=detail["server_version"],
+        history=detail["history"],
+        current_version_id=detail["current_version_id"],
         external_id=detail["visit"]["external_id"],
         flags=detail["flags"],
         comments=detail["comments"],

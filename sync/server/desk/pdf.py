@@ -8,7 +8,9 @@ from typing import Any
 
 from fpdf import FPDF
 
+from models.attestations import attestations
 from models.labels import label
+from models.money import money_text
 from models.privacy import local_time
 
 __all__ = ["FONT_PATH", "render_report_pdf"]
@@ -28,7 +30,7 @@ _L = {
     "assessment": "收支评估 Income and expenses",
     "plan": "还款方案 Repayment plan",
     "schedule": "还款计划表 Schedule",
-    "comments": "审核意见 Review comments",
+    "comments": "版本与审核 Versions and review",
     "flags": "标记 Flags",
     "sign_off": "审批理由 Sign-off reason",
     "apr": "年化利率（复利）APR compound",
@@ -57,6 +59,24 @@ def _ts(v: Any) -> str:
         return str(v)
 
 
+def _both(zh: str, en: str) -> str:
+    return zh if zh == en else f"{zh} {en}"
+
+
+def _version_label(n: int) -> str:
+    return f"第 {n} 版 Version {n}"
+
+
+def _timeline(
+    history: list[dict[str, Any]], comments: list[dict[str, Any]]
+) -> list[tuple[int, int, dict[str, Any]]]:
+    """Report versions (numbered 1, 2, … by submission) and review steps in the order they happened:
+    (server_version, 0 for a version or 1 for a review step, the entry with its `n` for a version)."""
+    out = [(int(v.get("server_version") or 0), 0, dict(v, n=i)) for i, v in enumerate(history, 1)]
+    out += [(int(c.get("server_version") or 0), 1, c) for c in comments]
+    return sorted(out, key=lambda x: (x[0], x[1]))
+
+
 def _pct(v: Any) -> str:
     try:
         return f"{float(v) * 100:.2f}%"  # display only; the figure itself stays a decimal string
@@ -78,6 +98,9 @@ class _Doc(FPDF):
         self.multi_cell(0, 8, text, new_x="LMARGIN", new_y="NEXT")
         self.set_font("sc", size=10)
 
+    def bullet(self, text: str) -> None:
+        self.multi_cell(0, 6, f"· {text}", new_x="LMARGIN", new_y="NEXT")
+
     def kv(self, key: str, value: Any) -> None:
         if value in (None, "", []):
             return
@@ -88,19 +111,25 @@ def render_report_pdf(
     *,
     report: dict[str, Any],
     status: str,
-    server_version: int,
     external_id: str = "",
     flags: list[str] | None = None,
     comments: list[dict[str, Any]] | None = None,
     recomputed: dict[str, Any] | None = None,
+    history: list[dict[str, Any]] | None = None,
+    current_version_id: str | None = None,
 ) -> bytes:
+    """The report as a PDF; `history` (the applied versions) numbers the current one and lists each version
+    with the review steps between them; amounts read as on every screen ("8,529.48")."""
+    history = history or []
+    current = next((i for i, v in enumerate(history, 1) if v.get("version_id") == current_version_id), None)
+    version_n = current or len(history) or 1
     d = _Doc()
     d.set_font("sc", size=16)
     d.multi_cell(0, 10, _L["title"], new_x="LMARGIN", new_y="NEXT")
     d.set_font("sc", size=10)
     d.kv(_L["case"], f"{external_id} · report {report.get('report_id', '')}")
     d.kv(_L["status"], _lab("report_status", status))
-    d.kv(_L["version"], f"v{server_version}")
+    d.kv(_L["version"], _version_label(version_n))
     if flags:
         d.heading(_L["flags"])
         for flag in flags:
@@ -113,15 +142,13 @@ def render_report_pdf(
     if pos:
         d.kv("GPS", f"{pos.get('lat')}, {pos.get('lon')} ±{pos.get('accuracy_m') or '?'} m")
     d.kv(_L["checkout"], _ts(co.get("at")))
-    d.kv(
-        _L["compliance"],
-        "; ".join(
-            f"{k}={v}"
-            for k, v in comp.items()
-            if k in ("outside_hours_consent", "id_shown", "consent_to_enter", "no_disclosure_attested")
-        ),
-    )
     d.kv(_L["outcome"], _lab("outcome", report.get("outcome")))
+    found = attestations(report, flags or [])
+    if found:
+        d.heading(_L["compliance"])
+        for att in found:
+            d.bullet(_lab("attest", att["key"].split(".", 1)[1]))
+        d.kv("访谈地点 Interview held", _lab("location", comp.get("location_kind")))
     d.kv("备注 Notes", report.get("notes"))
 
     iv = report.get("interview")
@@ -133,7 +160,7 @@ def render_report_pdf(
         d.kv("意愿 Willingness", _lab("willingness", iv.get("willingness")))
         promise = iv.get("promise") or {}
         if promise:
-            d.kv("承诺还款 Promise", f"{promise.get('amount')} @ {promise.get('date')}")
+            d.kv("承诺还款 Promise", f"{money_text(promise.get('amount'))} @ {promise.get('date')}")
 
     a = report.get("assessment")
     aff = (recomputed or {}).get("affordability") or {}
@@ -141,9 +168,9 @@ def render_report_pdf(
         d.heading(_L["assessment"])
         for line in a.get("incomes") or []:
             source, evidence = _lab("source", line.get("source")), _lab("evidence", line.get("evidence"))
-            d.kv(f"收入 Income · {source} ({evidence})", line.get("amount"))
+            d.kv(f"收入 Income · {source} ({evidence})", money_text(line.get("amount")))
         for line in a.get("expenses") or []:
-            d.kv(f"支出 Expense · {_lab('category', line.get('category'))}", line.get("amount"))
+            d.kv(f"支出 Expense · {_lab('category', line.get('category'))}", money_text(line.get("amount")))
         for k, name in (
             ("net_income", "家庭净收入 Net income"),
             ("essential_expenses", "必要支出 Essential expenses"),
@@ -151,7 +178,7 @@ def render_report_pdf(
             ("disposable_income", "可支配收入 Disposable income"),
             ("capacity", "还款能力 Capacity"),
         ):
-            d.kv(name, aff.get(k))
+            d.kv(name, money_text(aff.get(k)))
         d.kv("负债收入比 DSR", _pct(aff.get("dsr_after")))
         d.kv("结论 Verdict", _lab("verdict", aff.get("verdict")))
 
@@ -163,10 +190,11 @@ def render_report_pdf(
         d.set_font("sc", size=10)
         d.kv(_L["apr_simple"], _pct(plan.get("apr_simple")))
         d.kv("方案 Option", _lab("option", plan.get("option")))
-        d.kv("月供 Instalment", plan.get("instalment"))
+        d.kv("本金 Principal", money_text(plan.get("principal")))
+        d.kv("月供 Instalment", money_text(plan.get("instalment")))
         d.kv("期数 Term", plan.get("term_months"))
-        d.kv("月利率 Monthly rate", plan.get("monthly_rate"))
-        d.kv("应还总额 Total repayable", plan.get("total_payment"))
+        d.kv("月利率 Monthly rate", _pct(plan.get("monthly_rate")))
+        d.kv("应还总额 Total repayable", money_text(plan.get("total_payment")))
         d.kv("超能力理由 Override reason", plan.get("override_reason"))
         d.kv("确认方式 Agreed by", _lab("agreement", plan.get("agreement")))
         schedule = (recomputed or {}).get("schedule") or []
@@ -177,19 +205,25 @@ def render_report_pdf(
                 d.multi_cell(
                     0,
                     4.5,
-                    f"{row['n']:>3}  {row['due_date']}  {row['payment']:>10}  {row['principal']:>10}  "
-                    f"{row['interest']:>9}  {row['balance']:>11}",
+                    f"{row['n']:>3}  {row['due_date']}  {money_text(row['payment']):>12}  "
+                    f"{money_text(row['principal']):>12}  {money_text(row['interest']):>10}  "
+                    f"{money_text(row['balance']):>13}",
                     new_x="LMARGIN",
                     new_y="NEXT",
                 )
             d.set_font("sc", size=10)
 
-    if comments:
+    if history or comments:
         d.heading(_L["comments"])
-        for c in comments:
+        for _sv, is_review, e in _timeline(history, comments or []):
+            if not is_review:
+                first = e["n"] == 1
+                kind = _both("首次提交", "first submission") if first else _both("重新提交", "resubmitted")
+                d.kv(f"{_ts(e.get('received_at'))} {_version_label(e['n'])}", kind)
+                continue
             d.kv(
-                f"{_ts(c.get('at'))} {_lab('action', c.get('action'))}",
-                f"{c.get('comment') or ''} {_lab('route', c.get('route'))}".strip() or "—",
+                f"{_ts(e.get('at'))} {_lab('action', e.get('action'))}",
+                f"{e.get('comment') or ''} {_lab('route', e.get('route'))}".strip() or "—",
             )
-            d.kv(f"  {_L['sign_off']}", c.get("sign_off_reason"))
+            d.kv(f"  {_L['sign_off']}", e.get("sign_off_reason"))
     return bytes(d.output())

@@ -70,6 +70,9 @@ const I18N = {
     "err.invalid_transition": "报告当前的状态不允许此操作，已载入最新状态。",
     "err.contact_rule": "派单不符合联系规则：{m}", "k.sign_off": "审批理由",
     "bulk.sign_off": "其中 {k} 份须在详情页填写审批理由或不能批准",
+    "detail.version_n": "第 {n} 版", "detail.timeline": "版本与审核", "detail.diff_from": "与第 {n} 版相比",
+    "detail.kind_resubmit_report": "退回后重新提交", "detail.kind_amend_report": "修改后提交", "detail.conflict_on": "基于第 {n} 版的修改",
+    "detail.attestations": "现场确认",
   },
   en: {
     "app.title": "FieldVisit supervisor desk", "nav.inbox": "Review", "nav.dispatch": "Dispatch", "nav.dashboard": "Dashboard",
@@ -138,6 +141,9 @@ const I18N = {
     "err.invalid_transition": "The report's current state does not allow this action; its latest state is loaded.",
     "err.contact_rule": "The assignment breaks a contact rule: {m}", "k.sign_off": "Sign-off reason",
     "bulk.sign_off": "{k} of them need a sign-off reason on their own page or cannot be approved",
+    "detail.version_n": "Version {n}", "detail.timeline": "Versions and review", "detail.diff_from": "Compared with version {n}",
+    "detail.kind_resubmit_report": "resubmitted after return", "detail.kind_amend_report": "amended", "detail.conflict_on": "Changes made on version {n}",
+    "detail.attestations": "On site",
   },
 };
 
@@ -182,7 +188,21 @@ function localTime(iso) {
   } catch (e) { return iso; }
 }
 function pct(v) { return v == null || v === "" ? "" : (Number(v) * 100).toFixed(2) + "%"; }
-function money(v) { return v == null ? "" : "¥" + esc(v); }
+/* Amounts read as on the investigators' screens and in the PDF, in either language: thousands separators and
+   two decimals ("8,529.48"), rounded half-up to the cent from the decimal string (a float never touches it). */
+function moneyText(v) {
+  if (v === null || v === undefined || v === "") return "";
+  const m = String(v).trim().match(/^(-?)(\d+)(?:\.(\d+))?$/);
+  if (!m) return String(v);
+  let [, sign, int, frac = ""] = m;
+  if (frac.length > 2) {
+    const cents = (BigInt(int + frac.slice(0, 2)) + (Number(frac[2]) >= 5 ? 1n : 0n)).toString().padStart(3, "0");
+    int = cents.slice(0, -2); frac = cents.slice(-2);
+  } else frac = frac.padEnd(2, "0");
+  if (/^0*$/.test(int + frac)) sign = "";
+  return sign + int.replace(/^0+(?=\d)/, "").replace(/\B(?=(\d{3})+(?!\d))/g, ",") + "." + frac;
+}
+function money(v) { return esc(moneyText(v)); }
 function toast(msg, isError) {
   const el = $("#toast");
   el.textContent = msg; el.className = isError ? "error" : ""; el.hidden = false;
@@ -222,7 +242,7 @@ function errText(e) {
   if (e.status === 409) return t("err.409");
   if (e.status === 404) return t("err.404");
   if (e.status === 422) {
-    const d = (e.body.details || []).map((x) => (x.loc ? x.loc.join(".") + ": " : "") + (x.msg || "")).join("; ");
+    const d = (e.body.details || []).map((x) => (x.loc ? pathLabel(x.loc.filter((p) => p !== "body").join(".")) + ": " : "") + (x.msg || "")).join("; ");
     return t("err.422", { m: d || e.body.message || "" });
   }
   return t("err.generic", { m: e.body.message || e.message });
@@ -345,7 +365,7 @@ async function refreshInbox() {
       <td data-col="outcome">${esc(code("outcome", i.outcome))}</td>
       <td data-col="verdict">${i.verdict ? esc(code("verdict", i.verdict)) : ""}</td><td data-col="investigator">${esc(i.investigator_id ? userName(i.investigator_id) : "")}</td>
       <td data-col="visit_date">${esc(i.visit_date || "")}</td>
-      <td data-col="status"><span class="badge ${esc(i.status)}">${esc(code("report_status", i.status))}</span> <span class="muted">v${esc(i.server_version)}</span></td><td data-col="flags">${flags}${inc}</td></tr>`;
+      <td data-col="status"><span class="badge ${esc(i.status)}">${esc(code("report_status", i.status))}</span></td><td data-col="flags">${flags}${inc}</td></tr>`;
   }).join("");
   const a = S.inbox.offset + 1, b = S.inbox.offset + r.items.length;
   $("#inbox-table").innerHTML = `<table data-testid="inbox"><thead><tr><th></th><th>${t("col.visit")}</th><th>${t("col.borrower")}</th><th>${t("col.district")}</th><th>${t("col.bucket")}</th><th>${t("col.outcome")}</th><th>${t("col.verdict")}</th><th>${t("k.investigator")}</th><th>${t("col.visit_date")}</th><th>${t("col.status")}</th><th>${t("col.flags")}</th></tr></thead><tbody>${rows}</tbody></table>
@@ -372,23 +392,61 @@ function kv(pairs) {
 }
 function yn(v) { return v === true ? t("yes") : v === false ? t("no") : ""; }
 
+/* A report version as {path: value}; a list of plain values (reasons, step payments) is one value. */
 function flatten(obj, prefix = "", out = {}) {
-  if (obj && typeof obj === "object") {
-    for (const [k, v] of Object.entries(obj)) flatten(v, prefix ? `${prefix}.${k}` : k, out);
-  } else out[prefix] = obj;
+  const leaf = obj === null || typeof obj !== "object" || (Array.isArray(obj) && obj.every((x) => x === null || typeof x !== "object"));
+  if (leaf) { if (prefix) out[prefix] = obj; return out; }
+  for (const [k, v] of Object.entries(obj)) flatten(v, prefix ? `${prefix}.${k}` : k, out);
   return out;
 }
-const SECTION_KEYS = { checkin: "detail.checkin", checkout: "k.checkout_at", compliance: "detail.checkin", outcome: "detail.outcome", interview: "detail.interview", assessment: "detail.assessment", plan: "detail.plan", attachments: "detail.photos", notes: "k.notes", third_party: "k.third_party" };
-function pathLabel(path) {
-  const parts = path.split(".");
-  const head = SECTION_KEYS[parts[0]] ? t(SECTION_KEYS[parts[0]]) : parts[0];
-  return [head, ...parts.slice(1).map((p) => (/^\d+$/.test(p) ? "#" + (Number(p) + 1) : p))].join(" › ");
+// Which code list a field's values come from; the words are the catalogue's.
+const FIELD_CODES = { outcome: "outcome", "interview.results": "result", "interview.reasons": "reason", "interview.primary_reason": "reason",
+  "interview.willingness": "willingness", "interview.dispute.type": "dispute", "assessment.incomes.source": "source",
+  "assessment.incomes.evidence": "evidence", "assessment.expenses.category": "category", "plan.option": "option", "plan.product_type": "product",
+  "plan.method": "method", "plan.holiday_mode": "holiday_mode", "plan.agreement": "agreement", "third_party.relation": "relation",
+  "compliance.location_kind": "location", "attachments.kind": "attachment" };
+const MONEY_FIELDS = new Set(["amount", "balance", "monthly_payment", "principal", "upfront_fee", "step_payments", "penalty", "fees", "interest",
+  "total_due", "settlement_amount", "instalment", "total_payment"]);
+const RATE_FIELDS = new Set(["monthly_rate", "apr_simple", "apr_compound", "buffer", "dsr_limit"]);
+const TIME_FIELDS = new Set(["at", "captured_at", "created_at"]);
+const LINE_CODES = [["source", "source"], ["category", "category"], ["kind", "attachment"]];
+function fieldKey(path) { return path.split(".").filter((p) => !/^\d+$/.test(p)).join("."); }
+function fieldName(key, fallback) { return (LABELS[S.lang] && LABELS[S.lang]["field." + key]) || LABELS.zh["field." + key] || fallback; }
+function fieldValue(path, v) {
+  if (v === undefined || v === null || v === "") return "";
+  const key = fieldKey(path), last = key.split(".").pop();
+  if (Array.isArray(v)) return listJoin(v.map((x) => fieldValue(path, x)));
+  if (typeof v === "boolean") return yn(v);
+  if (FIELD_CODES[key]) return code(FIELD_CODES[key], v);
+  if (/(^|\.)(collector_ids|investigator_id)$/.test(key)) return userName(v);
+  if (MONEY_FIELDS.has(last)) return moneyText(v);
+  if (RATE_FIELDS.has(last)) return pct(v);
+  if (TIME_FIELDS.has(last)) return localTime(v);
+  return String(v);
+}
+/* "assessment.incomes.1.amount" → "收支评估 › 收入 #2（配偶收入） › 金额": the form's own labels, a list line by
+   its number and what it is (looked up in `docs`, the versions the path comes from). */
+function pathLabel(path, docs = []) {
+  const out = [];
+  let key = "", node = docs.filter(Boolean);
+  for (const p of String(path || "").split(".").filter((x) => x !== "")) {
+    node = node.map((n) => (n && typeof n === "object" ? n[p] : undefined)).filter((n) => n !== undefined && n !== null);
+    if (/^\d+$/.test(p) && out.length) {
+      const item = node[0] || {};
+      const what = LINE_CODES.map(([f, kind]) => (item[f] ? code(kind, item[f]) : "")).find(Boolean);
+      out[out.length - 1] += ` #${Number(p) + 1}` + (what ? (S.lang === "zh" ? `（${what}）` : ` (${what})`) : "");
+      continue;
+    }
+    key = key ? `${key}.${p}` : p;
+    out.push(fieldName(key, p));
+  }
+  return out.join(" › ");
 }
 function diffVersions(prev, cur) {
   const a = flatten(prev || {}), b = flatten(cur || {});
   const keys = Array.from(new Set([...Object.keys(a), ...Object.keys(b)])).sort();
-  return keys.filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k]))
-    .map((k) => `<tr><td title="${esc(k)}">${esc(pathLabel(k))}</td><td class="diff-del">${esc(a[k] ?? "")}</td><td class="diff-add">${esc(b[k] ?? "")}</td></tr>`).join("");
+  return keys.filter((k) => JSON.stringify(a[k] ?? null) !== JSON.stringify(b[k] ?? null))
+    .map((k) => `<tr data-field="${esc(k)}"><td>${esc(pathLabel(k, [cur, prev]))}</td><td class="diff-del">${esc(fieldValue(k, a[k]))}</td><td class="diff-add">${esc(fieldValue(k, b[k]))}</td></tr>`).join("");
 }
 
 function budgetChart(aff) {
@@ -405,7 +463,7 @@ function flagsCard(flags, rules, missing) {
   const items = flags.map((x) => `<li data-testid="flag-${esc(x)}" data-flag="${esc(x)}"><span class="badge flag">${esc(code("flag", x))}</span> <span class="help">${esc(code("flag_help", x) === x ? "" : code("flag_help", x))}</span></li>`).join("");
   const ruleRows = rules.map((r) => {
     const what = r.flag ? code("flag", r.flag) : (LABELS.zh["flag." + r.code] ? code("flag", r.code) : code("rule", r.rule));
-    return `<tr class="sev-${esc(r.severity)}"><td><strong>${esc(r.rule || "")}</strong> <span class="muted">${esc(r.rule ? code("rule", r.rule) : "")}</span></td><td>${esc(what)}</td><td><span class="badge sev ${esc(r.severity)}">${esc(code("severity", r.severity))}</span></td><td class="muted" title="${esc(r.field || "")}">${esc(r.field ? pathLabel(r.field) : "")}</td></tr>`;
+    return `<tr class="sev-${esc(r.severity)}"><td><strong>${esc(r.rule || "")}</strong> <span class="muted">${esc(r.rule ? code("rule", r.rule) : "")}</span></td><td>${esc(what)}</td><td><span class="badge sev ${esc(r.severity)}">${esc(code("severity", r.severity))}</span></td><td class="muted">${esc(r.field ? pathLabel(r.field) : "")}</td></tr>`;
   }).join("");
   return `<div class="card flags" data-testid="report-flags"><h3>${t("detail.flags")}</h3>
     ${items ? `<ul class="flag-list">${items}</ul>` : ""}
@@ -452,7 +510,7 @@ async function viewReport(id, opts = {}) {
   try { d = await api("GET", "/v1/reports/" + encodeURIComponent(id)); }
   catch (e) { $("#main").innerHTML = `<p><a href="#/inbox">← ${t("detail.back")}</a></p><div class="card"><p class="error" data-testid="load-error">${esc(errText(e))}</p></div>`; return; }
   const etag = d.__etag || `"v${d.server_version}"`;
-  try { const rc = await api("GET", `/v1/reports/${encodeURIComponent(id)}/recomputed`); d.recomputed_plan = rc.recomputed; d.p4 = rc.p4 || null; d.checkin_distance_m = rc.checkin_distance_m; } catch (e) { /* shown as none */ }
+  try { const rc = await api("GET", `/v1/reports/${encodeURIComponent(id)}/recomputed`); d.recomputed_plan = rc.recomputed; d.p4 = rc.p4 || null; d.checkin_distance_m = rc.checkin_distance_m; d.attestations = rc.attestations || []; } catch (e) { /* shown as none */ }
   const rep = d.report || {};
   const c = rep.compliance || {}, ci = rep.checkin || {}, co = rep.checkout || {}, iv = rep.interview, tp = rep.third_party;
   const as = rep.assessment, plan = rep.plan, visit = d.visit || {};
@@ -480,15 +538,16 @@ async function viewReport(id, opts = {}) {
     ["k.checkin_at", esc(localTime(ci.at))], ["k.checkout_at", esc(localTime(co.at))],
     ["k.position", ci.position ? esc(`${ci.position.lat}, ${ci.position.lon} ±${ci.position.accuracy_m ?? "?"} m`) : ""],
     ["detail.distance", esc(distance)], ["k.location", esc(code("location", c.location_kind))],
-    ["k.outside_hours", yn(c.outside_hours_consent)], ["k.collectors", esc(names(c.collector_ids && c.collector_ids.length ? c.collector_ids : rep.collector_ids))],
-    ["k.id_shown", yn(c.id_shown)], ["k.enter", yn(c.consent_to_enter)], ["k.recording", yn(c.recording_on)], ["k.no_disclosure", yn(c.no_disclosure_attested)]]);
+    ["k.collectors", esc(names(c.collector_ids && c.collector_ids.length ? c.collector_ids : rep.collector_ids))]]) +
+    // Only the attestations that apply to this visit (the server decides, as its rule book does), each as what happened.
+    ((d.attestations || []).length ? `<h4>${t("detail.attestations")}</h4><ul class="attests" data-testid="attestations">${d.attestations.map((a) => `<li data-testid="attest-${esc(a.field)}" data-state="${esc(a.state)}">${esc(code("attest", `${a.field}.${a.state}`))}</li>`).join("")}</ul>` : "");
   const outcome = kv([["detail.outcome", esc(code("outcome", rep.outcome))], ["k.notes", esc(rep.notes || "")]]) +
-    (tp ? `<h4>${t("k.third_party")}</h4>` + kv([["k.relation", esc(code("relation", tp.relation))], ["k.contact_details", esc(tp.contact_details || "")], ["k.message_passed", yn(tp.message_passed)]]) : "");
+    (tp ? `<h4>${t("k.third_party")}</h4>` + kv([["k.relation", esc(code("relation", tp.relation))], ["k.contact_details", esc(tp.contact_details || "")]]) : "");
   const interview = iv ? kv([
     ["k.results", esc(listJoin((iv.results || []).map((x) => code("result", x))))],
     ["k.reasons", esc(listJoin((iv.reasons || []).map((x) => code("reason", x))))], ["k.primary", esc(code("reason", iv.primary_reason))],
     ["k.willingness", esc(code("willingness", iv.willingness))], ["k.hardship", yn(iv.hardship)],
-    ["k.promise", iv.promise ? esc(`¥${iv.promise.amount} · ${iv.promise.date}`) : ""], ["k.notes", esc(iv.notes || "")]]) : `<p class="muted">${t("detail.none")}</p>`;
+    ["k.promise", iv.promise ? esc(`${moneyText(iv.promise.amount)} · ${iv.promise.date}`) : ""], ["k.notes", esc(iv.notes || "")]]) : `<p class="muted">${t("detail.none")}</p>`;
   const lines = as ? `<table><thead><tr><th></th><th></th><th class="num"></th></tr></thead><tbody>${(as.incomes || []).map((l) => `<tr><td>${t("k.income")} · ${esc(code("source", l.source))}</td><td class="muted">${esc(code("evidence", l.evidence))}</td><td class="num">${money(l.amount)}</td></tr>`).join("")}${(as.expenses || []).map((l) => `<tr><td>${t("k.expense")} · ${esc(code("category", l.category))}</td><td></td><td class="num">${money(l.amount)}</td></tr>`).join("")}</tbody></table>` : "";
   const compare = compareTable(deviceAssessment, serverAssessment);
   const assessment = `${compare}` + (as ? `<div class="grid2"><div>${kv(aff ? [["k.net_income", money(aff.net_income)], ["k.essential", money(aff.essential_expenses)], ["k.debt", money(aff.debt_service)], ["k.disposable", money(aff.disposable_income)], ["k.capacity", money(aff.capacity)], ["k.dsr", pct(aff.dsr_after)], ["k.min_term", esc(aff.min_term_months ?? "")], ["k.verdict", aff.verdict ? `<span class="badge ${aff.verdict === "pass" ? "approved" : "rejected"}">${esc(code("verdict", aff.verdict))}</span>` : ""]] : [])}${lines}</div>
@@ -499,21 +558,29 @@ async function viewReport(id, opts = {}) {
       <div><h4>${t("detail.recompute")}</h4>${recompute ? kv([["k.instalment", money(recompute.instalment)], ["k.total", money(recompute.total_payment)], ["k.apr", pct(recompute.apr_compound)], ["k.apr_simple", pct(recompute.apr_simple)]]) : `<p class="muted">${t("detail.none")}</p>`}
       ${d.p4 ? `<p class="${d.p4.within ? "muted" : "error"}" data-testid="p4">${t(d.p4.within ? "p4.within" : "p4.over", { total: money(d.p4.total_repayable), ceiling: money(d.p4.ceiling) })}</p>` : ""}
       ${(d.flags || []).includes("plan_mismatch") ? `<p class="error">${esc(code("flag", "plan_mismatch"))}</p>` : ""}</div></div>
-      ${schedule.length ? `<details class="schedule" open><summary>${t("detail.schedule", { n: schedule.length })}</summary><table><thead><tr><th>${t("s.n")}</th><th>${t("s.due")}</th><th class="num">${t("s.payment")}</th><th class="num">${t("s.principal")}</th><th class="num">${t("s.interest")}</th><th class="num">${t("s.balance")}</th></tr></thead><tbody>${schedule.map((r) => `<tr><td>${r.n}</td><td>${esc(r.due_date)}</td><td class="num">${esc(r.payment)}</td><td class="num">${esc(r.principal)}</td><td class="num">${esc(r.interest)}</td><td class="num">${esc(r.balance)}</td></tr>`).join("")}</tbody></table></details>` : ""}` : "";
-  const historyHtml = history.map((h, i) => {
+      ${schedule.length ? `<details class="schedule" open><summary>${t("detail.schedule", { n: schedule.length })}</summary><table><thead><tr><th>${t("s.n")}</th><th>${t("s.due")}</th><th class="num">${t("s.payment")}</th><th class="num">${t("s.principal")}</th><th class="num">${t("s.interest")}</th><th class="num">${t("s.balance")}</th></tr></thead><tbody>${schedule.map((r) => `<tr><td>${r.n}</td><td>${esc(r.due_date)}</td><td class="num">${money(r.payment)}</td><td class="num">${money(r.principal)}</td><td class="num">${money(r.interest)}</td><td class="num">${money(r.balance)}</td></tr>`).join("")}</tbody></table></details>` : ""}` : "";
+  // Report versions are numbered 1, 2, … by submission; review steps (which also move the server's version
+  // counter) are shown as what they are, in one timeline.
+  const versionOf = (sv) => history.filter((h) => (h.server_version ?? 0) <= sv).length;
+  const currentN = (history.findIndex((h) => h.version_id === d.current_version_id) + 1) || history.length || 1;
+  const versionEntry = (h, i) => {
     const diff = i > 0 ? diffVersions(history[i - 1].report, h.report) : "";
-    return `<details ${i === history.length - 1 && i > 0 ? "open" : ""}><summary>v${esc(h.server_version ?? i + 1)} · ${esc(localTime(h.received_at))} · ${esc(userName(h.user_id))} · ${i === 0 ? t("detail.first") : esc(t("detail.diff"))}${h.version_id === d.current_version_id ? ` <span class="badge">${t("detail.current")}</span>` : ""}</summary>
-      ${i > 0 ? (diff ? `<table class="diff"><thead><tr><th>${t("detail.field")}</th><th>${t("detail.before")}</th><th>${t("detail.after")}</th></tr></thead><tbody>${diff}</tbody></table>` : `<p class="muted">${t("detail.no_changes")}</p>`) : ""}</details>`;
-  }).join("") || `<p class="muted">${t("detail.none")}</p>`;
-  const commentsHtml = comments.map((m) => `<div class="comment"><span class="badge ${esc(({ approve: "approved", return: "returned", reject: "rejected", escalate_legal: "escalated_legal" })[m.action] || "")}">${esc(t("act." + m.action + "_done"))}</span> <strong>${esc(m.author_name || userName(m.author_id))}</strong> <span class="muted">· ${esc(localTime(m.at))} · v${esc(m.server_version)}</span>
-      ${m.comment ? `<p>${esc(m.comment)}</p>` : ""}${m.sign_off_reason ? `<p data-testid="comment-sign-off"><span class="muted">${t("k.sign_off")}：</span>${esc(m.sign_off_reason)}</p>` : ""}${m.route ? `<p class="muted">${t("act.route")}: ${esc(code("route", m.route))}</p>` : ""}</div>`).join("") || `<p class="muted">${t("detail.none")}</p>`;
+    const kind = t(i === 0 ? "detail.first" : h.kind === "resubmit_report" ? "detail.kind_resubmit_report" : "detail.kind_amend_report");
+    return `<details class="tl-version" data-testid="version-${i + 1}" ${i === history.length - 1 && i > 0 ? "open" : ""}><summary><strong>${t("detail.version_n", { n: i + 1 })}</strong> · ${esc(kind)} · ${esc(localTime(h.received_at))} · ${esc(userName(h.user_id))}${h.version_id === d.current_version_id ? ` <span class="badge">${t("detail.current")}</span>` : ""}</summary>
+      ${i > 0 ? `<p class="muted">${t("detail.diff_from", { n: i })}</p>` + (diff ? `<table class="diff"><thead><tr><th>${t("detail.field")}</th><th>${t("detail.before")}</th><th>${t("detail.after")}</th></tr></thead><tbody>${diff}</tbody></table>` : `<p class="muted">${t("detail.no_changes")}</p>`) : ""}</details>`;
+  };
+  const reviewEntry = (m) => `<div class="comment tl-review" data-testid="review-step"><span class="badge ${esc(({ approve: "approved", return: "returned", reject: "rejected", escalate_legal: "escalated_legal" })[m.action] || "")}">${esc(t("act." + m.action + "_done"))}</span> <strong>${esc(m.author_name || userName(m.author_id))}</strong> <span class="muted">· ${esc(localTime(m.at))}</span>
+      ${m.comment ? `<p>${esc(m.comment)}</p>` : ""}${m.sign_off_reason ? `<p data-testid="comment-sign-off"><span class="muted">${t("k.sign_off")}：</span>${esc(m.sign_off_reason)}</p>` : ""}${m.route ? `<p class="muted">${t("act.route")}: ${esc(code("route", m.route))}</p>` : ""}</div>`;
+  const timeline = [...history.map((h, i) => ({ sv: h.server_version ?? 0, order: 0, html: versionEntry(h, i) })),
+    ...comments.map((m) => ({ sv: m.server_version ?? 0, order: 1, html: reviewEntry(m) }))]
+    .sort((a, b) => a.sv - b.sv || a.order - b.order).map((x) => x.html).join("") || `<p class="muted">${t("detail.none")}</p>`;
 
   $("#main").innerHTML = `
     <p><a href="#/inbox">← ${t("detail.back")}</a></p>
     ${opts.notice ? `<div class="card notice" role="alert" data-testid="review-notice">${esc(opts.notice)}</div>` : ""}
     <div class="card head">
       <div><h2>${esc(visit.external_id || d.visit_id || "")} <span class="badge ${esc(d.status)}" id="report-status" data-testid="report-status">${esc(code("report_status", d.status))}</span></h2>
-      <span class="muted">${t("detail.version")} v${esc(d.server_version)} · ${esc(visit.district || "")} · ${visit.bucket != null ? "M" + esc(visit.bucket) : ""} · ${t("k.planned")} ${esc(visit.planned_date || "")} · ${t("k.case_collectors")} ${esc(names(visit.investigator_ids))} · ${t("k.investigator")} ${esc(userName(d.investigator_id))}</span></div>
+      <span class="muted"><span data-testid="report-version">${t("detail.version_n", { n: currentN })}</span> · ${esc(visit.district || "")} · ${visit.bucket != null ? "M" + esc(visit.bucket) : ""} · ${t("k.planned")} ${esc(visit.planned_date || "")} · ${t("k.case_collectors")} ${esc(names(visit.investigator_ids))} · ${t("k.investigator")} ${esc(userName(d.investigator_id))}</span></div>
       <div class="row"><button id="pdf-btn" type="button">${t("detail.pdf")}</button></div>
     </div>
     ${flagsCard(d.flags || [], d.rules || [], missing)}
@@ -539,9 +606,8 @@ async function viewReport(id, opts = {}) {
           <div class="row" style="margin-top:10px"><label>${t("act.route")}<select name="route"><option value="">—</option>${["lawyer_letter", "payment_order", "litigation", "mediation"].map((r) => `<option value="${r}">${code("route", r)}</option>`).join("")}</select></label>
           <button type="button" data-action="escalate_legal">${code("action", "escalate_legal")}</button></div>
           <p class="error" id="review-error" role="alert"></p></form>` : ""}
-        <div class="card" data-testid="comments"><h3>${t("detail.comments")}</h3>${commentsHtml}</div>
-        <div class="card" data-testid="history"><h3>${t("detail.history")}</h3>${historyHtml}
-          ${conflicts.length ? `<h4>${t("detail.conflicts")}</h4>${conflicts.map((x) => `<div class="muted">v${esc(x.base_version)}→ · ${esc(localTime(x.received_at))} · ${esc(userName(x.user_id))} ${(x.flags || []).map((f) => `<span class="badge flag">${esc(code("flag", f))}</span>`).join(" ")}</div>`).join("")}` : ""}</div>
+        <div class="card" data-testid="history"><h3>${t("detail.timeline")}</h3>${timeline}
+          ${conflicts.length ? `<h4>${t("detail.conflicts")}</h4>${conflicts.map((x) => `<div class="muted">${t("detail.conflict_on", { n: versionOf(x.base_version ?? 0) })} · ${esc(localTime(x.received_at))} · ${esc(userName(x.user_id))} ${(x.flags || []).map((f) => `<span class="badge flag">${esc(code("flag", f))}</span>`).join(" ")}</div>`).join("")}` : ""}</div>
       </div>
     </div>`;
   $("#pdf-btn").onclick = () => download(`/v1/reports/${encodeURIComponent(id)}/pdf`, `report-${id}.pdf`);
@@ -733,7 +799,7 @@ function renderImportResult() {
   const r = S.importResult;
   if (!r || !$("#import-result")) return;
   $("#import-result").innerHTML = `<p data-testid="import-summary" class="${r.errors.length ? "warn" : ""}">${t("disp.import_result", { c: r.created, u: r.updated, e: r.errors.length })}</p>
-    ${r.errors.length ? `<div class="scroll short"><table data-testid="import-errors"><thead><tr><th>${t("disp.row")}</th><th>${t("disp.field")}</th><th>${t("disp.msg")}</th></tr></thead><tbody>${r.errors.map((e) => `<tr><td class="num">${esc(e.row)}</td><td><code>${esc(e.field)}</code></td><td>${esc(e.msg)}</td></tr>`).join("")}</tbody></table></div>` : ""}`;
+    ${r.errors.length ? `<div class="scroll short"><table data-testid="import-errors"><thead><tr><th>${t("disp.row")}</th><th>${t("disp.field")}</th><th>${t("disp.msg")}</th></tr></thead><tbody>${r.errors.map((e) => `<tr><td class="num">${esc(e.row)}</td><td data-field="${esc(e.field)}">${esc(code("column", e.field))}</td><td>${esc(e.msg)}</td></tr>`).join("")}</tbody></table></div>` : ""}`;
 }
 
 async function importFile() {

@@ -144,6 +144,43 @@ def cmd_compact(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_retention(args: argparse.Namespace) -> int:
+    from sync.server.store.retention import apply_retention
+
+    settings = _settings(_db_path(args))
+    kinds = {k.strip() for k in settings.retention_document_kinds.split(",") if k.strip()}
+    now = datetime.now(UTC)
+    database = _open(settings.db)
+    total: dict[str, Any] = {}
+    try:
+        while True:  # a batch of cases per transaction, so pushes are never held up for long
+            out = database.write_sync(
+                apply_retention,
+                now=now,
+                record_days=settings.retention_record_days,
+                document_days=settings.retention_document_days,
+                document_kinds=kinds,
+                dry_run=args.dry_run,
+            )
+            for key, value in out.items():
+                total[key] = (
+                    total.get(key, 0) + value if isinstance(value, int) and key != "dry_run" else value
+                )
+            if args.dry_run or out["cases_anonymised"] < 1000:
+                break
+    finally:
+        database.close()
+    verb = "would be" if args.dry_run else "were"
+    print(
+        f"retention ({'dry run' if args.dry_run else 'applied, audited'}): cases last active before "
+        f"{total['record_cutoff'][:10]} and their {total['reports_anonymised']} reports {verb} anonymised "
+        f"({total['cases_anonymised']} cases, {total['blobs_deleted']} of their photos and documents deleted); "
+        f"{total['documents_deleted']} documents decided before {total['document_cutoff'][:10]} and "
+        f"{total['unreferenced_deleted']} unreferenced uploads {verb} deleted"
+    )
+    return 0
+
+
 def cmd_backup(args: argparse.Namespace) -> int:
     from sync.server.store.backup import backup
 
@@ -153,10 +190,19 @@ def cmd_backup(args: argparse.Namespace) -> int:
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
+    from sync.server.db import DatabaseInUse
     from sync.server.store.backup import restore
 
+    db = _db_path(args)
     try:
-        epoch = restore(_db_path(args), args.path)
+        epoch = restore(db, args.path)
+    except DatabaseInUse:
+        print(
+            f"fieldvisit: cannot restore: a running server (or another fieldvisit command) has {db} open; "
+            "stop it and run restore again. Nothing was changed.",
+            file=sys.stderr,
+        )
+        return 3
     except (FileNotFoundError, ValueError) as exc:
         print(f"fieldvisit: cannot restore: {exc}", file=sys.stderr)
         return 2
@@ -215,7 +261,10 @@ def build_parser() -> argparse.ArgumentParser:
     with_db(b)
     b.set_defaults(func=cmd_backup)
 
-    r = sub.add_parser("restore", help="put a backup back (issues a new server epoch)")
+    r = sub.add_parser(
+        "restore",
+        help="put a backup back (issues a new server epoch; refused while a server has the database open)",
+    )
     r.add_argument("path")
     with_db(r)
     r.set_defaults(func=cmd_restore)
@@ -228,6 +277,15 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--idle-days", type=int, default=30, help="devices idle longer re-pull (default 30)")
     with_db(c)
     c.set_defaults(func=cmd_compact)
+
+    ret = sub.add_parser(
+        "retention",
+        help="anonymise cases past the record period and delete documents past theirs (domain R-8, D-4), "
+        "audited; run it daily",
+    )
+    ret.add_argument("--dry-run", action="store_true", help="count what would be done, change nothing")
+    with_db(ret)
+    ret.set_defaults(func=cmd_retention)
 
     for name, module in _DELEGATED.items():
         d = sub.add_parser(name, help=f"the {name} (see `fieldvisit {name} --help`)", add_help=False)

@@ -12,8 +12,8 @@ from sync.server.context import LoginLimiter, ServerContext
 from sync.server.db import Database
 from sync.server.desk import install_desk
 from sync.server.errors import install_handlers
-from sync.server.middleware import AuthMiddleware, BodyLimitMiddleware
-from sync.server.openapi import install_openapi
+from sync.server.middleware import AuthMiddleware, BodyLimitMiddleware, SecurityHeadersMiddleware
+from sync.server.openapi import install_docs, install_openapi
 from sync.server.routers import auth, blobs, devices, dispatch, feed, health, plans, reports, users, visits
 from sync.server.routers import sync as sync_router
 from sync.server.security import Passwords
@@ -40,7 +40,11 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
         db=db,
         clock=clock or _utcnow,
         passwords=Passwords(time_cost=settings.argon2_time_cost, memory_kib=settings.argon2_memory_kib),
-        limiter=LoginLimiter(settings.login_max_failures, settings.login_window_seconds),
+        limiter=LoginLimiter(
+            settings.login_max_failures,
+            settings.login_window_seconds,
+            max_client_failures=settings.login_max_client_failures,
+        ),
         epoch=db.read_sync(server_epoch),
     )
 
@@ -56,10 +60,13 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
         version="1",
         summary="Sync, review, dispatch and risk feed for FieldVisit (protocol v1)",
         lifespan=lifespan,
+        docs_url=None,  # served by install_docs with their own Content-Security-Policy
+        redoc_url=None,
     )
     app.state.ctx = ctx
     install_handlers(app)
     install_openapi(app)
+    install_docs(app)
     for module in (health, auth, devices, sync_router, blobs, reports, visits, dispatch, plans, feed, users):
         app.include_router(module.router)
     install_desk(app)
@@ -80,4 +87,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
     # Added last = outermost: authentication runs before the body is read.
     app.add_middleware(BodyLimitMiddleware, limit=settings.body_limit)
     app.add_middleware(AuthMiddleware, resolve=resolve)
+    # Outside Starlette's own error middleware too, so a 500 carries the security headers as well.
+    build = app.build_middleware_stack
+    app.build_middleware_stack = lambda: SecurityHeadersMiddleware(build())  # type: ignore[method-assign]
     return app

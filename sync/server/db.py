@@ -9,20 +9,26 @@ concurrent writes share one fsync. Reads run on reader threads, each in its own 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import queue
 import sqlite3
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import IO, Any, TypeVar
 
 from sqlite_utils import Database as SUDatabase
 
 from sync.server.migrations import migrate
 
-__all__ = ["Database", "connect"]
+try:
+    import fcntl
+except ImportError:  # not POSIX: no lock, the operator stops the server before a restore
+    fcntl = None  # type: ignore[assignment]
+
+__all__ = ["Database", "DatabaseInUse", "connect", "exclusive_use", "lock_path"]
 
 T = TypeVar("T")
 log = logging.getLogger("fieldvisit.server.db")
@@ -42,12 +48,53 @@ def connect(path: str) -> SUDatabase:
     return SUDatabase(conn, execute_plugins=False)
 
 
+class DatabaseInUse(RuntimeError):
+    """A server (or another command) has the database open, so it cannot be replaced under it."""
+
+
+def lock_path(path: str) -> Path | None:
+    """The lock file beside a database file (None for an in-memory database)."""
+    if path == ":memory:" or path.startswith("file:"):
+        return None
+    return Path(f"{path}.lock")
+
+
+def _open_lock(path: str, exclusive: bool, wait: bool) -> IO[bytes] | None:
+    where = lock_path(path)
+    if where is None or fcntl is None:
+        return None
+    where.parent.mkdir(parents=True, exist_ok=True)
+    handle = open(where, "ab")  # held while the Database is open, closed by close()
+    flags = (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | (0 if wait else fcntl.LOCK_NB)
+    try:
+        fcntl.flock(handle.fileno(), flags)
+    except BlockingIOError:
+        handle.close()
+        raise DatabaseInUse(path) from None
+    return handle
+
+
+@contextlib.contextmanager
+def exclusive_use(path: str) -> Iterator[None]:
+    """Hold the database for replacement: refused at once (DatabaseInUse) while any `Database` on it is open
+    in any process, and every `Database` opened meanwhile waits until this ends. The lock is the kernel's
+    (flock), so a server killed with -9 leaves nothing behind."""
+    handle = _open_lock(path, exclusive=True, wait=False)
+    try:
+        yield
+    finally:
+        if handle is not None:
+            handle.close()
+
+
 class Database:
     """The server's database: `await write(fn)` / `await read(fn)`; `*_sync` variants for the CLI and tests."""
 
     def __init__(self, path: str, *, readers: int = 4, group_max: int = 256) -> None:
         self.path = path
         self._group_max = group_max
+        # Shared while open: a restore (exclusive) is refused as long as a server or command uses the file.
+        self._lock_file = _open_lock(path, exclusive=False, wait=True)
         self._jobs: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._writer_db = connect(path)
         migrate(self._writer_db)
@@ -191,3 +238,5 @@ class Database:
             for db in self._reader_dbs:
                 db.conn.close()
             self._reader_dbs.clear()
+        if self._lock_file is not None:
+            self._lock_file.close()

@@ -10,7 +10,10 @@ import secrets
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-__all__ = ["Passwords", "derived_token", "new_token", "token_digest"]
+__all__ = ["Passwords", "derived_token", "new_token", "secret_weakness", "token_digest"]
+
+SECRET_MIN_LENGTH = 32
+SECRET_MIN_DISTINCT = 16
 
 
 class Passwords:
@@ -46,3 +49,22 @@ def derived_token(parent: str, salt: str, kind: str) -> str:
 def token_digest(secret: str, token: str) -> str:
     """The stored form of a token: HMAC-SHA256 keyed with the server secret, hex."""
     return hmac.new(secret.encode(), token.encode(), hashlib.sha256).hexdigest()
+
+
+def secret_weakness(secret: str | None) -> str | None:
+    """Why `secret` is too weak to key the server's token digests, or None when it will do.
+
+    Refused: shorter than 32 characters, fewer than 16 distinct characters, or one pattern repeated (a
+    string that is its own prefix shifted by at most half its length, such as `abcd` four times).
+    """
+    if not secret:
+        return "it is not set"
+    if len(secret) < SECRET_MIN_LENGTH:
+        return f"it is shorter than {SECRET_MIN_LENGTH} characters"
+    if len(set(secret)) < SECRET_MIN_DISTINCT:
+        return f"it has fewer than {SECRET_MIN_DISTINCT} distinct characters"
+    n = len(secret)
+    for period in range(1, n // 2 + 1):
+        if secret[period:] == secret[:-period]:
+            return "it repeats one short pattern"
+    return None

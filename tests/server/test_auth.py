@@ -146,7 +146,7 @@ def test_production_refuses_default_or_missing_secret(tmp_path: Path) -> None:
         Settings(db=str(tmp_path / "p.db"), env="production")
     with pytest.raises(ValidationError):
         Settings(db=str(tmp_path / "p.db"), env="production", secret="fieldvisit-development-secret")
-    ok = Settings(db=str(tmp_path / "p.db"), env="production", secret="x" * 40)
+    ok = Settings(db=str(tmp_path / "p.db"), env="production", secret="kQ3v-Zp8Lr2Wm9Xc4Tb7Yn1Hd6Jf0Gs5Ue")
     assert ok.env == "production"
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from models.wire import LoginRequest, LoginResponse, RefreshRequest
-from sync.server.context import Ctx
+from sync.server.context import Ctx, TooManyAttempts
 from sync.server.errors import ApiError
 from sync.server.store.users import Revoked, issue_device, refresh_tokens, user_for_login
 from sync.server.wirejson import WireJsonRoute
@@ -18,22 +18,23 @@ router = APIRouter(tags=["auth"], route_class=WireJsonRoute)
 
 @router.post("/v1/auth/login", response_model=LoginResponse)
 async def login(body: LoginRequest, request: Request, ctx: Ctx) -> dict[str, Any]:
-    key = (request.client.host if request.client else "-", body.username.strip().lower())
-    wait = ctx.limiter.retry_after(key)
-    if wait is not None:
+    client = request.client.host if request.client else "-"
+    username = body.username.strip()
+    try:
+        async with ctx.limiter.attempt(client, username.lower()) as outcome:
+            user = await ctx.db.read(user_for_login, username)
+            stored = user["password_hash"] if user else None
+            ok = await asyncio.to_thread(ctx.passwords.verify, stored, body.password)
+            outcome(ok and user is not None)
+    except TooManyAttempts as exc:
         raise ApiError(
             429,
             "too_many_requests",
             "too many failed sign-ins; try again later",
-            headers={"Retry-After": str(wait)},
-        )
-    user = await ctx.db.read(user_for_login, body.username.strip())
-    stored = user["password_hash"] if user else None
-    ok = await asyncio.to_thread(ctx.passwords.verify, stored, body.password)
+            headers={"Retry-After": str(exc.retry_after)},
+        ) from None
     if not ok or user is None:
-        ctx.limiter.failed(key)
         raise ApiError(401, "invalid_credentials", "wrong username or password")
-    ctx.limiter.succeeded(key)
     s = ctx.settings
     pair = await ctx.db.write(
         issue_device,

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request, Response
 
 from sync.server.context import Actor, Ctx
 from sync.server.errors import ApiError
-from sync.server.store.blobs import blob_exists, put_blob, read_blob
+from sync.server.store.blobs import blob_size_for, put_blob, read_blob
 
 router = APIRouter(tags=["blobs"])
 _SHA = re.compile(r"^[0-9a-f]{64}$")
@@ -31,7 +31,7 @@ def _digest(sha256: str) -> str:
     "/v1/blobs/{sha256}",
     status_code=201,
     responses={
-        200: {"description": "already present"},
+        200: {"description": "already present (201 when present but outside the caller's scope)"},
         413: {"description": "too large"},
         422: {"description": "hash_mismatch: the bytes do not hash to the path"},
     },
@@ -56,9 +56,12 @@ async def put(sha256: str, request: Request, actor: Actor, ctx: Ctx) -> Response
     return Response(status_code=201 if created else 200)
 
 
-@router.head("/v1/blobs/{sha256}", responses={404: {"description": "not stored yet"}})
+@router.head(
+    "/v1/blobs/{sha256}",
+    responses={404: {"description": "not stored yet, or outside the caller's scope (the same answer)"}},
+)
 async def head(sha256: str, actor: Actor, ctx: Ctx) -> Response:
-    size = await ctx.db.read(blob_exists, _digest(sha256))
+    size = await ctx.db.read(blob_size_for, actor=actor, sha256=_digest(sha256))
     if size is None:
         return Response(status_code=404)
     return Response(status_code=200, headers={"Content-Length": str(size)})

@@ -6,7 +6,7 @@ import sqlite3
 import uuid
 from pathlib import Path
 
-from sync.server.db import connect
+from sync.server.db import connect, exclusive_use
 from sync.server.migrations import migrate
 from sync.server.store.common import server_epoch, set_meta
 
@@ -30,9 +30,19 @@ def backup(db_path: str, dest: str) -> str:
 
 
 def restore(db_path: str, source: str) -> str:
-    """Put a backup in place of the database and give it a new epoch (devices re-register); returns it."""
+    """Put a backup in place of the database and give it a new epoch (devices re-register); returns it.
+
+    Refused with DatabaseInUse, before anything is touched, while a server (or another command) has the
+    database open: it would go on answering with the old epoch, and devices would never re-push what the
+    backup lacks.
+    """
     if not Path(source).is_file():
         raise FileNotFoundError(source)
+    with exclusive_use(db_path):
+        return _restore(db_path, source)
+
+
+def _restore(db_path: str, source: str) -> str:
     check = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
     try:
         if check.execute("PRAGMA integrity_check").fetchone()[0] != "ok":

@@ -11,6 +11,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from models.codes import ProductType
 from models.rules import RuleSettings
+from sync.server.security import secret_weakness
 
 __all__ = ["DEFAULT_SECRET", "Settings"]
 
@@ -30,11 +31,30 @@ class Settings(BaseSettings):
     # A device whose refresh answer was lost presents the just-rotated token again; within this window it
     # gets the same new pair back instead of being revoked for reuse (0 = no grace).
     refresh_grace_seconds: int = Field(default=60, ge=0, le=3600)
+    # Failed sign-ins allowed per account (over every client address) and per client address (over every
+    # username) within the window; past either, 429 with Retry-After.
     login_max_failures: int = Field(default=5, ge=1)
+    login_max_client_failures: int = Field(default=30, ge=1)
     login_window_seconds: int = Field(default=300, ge=1)
+    # Retention (domain R-8, D-4; `fieldvisit retention`): a case is anonymised this long after its last
+    # activity (never less than five years), documents not needed for the record (these attachment kinds)
+    # are deleted this long after their report was decided.
+    retention_record_days: int = Field(default=1827, ge=1827)
+    retention_document_days: int = Field(default=90, ge=1)
+    retention_document_kinds: str = "payslip,bank_statement,id_shown,document"
     dispatch_capacity: int = Field(default=8, ge=1)
     dispatch_high_balance: Decimal = Decimal("30000.00")
     dispatch_high_bucket: int = Field(default=4, ge=1, le=7)
+    # Plans and promises after the visit (P-6, §5.2), the legal-escalation recommendation (§5.5) and the
+    # contact rules (R-11, R-13): the lender's defaults, configurable.
+    tracking_grace_days: int = Field(default=3, ge=0, le=60)
+    visits_per_day: int = Field(default=1, ge=1, le=10)
+    visits_per_month: int = Field(default=4, ge=1, le=100)
+    unreachable_attempts: int = Field(default=3, ge=1, le=20)
+    escalation_contact_lost_days: int = Field(default=30, ge=1)
+    escalation_broken_promises: int = Field(default=2, ge=1)
+    escalation_high_bucket: int = Field(default=4, ge=1, le=7)
+    escalation_high_balance: Decimal = Decimal("30000.00")
     # The rule book's thresholds (domain A-2, A-5, A-6, P-1, P-5): the server's own, never a device's.
     rule_buffer: Decimal = Field(default=Decimal("0.80"), gt=0, le=1)
     rule_dsr_high: Decimal = Field(default=Decimal("0.50"), gt=0, le=1)
@@ -53,11 +73,15 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _production_secret(self) -> Settings:
-        if self.env == "production" and (
-            not self.secret or self.secret == DEFAULT_SECRET or len(self.secret) < 32
-        ):
+        if self.env != "production":
+            return self
+        weakness = "it is the public development value" if self.secret == DEFAULT_SECRET else None
+        weakness = weakness or secret_weakness(self.secret)
+        if weakness:
             raise ValueError(
-                "FIELDVISIT_SECRET must be set to a random value of at least 32 characters in production"
+                f"FIELDVISIT_SECRET is refused in production: {weakness}; set a random value of at least "
+                "32 characters (for example the output of `python -c 'import secrets; "
+                "print(secrets.token_urlsafe(48))'`)"
             )
         return self
 

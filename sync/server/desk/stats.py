@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 import statistics
 from collections import Counter
@@ -14,9 +13,11 @@ from sqlite_utils import Database
 
 from models.money import fmt_money
 from models.risk import ptp_kept
+from sync.server.desk.csvsafe import SafeCsvWriter
 from sync.server.store.common import Principal, loads
+from sync.server.store.tracking import RISK_CSV_FACTS, risk_csv_facts
 
-__all__ = ["RISK_CSV_COLUMNS", "dashboard", "risk_csv"]
+__all__ = ["RISK_CSV_COLUMNS", "RISK_CSV_MONEY", "dashboard", "risk_csv"]
 
 
 def _scope(actor: Principal, team: str | None, alias: str = "r") -> tuple[str, list[Any]]:
@@ -157,17 +158,33 @@ RISK_CSV_COLUMNS = [
     "comment",
     "flags",
     "sign_off_reason",
+    *RISK_CSV_FACTS,  # reasons, willingness × ability, assessment, promise, plan state, recommendation
 ]
+# Columns of amounts: a plain negative number there stays a number in the CSV.
+RISK_CSV_MONEY = frozenset(
+    {
+        "principal",
+        "instalment",
+        "total_payment",
+        "settlement_amount",
+        "net_income",
+        "disposable_income",
+        "capacity",
+        "promise_amount",
+    }
+)
 
 
 def risk_csv(db: Database, *, actor: Principal, team: str | None = None) -> str:
-    """Approved plans and legal escalations as CSV for the loan system (one row per final event)."""
+    """Approved plans, legal escalations, lapsed plans and broken promises as CSV for the loan system (one
+    row per feed event, with the same facts as the feed)."""
     where, args = _scope(actor, team, alias="f")
     out = io.StringIO()
-    w = csv.writer(out, lineterminator="\n")
-    w.writerow(RISK_CSV_COLUMNS)
+    # Every cell goes through the formula guard (free text, imported IDs and codes alike).
+    w = SafeCsvWriter(out, RISK_CSV_COLUMNS, money=RISK_CSV_MONEY)
     for r in db.query(
-        f"SELECT * FROM feed f WHERE {where} AND f.type IN ('report_approved', 'legal_escalated') ORDER BY f.seq",
+        f"SELECT * FROM feed f WHERE {where} AND f.type IN ('report_approved', 'legal_escalated', 'plan_lapsed', 'ptp_broken') "
+        "ORDER BY f.seq",
         args,
     ):
         data = loads(r["data"], {}) or {}
@@ -194,6 +211,7 @@ def risk_csv(db: Database, *, actor: Principal, team: str | None = None) -> str:
                 data.get("comment") or "",
                 " ".join(data.get("flags") or []),
                 data.get("sign_off_reason") or "",
+                *risk_csv_facts(data),
             ]
         )
     # A UTF-8 BOM so spreadsheet programs open the Chinese text correctly.

@@ -91,6 +91,10 @@ class AppConfig:
     sync_retry_cap_s: float = 30.0
     # The visit forms' clock (check-in, check-out, created_at); see `clock_from_env`.
     clock: Callable[[], datetime] = utc_now
+    # Encryption at rest: scrypt's cost parameter N for the password's key (r=8, p=1; 2**15 = 32 MiB), and
+    # how many wrong passwords in a row at the lock screen destroy the device's data.
+    kdf_cost: int = 2**15
+    wipe_after_failures: int = 10
 
     @classmethod
     def from_env(cls) -> AppConfig:

@@ -13,6 +13,7 @@ import flet as ft
 from app.config import AppConfig
 from app.runtime import AppModel
 from app.services.backend import Backend
+from app.services.device import is_phone, services_for
 from app.views.app import App
 
 __all__ = ["FONTS", "FONT_FAMILY", "configure_page", "main", "make_model"]
@@ -71,6 +72,9 @@ async def _watch_connectivity(model: AppModel) -> Any:
 async def main(page: ft.Page, model: AppModel | None = None) -> None:
     configure_page(page)
     model = model or make_model()
+    if is_phone(page):
+        # The data key is kept in the Keystore/Keychain too (app/services/data_keys.py).
+        model.session.secure_store = services_for(page).secure_store
     model.settings.apply()
     model.viewport.width = page.width or 390
     stopped = asyncio.Event()

@@ -192,6 +192,41 @@ def _queue_order_by_account(db: Database) -> None:
         )
 
 
+@migrations(name="0005_encryption_at_rest")
+def _encryption_at_rest(db: Database) -> None:
+    """Encryption at rest (D-5, docs/security.md): the queue rows lose their clear personal columns (name,
+    phone and ID tails, masked name and phone, address, amounts: all in one sealed `card` now) and the
+    trigram index on names and addresses gives way to the blind index `visit_index`.
+
+    The visits are the server's: they are dropped with the pull cursor, so the next sync pulls a snapshot,
+    sealed as it lands. The device's own work (drafts, report versions, the outbox, attachments) stays and is
+    sealed in place when the store is first opened with its key (`DeviceStore`), then the file is vacuumed."""
+    db.execute("DROP TABLE IF EXISTS visits_fts")
+    db.execute("DELETE FROM visits")
+    db.execute("DELETE FROM visit_docs")
+    db.execute("UPDATE sync_state SET pull_cursor = NULL WHERE id = 1")
+    for index in ("idx_visits_name", "idx_visits_phone_tail", "idx_visits_id_tail"):
+        db.execute(f"DROP INDEX IF EXISTS {index}")
+    for column in (
+        "name",
+        "masked_name",
+        "phone_tail",
+        "masked_phone",
+        "id_tail",
+        "address",
+        "overdue_amount",
+        "dpd",
+    ):
+        db.execute(f"ALTER TABLE visits DROP COLUMN {column}")
+    db.execute("ALTER TABLE visits ADD COLUMN card BLOB")
+    # Contentless: the index keeps only keyed tokens and rowids (= visits.id); detail=none drops positions,
+    # which an AND of tokens does not need.
+    db.execute(
+        "CREATE VIRTUAL TABLE visit_index USING fts5(tokens, content='', tokenize='ascii', detail='none', "
+        "columnsize=0)"
+    )
+
+
 def apply_migrations(db: Database) -> list[str]:
     """Apply every pending migration in order; answers the names applied now."""
     pending = [m.name for m in migrations.pending(db)]

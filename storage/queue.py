@@ -1,4 +1,9 @@
-"""The visit queue's denormalised rows and its SQL: filters, search and the priority order."""
+"""The visit queue's denormalised rows and its SQL: filters, search and the priority order.
+
+A row keeps in the clear only what orders and filters the queue (status, priority, bucket, district, planned
+date, product, account number); what a card shows about the borrower (the masked name and phone, the
+address, the amounts) is one sealed `card` (storage/crypto.py), opened for the rows on screen.
+"""
 
 from __future__ import annotations
 
@@ -12,14 +17,32 @@ from models.privacy import mask_name, mask_phone
 from models.risk import bucket_label
 from storage.records import QueueItem
 
-__all__ = ["QUEUE_COLUMNS", "queue_item", "queue_sql", "search_hits", "visit_row", "where_clause"]
+__all__ = [
+    "CARD_FIELDS",
+    "QUEUE_COLUMNS",
+    "card_values",
+    "queue_item",
+    "queue_sql",
+    "search_hits",
+    "visit_row",
+    "where_clause",
+]
 
-# Shortest query the trigram index can answer; shorter ones scan the index on names.
-_TRIGRAM = 3
+# The sealed card's values, in this order (a JSON list).
+CARD_FIELDS = (
+    "name",
+    "masked_name",
+    "masked_phone",
+    "address",
+    "overdue_amount",
+    "dpd",
+    "phone_tail",
+    "id_tail",
+)
 
 QUEUE_COLUMNS = """
-    v.visit_id, v.external_id, v.masked_name, v.masked_phone, v.district, v.address, v.bucket, v.dpd,
-    v.overdue_amount, v.planned_date, v.priority, v.status, v.product_type,
+    v.visit_id, v.external_id, v.card, v.district, v.bucket, v.planned_date, v.priority, v.status,
+    v.product_type,
     EXISTS (SELECT 1 FROM drafts d WHERE d.visit_id = v.visit_id) AS has_draft,
     (SELECT r.status FROM reports r WHERE r.visit_id = v.visit_id
       ORDER BY r.updated_at DESC LIMIT 1) AS report_status
@@ -27,7 +50,8 @@ QUEUE_COLUMNS = """
 
 
 def visit_row(v: Visit, updated_at: str) -> dict[str, Any]:
-    b, loan = v.borrower, v.loan
+    """The clear columns of a visit's queue row (the card is sealed apart, see `card_values`)."""
+    loan = v.loan
     return {
         "visit_id": v.visit_id,
         "external_id": v.external_id,
@@ -37,33 +61,41 @@ def visit_row(v: Visit, updated_at: str) -> dict[str, Any]:
         # Integer thousandths sort exactly, with no float in between.
         "priority_milli": int((v.priority * 1000).to_integral_value(rounding=ROUND_HALF_UP)),
         "bucket": loan.bucket,
-        "dpd": loan.dpd,
-        "district": b.district,
+        "district": v.borrower.district,
         "planned_date": v.planned_date.isoformat() if v.planned_date else None,
         "product_type": loan.product_type.value,
-        "overdue_amount": str(loan.overdue_amount),
-        "name": b.name,
-        "masked_name": mask_name(b.name),
-        "phone_tail": b.phone[-4:],
-        "masked_phone": mask_phone(b.phone),
-        "id_tail": b.id_number[-4:],
-        "address": b.address,
         "updated_at": updated_at,
     }
 
 
-def queue_item(row: dict[str, Any]) -> QueueItem:
+def card_values(v: Visit) -> list[Any]:
+    """What the queue card shows and search confirms, in `CARD_FIELDS` order."""
+    b, loan = v.borrower, v.loan
+    return [
+        b.name,
+        mask_name(b.name),
+        mask_phone(b.phone),
+        b.address,
+        str(loan.overdue_amount),
+        loan.dpd,
+        b.phone[-4:],
+        b.id_number[-4:],
+    ]
+
+
+def queue_item(row: dict[str, Any], card: list[Any]) -> QueueItem:
+    """A queue card from a row and its opened card."""
     return QueueItem(
         visit_id=row["visit_id"],
         external_id=row["external_id"],
-        masked_name=row["masked_name"],
-        masked_phone=row["masked_phone"],
+        masked_name=card[1],
+        masked_phone=card[2],
         district=row["district"],
-        address=row["address"],
+        address=card[3],
         bucket=row["bucket"],
         bucket_label=bucket_label(row["bucket"]),
-        dpd=row["dpd"],
-        overdue_amount=Decimal(row["overdue_amount"]),
+        dpd=int(card[5]),
+        overdue_amount=Decimal(card[4]),
         planned_date=date.fromisoformat(row["planned_date"]) if row["planned_date"] else None,
         priority=Decimal(row["priority"]),
         status=VisitStatus(row["status"]),
@@ -73,25 +105,16 @@ def queue_item(row: dict[str, Any]) -> QueueItem:
     )
 
 
-def search_hits(search: str) -> tuple[str, list[Any]]:
-    """A UNION of visit ids matching the search: name/address substring, phone or ID tail, account no."""
-    q = search.strip()
+def search_hits(match: str | None, external_id: str) -> tuple[str, list[Any]]:
+    """A UNION of visit ids: the blind index's hits for `match` (storage/search_index.py) and the exact
+    account number."""
     parts: list[str] = []
     params: list[Any] = []
-    if len(q) >= _TRIGRAM:
-        parts.append("SELECT rowid AS id FROM visits_fts WHERE visits_fts MATCH ?")
-        params.append('"' + q.replace('"', '""') + '"')
-    else:
-        # One or two characters (a surname, a given name) search names only, through the covering index on
-        # `name`; in an address they would match nearly everything.
-        parts.append("SELECT id FROM visits WHERE name LIKE ? ESCAPE '\\'")
-        params.append("%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%")
-    if len(q) == 4:
-        parts.append("SELECT id FROM visits WHERE phone_tail = ?")
-        parts.append("SELECT id FROM visits WHERE id_tail = ?")
-        params += [q, q.upper()]
+    if match:
+        parts.append("SELECT rowid AS id FROM visit_index WHERE visit_index MATCH ?")
+        params.append(match)
     parts.append("SELECT id FROM visits WHERE external_id = ?")
-    params.append(q)
+    params.append(external_id)
     return " UNION ".join(parts), params
 
 
@@ -111,17 +134,27 @@ def where_clause(*, status: str | None, bucket: int | None, district: str | None
 
 
 def queue_sql(
-    *, status: str | None, bucket: int | None, district: str | None, search: str | None, count: bool
+    *,
+    status: str | None,
+    bucket: int | None,
+    district: str | None,
+    search: tuple[str | None, str] | None,
+    count: bool,
+    paged: bool = True,
 ) -> tuple[str, list[Any]]:
+    """`search` is (blind-index query, account number); `paged=False` leaves LIMIT/OFFSET to the caller
+    (hits that must be confirmed first)."""
     where, params = where_clause(status=status, bucket=bucket, district=district)
     select = "SELECT count(*) AS n" if count else f"SELECT {QUEUE_COLUMNS}"
-    if search is not None and search.strip():
-        hits, hit_params = search_hits(search)
+    if search is not None:
+        hits, hit_params = search_hits(*search)
         # CROSS JOIN keeps the (usually small) hit list outside, so only the hits are sorted.
         sql = f"WITH hits(id) AS ({hits}) {select} FROM hits CROSS JOIN visits v ON v.id = hits.id{where}"
         params = hit_params + params
     else:
         sql = f"{select} FROM visits v{where}"
     if not count:
-        sql += " ORDER BY v.priority_milli DESC, v.external_id, v.id LIMIT ? OFFSET ?"
+        sql += " ORDER BY v.priority_milli DESC, v.external_id, v.id"
+        if paged:
+            sql += " LIMIT ? OFFSET ?"
     return sql, params

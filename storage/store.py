@@ -1,6 +1,14 @@
 """The device store (docs/architecture.md): visits, drafts, attachments, report versions and the outbox.
 
 Errors: `StoreError` ← `UnknownAttachmentError` (a report names an attachment that was never registered).
+A sealed value that does not open (altered, another key, moved from another row) raises
+`storage.crypto.CryptoError`.
+
+Encryption at rest (D-5, docs/security.md): everything personal or financial is sealed under the data key
+with AES-256-GCM, the associated data naming the table, column and row (`_aad`), so a value cannot be moved
+to another row: the visits' documents and queue cards, drafts, report versions, the outbox's mutations, the
+reports' comments, details and server copies, attachment names and files. Search goes through the blind
+index (storage/search_index.py).
 """
 
 from __future__ import annotations
@@ -36,16 +44,23 @@ from models.wire import (
     typed_changes,
 )
 from storage.blobs import BlobDir, MemoryBlobs, sha256_hex
+from storage.crypto import DataKey
+from storage.keyfile import KeyFile
 from storage.migrations import apply_migrations
-from storage.queue import queue_item, queue_sql, visit_row
+from storage.queue import card_values, queue_item, queue_sql, search_hits, visit_row, where_clause
 from storage.records import BlobState, Draft, LocalReport, OutboxEntry, QueueItem, SyncState, SyncStatus
+from storage.search_index import SearchPlan, index_document, search_plan
 
-__all__ = ["DeviceStore", "StoreError", "UnknownAttachmentError"]
+__all__ = ["TEST_KEY", "DeviceStore", "StoreError", "UnknownAttachmentError"]
+
+#: The key of a file store opened without one: public, so for tests, benchmarks and previews only (the app
+#: always opens a user's store with the key from its key file).
+TEST_KEY = DataKey(b"fieldvisit-test-key-not-secret!!")
 
 _SYNC_FIELDS = frozenset(f.name for f in fields(SyncState))
 _VISIT_COLUMNS = (
-    "visit_id external_id team status priority priority_milli bucket dpd district planned_date product_type "
-    "overdue_amount name masked_name phone_tail masked_phone id_tail address updated_at"
+    "visit_id external_id team status priority priority_milli bucket district planned_date product_type "
+    "card updated_at"
 ).split()
 _UPSERT_VISIT = (
     f"INSERT INTO visits ({', '.join(_VISIT_COLUMNS)}) VALUES ({', '.join('?' * len(_VISIT_COLUMNS))}) "
@@ -74,6 +89,15 @@ def _loads(text: str | None, default: Any = None) -> Any:
     return default if text is None else json.loads(text)
 
 
+def _aad(column: str, row: str) -> bytes:
+    """Associated data of a sealed value: its table and column, and the row's key."""
+    return f"{column}:{row}".encode()
+
+
+# Column defaults written in the clear by the schema (nothing personal in an empty list).
+_CLEAR_DEFAULTS = frozenset({"[]"})
+
+
 def _ts(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text else None
 
@@ -94,12 +118,16 @@ class DeviceStore:
         clock: Callable[[], datetime] = _utc_now,
         new_id: Callable[[], str] = new_id,
         blob_dir: str | Path | None = None,
+        key: DataKey | None = None,
     ) -> None:
+        """`key` seals the data at rest; without one, an in-memory store makes a random key and a file store
+        uses the public `TEST_KEY` (tests, benchmarks)."""
         self._clock = clock
         self._new_id = new_id
         # One connection shared by the UI and the sync engine's thread; the lock serialises its use.
         self._lock = threading.RLock()
         self.path = Path(path) if path is not None else None
+        self._key = key if key is not None else (DataKey.generate() if path is None else TEST_KEY)
         self._blobs: BlobDir | MemoryBlobs
         if self.path is None:
             conn = sqlite3.connect(":memory:", check_same_thread=False)
@@ -107,7 +135,7 @@ class DeviceStore:
         else:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(str(self.path), check_same_thread=False, timeout=30)
-            self._blobs = BlobDir(Path(blob_dir) if blob_dir else self.path.parent / "blobs")
+            self._blobs = BlobDir(Path(blob_dir) if blob_dir else self.path.parent / "blobs", self._key)
         self.db = Database(conn)
         if self.path is not None:
             self.db.enable_wal()
@@ -115,9 +143,54 @@ class DeviceStore:
         self.db.execute("PRAGMA foreign_keys=ON")
         # Deleted rows carry personal data: overwrite them rather than leave them in free pages.
         self.db.execute("PRAGMA secure_delete=ON")
-        apply_migrations(self.db)
+        applied = apply_migrations(self.db)
         # Connection-local scratch table naming the visits of one upsert batch.
         self.db.execute("CREATE TEMP TABLE IF NOT EXISTS visit_batch (visit_id TEXT PRIMARY KEY)")
+        if "0005_encryption_at_rest" in applied and "0001_sync_state" not in applied:
+            self._seal_plain_rows()
+
+    # -- sealing -----------------------------------------------------------------------------------
+
+    def _seal(self, text: str, column: str, row: str) -> bytes:
+        return self._key.seal_text(text, _aad(column, row))
+
+    def _open(self, value: bytes, column: str, row: str) -> str:
+        return self._key.open_text(value, _aad(column, row))
+
+    def _open_json(self, value: bytes | str | None, column: str, row: str, default: Any = None) -> Any:
+        if value is None:
+            return default
+        if isinstance(value, str) and value in _CLEAR_DEFAULTS:
+            return json.loads(value)
+        return json.loads(self._open(cast(bytes, value), column, row))
+
+    def _seal_plain_rows(self) -> None:
+        """A database from before encryption at rest: the device's own rows and files are sealed in place,
+        then the file is rewritten so no free page keeps the clear text."""
+        targets = (
+            ("drafts", "data", "report_id"),
+            ("report_versions", "content", "version_id"),
+            ("outbox", "mutation", "version_id"),
+            ("reports", "comments", "report_id"),
+            ("reports", "details", "report_id"),
+            ("reports", "server_copy", "report_id"),
+            ("attachments", "filename", "sha256"),
+        )
+        with self._write() as db:
+            for table, column, pk in targets:
+                rows = db.execute(
+                    f"SELECT {pk}, {column} FROM {table} WHERE typeof({column}) = 'text' AND {column} != '[]'"
+                ).fetchall()
+                db.conn.executemany(
+                    f"UPDATE {table} SET {column} = ? WHERE {pk} = ?",
+                    [(self._seal(text, f"{table}.{column}", k), k) for k, text in rows],
+                )
+        if isinstance(self._blobs, BlobDir):
+            self._blobs.seal_plain_files()
+        with self._lock:
+            self.db.vacuum()
+            if self.path is not None:
+                self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     # -- plumbing ----------------------------------------------------------------------------------
 
@@ -183,42 +256,66 @@ class DeviceStore:
     # -- visits ------------------------------------------------------------------------------------
 
     def upsert_visits(self, visits: Iterable[Visit]) -> int:
-        rows, docs = self._visit_rows(visits)  # pure work, outside the lock
+        rows, docs, tokens = self._visit_rows(visits)  # pure work, outside the lock
         with self._write():
-            return self._write_visit_rows(rows, docs)
+            return self._write_visit_rows(rows, docs, tokens)
 
     def _visit_rows(
         self, visits: Iterable[Visit], raw: list[dict[str, Any]] | None = None
-    ) -> tuple[list[list[Any]], list[tuple[str, str]]]:
-        """The queue rows and stored documents of visits (no database access).
+    ) -> tuple[list[list[Any]], list[tuple[str, bytes]], list[str]]:
+        """The queue rows, sealed documents and search tokens of visits (no database access).
 
         `raw` is the JSON data the visits were validated from (a pull page): stored as it came, since it
         was just validated and `get_visit` validates it again when it is read, it spares serialising each
         model back.
         """
         now = self._now()
-        rows, docs = [], []
+        key = self._key
+        card_at = _VISIT_COLUMNS.index("card")
+        rows, docs, tokens = [], [], []
         for i, v in enumerate(visits):
             r = visit_row(v, now)
-            rows.append([r[c] for c in _VISIT_COLUMNS])
-            docs.append((v.visit_id, to_json(raw[i]).decode() if raw is not None else v.model_dump_json()))
-        return rows, docs
+            card = card_values(v)
+            row = [r.get(c) for c in _VISIT_COLUMNS]
+            row[card_at] = key.seal_text(_dumps(card), _aad("visits.card", v.visit_id))
+            rows.append(row)
+            doc = to_json(raw[i]).decode() if raw is not None else v.model_dump_json()
+            docs.append((v.visit_id, key.seal_text(doc, _aad("visit_docs.data", v.visit_id))))
+            tokens.append(index_document(key, card[0], card[3], card[6], card[7]))
+        return rows, docs, tokens
 
-    def _write_visit_rows(self, rows: list[list[Any]], docs: list[tuple[str, str]]) -> int:
+    def _card(self, sealed: bytes, visit_id: str) -> list[Any]:
+        return cast(list[Any], json.loads(self._open(sealed, "visits.card", visit_id)))
+
+    def _unindex(self, where: str, params: list[Any]) -> None:
+        """Removes visits' tokens from the contentless index, recomputed from their sealed cards."""
+        conn = self.db.conn
+        old = conn.execute(f"SELECT v.id, v.visit_id, v.card FROM visits v {where}", params).fetchall()
+        if old:
+            gone = []
+            for rowid, visit_id, sealed in old:
+                c = self._card(sealed, visit_id)
+                gone.append(("delete", rowid, index_document(self._key, c[0], c[3], c[6], c[7])))
+            conn.executemany("INSERT INTO visit_index (visit_index, rowid, tokens) VALUES (?, ?, ?)", gone)
+
+    def _write_visit_rows(
+        self, rows: list[list[Any]], docs: list[tuple[str, bytes]], tokens: list[str]
+    ) -> int:
         conn = self.db.conn
         conn.execute("DELETE FROM temp.visit_batch")
         conn.executemany(
             "INSERT OR IGNORE INTO temp.visit_batch (visit_id) VALUES (?)", [(d[0],) for d in docs]
         )
-        # External-content FTS: remove the old terms while the old row still holds them, re-add afterwards.
-        conn.execute(
-            "INSERT INTO visits_fts (visits_fts, rowid, name, address) "
-            "SELECT 'delete', v.id, v.name, v.address FROM visits v JOIN temp.visit_batch USING (visit_id)"
-        )
+        # Contentless index: the old tokens go while the old row still holds its card, the new ones after.
+        self._unindex("JOIN temp.visit_batch USING (visit_id)", [])
         conn.executemany(_UPSERT_VISIT, rows)
-        conn.execute(
-            "INSERT INTO visits_fts (rowid, name, address) "
-            "SELECT v.id, v.name, v.address FROM visits v JOIN temp.visit_batch USING (visit_id)"
+        ids = dict(
+            conn.execute("SELECT v.visit_id, v.id FROM visits v JOIN temp.visit_batch USING (visit_id)")
+        )
+        # A visit listed twice in one batch keeps its last version, as the upsert did.
+        latest = {d[0]: t for d, t in zip(docs, tokens, strict=True)}
+        conn.executemany(
+            "INSERT INTO visit_index (rowid, tokens) VALUES (?, ?)", [(ids[v], t) for v, t in latest.items()]
         )
         conn.executemany("INSERT OR REPLACE INTO visit_docs (visit_id, data) VALUES (?, ?)", docs)
         conn.execute("DELETE FROM temp.visit_batch")
@@ -229,17 +326,17 @@ class DeviceStore:
             self._delete_visit(visit_id)
 
     def _delete_visit(self, visit_id: str) -> None:
-        self.db.execute(
-            "INSERT INTO visits_fts (visits_fts, rowid, name, address) "
-            "SELECT 'delete', id, name, address FROM visits WHERE visit_id = ?",
-            [visit_id],
-        )
+        self._unindex("WHERE v.visit_id = ?", [visit_id])
         self.db.execute("DELETE FROM visits WHERE visit_id = ?", [visit_id])
         self.db.execute("DELETE FROM visit_docs WHERE visit_id = ?", [visit_id])
 
     def get_visit(self, visit_id: str) -> Visit | None:
         row = self._one("SELECT data FROM visit_docs WHERE visit_id = ?", [visit_id])
-        return Visit.model_validate_json(row["data"], context=TRUSTED) if row else None
+        if row is None:
+            return None
+        return Visit.model_validate_json(
+            self._open(row["data"], "visit_docs.data", visit_id), context=TRUSTED
+        )
 
     def queue(
         self,
@@ -252,8 +349,33 @@ class DeviceStore:
         offset: int = 0,
     ) -> list[QueueItem]:
         """Visits by priority (highest first), masked for a list (D-6); filters combine with AND."""
-        sql, params = queue_sql(status=status, bucket=bucket, district=district, search=search, count=False)
-        return [queue_item(r) for r in self._rows(sql, [*params, limit, offset])]
+        plan = self._plan(search)
+        hits = (plan.match, plan.text) if plan else None
+        if plan is None or plan.exact:
+            sql, params = queue_sql(status=status, bucket=bucket, district=district, search=hits, count=False)
+            rows = self._rows(sql, [*params, limit, offset])
+            return [queue_item(r, self._card(r["card"], r["visit_id"])) for r in rows]
+        # Candidates in queue order, confirmed one by one until the page is full.
+        sql, params = queue_sql(
+            status=status, bucket=bucket, district=district, search=hits, count=False, paged=False
+        )
+        items: list[QueueItem] = []
+        skip = offset
+        with self._lock:
+            for r in self.db.query(sql, params):
+                card = self._card(r["card"], r["visit_id"])
+                if not plan.confirms(card, r["external_id"]):
+                    continue
+                if skip:
+                    skip -= 1
+                    continue
+                items.append(queue_item(r, card))
+                if len(items) >= limit:
+                    break
+        return items
+
+    def _plan(self, search: str | None) -> SearchPlan | None:
+        return search_plan(self._key, search) if search is not None and search.strip() else None
 
     def queue_count(
         self,
@@ -263,9 +385,20 @@ class DeviceStore:
         district: str | None = None,
         search: str | None = None,
     ) -> int:
-        sql, params = queue_sql(status=status, bucket=bucket, district=district, search=search, count=True)
-        row = self._one(sql, params)
-        return int(row["n"]) if row else 0
+        plan = self._plan(search)
+        hits = (plan.match, plan.text) if plan else None
+        if plan is None or plan.exact:
+            sql, params = queue_sql(status=status, bucket=bucket, district=district, search=hits, count=True)
+            row = self._one(sql, params)
+            return int(row["n"]) if row else 0
+        where, params = where_clause(status=status, bucket=bucket, district=district)
+        hit_sql, hit_params = search_hits(*hits) if hits else ("", [])
+        sql = (
+            f"WITH hits(id) AS ({hit_sql}) SELECT v.visit_id, v.external_id, v.card "
+            f"FROM hits CROSS JOIN visits v ON v.id = hits.id{where}"
+        )
+        rows = self._rows(sql, [*hit_params, *params])
+        return sum(1 for r in rows if plan.confirms(self._card(r["card"], r["visit_id"]), r["external_id"]))
 
     def queue_counts(self) -> dict[str, int]:
         """Visits per status, plus `all`; every status is present (0 when none)."""
@@ -285,19 +418,22 @@ class DeviceStore:
         with self._write():
             self.db.execute(
                 "INSERT OR REPLACE INTO drafts (report_id, visit_id, data, updated_at) VALUES (?, ?, ?, ?)",
-                [report_id, visit_id, _dumps(data), self._now()],
+                [report_id, visit_id, self._seal(_dumps(data), "drafts.data", report_id), self._now()],
             )
 
     def get_draft(self, report_id: str) -> dict[str, Any] | None:
         row = self._one("SELECT data FROM drafts WHERE report_id = ?", [report_id])
-        return cast(dict[str, Any], json.loads(row["data"])) if row else None
+        return cast(dict[str, Any], self._open_json(row["data"], "drafts.data", report_id)) if row else None
 
     def drafts(self, visit_id: str | None = None) -> list[Draft]:
         where, params = ("WHERE visit_id = ?", [visit_id]) if visit_id is not None else ("", [])
         rows = self._rows(f"SELECT * FROM drafts {where} ORDER BY updated_at DESC, report_id", params)
         return [
             Draft(
-                r["report_id"], r["visit_id"], json.loads(r["data"]), datetime.fromisoformat(r["updated_at"])
+                r["report_id"],
+                r["visit_id"],
+                self._open_json(r["data"], "drafts.data", r["report_id"]),
+                datetime.fromisoformat(r["updated_at"]),
             )
             for r in rows
         ]
@@ -336,7 +472,7 @@ class DeviceStore:
                     sha,
                     meta.kind.value,
                     mime,
-                    filename,
+                    self._seal(filename, "attachments.filename", sha),
                     len(data),
                     captured_at and captured_at.isoformat(),
                     self._now(),
@@ -403,7 +539,7 @@ class DeviceStore:
                     "report_id": report.report_id,
                     "kind": kind,
                     "base_version": base_version,
-                    "content": _dumps(content),
+                    "content": self._seal(_dumps(content), "report_versions.content", version_id),
                     "content_sha256": digest,
                     "blobs": _dumps(blobs),
                     "state": "pending",
@@ -433,15 +569,16 @@ class DeviceStore:
             base_version=v["base_version"],
             content_sha256=v["content_sha256"],
             blobs=json.loads(v["blobs"]),
-            report=json.loads(v["content"]),
+            report=self._open_json(v["content"], "report_versions.content", version_id),
         )
+        # Sealed as stored; the push sends the plain body, whose canonical hash is `content_sha256`.
         self.db.table("outbox").insert(
             {
                 "mutation_id": mutation_id,
                 "version_id": version_id,
                 "report_id": v["report_id"],
                 "kind": v["kind"],
-                "mutation": mutation.model_dump_json(),
+                "mutation": self._seal(mutation.model_dump_json(), "outbox.mutation", version_id),
                 "created_at": now,
             }
         )
@@ -460,7 +597,9 @@ class DeviceStore:
                 kind=r["kind"],
                 report_id=r["report_id"],
                 version_id=r["version_id"],
-                mutation=Mutation.model_validate_json(r["mutation"]),
+                mutation=Mutation.model_validate_json(
+                    self._open(r["mutation"], "outbox.mutation", r["version_id"])
+                ),
                 created_at=datetime.fromisoformat(r["created_at"]),
                 attempts=r["attempts"],
                 last_error=r["last_error"],
@@ -526,6 +665,9 @@ class DeviceStore:
             report = reports.get(report_id)
             assert report is not None
             changes, version = self._result_changes(report, version_id, result)
+            for column in ("details", "server_copy"):
+                if isinstance(changes.get(column), str) and changes[column] not in _CLEAR_DEFAULTS:
+                    changes[column] = self._seal(changes[column], f"reports.{column}", report_id)
             versions.append((*version, version_id))
             reports[report_id] = report | changes
             written.setdefault(report_id, {}).update(changes)
@@ -641,7 +783,7 @@ class DeviceStore:
             "report_id": report_id,
             "review_status": review,
             "server_version": data.server_version or 0,
-            "comments": _dumps(data.comments),
+            "comments": self._seal(_dumps(data.comments), "reports.comments", report_id),
             "flags": _dumps(data.flags),
             "missing_blobs": _dumps(data.missing_blobs),
             "sync_status": sync_status,
@@ -676,8 +818,8 @@ class DeviceStore:
         )
         return self._local_report(row) if row else None
 
-    @staticmethod
-    def _local_report(r: dict[str, Any]) -> LocalReport:
+    def _local_report(self, r: dict[str, Any]) -> LocalReport:
+        report_id = r["report_id"]
         return LocalReport(
             report_id=r["report_id"],
             visit_id=r["visit_id"],
@@ -686,14 +828,14 @@ class DeviceStore:
             review_status=ReportStatus(r["review_status"]) if r["review_status"] else None,
             server_version=r["server_version"],
             current_version_id=r["current_version_id"],
-            content=_loads(r["content"]),
+            content=self._open_json(r["content"], "report_versions.content", r["current_version_id"]),
             content_sha256=r["content_sha256"],
-            comments=_loads(r["comments"], []),
+            comments=self._open_json(r["comments"], "reports.comments", report_id, []),
             flags=_loads(r["flags"], []),
             missing_blobs=_loads(r["missing_blobs"], []),
             error=r["error"],
-            details=_loads(r["details"], []),
-            server_copy=_loads(r["server_copy"]),
+            details=self._open_json(r["details"], "reports.details", report_id, []),
+            server_copy=self._open_json(r["server_copy"], "reports.server_copy", report_id),
             updated_at=_ts(r["updated_at"]),
         )
 
@@ -702,7 +844,7 @@ class DeviceStore:
     def reset_for_snapshot(self) -> None:
         """On `reset_required`: forget the server's data and the cursor; keep outbox, drafts and own work."""
         with self._write() as db:
-            db.execute("INSERT INTO visits_fts (visits_fts) VALUES ('delete-all')")
+            db.execute("INSERT INTO visit_index (visit_index) VALUES ('delete-all')")
             db.execute("DELETE FROM visits")
             db.execute("DELETE FROM visit_docs")
             # The snapshot resends every report state in scope; only reports this device wrote must stay.
@@ -739,9 +881,10 @@ class DeviceStore:
         return len(versions)
 
     def wipe(self) -> None:
-        """`device_revoked` with wipe: every row and every blob goes; the file is compacted afterwards."""
+        """`device_revoked` with wipe: every row and every blob goes, the file is compacted afterwards and the
+        wrapped data key beside it (`<db>.key`) is destroyed."""
         with self._write() as db:
-            db.execute("INSERT INTO visits_fts (visits_fts) VALUES ('delete-all')")
+            db.execute("INSERT INTO visit_index (visit_index) VALUES ('delete-all')")
             for table in (
                 "outbox",
                 "report_versions",
@@ -761,3 +904,5 @@ class DeviceStore:
             self.db.vacuum()
             if self.path is not None:
                 self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        if self.path is not None:
+            KeyFile.for_store(self.path).destroy()

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from models.canonical import content_sha256
+from storage.store import TEST_KEY
 
 ROOT = Path(__file__).resolve().parents[1]
 KILLS = 30
@@ -56,6 +57,11 @@ while True:
 """
 
 
+def _plain(sealed: bytes, column: str, row: str) -> str:
+    """A value as the writer sealed it (a store opened without a key uses the public test key)."""
+    return TEST_KEY.open_text(sealed, f"{column}:{row}".encode())
+
+
 def _check(db_path: Path, blob_dir: Path) -> tuple[int, int]:
     conn = sqlite3.connect(db_path)
     try:
@@ -63,20 +69,23 @@ def _check(db_path: Path, blob_dir: Path) -> tuple[int, int]:
         assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
         versions = conn.execute("SELECT version_id, content, content_sha256 FROM report_versions").fetchall()
         for version_id, content, digest in versions:
-            assert content_sha256(json.loads(content)) == digest, version_id
+            assert (
+                content_sha256(json.loads(_plain(content, "report_versions.content", version_id))) == digest
+            )
         orphans = conn.execute(
             "SELECT o.mutation_id FROM outbox o LEFT JOIN report_versions v USING (version_id) "
             "WHERE v.version_id IS NULL"
         ).fetchall()
         assert orphans == []
         rows = conn.execute(
-            "SELECT o.mutation, v.content_sha256 FROM outbox o JOIN report_versions v USING (version_id)"
+            "SELECT o.version_id, o.mutation, v.content_sha256 FROM outbox o JOIN report_versions v USING (version_id)"
         ).fetchall()
-        for mutation_json, digest in rows:
-            mutation = json.loads(mutation_json)
+        for version_id, sealed, digest in rows:
+            mutation = json.loads(_plain(sealed, "outbox.mutation", version_id))
             assert mutation["content_sha256"] == digest == content_sha256(mutation["report"])
             for sha in mutation["blobs"]:
-                assert hashlib.sha256((blob_dir / sha).read_bytes()).hexdigest() == sha
+                plain = TEST_KEY.open((blob_dir / sha).read_bytes(), b"blob:" + sha.encode())
+                assert hashlib.sha256(plain).hexdigest() == sha
         # The mutation counter never falls behind what the outbox already used.
         (next_id,) = conn.execute("SELECT next_mutation_id FROM sync_state").fetchone()
         (top,) = conn.execute("SELECT coalesce(max(mutation_id), 0) FROM outbox").fetchone()

@@ -234,12 +234,16 @@ def test_drafts_lists_newest_first_when_filtered_by_visit(store: DeviceStore) ->
 # -- attachments ---------------------------------------------------------------------------------------
 
 
-def test_register_attachment_writes_named_file_when_on_disk(disk_store: DeviceStore) -> None:
+def test_register_attachment_writes_sealed_file_named_by_plain_hash_when_on_disk(
+    disk_store: DeviceStore,
+) -> None:
     data = b"\xff\xd8 jpeg bytes"
     meta = disk_store.register_attachment(data, kind="visit_photo", mime="image/jpeg", filename="a.jpg")
     assert disk_store.path is not None
     blob = disk_store.path.parent / "blobs" / meta.sha256
-    assert blob.read_bytes() == data and meta.sha256 == hashlib.sha256(data).hexdigest()
+    on_disk = blob.read_bytes()
+    assert data not in on_disk and len(on_disk) == len(data) + 29
+    assert meta.sha256 == hashlib.sha256(data).hexdigest()
     assert meta.size_bytes == len(data) and disk_store.blob_bytes(meta.sha256) == data
     assert not list(blob.parent.glob(".*.tmp"))
 

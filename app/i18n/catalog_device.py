@@ -1,4 +1,5 @@
-"""The phone's own features (app/services/device.py): the camera and the position, their refusals in words."""
+"""The phone's own features (app/services/device.py): the camera and the position, their refusals in words;
+the device's data protection (the lock screen's wrong-password limit)."""
 
 from __future__ import annotations
 
@@ -35,4 +36,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "device.camera.take": ("拍照", "Take photo"),
     "device.camera.shoot": ("拍摄", "Shoot"),
     "device.camera.cancel": ("取消", "Cancel"),
+    # Encryption at rest: the lock screen's limit of wrong passwords (app/services/data_keys.py).
+    "lock.error.wiped": (
+        "密码连续输错次数过多，本机数据已清除：请重新登录",
+        "Too many wrong passwords: this device's data were deleted. Sign in again",
+    ),
 }

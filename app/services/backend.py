@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from storage.crypto import DataKey
     from storage.store import DeviceStore
 
 __all__ = [
@@ -108,7 +109,9 @@ class Backend(Protocol):
 
     def adopt(self, result: LoginResult, store: DeviceStore) -> None: ...
 
-    def open_store(self, path: Path) -> DeviceStore: ...
+    def open_store(self, path: Path, key: DataKey) -> DeviceStore:
+        """The user's store at `path`, sealed under `key` (app/services/data_keys.py)."""
+        ...
 
     def start_engine(
         self, store: DeviceStore, server_url: str, login: LoginResult | None

@@ -14,6 +14,7 @@ import httpx
 from app.services.backend import EngineStatus, LoginFailed, LoginResult, SignedInUser
 
 if TYPE_CHECKING:
+    from storage.crypto import DataKey
     from storage.store import DeviceStore
     from sync.client import SyncEngine, SyncScheduler
 
@@ -95,11 +96,11 @@ class DefaultBackend:
     def _http(self) -> httpx.Client:
         return httpx.Client(timeout=self.timeout, transport=self.transport, follow_redirects=False)
 
-    def open_store(self, path: Path) -> DeviceStore:
+    def open_store(self, path: Path, key: DataKey) -> DeviceStore:
         from storage.store import DeviceStore
 
         # Blobs per user, so one user's sign-out never touches another user's photos.
-        return DeviceStore(path, blob_dir=path.with_name(path.stem + "-blobs"))
+        return DeviceStore(path, blob_dir=path.with_name(path.stem + "-blobs"), key=key)
 
     def login(
         self,

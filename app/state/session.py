@@ -1,22 +1,28 @@
-"""Who is signed in, the idle lock (D-5) and sign-out; owns the user's device store and sync engine."""
+"""Who is signed in, the idle lock (D-5) and sign-out; owns the user's device store and sync engine.
+
+The store is sealed under the user's data key (app/services/data_keys.py): sign-in opens it with the
+password the server accepted, the lock screen (idle lock, or after a restart) with the password offline;
+too many wrong passwords, sign-out and remote wipe destroy the key with the data.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-import shutil
+import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import flet as ft
 
 from app.config import AppConfig, db_path
 from app.services.backend import Backend, Engine, LoginFailed, LoginResult, SignedInUser
-from app.services.prefs import Prefs, check_verifier, make_verifier
+from app.services.data_keys import DataKeys, TooManyAttempts
+from app.services.prefs import Prefs
+from storage.crypto import WrongPassword
 
 if TYPE_CHECKING:
     from storage.store import DeviceStore
@@ -47,6 +53,8 @@ class SessionState:
     _store: DeviceStore | None = field(default=None, repr=False)
     _engine: Engine | None = field(default=None, repr=False)
     _last_activity: float = 0.0
+    # The platform's secure storage on phones (app/services/device.py `SecureStore`), set by the app.
+    secure_store: Any = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self.server_url = self.prefs.get("last_server_url") or self.config.default_server_url
@@ -61,13 +69,20 @@ class SessionState:
         return self._engine
 
     @property
+    def keys(self) -> DataKeys:
+        c = self.config
+        return DataKeys(
+            c.data_dir, kdf_n=c.kdf_cost, max_failures=c.wipe_after_failures, secure_store=self.secure_store
+        )
+
+    @property
     def lock_after_s(self) -> float:
         minutes = self.prefs.get("lock_minutes")
         return float(minutes) * 60 if minutes else self.config.lock_after_s
 
     # -- start-up ------------------------------------------------------------
     def restore(self) -> None:
-        """A remembered sign-in reopens the user's store offline, behind the lock screen."""
+        """A remembered sign-in comes back behind the lock screen; the store opens with the password."""
         saved = self.prefs.get(_REMEMBERED)
         if not saved:
             return
@@ -76,7 +91,6 @@ class SessionState:
         if not path.exists():
             self.prefs.set(_REMEMBERED, None)
             return
-        self._store = self.backend.open_store(path)
         self.user = user
         self.server_url = saved.get("server_url") or self.server_url
         self.phase = "locked"
@@ -92,9 +106,12 @@ class SessionState:
         if self._store is not None and (self.user is None or self.user.id != known_id):
             self._close()
         if self._store is None and known_id and db_path(self.config.data_dir, known_id).exists():
-            self._store = await asyncio.to_thread(
-                self.backend.open_store, db_path(self.config.data_dir, known_id)
-            )
+            # The known user's store opens before the server answers only if this password opens its key.
+            key = await asyncio.to_thread(self.keys.try_open, known_id, password)
+            if key is not None:
+                self._store = await asyncio.to_thread(
+                    self.backend.open_store, db_path(self.config.data_dir, known_id), key
+                )
         try:
             result: LoginResult = await asyncio.to_thread(
                 self.backend.login, server_url, username, password, self.config.device_name, self._store
@@ -105,8 +122,9 @@ class SessionState:
             if self._store is not None and user.id != known_id:
                 self._close()
             if self._store is None:
+                key = await self.keys.for_sign_in(user.id, password)
                 self._store = await asyncio.to_thread(
-                    self.backend.open_store, db_path(self.config.data_dir, user.id)
+                    self.backend.open_store, db_path(self.config.data_dir, user.id), key
                 )
                 self.backend.adopt(result, self._store)
         except LoginFailed as exc:
@@ -128,7 +146,6 @@ class SessionState:
             {
                 "user": user.to_dict(),
                 "server_url": server_url,
-                "verifier": make_verifier(password),
                 "device_id": result.device_id,
             },
         )
@@ -168,11 +185,29 @@ class SessionState:
             self.phase = "locked"
 
     def unlock(self, password: str) -> bool:
-        saved = self.prefs.get(_REMEMBERED) or {}
-        if not check_verifier(password, saved.get("verifier")):
+        """The lock screen: the password opens the data key offline (after a restart, the store too)."""
+        user = self.user
+        if user is None:
+            return False
+        try:
+            key = self.keys.unlock(user.id, password)
+        except TooManyAttempts:
+            self._close()
+            self.prefs.set(_REMEMBERED, None)
+            self.user, self.error_key = None, "lock.error.wiped"
+            self.phase = "signed_out"
+            return False
+        except WrongPassword:
             self.error_key = "lock.error.wrong_password"
             return False
         self.error_key = None
+        if self._store is None:
+            try:
+                self._store = self.backend.open_store(db_path(self.config.data_dir, user.id), key)
+            except Exception:
+                log.exception("store did not open (user %s)", user.id)
+                self.error_key = "signin.error.server"
+                return False
         if self._engine is None:
             self._start_engine(None)
         self.touch()
@@ -185,13 +220,33 @@ class SessionState:
         """Reports not yet acknowledged plus drafts: what signing out would delete."""
         store = self._store
         if store is None:
-            return 0
+            return self._unsynced_while_closed()
         n = 0
         with contextlib.suppress(Exception):
             n += int(store.pending_count())
         with contextlib.suppress(Exception):
             n += len(store.drafts())
         return n
+
+    def _unsynced_while_closed(self) -> int:
+        """Locked after a restart the store is closed (its key is not open); the counts need no key."""
+        if self.user is None:
+            return 0
+        path = db_path(self.config.data_dir, self.user.id)
+        if not path.exists():
+            return 0
+        try:
+            conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+            try:
+                return int(
+                    conn.execute(
+                        "SELECT (SELECT count(*) FROM outbox) + (SELECT count(*) FROM drafts)"
+                    ).fetchone()[0]
+                )
+            finally:
+                conn.close()
+        except sqlite3.Error:
+            return 0
 
     def sign_out(self) -> None:
         """Deletes this user's data from the device (D-5) and forgets the sign-in."""
@@ -201,10 +256,7 @@ class SessionState:
             with contextlib.suppress(Exception):
                 store.wipe()
         if user is not None:
-            path = db_path(self.config.data_dir, user.id)
-            for suffix in ("", "-wal", "-shm", ".tokens"):
-                Path(f"{path}{suffix}").unlink(missing_ok=True)
-            shutil.rmtree(path.with_name(path.stem + "-blobs"), ignore_errors=True)
+            self.keys.destroy(user.id)
         self.prefs.set(_REMEMBERED, None)
         self.user, self.error_key = None, None
         self.phase = "signed_out"

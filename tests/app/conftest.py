@@ -117,10 +117,10 @@ class StubBackend:
     def adopt(self, result: LoginResult, store: Any) -> None:
         store.update_sync_state(device_id=result.device_id, user_id=result.user.id)
 
-    def open_store(self, path: Path) -> Any:
+    def open_store(self, path: Path, key: Any) -> Any:
         from storage.store import DeviceStore
 
-        store = DeviceStore(path, blob_dir=path.with_name(path.stem + "-blobs"))
+        store = DeviceStore(path, blob_dir=path.with_name(path.stem + "-blobs"), key=key)
         if self.visits and store.get_visit(self.visits[0].visit_id) is None:
             store.upsert_visits(self.visits)
         self.stores.append(store)
@@ -134,7 +134,8 @@ class StubBackend:
 
 @pytest.fixture
 def app_config(tmp_path: Path) -> AppConfig:
-    return AppConfig(data_dir=tmp_path, default_server_url="http://127.0.0.1:9")
+    # A cheaper scrypt than the phone's (2**15) keeps the many sign-ins of these tests quick.
+    return AppConfig(data_dir=tmp_path, default_server_url="http://127.0.0.1:9", kdf_cost=2**12)
 
 
 @pytest.fixture(scope="session")

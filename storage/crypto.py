@@ -95,6 +95,11 @@ class DataKey:
     def open_text(self, sealed: bytes, aad: bytes) -> str:
         return self.open(sealed, aad).decode("utf-8")
 
+    @property
+    def memo(self) -> dict[str, str]:
+        """The tokens computed so far, by term (read-only use: `token()` fills it)."""
+        return self._tokens
+
     def token(self, text: str) -> str:
         """A search token: keyed BLAKE2b-64 of the term under the index key, in hex (16 characters)."""
         found = self._tokens.get(text)

@@ -40,7 +40,10 @@ def index_document(key: DataKey, name: str, address: str, phone_tail: str, id_ta
         terms.add("p:" + phone_tail)
     if id_tail:
         terms.add("i:" + id_tail.upper())
-    return " ".join(map(key.token, terms))
+    # Most terms (a district's address trigrams, common name characters) recur across visits: the memo of
+    # computed tokens answers them without a call per term.
+    memo, token = key.memo, key.token
+    return " ".join([memo.get(t) or token(t) for t in terms])
 
 
 @dataclass(frozen=True, slots=True)

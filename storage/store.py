@@ -279,8 +279,8 @@ class DeviceStore:
             row = [r.get(c) for c in _VISIT_COLUMNS]
             row[card_at] = key.seal_text(_dumps(card), _aad("visits.card", v.visit_id))
             rows.append(row)
-            doc = to_json(raw[i]).decode() if raw is not None else v.model_dump_json()
-            docs.append((v.visit_id, key.seal_text(doc, _aad("visit_docs.data", v.visit_id))))
+            doc = to_json(raw[i]) if raw is not None else v.model_dump_json().encode()
+            docs.append((v.visit_id, key.seal(doc, _aad("visit_docs.data", v.visit_id))))
             tokens.append(index_document(key, card[0], card[3], card[6], card[7]))
         return rows, docs, tokens
 

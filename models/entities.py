@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -32,6 +32,8 @@ __all__ = [
     "Mobile",
     "PreviousVisit",
     "RepaymentRecord",
+    "TrackedPlan",
+    "TrackedPromise",
     "Visit",
     "VisitImportRecord",
 ]
@@ -114,6 +116,31 @@ class PreviousVisit(_Base):
     status: str | None = None
 
 
+PlanState = Literal["performing", "missed_1", "lapsed", "completed"]
+PromiseState = Literal["open", "kept", "broken"]
+
+
+class TrackedPlan(_Base):
+    """An approved plan of the account and how it is being kept, as the server last evaluated it (P-6)."""
+
+    report_id: str
+    state: PlanState
+    paid: NonNegMoney = Decimal("0.00")
+    due_to_date: NonNegMoney = Decimal("0.00")
+    missed: StrictInt = Field(default=0, ge=0)
+    next_due_date: date | None = None
+    approved_at: datetime | None = None
+
+
+class TrackedPromise(_Base):
+    """A promise to pay made at a visit of the account and its outcome (§5.2)."""
+
+    report_id: str
+    amount: NonNegMoney
+    date: date
+    state: PromiseState
+
+
 class Collector(_Base):
     """An assigned investigator as the device shows them: a colleague's name is staff data, not the
     borrower's, so the server sends it with the visit."""
@@ -143,6 +170,9 @@ class Visit(_Base):
     agency_id: str | None = None
     placement_id: str | None = None
     previous_visits: list[PreviousVisit] = Field(default_factory=list)
+    # The account's approved plans (newest first) and promises with their outcome (older servers send none).
+    plans: list[TrackedPlan] = Field(default_factory=list)
+    promises: list[TrackedPromise] = Field(default_factory=list)
     updated_at: datetime | None = None
 
 

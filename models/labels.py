@@ -569,6 +569,82 @@ _COLUMN = {
     "active_plan_current": ("现有方案正常履约", "Current plan kept"),
 }
 
+# After the visit (protocol v1.1 "Repayments, plans and promises tracked"): an approved plan (P-6) and a
+# promise to pay (§5.2) as the server evaluates them against the loan system's repayments.
+_PLAN_STATE = {
+    "performing": ("正常履行", "Performing"),
+    "missed_1": ("逾期 1 期", "1 instalment missed"),
+    "lapsed": ("计划失效", "Lapsed"),
+    "completed": ("已结清", "Completed"),
+}
+_PROMISE_STATE = {
+    "open": ("未到期", "Open"),
+    "kept": ("已兑现", "Kept"),
+    "broken": ("已违约", "Broken"),
+}
+# Why a case went back to dispatch.
+_REOPEN_REASON = {
+    "plan_lapsed": ("计划失效", "Plan lapsed"),
+    "ptp_broken": ("承诺违约", "Promise broken"),
+}
+# The grounds of the legal-escalation recommendation (§5.5).
+_ESCALATION = {
+    "unwilling_able": ("有能力但无意愿", "Able but unwilling"),
+    "contact_lost_30d": ("失联超过 30 天", "Contact lost for more than 30 days"),
+    "broken_ptp_2": ("承诺违约 ≥ 2 次", "2 or more broken promises"),
+    "plan_lapsed": ("还款计划失效", "Repayment plan lapsed"),
+    "late_bucket_high_balance": ("M4+ 且余额高", "M4+ with a high balance"),
+    "fraud": ("欺诈或隐匿资产", "Fraud or asset concealment"),
+}
+# The willingness × ability quadrant (§5.4).
+_SEGMENT = {
+    "willing_able": ("愿意 · 有能力", "Willing · able"),
+    "willing_unable": ("愿意 · 无能力", "Willing · unable"),
+    "unwilling_able": ("不愿意 · 有能力", "Unwilling · able"),
+    "unwilling_unable": ("不愿意 · 无能力", "Unwilling · unable"),
+}
+# Where a contact stop comes from.
+_CONTACT_STOP = {
+    "refused_contact": ("拒绝接触", "Refused contact"),
+    "dispute": ("争议/投诉", "Dispute or complaint"),
+    "loan_system": ("贷款系统标记", "Marked by the loan system"),
+}
+# The desk's follow-up cards: the dashboard's board, a report's account and the dispatch board's routes.
+_TRACKING = {
+    "title": ("还款计划与承诺跟踪", "Plans and promises"),
+    "plans": ("已批准的计划", "Approved plans"),
+    "promises": ("承诺还款", "Promises to pay"),
+    "reopened": ("重新派单的案件", "Cases back in dispatch"),
+    "recommended": ("建议转法务", "Recommended for legal escalation"),
+    "none": ("暂无", "None"),
+    "visit": ("案件", "Case"),
+    "state": ("状态", "State"),
+    "paid": ("已还", "Paid"),
+    "due": ("应还至今", "Due to date"),
+    "missed": ("逾期期数", "Missed"),
+    "next_due": ("下一期", "Next due"),
+    "amount": ("金额", "Amount"),
+    "date": ("日期", "Date"),
+    "reason": ("原因", "Reason"),
+    "reasons": ("依据", "Grounds"),
+    "segment": ("意愿 × 能力", "Willingness × ability"),
+    "account": ("账户跟踪", "Account follow-up"),
+    "rec_yes": ("建议转法务（由主管决定）", "Legal escalation recommended (the supervisor decides)"),
+    "rec_no": ("暂无转法务建议", "No escalation recommended"),
+    "stop": ("停止接触（R-14）", "Contact stopped (R-14)"),
+    "clear": ("解除停止接触", "Clear the contact stop"),
+    "clear_prompt": (
+        "解除原因（必填，记入审计）",
+        "Why may the borrower be contacted again? (required, audited)",
+    ),
+    "cleared": ("已解除", "Cleared"),
+    "routes": ("当日路线", "Routes of the day"),
+    "pair": ("外访员", "Investigators"),
+    "stops": ("拜访数", "Visits"),
+    "km": ("路线长度（公里）", "Route length (km)"),
+    "no_position": ("无坐标", "no position"),
+}
+
 # kind -> {code: (zh-CN, en)}
 KINDS: dict[str, dict[str, tuple[str, str]]] = {
     "outcome": _OUTCOME,
@@ -598,6 +674,13 @@ KINDS: dict[str, dict[str, tuple[str, str]]] = {
     "attest": _ATTEST,
     "field": _FIELD,
     "column": _COLUMN,
+    "plan_state": _PLAN_STATE,
+    "promise_state": _PROMISE_STATE,
+    "reopen_reason": _REOPEN_REASON,
+    "escalation": _ESCALATION,
+    "segment": _SEGMENT,
+    "contact_stop": _CONTACT_STOP,
+    "tracking": _TRACKING,
 }
 
 # key -> (zh-CN, en), every kind flattened.

@@ -1,8 +1,9 @@
 """Translation API for every screen: `t(key, **kw)` in the session's language (zh-CN default, en).
 
 Catalogues: `catalog_core` (shell screens), `catalog_visit` (visit forms), `catalog_labels` (code lists,
-flags and rules, taken from `models.labels`, the catalogue the desk and the PDF use too) and `catalog_device`
-(the camera and the position: refusals in words). Each may define
+flags and rules, taken from `models.labels`, the catalogue the desk and the PDF use too), `catalog_device`
+(the camera and the position: refusals in words) and `catalog_tracking` (plans and promises on the case, the
+day's route). Each may define
 `CATALOG = {"zh-CN": {...}, "en": {...}}` or `MESSAGES = {key: (zh, en)}`.
 """
 
@@ -38,6 +39,7 @@ _CATALOGUE_MODULES = (
     "app.i18n.catalog_visit",
     "app.i18n.catalog_labels",
     "app.i18n.catalog_device",
+    "app.i18n.catalog_tracking",
 )
 
 # Outside a Flet session (state-class tests, CLI) the process-wide language applies.

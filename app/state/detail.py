@@ -1,4 +1,5 @@
-"""One case's detail: the masked profile, the logged "show full data" tap (D-6), maps link and distance."""
+"""One case's detail: the masked profile, the logged "show full data" tap (D-6), maps link and distance, and
+the account's plans and promises with their outcome as the server last evaluated them (P-6, §5.2)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import flet as ft
 from models.privacy import mask_id_number, mask_name, mask_phone
 
 if TYPE_CHECKING:
-    from models.entities import Borrower, Visit
+    from models.entities import Borrower, TrackedPlan, TrackedPromise, Visit
     from storage.records import Draft, LocalReport
     from storage.store import DeviceStore
 
@@ -103,6 +104,18 @@ class DetailState:
         log.info("personal data shown: visit=%s user=%s", self.visit_id, user_id)
         if self.audit is not None:
             self.audit(self.visit_id, user_id)
+
+    # -- after the visit: plans and promises ---------------------------------------
+    @property
+    def plans(self) -> list[TrackedPlan]:
+        """The account's approved plans, newest approval first."""
+        return list(self.visit.plans) if self.visit is not None else []
+
+    @property
+    def promises(self) -> list[TrackedPromise]:
+        """The promises to pay made at the account's visits, latest promise date first."""
+        found = list(self.visit.promises) if self.visit is not None else []
+        return sorted(found, key=lambda p: p.date, reverse=True)
 
     # -- location --------------------------------------------------------------
     @property

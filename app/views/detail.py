@@ -1,11 +1,13 @@
-"""Case detail: masked profile with a logged "show full data" tap, loan, repayment history, earlier visits,
-maps link and distance, third-party shield (R-12/D-7), and the "start visit" button."""
+"""Case detail: masked profile with a logged "show full data" tap, loan, repayment history, the account's
+plans and promises with their outcome, earlier visits, maps link and distance, third-party shield
+(R-12/D-7), and the "start visit" button."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import flet as ft
 
@@ -15,6 +17,7 @@ from app.i18n import label, t
 from app.services.device import LocationRefused, services_for
 from app.state.detail import DetailState
 from app.views.widgets import bucket_chip, info_row, section, sem, tap_button, text_button
+from models.privacy import DEFAULT_TZ
 from models.risk import bucket_label
 
 __all__ = ["DetailScreen"]
@@ -129,6 +132,75 @@ def _history(visit: Any) -> ft.Control:
     return section(t("detail.history"), [ft.Row([table], scroll=ft.ScrollMode.AUTO)])
 
 
+_STATE_COLOURS = {
+    "performing": ft.Colors.PRIMARY,
+    "completed": ft.Colors.PRIMARY,
+    "kept": ft.Colors.PRIMARY,
+    "open": ft.Colors.ON_SURFACE_VARIANT,
+    "missed_1": ft.Colors.TERTIARY,
+    "lapsed": ft.Colors.ERROR,
+    "broken": ft.Colors.ERROR,
+}
+
+
+def _state_chip(ident: str, text: str, state: str) -> ft.Control:
+    colour = _STATE_COLOURS.get(state, ft.Colors.ON_SURFACE_VARIANT)
+    return sem(
+        ident,
+        ft.Container(
+            ft.Text(text, size=12, color=colour, weight=ft.FontWeight.W_600),
+            border=ft.Border.all(1, colour),
+            padding=ft.Padding.symmetric(horizontal=6, vertical=1),
+            border_radius=6,
+        ),
+        label=text,
+        value=text,
+    )
+
+
+def _tracking(state: DetailState) -> ft.Control:
+    """Each approved plan and each promise of the account with its outcome (server's evaluation)."""
+    items: list[ft.Control] = []
+    for p in state.plans:
+        line = t(
+            "detail.tracked_plan",
+            approved=fmt_date(p.approved_at.astimezone(ZoneInfo(DEFAULT_TZ)).date())
+            if p.approved_at
+            else "—",
+            paid=fmt_money(p.paid),
+            due=fmt_money(p.due_to_date),
+        )
+        extra = []
+        if p.missed:
+            extra.append(t("detail.tracked_plan_missed", missed=p.missed))
+        if p.next_due_date is not None and p.state not in ("lapsed", "completed"):
+            extra.append(t("detail.tracked_plan_next", date=fmt_date(p.next_due_date)))
+        items.append(
+            ft.Row(
+                [
+                    _state_chip(f"plan-{p.report_id}", label("plan_state", p.state), p.state),
+                    ft.Text(" · ".join([line, *extra]), size=13, expand=True),
+                ],
+                spacing=8,
+            )
+        )
+    for pr in state.promises:
+        items.append(
+            ft.Row(
+                [
+                    _state_chip(f"promise-{pr.report_id}", label("promise_state", pr.state), pr.state),
+                    ft.Text(
+                        t("detail.tracked_promise", amount=fmt_money(pr.amount), date=fmt_date(pr.date)),
+                        size=13,
+                        expand=True,
+                    ),
+                ],
+                spacing=8,
+            )
+        )
+    return section(t("detail.tracking"), items or [ft.Text(t("detail.tracking_none"))])
+
+
 def _earlier(state: DetailState) -> ft.Control:
     items: list[ft.Control] = []
     for pv in state.visit.previous_visits if state.visit is not None else []:
@@ -194,6 +266,7 @@ def DetailScreen() -> ft.View:
             _profile(state, user_id, bool(page.web)),
             _loan(state.visit),
             _history(state.visit),
+            _tracking(state),
             _earlier(state),
         ]
     wide = bool(viewport and viewport.wide)

@@ -1,4 +1,5 @@
-"""The visit queue: priority-sorted cards with masked personal data (D-6), search, filters, counts, paging."""
+"""The visit queue: priority-sorted cards with masked personal data (D-6), search, filters, counts, paging;
+or the day's visits as a route from the investigator's position, with its length."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ from typing import Any
 import flet as ft
 
 from app.contexts import QueueCtx, SessionCtx, SyncCtx, ViewportCtx
-from app.format import fmt_date, fmt_money
+from app.format import fmt_date, fmt_km, fmt_money
 from app.i18n import label, t
+from app.services.device import LocationRefused, services_for
 from app.state.settings import WIDE_MIN_WIDTH
 from app.views.shell import tab_view
 from app.views.widgets import bucket_chip, sem, tap_button
@@ -108,6 +110,70 @@ def _dropdown(
     )
 
 
+def _order_choice(queue: Any, on_select: Any, width: float) -> ft.Control:
+    options = [("priority", t("queue.sort_priority")), ("route", t("queue.sort_route"))]
+    return sem(
+        "queue-order",
+        ft.Dropdown(
+            label=t("queue.sort"),
+            value=queue.order,
+            dense=True,
+            width=width,
+            options=[ft.DropdownOption(key=k, text=v) for k, v in options],
+            on_select=on_select,
+        ),
+        label=t("queue.sort"),
+        value=dict(options)[queue.order],
+    )
+
+
+def _route_bar(queue: Any) -> ft.Control:
+    """The route's day (with the days before and after), its length and where it starts."""
+    day = fmt_date(queue.day)
+    if queue.items:
+        summary = t(
+            "queue.route_summary", date=day, stops=len(queue.items), km=fmt_km(float(queue.route_km or 0))
+        )
+        summary += " · " + (t("queue.route_from_here") if queue.start else t("queue.route_from_first"))
+    else:
+        summary = t("queue.route_empty", date=day)
+    lines: list[ft.Control] = [sem("route-summary", ft.Text(summary, size=13, weight=ft.FontWeight.W_600))]
+    if queue.route_missing:
+        lines.append(
+            sem(
+                "route-missing",
+                ft.Text(t("queue.route_missing", n=queue.route_missing), size=12, color=ft.Colors.TERTIARY),
+            )
+        )
+    return ft.Row(
+        [
+            sem(
+                "route-prev",
+                ft.IconButton(
+                    ft.Icons.CHEVRON_LEFT,
+                    tooltip=t("queue.route_prev"),
+                    on_click=lambda _e: queue.shift_day(-1),
+                ),
+                button=True,
+                label=t("queue.route_prev"),
+            ),
+            sem("route-day", ft.Text(day, size=14), label=t("queue.route_day"), value=day),
+            sem(
+                "route-next",
+                ft.IconButton(
+                    ft.Icons.CHEVRON_RIGHT,
+                    tooltip=t("queue.route_next"),
+                    on_click=lambda _e: queue.shift_day(1),
+                ),
+                button=True,
+                label=t("queue.route_next"),
+            ),
+            ft.Column(lines, spacing=2, expand=True),
+        ],
+        spacing=4,
+    )
+
+
 @ft.component
 def QueueScreen() -> ft.View:
     session = ft.use_context(SessionCtx)
@@ -126,6 +192,15 @@ def QueueScreen() -> ft.View:
     def search(e: Any) -> None:
         session.touch()
         queue.set_search(e.control.value or "")
+
+    async def choose_order(e: Any) -> None:
+        session.touch()
+        if e.control.value != "route":
+            queue.set_order("priority")
+            return
+        # The route starts where the investigator stands; without a fix, at the day's first visit.
+        fix = await services_for(ft.context.page).location.current()
+        queue.set_order("route", start=None if isinstance(fix, LocationRefused) else (fix.lat, fix.lon))
 
     viewport = ft.use_context(ViewportCtx)
     vw = viewport.width if viewport else 390
@@ -160,6 +235,19 @@ def QueueScreen() -> ft.View:
         ],
         spacing=6,
     )
+    choice = _order_choice(queue, choose_order, dd_width)
+    if queue.order != "route":
+        order_rows: list[ft.Control] = [choice]
+    elif vw >= WIDE_MIN_WIDTH:
+        order_rows = [
+            ft.Row(
+                [choice, ft.Container(_route_bar(queue), expand=True)],
+                spacing=6,
+                vertical_alignment=ft.CrossAxisAlignment.CENTER,
+            )
+        ]
+    else:
+        order_rows = [choice, _route_bar(queue)]
     counts = ft.Row(
         [
             sem("queue-count", ft.Text(t("queue.count", shown=len(queue.items), total=queue.total), size=13)),
@@ -178,7 +266,7 @@ def QueueScreen() -> ft.View:
                 t("queue.load_more"), lambda _e: queue.load_more(), ident="queue-load-more", filled=False
             )
         )
-    elif not queue.items:
+    elif not queue.items and queue.order != "route":  # an empty route says so in its own bar
         cards.append(
             ft.Container(
                 ft.Text(
@@ -203,6 +291,7 @@ def QueueScreen() -> ft.View:
                 ),
             ),
             filters,
+            *order_rows,
             counts,
             ft.ListView(cards, expand=True, spacing=6, on_scroll=on_scroll, scroll_interval=200),
         ],

@@ -590,11 +590,21 @@ def _bad_csv(path: Path) -> tuple[list[dict[str, Any]], Path]:
     return records, path
 
 
+# Import fields that keep a case out of the dispatch suggestion (domain §6.3, R-14).
+_HELD_BY_IMPORT = ("active_plan_current", "contact_stopped", "deceased", "legal_hold")
+
+
 def test_dispatch_import_suggest_apply_and_devices_receive(
     central: Central, browser: Any, tmp_path: Path
 ) -> None:
     c = central
     records, path = _bad_csv(tmp_path / "accounts-500.csv")
+    good = {r["external_id"]: r for i, r in enumerate(records, 1) if i not in BAD_ROWS}
+    # What the loan system marks as kept out of dispatch (domain §6.3: a current plan being kept, and the
+    # contact rules' stops) stays unassigned with its reason; the rest is suggested.
+    held = {ext for ext, r in good.items() if any(r.get(k) for k in _HELD_BY_IMPORT)}
+    assert 0 < len(held) < len(good), "the generated file should have both kinds"
+    dispatched = len(good) - len(held)
     # The collectors' devices are already in sync before the cases arrive.
     team_a = [f"inv.a{i}" for i in range(1, 7)]
     for u in team_a:
@@ -626,16 +636,25 @@ def test_dispatch_import_suggest_apply_and_devices_receive(
         page.locator("#suggest-btn").click()
         expect(page.get_by_test_id("suggest-row").first).to_be_visible(timeout=30_000)
         _shot(page, "desk-dispatch")
-        expect(page.get_by_test_id("suggest-count")).to_contain_text("495")
-        expect(page.get_by_test_id("suggest-unassigned")).to_have_count(0)
+        expect(page.get_by_test_id("suggest-count")).to_contain_text(str(dispatched))
+        unassigned = page.get_by_test_id("suggest-unassigned")
+        expect(unassigned).to_have_count(len(held))
+        shown = {
+            r.locator("td").nth(0).inner_text().strip(): r.locator("td").nth(1).inner_text()
+            for r in unassigned.all()
+        }
+        assert set(shown) == held, set(shown) ^ held
+        assert all("§6.3" in why or "R-14" in why for why in shown.values()), shown
         page.locator("#apply-btn").click()
-        expect(page.locator("#toast")).to_contain_text("已派单 495 个案件", timeout=120_000)
-        expect(page.get_by_test_id("open-count")).to_contain_text("0")
+        expect(page.locator("#toast")).to_contain_text(f"已派单 {dispatched} 个案件", timeout=120_000)
+        still_open = c.http.get("/v1/visits", params={"status": "open", "limit": 1000}, headers=c.h("sup.a"))
+        assert held <= {v["external_id"] for v in still_open.json()["items"]}
+        expect(page.get_by_test_id("open-count")).to_contain_text(str(still_open.json()["total"]))
     finally:
         ctx.close()
 
-    # Every imported case now has two distinct collectors, both covering its district.
-    good = {r["external_id"]: r for i, r in enumerate(records, 1) if i not in BAD_ROWS}
+    # Every imported case dispatched now has two distinct collectors, both covering its district; the held
+    # ones are still open and unassigned.
     visits: list[dict[str, Any]] = []
     while True:
         r = c.http.get("/v1/visits", params={"limit": 1000, "offset": len(visits)}, headers=c.h("sup.a"))
@@ -643,8 +662,10 @@ def test_dispatch_import_suggest_apply_and_devices_receive(
         visits += page_["items"]
         if len(visits) >= page_["total"]:
             break
-    mine = [v for v in visits if v["external_id"] in good]
-    assert len(mine) == 495
+    mine = [v for v in visits if v["external_id"] in good and v["external_id"] not in held]
+    assert len(mine) == dispatched
+    kept_out = [v for v in visits if v["external_id"] in held]
+    assert [(v["status"], v["investigator_ids"]) for v in kept_out] == [("open", [])] * len(held)
     expected: dict[str, set[str]] = {}
     for v in mine:
         pair = v["investigator_ids"]

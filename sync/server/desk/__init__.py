@@ -23,6 +23,7 @@ from sync.server.errors import ApiError
 from sync.server.store.common import audit, loads
 from sync.server.store.reports import get_report
 from sync.server.store.rulebook import evaluate_stored
+from sync.server.store.tracking import TrackingPolicy, sweep
 
 __all__ = ["book_figures", "desk_labels", "install_desk", "router"]
 
@@ -63,7 +64,10 @@ async def stats(actor: Actor, ctx: Ctx, days: int = 30, team: str | None = None)
     """Dashboard figures over the last `days` days of visits in the caller's team."""
     _supervisor(actor)
     days = max(1, min(days, 366))
-    today = ctx.clock().date()
+    now = ctx.clock()
+    today = now.date()
+    # Plans and promises evaluated against the clock first, as before the feed.
+    await ctx.db.write(sweep, now=now, policy=TrackingPolicy.from_settings(ctx.settings))
     return await ctx.db.read(dashboard, actor=actor, today=today, days=days, team=team)
 
 
@@ -71,6 +75,8 @@ async def stats(actor: Actor, ctx: Ctx, days: int = 30, team: str | None = None)
 async def export_risk_csv(actor: Actor, ctx: Ctx, team: str | None = None) -> Response:
     """Approved plans and legal escalations as CSV (the same events as the risk feed)."""
     _supervisor(actor)
+    # The lapses and broken promises due by now are in the export, as in the feed.
+    await ctx.db.write(sweep, now=ctx.clock(), policy=TrackingPolicy.from_settings(ctx.settings))
     text = await ctx.db.read(risk_csv, actor=actor, team=team)
     return Response(
         text,

@@ -42,9 +42,10 @@ def dashboard(
     rows = list(
         db.query(
             "SELECT r.id, r.status, r.investigator_id, r.outcome, r.visit_date, r.visited_at, r.created_at, "
-            "v.body, vi.data AS visit_data FROM reports r "
+            "v.body, vi.data AS visit_data, pt.state AS promise_state FROM reports r "
             "LEFT JOIN report_versions v ON v.version_id = r.current_version_id "
             "JOIN visits vi ON vi.id = r.visit_id "
+            "LEFT JOIN promise_tracking pt ON pt.report_id = r.id "
             f"WHERE {where} AND COALESCE(r.visit_date, substr(r.created_at, 1, 10)) >= ?",
             [*args, since],
         )
@@ -68,7 +69,9 @@ def dashboard(
             reasons[iv["primary_reason"]] += 1
         promise = iv.get("promise")
         if promise:
-            promises[_promise_state(promise, loads(r["visit_data"], {}) or {}, today)] += 1
+            # The server's evaluation against the repayments (P-6, §5.2), else the imported history.
+            state = r["promise_state"] or _promise_state(promise, loads(r["visit_data"], {}) or {}, today)
+            promises[state] += 1
         plan = body.get("plan")
         if plan:
             plans["proposed"] += 1

@@ -15,6 +15,7 @@ from sqlite_utils import Database
 from sync.server.errors import ApiError
 from sync.server.store.common import Principal, audit, get_meta, server_epoch, set_meta
 from sync.server.store.state import review_states, visible_visit_ids, visit_payloads
+from sync.server.store.tracking import device_tracking
 
 __all__ = ["compact_changes", "cursor_seq", "pull", "record_pull"]
 
@@ -39,6 +40,15 @@ def _scope_visits(db: Database, actor: Principal, after: str, limit: int) -> lis
         )
         return list(db.query(sql, [actor.user_id, after, limit + 1]))
     return list(db.query(sql + " ORDER BY v.id LIMIT ?", [*args, limit + 1]))
+
+
+def _device_visits(db: Database, visits: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The visits as the device stores them, with the account's plans and promises and their outcome."""
+    payloads = visit_payloads(db, visits)
+    tracked = device_tracking(db, (v["id"] for v in visits))
+    for v, payload in zip(visits, payloads, strict=True):
+        payload.update(tracked.get(v["id"]) or {"plans": [], "promises": []})
+    return payloads
 
 
 def _rows_by_id(db: Database, table: str, ids: list[str]) -> dict[str, dict[str, Any]]:
@@ -81,7 +91,7 @@ def pull(
         has_more = len(visits) > limit
         visits = visits[:limit]
         # One query per table for the whole page (not several per visit).
-        payloads = visit_payloads(db, visits)
+        payloads = _device_visits(db, visits)
         reports_of: dict[str, list[dict[str, Any]]] = {}
         if visits:
             reports = list(
@@ -141,7 +151,7 @@ def pull(
         for i in report_ids
         if i in reports_by_id and shown(reports_by_id[i]["visit_id"], reports_by_id[i]["team"])
     ]
-    visit_data = dict(zip([v["id"] for v in shown_visits], visit_payloads(db, shown_visits), strict=True))
+    visit_data = dict(zip([v["id"] for v in shown_visits], _device_visits(db, shown_visits), strict=True))
     report_data = dict(zip([r["id"] for r in shown_reports], review_states(db, shown_reports), strict=True))
     for s, type_, op, entity_id in kept:
         if op == "del":

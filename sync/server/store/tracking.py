@@ -3,8 +3,9 @@ legal-escalation recommendation (protocol.md v1.1 "Repayments, plans and promise
 §5.2, §5.4, §5.5). The arithmetic is `models.tracking`; this module stores and reads it.
 
 An account is evaluated against the server's clock when repayments arrive, when a plan is approved, when
-its visit is read, and in a sweep before the feed, the lists and the exports are read (the whole set once a
-day, otherwise what changed since the last sweep). A plan's first change to `lapsed` and a promise's first
+its visit is read, and in a sweep before the feed, the lists, the desk's board and dashboard and the exports
+are read (the whole set once a day, otherwise what changed since the last sweep) and whenever the operator's
+daily `fieldvisit evaluate` runs (the whole set). A plan's first change to `lapsed` and a promise's first
 change to `broken` each write one feed event and reopen the visit for dispatch.
 """
 
@@ -45,10 +46,12 @@ from sync.server.store.state import add_changes, collectors
 __all__ = [
     "REPAYMENT_EXAMPLE",
     "RISK_CSV_FACTS",
+    "Evaluation",
     "RepaymentIn",
     "RepaymentsBody",
     "TrackingPolicy",
     "account_view",
+    "device_tracking",
     "evaluate_accounts",
     "post_repayments",
     "report_facts",
@@ -212,6 +215,18 @@ def post_repayments(
 # Evaluation
 
 
+@dataclass(slots=True)
+class Evaluation:
+    """What an evaluation did: the accounts it looked at, each plan's and promise's change of state
+    (`{"visit_id","report_id","kind":"plan"|"promise","from","to"}`, `from` None when first evaluated), the
+    feed events it wrote and the cases it sent back to dispatch. IDs and codes only."""
+
+    accounts: list[str] = field(default_factory=list)
+    moves: list[dict[str, Any]] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    reopened: list[str] = field(default_factory=list)
+
+
 def _payments(db: Database, visit_id: str, data: dict[str, Any]) -> list[Payment]:
     """Posted repayments, and the imported `repayment_history` payments on days no posted one covers (the
     loan system sends either; a day it sent both is counted once)."""
@@ -276,21 +291,29 @@ def _promise_of(report: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def evaluate_accounts(
-    db: Database, *, visit_ids: Iterable[str], now: datetime, policy: TrackingPolicy
+    db: Database,
+    *,
+    visit_ids: Iterable[str],
+    now: datetime,
+    policy: TrackingPolicy,
+    into: Evaluation | None = None,
 ) -> list[dict[str, Any]]:
-    """Evaluate each account's latest approved plan and every promise; returns the feed events written."""
-    events: list[dict[str, Any]] = []
+    """Evaluate each account's latest approved plan and every promise; returns the feed events written
+    (and records everything that changed in `into`, when given)."""
+    found = into if into is not None else Evaluation()
+    before = len(found.events)
     for vid in dict.fromkeys(visit_ids):
-        events += _evaluate_account(db, vid, now, policy)
-    return events
+        found.accounts.append(vid)
+        _evaluate_account(db, vid, now, policy, found)
+    return found.events[before:]
 
 
 def _evaluate_account(
-    db: Database, visit_id: str, now: datetime, policy: TrackingPolicy
-) -> list[dict[str, Any]]:
+    db: Database, visit_id: str, now: datetime, policy: TrackingPolicy, found: Evaluation
+) -> None:
     visit = db.execute("SELECT id, status, data FROM visits WHERE id = ?", [visit_id]).fetchone()
     if visit is None:
-        return []
+        return
     data = loads(visit[2], {}) or {}
     today = today_of(now)
     ts = now.isoformat()
@@ -313,6 +336,8 @@ def _evaluate_account(
                     schedule, payments, since=_since(plan_report), today=today, grace_days=policy.grace_days
                 )
                 _store_plan(db, plan_report, st, ts)
+                if prev is None or prev[0] != st.state:
+                    found.moves.append(_move(visit_id, plan_report["id"], "plan", prev, st.state))
                 if st.state == "lapsed":
                     changes.append(
                         ("plan_lapsed", plan_report, {"plan_status": _plan_json(plan_report["id"], st)})
@@ -339,20 +364,31 @@ def _evaluate_account(
             "date = excluded.date, state = excluded.state, updated_at = excluded.updated_at",
             [r["id"], visit_id, str(amount), when.isoformat(), ps.state, ts],
         )
-        moved = moved or prev is None or prev[0] != ps.state
+        if prev is None or prev[0] != ps.state:
+            found.moves.append(_move(visit_id, r["id"], "promise", prev, ps.state))
+            moved = True
         if ps.state == "broken":
             entry = {"report_id": r["id"], "amount": str(amount), "date": when.isoformat(), "state": "broken"}
             changes.append(("ptp_broken", r, {"promise": entry}))
 
-    written: list[dict[str, Any]] = []
     if changes:
         for kind, report, extra in changes:
-            written.append(_feed_event(db, kind, report, extra, now, policy))
+            found.events.append(_feed_event(db, kind, report, extra, now, policy))
         _reopen(db, visit_id, visit[1], changes[0][0], changes[0][1]["id"], ts)
+        found.reopened.append(visit_id)
     elif moved:
         # The collectors' devices show the account's plans and promises: tell them it changed.
         add_changes(db, collectors(db, visit_id), "visit", "put", visit_id)
-    return written
+
+
+def _move(visit_id: str, report_id: str, kind: str, prev: Any, to: str) -> dict[str, Any]:
+    return {
+        "visit_id": visit_id,
+        "report_id": report_id,
+        "kind": kind,
+        "from": prev[0] if prev else None,
+        "to": to,
+    }
 
 
 def _plan_json(report_id: str, st: PlanStatus) -> dict[str, Any]:
@@ -563,14 +599,16 @@ def _feed_event(
 # Sweeps and views
 
 
-def sweep(db: Database, *, now: datetime, policy: TrackingPolicy, force: bool = False) -> int:
-    """Evaluate the accounts that may have moved: every open plan and promise once a business day, and
-    between, the accounts whose reports changed since the last sweep. Returns the accounts evaluated."""
+def sweep(db: Database, *, now: datetime, policy: TrackingPolicy, force: bool = False) -> Evaluation:
+    """Evaluate the accounts that may have moved: every open plan and promise once a business day (or
+    whenever `force`d), and between, the accounts whose reports changed since the last sweep. Returns what
+    the evaluation did (nothing when no report changed since the day's sweep)."""
+    found = Evaluation()
     today = today_of(now).isoformat()
     mark = db.execute("SELECT MAX(updated_at) FROM reports").fetchone()[0] or ""
     last_day, _, last_mark = (get_meta(db, "tracking_sweep") or "").partition("|")
     if not force and last_day == today and last_mark == mark:
-        return 0
+        return found
     if force or last_day != today:
         rows = db.execute(
             "SELECT DISTINCT r.visit_id FROM reports r JOIN report_versions rv ON rv.version_id = r.current_version_id "
@@ -583,10 +621,9 @@ def sweep(db: Database, *, now: datetime, policy: TrackingPolicy, force: bool = 
         rows = db.execute(
             "SELECT DISTINCT visit_id FROM reports WHERE updated_at > ?", [last_mark]
         ).fetchall()
-    ids = [r[0] for r in rows]
-    evaluate_accounts(db, visit_ids=ids, now=now, policy=policy)
+    evaluate_accounts(db, visit_ids=[r[0] for r in rows], now=now, policy=policy, into=found)
     set_meta(db, "tracking_sweep", f"{today}|{mark}")
-    return len(ids)
+    return found
 
 
 def _plans_and_promises(db: Database, visit_id: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -611,6 +648,29 @@ def _plans_and_promises(db: Database, visit_id: str) -> tuple[list[dict[str, Any
         )
     ]
     return plans, promises
+
+
+def device_tracking(db: Database, visit_ids: Iterable[str]) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    """Each account's `plans` (newest approval first) and `promises` (by date) as the collectors' devices
+    receive them with the visit, as last evaluated; one query per table for a whole page of visits."""
+    ids = dumps(list(dict.fromkeys(visit_ids)))
+    out: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    for r in db.query(
+        "SELECT visit_id, report_id, state, paid, due_to_date, missed, next_due_date, approved_at "
+        "FROM plan_tracking WHERE visit_id IN (SELECT value FROM json_each(?)) "
+        "ORDER BY visit_id, approved_at DESC, report_id",
+        [ids],
+    ):
+        vid = r.pop("visit_id")
+        out.setdefault(vid, {"plans": [], "promises": []})["plans"].append(r)
+    for r in db.query(
+        "SELECT visit_id, report_id, amount, date, state FROM promise_tracking "
+        "WHERE visit_id IN (SELECT value FROM json_each(?)) ORDER BY visit_id, date, report_id",
+        [ids],
+    ):
+        vid = r.pop("visit_id")
+        out.setdefault(vid, {"plans": [], "promises": []})["promises"].append(r)
+    return out
 
 
 def account_view(db: Database, *, visit_id: str, policy: TrackingPolicy) -> dict[str, Any]:

@@ -1,0 +1,136 @@
+"""Plans and promises evaluated against the server's clock outside the feed: before the desk's dashboard and
+risk export are read, and what the collectors' devices receive with the visit (protocol.md v1.1
+"Repayments, plans and promises tracked")."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from fastapi.testclient import TestClient
+
+from models.demo_data import demo_users
+from models.entities import TRUSTED, Visit
+from sync.server import create_app
+from tests.server.conftest import Server, fast_settings, mutation
+from tests.server.tracking_live import promise_report
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+@dataclass
+class Clocked:
+    server: Server
+    now: list[datetime]
+    db: Path
+
+    def at(self, when: datetime) -> None:
+        self.now[0] = when
+
+    def promise_visit(self, checkin: datetime, amount: str, on: str) -> tuple[str, str]:
+        """A visit assigned to inv.a1 + inv.a2 where the borrower promised `amount` by `on`."""
+        day = checkin.astimezone(SHANGHAI).date().isoformat()
+        vid = self.server.new_visit(planned_date=day)
+        rep = promise_report(vid, checkin.astimezone(SHANGHAI).isoformat(), amount, on)
+        s = self.server.sessions.get("inv.a1") or self.server.login("inv.a1")
+        r = self.server.client.post(
+            "/v1/sync/push",
+            headers=self.server.h("inv.a1"),
+            json={
+                "device_id": s["device_id"],
+                "server_epoch": s["server_epoch"],
+                "mutations": [mutation(s.setdefault("next", 1), rep)],
+            },
+        )
+        s["next"] += 1
+        assert r.status_code == 200 and r.json()["results"][0]["status"] == "applied", r.text
+        return vid, rep["report_id"]
+
+    def get(self, path: str, **params: Any) -> Any:
+        r = self.server.client.get(path, params=params, headers=self.server.h("sup.a"))
+        assert r.status_code == 200, r.text
+        return r
+
+
+def _clocked(tmp_path: Path, start: datetime) -> Iterator[Clocked]:
+    now = [start]
+    db = tmp_path / "fv.db"
+    # Tokens outlive the clock's jumps.
+    settings = fast_settings(db, access_ttl_seconds=10**9, refresh_ttl_seconds=10**9)
+    app = create_app(settings, clock=lambda: now[0])
+    users = {n: row["id"] for n, row in app.state.ctx.add_users(demo_users(), now=datetime.now(UTC)).items()}
+    with TestClient(app) as client:
+        yield Clocked(Server(client=client, users=users), now, db)
+
+
+@pytest.fixture
+def clocked(tmp_path: Path) -> Iterator[Clocked]:
+    yield from _clocked(tmp_path, datetime(2026, 11, 20, 2, 0, tzinfo=UTC))  # 10:00 in Shanghai
+
+
+def test_risk_csv_lists_broken_promise_when_the_clock_passed_its_date_before_any_feed_read(
+    clocked: Clocked,
+) -> None:
+    vid, rid = clocked.promise_visit(clocked.now[0], "500.00", "2026-11-25")
+    assert [p["state"] for p in clocked.get(f"/v1/visits/{vid}").json()["promises"]] == ["open"]
+    assert "ptp_broken" not in clocked.get("/v1/exports/risk.csv").text
+
+    clocked.at(datetime(2026, 11, 29, 4, 0, tzinfo=UTC))  # 25 November + 3 days of grace have passed
+    rows = list(csv.DictReader(io.StringIO(clocked.get("/v1/exports/risk.csv").text.lstrip("\ufeff"))))
+    broken = [r for r in rows if r["event"] == "ptp_broken"]
+    assert [(r["report_id"], r["visit_id"], r["promise_state"]) for r in broken] == [(rid, vid, "broken")]
+
+
+def test_dashboard_counts_promise_broken_when_the_clock_passed_its_date_before_any_feed_read(
+    clocked: Clocked,
+) -> None:
+    vid, _rid = clocked.promise_visit(clocked.now[0], "500.00", "2026-11-25")
+    clocked.get(f"/v1/visits/{vid}")
+    assert clocked.get("/v1/stats").json()["promises"] == {"kept": 0, "broken": 0, "open": 1}
+
+    clocked.at(datetime(2026, 11, 29, 4, 0, tzinfo=UTC))
+    assert clocked.get("/v1/stats").json()["promises"] == {"kept": 0, "broken": 1, "open": 0}
+
+
+def test_dashboard_counts_promise_kept_when_paid_between_the_visit_and_the_promise_date(
+    clocked: Clocked,
+) -> None:
+    vid, _rid = clocked.promise_visit(clocked.now[0], "500.00", "2026-11-25")
+    ext = clocked.get(f"/v1/visits/{vid}").json()["external_id"]
+    posted = clocked.server.client.post(
+        "/v1/repayments",
+        headers=clocked.server.h("sup.a"),
+        json={
+            "records": [
+                {"payment_id": "K-1", "external_id": ext, "paid_on": "2026-11-24", "amount": "500.00"}
+            ]
+        },
+    )
+    assert posted.json()["created"] == 1
+    clocked.at(datetime(2026, 11, 29, 4, 0, tzinfo=UTC))
+    assert clocked.get("/v1/stats").json()["promises"] == {"kept": 1, "broken": 0, "open": 0}
+
+
+def test_pull_carries_the_accounts_promises_with_their_state_when_a_collector_syncs(
+    clocked: Clocked,
+) -> None:
+    vid, rid = clocked.promise_visit(clocked.now[0], "500.00", "2026-11-25")
+    clocked.get(f"/v1/visits/{vid}")  # evaluated
+    s = clocked.server.sessions["inv.a1"]
+    page = clocked.server.client.post(
+        "/v1/sync/pull",
+        headers=clocked.server.h("inv.a1"),
+        json={"device_id": s["device_id"], "cursor": None},
+    ).json()
+    [data] = [c["data"] for c in page["changes"] if c["type"] == "visit" and c["id"] == vid]
+    assert data["promises"] == [{"report_id": rid, "amount": "500.00", "date": "2026-11-25", "state": "open"}]
+    assert data["plans"] == []
+    visit = Visit.model_validate(data, context=TRUSTED)
+    assert [(p.report_id, p.state) for p in visit.promises] == [(rid, "open")]

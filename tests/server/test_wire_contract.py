@@ -31,9 +31,11 @@ from .test_pull_blobs import pull
 
 
 def _queued_rows(store: DeviceStore) -> list[dict[str, Any]]:
-    """The outbox as stored on the device, parsed as plain JSON (what a push body's elements are)."""
+    """The outbox as stored on the device, opened (it is sealed at rest) and parsed as plain JSON: what a
+    push body's elements are."""
     return [
-        json.loads(r["mutation"]) for r in store.db.query("SELECT mutation FROM outbox ORDER BY mutation_id")
+        json.loads(store._open(r["mutation"], "outbox.mutation", r["version_id"]))
+        for r in store.db.query("SELECT mutation, version_id FROM outbox ORDER BY mutation_id")
     ]
 
 

@@ -3,7 +3,7 @@
 Catalogues: `catalog_core` (shell screens), `catalog_visit` (visit forms), `catalog_labels` (code lists,
 flags and rules, taken from `models.labels`, the catalogue the desk and the PDF use too), `catalog_device`
 (the camera and the position: refusals in words) and `catalog_tracking` (plans and promises on the case, the
-day's route). Each may define
+day's route), `catalog_sync` (the photos' upload progress). Each may define
 `CATALOG = {"zh-CN": {...}, "en": {...}}` or `MESSAGES = {key: (zh, en)}`.
 """
 
@@ -40,6 +40,7 @@ _CATALOGUE_MODULES = (
     "app.i18n.catalog_labels",
     "app.i18n.catalog_device",
     "app.i18n.catalog_tracking",
+    "app.i18n.catalog_sync",
 )
 
 # Outside a Flet session (state-class tests, CLI) the process-wide language applies.

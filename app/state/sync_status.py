@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import flet as ft
 
+from app.i18n import t
 from app.services.backend import Engine, EngineStatus
 
 if TYPE_CHECKING:
@@ -37,6 +38,11 @@ class SyncStatusState:
     last_error: str | None = None
     returned: list[LocalReport] = field(default_factory=list)
     problems: list[LocalReport] = field(default_factory=list)
+    # Photos and documents going up after their reports (n of m, bytes); zero outside that phase.
+    photos_done: int = 0
+    photos_total: int = 0
+    photo_bytes_done: int = 0
+    photo_bytes_total: int = 0
     # Bumped when a sync finished, so lists reading the store reload.
     finished_syncs: int = 0
     _last_auto: float | None = None
@@ -54,10 +60,35 @@ class SyncStatusState:
         self.last_sync_at = status.last_sync_at
         self.in_progress = status.in_progress
         self.last_error = status.last_error
+        self._photo_progress(engine)
         if finished or self.finished_syncs == 0:
             self.reload_reports(store)
         if finished:
             self.finished_syncs += 1
+
+    def _photo_progress(self, engine: Engine | None) -> None:
+        """The sync engine's photo phase, when the engine tells it (its status board's blobs phase)."""
+        board = getattr(getattr(engine, "engine", None), "status", None)
+        current = getattr(board, "current", None)
+        if current is None or getattr(current, "phase", None) != "blobs" or not current.in_progress:
+            self.photos_done = self.photos_total = self.photo_bytes_done = self.photo_bytes_total = 0
+            return
+        self.photos_done, self.photos_total = int(current.done), int(current.total or 0)
+        self.photo_bytes_done = int(current.blob_bytes_done)
+        self.photo_bytes_total = int(current.blob_bytes_total)
+
+    @property
+    def photo_progress(self) -> str | None:
+        """ "Photos 3 of 36 · 0.6 of 7.2 MB" while photos go up, else None."""
+        if not self.photos_total:
+            return None
+        return t(
+            "sync.photos_progress",
+            n=min(self.photos_done + 1, self.photos_total),
+            m=self.photos_total,
+            done=f"{self.photo_bytes_done / 1e6:.1f}",
+            total=f"{self.photo_bytes_total / 1e6:.1f}",
+        )
 
     def reload_reports(self, store: DeviceStore | None) -> None:
         if store is None:

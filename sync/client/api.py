@@ -8,6 +8,7 @@ import json
 import logging
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
@@ -30,7 +31,7 @@ from sync.client.errors import (
 from sync.client.store_protocol import SyncStore
 from sync.client.tokens import StoredTokens, TokenStore, default_token_store
 
-__all__ = ["ApiClient", "Health", "TokenPair"]
+__all__ = ["ApiClient", "BlobStatus", "Health", "PatchAnswer", "TokenPair"]
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,23 @@ class Health(BaseModel):
     status: str
     server_epoch: str
     protocol: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class BlobStatus:
+    """What HEAD says of a blob: stored (in the caller's scope), or the bytes of a partial upload held."""
+
+    stored: bool
+    offset: int | None = None
+    length: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PatchAnswer:
+    offset: int
+    complete: bool
+    created: bool = False
+    conflict: bool = False
 
 
 class TokenPair(BaseModel):
@@ -186,6 +204,36 @@ class ApiClient:
         resp = self._authed("HEAD", f"/v1/blobs/{sha256}", allow={404})
         return resp.status_code == 200
 
+    def blob_status(self, sha256: str) -> BlobStatus:
+        """HEAD /v1/blobs/{sha256}: stored, or how many bytes of this device user's upload the server holds."""
+        resp = self._authed("HEAD", f"/v1/blobs/{sha256}", allow={404})
+        if resp.status_code == 200:
+            return BlobStatus(stored=True)
+        return BlobStatus(
+            stored=False,
+            offset=_int_header(resp, "Upload-Offset"),
+            length=_int_header(resp, "Upload-Length"),
+        )
+
+    def patch_blob(self, sha256: str, offset: int, chunk: bytes, *, length: int) -> PatchAnswer:
+        """PATCH /v1/blobs/{sha256} (tus 1.0): append `chunk` at `offset` of an upload of `length` bytes.
+
+        Answers the server's offset afterwards (also on 409, when `offset` was not the server's) and whether
+        the upload is complete; a complete upload whose bytes do not hash raises ServerError 422."""
+        headers = {
+            "Content-Type": "application/offset+octet-stream",
+            "Tus-Resumable": "1.0.0",
+            "Upload-Offset": str(offset),
+            "Upload-Length": str(length),
+        }
+        resp = self._authed("PATCH", f"/v1/blobs/{sha256}", content=chunk, headers=headers, allow={409})
+        held = _int_header(resp, "Upload-Offset")
+        if resp.status_code in (200, 201):
+            return PatchAnswer(offset=length, complete=True, created=resp.status_code == 201)
+        if resp.status_code in (204, 409) and held is not None:
+            return PatchAnswer(offset=held, complete=False, conflict=resp.status_code == 409)
+        raise CaptivePortal(f"unexpected status {resp.status_code} for a blob upload")
+
     def put_blob(self, sha256: str, data: bytes) -> bool:
         """Upload raw bytes; True when the server stored them now, False when it already had them."""
         headers = {"Content-Type": "application/octet-stream"}
@@ -330,6 +378,11 @@ def _raise_for(resp: httpx.Response, *, clock: Callable[[], datetime]) -> None:
         )
     # A 4xx without our error envelope comes from something between us and the server.
     raise CaptivePortal(f"{status} without the server's error envelope for {path}")
+
+
+def _int_header(resp: httpx.Response, name: str) -> int | None:
+    raw = resp.headers.get(name, "").strip()
+    return int(raw) if raw.isdigit() else None
 
 
 def _path(url: str) -> str:

@@ -1,4 +1,5 @@
-"""The device's sync engine: blobs, then outbox push, then pull; handles epochs, resets and revocation."""
+"""The device's sync engine: outbox push (reports' text first), pull, then the reports' photos and documents
+as resumable uploads; handles epochs, resets and revocation."""
 
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ from sync.client.errors import (
 )
 from sync.client.status import StatusBoard, SyncStatus
 from sync.client.store_protocol import SyncStore
+from sync.client.uploads import CHUNK_BYTES, ResumableUploader
 
 __all__ = ["Credentials", "CredentialsProvider", "SyncEngine", "SyncReport"]
 
@@ -68,6 +70,10 @@ class SyncReport:
     pages: int = 0
     blobs_uploaded: int = 0
     blobs_present: int = 0
+    # Body bytes sent for photos and documents (a cut upload's lost bytes included), and the bytes a
+    # resumed upload did not send again because the server held them.
+    blob_bytes_sent: int = 0
+    blob_bytes_resumed: int = 0
     reset: bool = False
     reregistered: bool = False
     errors: list[str] = field(default_factory=list)
@@ -143,6 +149,7 @@ class SyncEngine:
         batch_bytes: int = MAX_BATCH_BYTES,
         pull_limit: int = 500,
         overlap: bool = True,
+        upload_chunk_bytes: int = CHUNK_BYTES,
     ) -> None:
         self.store = store
         self.api = api
@@ -155,6 +162,10 @@ class SyncEngine:
         # locally (the server works on one while the device stores the other).
         self.overlap = overlap
         self.status = status or StatusBoard(SyncStatus())
+        self.uploader = ResumableUploader(api, chunk_bytes=upload_chunk_bytes)
+        # Blobs the server said it lacks in this sync's push answers: sent even if marked uploaded here
+        # (the server may have been restored from a backup since).
+        self._server_missing: dict[str, None] = {}
         self._lock = threading.Lock()
         self.refresh_status()
 
@@ -166,8 +177,8 @@ class SyncEngine:
             return self._sync_locked()
 
     def push(self) -> SyncReport:
-        """Push the outbox (blobs first) without pulling: for a quick send on a metered link. sync() is the
-        normal call; a later sync() pulls what this skipped."""
+        """Push the outbox, then its photos, without pulling: for a quick send on a metered link. sync() is
+        the normal call; a later sync() pulls what this skipped."""
         with self._lock:
             return self._sync_locked(pull=False)
 
@@ -253,9 +264,12 @@ class SyncEngine:
             try:
                 if health is not None and health.server_epoch != self.store.sync_state().server_epoch:
                     raise _NewEpoch(health.server_epoch)
+                self._server_missing = {}
+                # Reports' text first: the supervisor sees a report while its photos are still on the way.
                 self._push_all(report)
                 if pull:
                     self._pull_all(report)
+                self._upload_photos(report)
                 return
             except _NewEpoch as new:
                 self._reregister(new.epoch, report)
@@ -302,8 +316,6 @@ class SyncEngine:
                     if not batch:
                         return
                     mutations, body = batch
-                    self._upload_blobs(mutations, report)
-                    self.status.update(phase="push")
                     state = self.store.sync_state()
                     req = PushRequest(
                         device_id=_device_id(state), server_epoch=state.server_epoch, mutations=mutations
@@ -334,7 +346,8 @@ class SyncEngine:
                 self.store.apply_push_response(resp)
                 crash_point("push.after_apply")
                 self._count(resp, report)
-                self._reupload_missing(resp, report)
+                for r in resp.results:
+                    self._server_missing.update(dict.fromkeys(r.missing_blobs))
                 first = mutations[0].mutation_id
                 if stalled_at == first:
                     raise ServerError("the push answer acknowledged nothing", code="push_stalled")
@@ -353,16 +366,16 @@ class SyncEngine:
         encoded: tuple[list[Mutation], bytes] | None = None,
     ) -> tuple[list[Mutation], SyncState, _Ahead[PushRequest, PushResponse]] | None:
         """Send the batch after `mutations` before their answer is applied, when that is exactly what the
-        next round would send anyway: the server took the whole batch and nothing waits for blobs. A crash
-        in between leaves both batches in the outbox, and resending them answers `duplicate`."""
+        next round would send anyway: the server took the whole batch. A crash in between leaves both batches
+        in the outbox, and resending them answers `duplicate`."""
         last = mutations[-1].mutation_id
-        if not self.overlap or resp.last_mutation_id != last or any(r.missing_blobs for r in resp.results):
+        if not self.overlap or resp.last_mutation_id != last:
             return None
         batch = encoded if encoded and encoded[0][0].mutation_id == last + 1 else self._next_batch(after=last)
         if not batch:
             return None
         following, body = batch
-        if following[0].mutation_id != last + 1 or any(m.blobs for m in following):
+        if following[0].mutation_id != last + 1:
             return None
         req = PushRequest(device_id=_device_id(state), server_epoch=state.server_epoch, mutations=following)
         crash_point("push.before_send")
@@ -420,32 +433,57 @@ class SyncEngine:
                 report.errors.append(f"mutation {r.mutation_id}: {r.error}")
                 log.warning("mutation %d rejected: %s", r.mutation_id, r.error)
 
-    # -- blobs --------------------------------------------------------------------------------------------
+    # -- photos and documents ----------------------------------------------------------------------------
 
-    def _upload_blobs(self, mutations: list[Mutation], report: SyncReport) -> None:
-        shas = list(dict.fromkeys(sha for m in mutations for sha in m.blobs))
-        todo = [sha for sha in shas if not self._blob_uploaded(sha)]
+    def _photos_to_send(self) -> list[tuple[str, int]]:
+        """(hash, size) of what the server lacks for reports it holds, oldest first: what its push answers
+        named in this sync, and what the device's reports still miss there and this device has not sent."""
+        pending = self.store.pending_blobs()
+        if not pending and not self._server_missing:
+            return []
+        wanted: dict[str, int] = {}
+        for r in self.store.reports():
+            if not r.missing_blobs:
+                continue
+            sizes = {
+                str(a.get("sha256")): int(a.get("size_bytes") or 0)
+                for a in (r.content or {}).get("attachments") or []
+                if isinstance(a, dict)
+            }
+            for sha in r.missing_blobs:
+                wanted.setdefault(sha, sizes.get(sha, 0))
+        order = [*pending, *(sha for sha in self._server_missing if sha not in pending)]
+        return [
+            (sha, wanted.get(sha, 0))
+            for sha in order
+            if sha in self._server_missing or (sha in wanted and self.store.blob_state(sha) == "pending")
+        ]
+
+    def _upload_photos(self, report: SyncReport) -> None:
+        """Send the reports' photos and documents one after another, resumably, pushing any report
+        submitted meanwhile before the next photo. A failure is the sync's failure (backoff, last_error)."""
+        todo = self._photos_to_send()
         if not todo:
             return
-        self.status.update(phase="blobs", done=0, total=len(todo))
-        for i, sha in enumerate(todo, 1):
-            self._ensure_blob(sha, report, known_missing=False)
-            self.status.update(done=i)
+        total_bytes = sum(size for _, size in todo)
+        done_bytes = 0
+        self.status.update(
+            phase="blobs", done=0, total=len(todo), blob_bytes_done=0, blob_bytes_total=total_bytes
+        )
+        for i, (sha, size) in enumerate(todo):
+            if self.store.outbox(limit=1):
+                self._push_all(report)
+                self.status.update(phase="blobs", done=i, total=len(todo))
 
-    def _reupload_missing(self, resp: PushResponse, report: SyncReport) -> None:
-        missing = list(dict.fromkeys(sha for r in resp.results for sha in r.missing_blobs))
-        for sha in missing:
-            # The server says it lacks these, so sending them is not a second upload.
-            self._ensure_blob(sha, report, known_missing=True)
+            def progress(offset: int, base: int = done_bytes) -> None:
+                self.status.update(blob_bytes_done=base + offset)
 
-    def _blob_uploaded(self, sha: str) -> bool:
-        return self.store.blob_state(sha) == "uploaded"
+            self._send_blob(sha, report, progress)
+            done_bytes += size
+            self.status.update(done=i + 1, blob_bytes_done=done_bytes)
+        self._server_missing = {}
 
-    def _ensure_blob(self, sha: str, report: SyncReport, *, known_missing: bool) -> None:
-        if not known_missing and self.api.blob_exists(sha):
-            self.store.mark_blob_uploaded(sha)
-            report.blobs_present += 1
-            return
+    def _send_blob(self, sha: str, report: SyncReport, progress: Callable[[int], None]) -> None:
         data = self.store.blob_bytes(sha)
         if data is None:
             report.errors.append(f"blob {sha}: missing on the device")
@@ -456,7 +494,7 @@ class SyncEngine:
             log.error("blob %s does not match its hash; not uploaded", sha)
             return
         try:
-            self.api.put_blob(sha, data)
+            outcome = self.uploader.upload(sha, data, on_bytes=progress)
         except ServerError as exc:
             if exc.status in (413, 422):
                 report.errors.append(f"blob {sha}: {exc.code}")
@@ -464,7 +502,12 @@ class SyncEngine:
             raise
         crash_point("blob.after_put")
         self.store.mark_blob_uploaded(sha)
-        report.blobs_uploaded += 1
+        report.blob_bytes_sent += outcome.sent
+        report.blob_bytes_resumed += outcome.resumed_from if outcome.sent else 0
+        if outcome.sent or outcome.stored:
+            report.blobs_uploaded += 1
+        else:
+            report.blobs_present += 1
 
     # -- pull ---------------------------------------------------------------------------------------------
 

@@ -19,7 +19,8 @@ class SyncStatus:
     """An immutable snapshot; a listener gets a new one on every change.
 
     `phase` is one of idle, health, blobs, push, pull, reset, reregister. `done`/`total` count the unit of
-    the phase (mutations for push, changes for pull, blobs for blobs); `total` is None when unknown.
+    the phase (mutations for push, changes for pull, photos and documents for blobs); `total` is None when
+    unknown. `blob_bytes_done`/`blob_bytes_total` are the bytes of the photos of the running blobs phase.
     `last_error` is a `SyncError.code` (e.g. "offline", "captive_portal") or None after a success.
     """
 
@@ -31,6 +32,8 @@ class SyncStatus:
     last_success_at: datetime | None = None
     last_error: str | None = None
     next_attempt_in: float | None = None
+    blob_bytes_done: int = 0
+    blob_bytes_total: int = 0
 
 
 Listener = Callable[[SyncStatus], None]

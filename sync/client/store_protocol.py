@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from models.wire import PullResponse, PushResponse
-from storage.records import BlobState, OutboxEntry, SyncState
+from storage.records import BlobState, LocalReport, OutboxEntry, SyncState
 
 __all__ = ["SyncStore"]
 
@@ -30,6 +30,10 @@ class SyncStore(Protocol):
     def blob_state(self, sha256: str) -> BlobState: ...
 
     def mark_blob_uploaded(self, sha256: str) -> None: ...
+
+    def pending_blobs(self) -> list[str]: ...
+
+    def reports(self, status: str | None = None) -> list[LocalReport]: ...
 
     def reset_for_snapshot(self) -> None: ...
 

@@ -288,6 +288,18 @@ def _m009_plans_promises_contact(db: Database) -> None:
     )
 
 
+def _m010_blob_uploads(db: Database) -> None:
+    """Resumable blob uploads (protocol v1.1 "Resumable blob uploads"): how many bytes of each caller's
+    upload of a hash the server holds (the bytes are in a file beside the database) and when it last grew,
+    for expiry."""
+    db.execute(
+        "CREATE TABLE blob_uploads (user_id TEXT NOT NULL, sha256 TEXT NOT NULL, length INTEGER NOT NULL, "
+        "offset INTEGER NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL, "
+        "PRIMARY KEY (user_id, sha256))"
+    )
+    db.execute("CREATE INDEX idx_blob_uploads_updated ON blob_uploads(updated_at)")
+
+
 MIGRATIONS: list[tuple[str, Callable[[Database], None]]] = [
     ("001_core", _m001_core),
     ("002_review_list_indexes", _m002_review_list_indexes),
@@ -298,6 +310,7 @@ MIGRATIONS: list[tuple[str, Callable[[Database], None]]] = [
     ("007_device_pull_position", _m007_device_pull_position),
     ("008_sign_off_reason", _m008_sign_off_reason),
     ("009_plans_promises_contact", _m009_plans_promises_contact),
+    ("010_blob_uploads", _m010_blob_uploads),
 ]
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from decimal import Decimal
 from functools import cached_property
 from typing import Literal
@@ -42,6 +44,10 @@ class Settings(BaseSettings):
     retention_record_days: int = Field(default=1827, ge=1827)
     retention_document_days: int = Field(default=90, ge=1)
     retention_document_kinds: str = "payslip,bank_statement,id_shown,document"
+    # Resumable uploads (tus): a partial upload untouched this long is discarded; its bytes wait in
+    # `upload_dir` (default: `<db>.uploads` beside the database).
+    upload_expiry_days: int = Field(default=7, ge=1)
+    upload_dir: str | None = None
     dispatch_capacity: int = Field(default=8, ge=1)
     dispatch_high_balance: Decimal = Decimal("30000.00")
     dispatch_high_bucket: int = Field(default=4, ge=1, le=7)
@@ -100,6 +106,15 @@ class Settings(BaseSettings):
                 ProductType.CASH_LOAN: self.max_term_cash_loan,
             },
         )
+
+    @property
+    def uploads_path(self) -> str:
+        """Where partial uploads are kept."""
+        if self.upload_dir:
+            return self.upload_dir
+        if self.db == ":memory:" or self.db.startswith("file:"):
+            return os.path.join(tempfile.gettempdir(), f"fieldvisit-uploads-{os.getpid()}")
+        return f"{self.db}.uploads"
 
     @property
     def effective_secret(self) -> str:

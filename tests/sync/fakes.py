@@ -37,6 +37,10 @@ class FakeServer:
         self.access = "acc-1"
         self.refresh_token = "ref-1"
         self.blob_puts: list[str] = []
+        # Resumable uploads (tus): bytes held per hash, the announced length, every PATCH's hash.
+        self.partials: dict[str, bytes] = {}
+        self.lengths: dict[str, int] = {}
+        self.blob_patches: list[str] = []
 
     def transport(self) -> httpx.MockTransport:
         return httpx.MockTransport(self.handle)
@@ -65,7 +69,15 @@ class FakeServer:
         if path.startswith("/v1/blobs/"):
             sha = path.rsplit("/", 1)[1]
             if request.method == "HEAD":
-                return httpx.Response(200 if sha in self.blobs else 404)
+                if sha in self.blobs:
+                    return httpx.Response(200)
+                held = self.partials.get(sha)
+                tus = (
+                    {"Upload-Offset": str(len(held)), "Upload-Length": str(self.lengths[sha])} if held else {}
+                )
+                return httpx.Response(404, headers=tus)
+            if request.method == "PATCH":
+                return self._patch(sha, request)
             self.blob_puts.append(sha)
             existed = sha in self.blobs
             self.blobs[sha] = request.content
@@ -75,6 +87,22 @@ class FakeServer:
         if path == "/v1/sync/pull":
             return self._pull(request)
         return err(404, "not_found")
+
+    def _patch(self, sha: str, request: httpx.Request) -> httpx.Response:
+        self.blob_patches.append(sha)
+        offset = int(request.headers["Upload-Offset"])
+        self.lengths.setdefault(sha, int(request.headers.get("Upload-Length", "0")))
+        held = self.partials.get(sha, b"")
+        if offset != len(held):
+            return jsonr(409, {"error": "offset_mismatch"}, headers={"Upload-Offset": str(len(held))})
+        held += request.content
+        if len(held) < self.lengths[sha]:
+            self.partials[sha] = held
+            return httpx.Response(204, headers={"Upload-Offset": str(len(held))})
+        self.partials.pop(sha, None)
+        existed = sha in self.blobs
+        self.blobs[sha] = held
+        return httpx.Response(200 if existed else 201, headers={"Upload-Offset": str(len(held))})
 
     def _pair(self, device: str) -> dict[str, Any]:
         self.access = f"acc-{uuid.uuid4().hex[:6]}"

@@ -299,7 +299,9 @@ def test_each_version_lands_once_when_server_is_restored_from_an_older_backup(wo
     _stored_once(world, d)
 
 
-def test_photos_uploaded_once_and_report_completed_when_connection_dies_after_the_first(world: World) -> None:
+def test_report_arrives_first_and_each_photo_once_when_the_connection_dies_after_the_first_photo(
+    world: World,
+) -> None:
     d = world.device()
     metas = [photo(d.store, 50_000) for _ in range(3)]
     r = report(world.visits[0], attachments=metas)
@@ -309,13 +311,16 @@ def test_photos_uploaded_once_and_report_completed_when_connection_dies_after_th
 
     with pytest.raises(TransportError):
         d.engine.sync()
-    assert server_versions(world.db_path) == []
+    assert [rid for _, rid, _ in server_versions(world.db_path)] == [r.report_id]
+    missing = _server_report(world, r.report_id)["missing_blobs"]
+    assert metas[1].sha256 in missing and set(missing) <= {m.sha256 for m in metas}
+    assert d.store.sync_state().last_error == "offline"
     d.engine.sync()
     d.engine.sync()
 
-    puts = Counter(p for m, p, s in d.transport.log if m == "PUT" and s in (200, 201))
-    assert all(n == 1 for n in puts.values())
-    assert len(puts) == 3
+    stored = Counter(p for m, p, s in d.transport.log if m == "PATCH" and s in (200, 201))
+    assert all(n == 1 for n in stored.values())
+    assert len(stored) == 3
     assert {m.sha256 for m in metas} <= server_blobs(world.db_path)
     token = login_token(world.desk, BASE, SUPERVISOR)
     for m in metas:

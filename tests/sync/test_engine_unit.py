@@ -297,7 +297,7 @@ def test_outbox_renumbered_for_a_new_device_when_server_lost_mutations_and_crede
     assert store.pending_count() == 0
 
 
-def test_blobs_checked_then_uploaded_once_before_their_report_when_pushing(
+def test_report_pushed_before_its_photos_and_each_missing_photo_sent_once_when_syncing(
     store: DeviceStore, fake: FakeServer, engine: SyncEngine
 ) -> None:
     metas = [photo(store) for _ in range(3)]
@@ -309,11 +309,94 @@ def test_blobs_checked_then_uploaded_once_before_their_report_when_pushing(
 
     paths = _paths(fake)
     first_push = paths.index("POST /v1/sync/push")
-    puts = [i for i, p in enumerate(paths) if p.startswith("PUT /v1/blobs/")]
-    assert len(puts) == 2 and max(puts) < first_push
-    assert (rep.blobs_uploaded, rep.blobs_present) == (2, 1)
-    assert sorted(fake.blob_puts) == sorted(m.sha256 for m in metas[1:])
-    assert all(store.blob_state(m.sha256) == "uploaded" for m in metas)
+    patches = [i for i, p in enumerate(paths) if p.startswith("PATCH /v1/blobs/")]
+    assert len(patches) == 2 and min(patches) > first_push
+    assert not any(p.startswith(("PUT /v1/blobs/", "HEAD /v1/blobs/" + metas[0].sha256)) for p in paths)
+    assert (rep.blobs_uploaded, rep.blob_bytes_sent) == (2, 2 * 2048)
+    assert sorted(fake.blob_patches) == sorted(m.sha256 for m in metas[1:])
+    assert all(store.blob_state(m.sha256) == "uploaded" for m in metas[1:])
+
+
+def test_upload_resumes_at_the_servers_offset_when_the_link_is_cut_mid_photo(
+    store: DeviceStore, fake: FakeServer, engine: SyncEngine
+) -> None:
+    meta = photo(store, size=40_000)
+    store.submit_report(report(attachments=[meta]))
+    cuts: list[int] = []
+
+    def cut_once(request: httpx.Request) -> httpx.Response | None:
+        if request.method == "PATCH" and not cuts:
+            # Half the body reached the server before the connection broke.
+            cuts.append(len(request.content) // 2)
+            fake.lengths[meta.sha256] = int(request.headers["Upload-Length"])
+            fake.partials[meta.sha256] = request.content[: cuts[0]]
+            raise httpx.WriteError("connection reset", request=request)
+        return None
+
+    fake.hooks.append(cut_once)
+    rep = engine.sync()
+
+    assert fake.blobs[meta.sha256] == store.blob_bytes(meta.sha256)
+    assert rep.blob_bytes_sent == 40_000 + 20_000  # the cut attempt, then only the second half
+    assert rep.blob_bytes_resumed == 0 and rep.blobs_uploaded == 1
+    assert store.blob_state(meta.sha256) == "uploaded"
+
+
+def test_upload_resumes_from_the_servers_offset_when_a_new_engine_starts_after_a_failed_sync(
+    store: DeviceStore, fake: FakeServer
+) -> None:
+    meta = photo(store, size=30_000)
+    store.submit_report(report(attachments=[meta]))
+
+    def offline_patch(request: httpx.Request) -> httpx.Response | None:
+        if request.method == "PATCH":
+            fake.lengths[meta.sha256] = int(request.headers["Upload-Length"])
+            fake.partials.setdefault(meta.sha256, request.content[:12_000])
+            raise httpx.ConnectError("network unreachable", request=request)
+        return None
+
+    fake.hooks.append(offline_patch)
+    http = httpx.Client(transport=fake.transport())
+    first = SyncEngine(store, ApiClient(store, http, tokens=signed_in(store, fake)))
+    with pytest.raises(TransportError):
+        first.sync()
+    failed_state = store.sync_state()
+    fake.hooks.clear()
+    second = SyncEngine(store, ApiClient(store, http, tokens=signed_in(store, fake)))
+    rep = second.sync()
+    http.close()
+
+    assert failed_state.last_error == "offline" and first.status.current.last_error == "offline"
+    assert store.pending_count() == 0  # the report went up before the photo failed
+    assert rep.blob_bytes_resumed == 12_000 and rep.blob_bytes_sent == 18_000
+    assert fake.blobs[meta.sha256] == store.blob_bytes(meta.sha256)
+
+
+def test_report_submitted_during_photo_uploads_is_pushed_before_the_next_photo_when_syncing(
+    store: DeviceStore, fake: FakeServer, engine: SyncEngine
+) -> None:
+    metas = [photo(store) for _ in range(2)]
+    store.submit_report(report(attachments=metas))
+    late: list[str] = []
+
+    def submit_during_first_photo(request: httpx.Request) -> httpx.Response | None:
+        if request.method == "PATCH" and not late:
+            late.append(str(store.submit_report(report(notes="later")).mutation.report_id))
+        return None
+
+    fake.hooks.append(submit_during_first_photo)
+    progress: list[tuple[str, int, int | None, int, int]] = []
+    engine.status.subscribe(
+        lambda st: progress.append((st.phase, st.done, st.total, st.blob_bytes_done, st.blob_bytes_total))
+    )
+    engine.sync()
+
+    paths = _paths(fake)
+    patches = [i for i, p in enumerate(paths) if p.startswith("PATCH")]
+    pushes = [i for i, p in enumerate(paths) if p == "POST /v1/sync/push"]
+    assert len(pushes) == 2 and patches[0] < pushes[1] < patches[1]
+    assert store.pending_count() == 0
+    assert ("blobs", 1, 2, 2048, 4096) in progress and ("blobs", 2, 2, 4096, 4096) in progress
 
 
 def test_corrupt_local_photo_not_uploaded_when_its_bytes_do_not_match_the_hash(

@@ -1,8 +1,10 @@
-"""Photos and documents tab: pick files (bytes read on the device or in the browser), store them by hash
+"""Photos and documents tab: take a photo or pick files (bytes read on the device or in the browser), make
+photos fit the mobile link (`storage.photos.prepare_attachment`), store them by hash
 (`store.register_attachment`) and list them with their kind."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import mimetypes
 from pathlib import Path
@@ -17,6 +19,7 @@ from app.state.visit_form import VisitFormState
 from app.views.visit._ui import card, chips, note, sem, warn
 from app.views.widgets import tap_button
 from models.codes import AttachmentKind
+from storage.photos import prepare_attachment
 
 __all__ = ["AttachmentsSection", "file_bytes", "kinds_for"]
 
@@ -76,8 +79,13 @@ def AttachmentsSection(form: VisitFormState) -> ft.Control:
                 bad = True
                 continue
             mime = mimetypes.guess_type(f.name)[0] or "application/octet-stream"
-            form.add_attachment(data, kind=kind, mime=mime, filename=f.name)
+            await attach(data, mime, f.name)
         set_failed(bad)
+
+    async def attach(data: bytes, mime: str, filename: str) -> None:
+        # A 12 MP photo takes a moment to re-encode: off the UI loop.
+        ready = await asyncio.to_thread(prepare_attachment, data, mime=mime, filename=filename)
+        form.add_attachment(ready.data, kind=kind, mime=ready.mime, filename=ready.filename)
 
     async def take_photo(_e: Any) -> None:
         shot = await services_for(ft.context.page).camera.take_photo()
@@ -86,7 +94,7 @@ def AttachmentsSection(form: VisitFormState) -> ft.Control:
             return
         set_camera_refused("")
         if shot is not None:
-            form.add_attachment(shot.data, kind=kind, mime=shot.mime, filename=shot.filename)
+            await attach(shot.data, shot.mime, shot.filename)
 
     items: list[ft.Control] = []
     for i, a in enumerate(form.get("attachments", [])):

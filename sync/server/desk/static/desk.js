@@ -18,7 +18,7 @@ const I18N = {
     "bulk.approve_selected": "批准所选", "bulk.approve_filtered": "批准全部筛选结果", "bulk.done": "已批准 {n} 份，{f} 份未能批准",
     "pager.prev": "上一页", "pager.next": "下一页", "pager.info": "第 {a}–{b} 条，共 {n} 条",
     "detail.back": "返回列表", "detail.checkin": "签到与合规", "detail.outcome": "接触结果", "detail.interview": "访谈",
-    "detail.assessment": "收支评估", "detail.plan": "还款方案", "detail.photos": "照片与文件", "detail.history": "版本历史",
+    "detail.assessment": "收支评估", "detail.plan": "还款方案", "detail.photos": "照片与文件", "detail.photos_arrived": "已到 {n}/{m}", "detail.photo_waiting": "上传中", "detail.history": "版本历史",
     "detail.comments": "审核意见", "detail.recompute": "服务器复算", "detail.conflicts": "冲突版本", "detail.flags": "标记",
     "detail.distance": "签到位置距借款人地址", "detail.pdf": "下载 PDF", "detail.actions": "审核操作",
     "p4.within": "P-4 上限 {ceiling}（未偿本金加合同利息）：应还总额 {total} 未超过", "p4.over": "P-4：应还总额 {total} 高于上限 {ceiling}（未偿本金加合同利息），需审批",
@@ -89,7 +89,7 @@ const I18N = {
     "bulk.approve_selected": "Approve selected", "bulk.approve_filtered": "Approve all filtered", "bulk.done": "Approved {n}, {f} could not be approved",
     "pager.prev": "Previous", "pager.next": "Next", "pager.info": "{a}–{b} of {n}",
     "detail.back": "Back to the list", "detail.checkin": "Check-in and compliance", "detail.outcome": "Contact outcome", "detail.interview": "Interview",
-    "detail.assessment": "Income and expenses", "detail.plan": "Repayment plan", "detail.photos": "Photos and documents", "detail.history": "Version history",
+    "detail.assessment": "Income and expenses", "detail.plan": "Repayment plan", "detail.photos": "Photos and documents", "detail.photos_arrived": "{n} of {m} arrived", "detail.photo_waiting": "on its way", "detail.history": "Version history",
     "detail.comments": "Review comments", "detail.recompute": "Server recomputation", "detail.conflicts": "Conflict versions", "detail.flags": "Flags",
     "detail.distance": "Check-in distance from the address", "detail.pdf": "Download PDF", "detail.actions": "Review",
     "p4.within": "P-4 ceiling {ceiling} (outstanding plus contractual interest): total repayable {total} is within it", "p4.over": "P-4: total repayable {total} is above the ceiling of {ceiling} (outstanding plus contractual interest); needs sign-off",
@@ -591,7 +591,7 @@ async function viewReport(id, opts = {}) {
             <div data-testid="section-interview"><h3 class="sub">${t("detail.interview")}</h3>${interview}</div></div></div>
         ${plan ? section("plan", t("detail.plan"), planHtml) : ""}
         ${as || serverAssessment ? section("assessment", t("detail.assessment"), assessment) : ""}
-        ${(rep.attachments || []).length ? `<div class="card photos" data-testid="section-photos"><h3>${t("detail.photos")}</h3><div id="photos"></div></div>` : ""}
+        ${(rep.attachments || []).length ? `<div class="card photos" data-testid="section-photos"><h3>${t("detail.photos")} <span class="muted" id="photos-arrived" data-testid="photos-arrived"></span></h3><div id="photos"></div></div>` : ""}
       </div>
       <div class="col-side">
         ${canReview ? `<form class="card" id="review-form" data-testid="review-form"><h3>${t("detail.actions")}</h3>
@@ -611,7 +611,7 @@ async function viewReport(id, opts = {}) {
       </div>
     </div>`;
   $("#pdf-btn").onclick = () => download(`/v1/reports/${encodeURIComponent(id)}/pdf`, `report-${id}.pdf`);
-  if ((rep.attachments || []).length) loadPhotos(rep.attachments);
+  if ((rep.attachments || []).length) loadPhotos(id, rep.attachments, d.missing_blobs || []);
   if ($("#sign-off-reason")) $("#sign-off-reason").oninput = () => { $("#review-error").textContent = ""; };
   $$("#review-form [data-action]").forEach((b) => {
     b.onclick = async () => {
@@ -650,14 +650,32 @@ async function viewReport(id, opts = {}) {
   });
 }
 
-async function loadPhotos(atts) {
-  for (const a of atts) {
+// Photos follow their report over the investigator's link: the ones still missing wait in place, and the
+// report is asked again every 15 s while this page shows it, each photo appearing as it arrives.
+async function loadPhotos(id, atts, missing) {
+  const box = $("#photos");
+  const waiting = new Set(missing);
+  const slot = (a) => `photo-${a.sha256.slice(0, 16)}`;
+  const counter = () => { const el = $("#photos-arrived"); if (el) el.textContent = t("detail.photos_arrived", { n: atts.length - waiting.size, m: atts.length }); };
+  const show = async (a) => {
+    const el = document.getElementById(slot(a));
+    if (waiting.has(a.sha256)) { el.innerHTML = `<span class="muted" data-testid="photo-waiting">${esc(a.kind)} · ${t("detail.photo_waiting")}</span> `; return; }
     try {
       const r = await api("GET", "/v1/blobs/" + a.sha256, { raw: true });
       const url = URL.createObjectURL(await r.blob());
-      const el = (a.mime || "").startsWith("image/") ? `<img src="${url}" alt="${esc(a.kind)}">` : `<a href="${url}" download="${esc(a.filename || a.sha256)}">${esc(a.filename || a.kind)}</a>`;
-      $("#photos").insertAdjacentHTML("beforeend", el);
-    } catch (e) { $("#photos").insertAdjacentHTML("beforeend", `<span class="muted">${esc(a.kind)} (${esc(a.sha256.slice(0, 8))}…)</span> `); }
+      el.innerHTML = (a.mime || "").startsWith("image/") ? `<img src="${url}" alt="${esc(a.kind)}">` : `<a href="${url}" download="${esc(a.filename || a.sha256)}">${esc(a.filename || a.kind)}</a>`;
+    } catch (e) { el.innerHTML = `<span class="muted">${esc(a.kind)} (${esc(a.sha256.slice(0, 8))}…)</span> `; }
+  };
+  box.innerHTML = atts.map((a) => `<span id="${slot(a)}"></span>`).join("");
+  counter();
+  for (const a of atts) await show(a);
+  while (waiting.size) {
+    await new Promise((done) => setTimeout(done, 15000));
+    if (!document.body.contains(box)) return;
+    let now;
+    try { now = new Set((await api("GET", "/v1/reports/" + encodeURIComponent(id))).missing_blobs || []); } catch (e) { continue; }
+    for (const a of atts) if (waiting.has(a.sha256) && !now.has(a.sha256)) { waiting.delete(a.sha256); await show(a); }
+    counter();
   }
 }
 

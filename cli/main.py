@@ -1,4 +1,5 @@
-"""The `fieldvisit` command: serve the central server, manage users, import cases, back up and restore.
+"""The `fieldvisit` command: serve the central server, manage users, import cases, evaluate plans and
+promises, back up and restore.
 
 `app` and `demo` are handed to `cli.app_cmd` and `cli.demo_cmd`, imported only when used, so the server
 commands never load the UI toolkit.
@@ -13,7 +14,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -168,6 +169,7 @@ def cmd_retention(args: argparse.Namespace) -> int:
                 )
             if args.dry_run or out["cases_anonymised"] < 1000:
                 break
+        expired = 0 if args.dry_run else _expire_partial_uploads(database, settings, now)
     finally:
         database.close()
     verb = "would be" if args.dry_run else "were"
@@ -177,7 +179,49 @@ def cmd_retention(args: argparse.Namespace) -> int:
         f"({total['cases_anonymised']} cases, {total['blobs_deleted']} of their photos and documents deleted); "
         f"{total['documents_deleted']} documents decided before {total['document_cutoff'][:10]} and "
         f"{total['unreferenced_deleted']} unreferenced uploads {verb} deleted"
+        + (f"; {expired} partial uploads expired" if expired else "")
     )
+    return 0
+
+
+def _expire_partial_uploads(database: Any, settings: Any, now: datetime) -> int:
+    """Resumable uploads untouched for `upload_expiry_days` go, with their files and any file no row names."""
+    from sync.server.store.uploads import PartialFiles, expire_uploads, live_uploads
+
+    files = PartialFiles(Path(settings.uploads_path))
+    n = 0
+    while True:
+        gone = database.write_sync(expire_uploads, now=now, days=settings.upload_expiry_days)
+        for user_id, sha in gone:
+            files.remove(user_id, sha)
+        n += len(gone)
+        if len(gone) < 1000:
+            break
+    cutoff = now - timedelta(days=settings.upload_expiry_days)
+    return n + files.sweep(database.read_sync(live_uploads), cutoff)
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from sync.server.store.tracking import TrackingPolicy, sweep, today_of
+
+    settings = _settings(_db_path(args))
+    now = datetime.now(UTC)
+    database = _open(settings.db)
+    try:
+        # Every open plan and promise, whatever the server's own sweeps already looked at today.
+        found = database.write_sync(sweep, now=now, policy=TrackingPolicy.from_settings(settings), force=True)
+    finally:
+        database.close()
+    print(
+        f"evaluated {len(found.accounts)} accounts on {today_of(now).isoformat()}: "
+        f"{len(found.moves)} changes, {len(found.events)} feed events, {len(found.reopened)} cases back in dispatch"
+    )
+    for m in found.moves:
+        print(f"  {m['kind']} {m['report_id']} (visit {m['visit_id']}): {m['from'] or 'new'} -> {m['to']}")
+    for e in found.events:
+        print(f"  feed {e['type']} {e['report_id']} (visit {e['visit_id']})")
+    for vid in found.reopened:
+        print(f"  reopened for dispatch: visit {vid}")
     return 0
 
 
@@ -286,6 +330,14 @@ def build_parser() -> argparse.ArgumentParser:
     ret.add_argument("--dry-run", action="store_true", help="count what would be done, change nothing")
     with_db(ret)
     ret.set_defaults(func=cmd_retention)
+
+    ev = sub.add_parser(
+        "evaluate",
+        help="evaluate every open plan and promise against the repayments and today's date (P-6, §5.2): "
+        "lapses and broken promises go to the feed and back to dispatch; run it daily",
+    )
+    with_db(ev)
+    ev.set_defaults(func=cmd_evaluate)
 
     for name, module in _DELEGATED.items():
         d = sub.add_parser(name, help=f"the {name} (see `fieldvisit {name} --help`)", add_help=False)

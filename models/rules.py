@@ -356,10 +356,12 @@ def plan_figures(plan: RepaymentPlan, *, today: date) -> PlanFigures:
     return _plan_figures(_plan_key(plan, today), plan, today)
 
 
-@functools.lru_cache(maxsize=4096)
-def _figures(key: tuple[Any, ...]) -> tuple[PlanPreview | None, Decimal | None]:
+def _request(key: tuple[Any, ...]) -> PlanPreviewRequest:
+    """The preview request of a plan key (`_plan_key(...)[:9]`), built without the preview's own limits
+    (term 1–60): the book measures any well-formed plan, and a plan beyond a limit is a rule broken (P-1),
+    not a plan that cannot be measured."""
     method, principal, term, rate, fee, holiday, mode, steps, first_due = key
-    req = PlanPreviewRequest.model_construct(
+    return PlanPreviewRequest.model_construct(
         method=method,
         principal=principal,
         term_months=term,
@@ -371,13 +373,18 @@ def _figures(key: tuple[Any, ...]) -> tuple[PlanPreview | None, Decimal | None]:
         first_due_date=first_due,
         assessment=None,
     )
-    if fee >= principal:
+
+
+@functools.lru_cache(maxsize=4096)
+def _figures(key: tuple[Any, ...]) -> tuple[PlanPreview | None, Decimal | None]:
+    req = _request(key)
+    if req.upfront_fee >= req.principal:
         return None, None
     try:
         preview = preview_plan(req)
     except (ValueError, ArithmeticError):
         return None, None
-    return preview, regular_instalment(preview, holiday)
+    return preview, regular_instalment(preview, req.holiday_months)
 
 
 def regular_instalment(preview: PlanPreview, holiday_months: int) -> Decimal:
@@ -480,21 +487,8 @@ def _server_assessment(aff: Affordability) -> ServerAssessment:
 
 @functools.lru_cache(maxsize=4096)
 def _p4(key: tuple[Any, ...], outstanding: Decimal, rate: Decimal, total: Decimal) -> P4Check | None:
-    method, principal, term, mrate, fee, holiday, mode, steps, first_due = key
-    req = PlanPreviewRequest.model_construct(
-        method=method,
-        principal=principal,
-        term_months=term,
-        monthly_rate=mrate,
-        upfront_fee=fee,
-        holiday_months=holiday,
-        holiday_mode=mode,
-        step_payments=list(steps),
-        first_due_date=first_due,
-        assessment=None,
-    )
     try:
-        return p4_check(req, total, outstanding=outstanding, contractual_monthly_rate=rate)
+        return p4_check(_request(key), total, outstanding=outstanding, contractual_monthly_rate=rate)
     except (ValueError, ArithmeticError):
         return None
 

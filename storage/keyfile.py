@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from storage.crypto import KDF_N, CryptoError, DataKey, WrongPassword, unwrap_key, wrap_key
+from storage.private_file import write_private_json
 
 __all__ = ["KeyFile", "key_path"]
 
@@ -48,19 +49,7 @@ class KeyFile:
         return data
 
     def _write(self, data: dict[str, Any]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.path)
-        dir_fd = os.open(self.path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        write_private_json(self.path, data)
 
     def create(self, password: str, *, context: str = "", n: int = KDF_N) -> DataKey:
         """A fresh random data key, wrapped with the password and written (replacing any earlier key)."""

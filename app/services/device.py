@@ -20,7 +20,6 @@ import contextlib
 import json
 import logging
 import mimetypes
-import os
 import secrets
 import weakref
 from collections.abc import Callable
@@ -32,6 +31,7 @@ from typing import Any, Literal, Protocol
 import flet as ft
 
 from app.i18n import t
+from storage.private_file import write_private_json
 
 __all__ = [
     "DEVICE_KEY",
@@ -309,14 +309,7 @@ class FileSecureStore:
             return {}
 
     def _write(self, data: dict[str, str]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.path)
+        write_private_json(self.path, data)
 
     async def get(self, key: str) -> str | None:
         return self._read().get(key)

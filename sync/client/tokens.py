@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
+
+from storage.private_file import write_private_json
 
 __all__ = ["FileTokens", "MemoryTokens", "StoredTokens", "TokenStore", "default_token_store"]
 
@@ -67,18 +68,7 @@ class FileTokens:
                 "access_token": tokens.access_token,
                 "refresh_token": tokens.refresh_token,
             }
-            tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(body, f)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self.path)
-            dir_fd = os.open(self.path.parent, os.O_RDONLY)
-            try:
-                os.fsync(dir_fd)
-            finally:
-                os.close(dir_fd)
+            write_private_json(self.path, body)
 
 
 def default_token_store(store: object) -> TokenStore:

@@ -13,18 +13,47 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from fastapi.routing import APIRoute
+from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 
 from models.canonical import MAX_JSON_DEPTH, loads_json
+from sync.server.errors import ApiError, validation_details
 
-__all__ = ["WireJsonRoute", "parse_body"]
+__all__ = ["WireJsonRoute", "parse_body", "records_body"]
 
 
 def parse_body(raw: bytes | str) -> Any:
     """A request body as every route reads it; `json.JSONDecodeError` (a ValueError) when it is not JSON
     or is nested too deeply."""
     return loads_json(raw, max_depth=MAX_JSON_DEPTH)
+
+
+async def records_body(
+    request: Request, body: type[BaseModel], csv_rows: Callable[[str], list[Any]]
+) -> list[Any]:
+    """The records of a `{"records": [...]}` JSON body (validated by `body`) or of a CSV body (`text/csv`,
+    parsed by `csv_rows`): how the import and the repayments read what the loan system sends. 422 with field
+    paths when the body is neither."""
+    raw = await request.body()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ApiError(
+            422, "validation", "the body is not UTF-8", [{"loc": ["body"], "msg": "not UTF-8"}]
+        ) from exc
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype in ("text/csv", "application/csv"):
+        return csv_rows(text)
+    try:
+        return list(body.model_validate(parse_body(text)).records)  # type: ignore[attr-defined]
+    except ValueError as exc:
+        details = (
+            validation_details(exc.errors())
+            if isinstance(exc, ValidationError)
+            else [{"loc": ["body"], "msg": "invalid JSON"}]
+        )
+        raise ApiError(422, "validation", 'expected {"records": [...]} or text/csv', details) from exc
 
 
 class _WireRequest(Request):

@@ -9,12 +9,11 @@ from decimal import Decimal
 from typing import Any
 
 from fastapi import APIRouter, Request
-from pydantic import ValidationError
 
 from models.messages import request_lang
 from models.route import Stop, order_route
 from sync.server.context import Actor, Ctx
-from sync.server.errors import ApiError, validation_details
+from sync.server.errors import ApiError
 from sync.server.store.common import loads
 from sync.server.store.tracking import (
     REPAYMENT_EXAMPLE,
@@ -24,7 +23,7 @@ from sync.server.store.tracking import (
     sweep,
     tracking_board,
 )
-from sync.server.wirejson import WireJsonRoute, parse_body
+from sync.server.wirejson import WireJsonRoute, records_body
 
 router = APIRouter(tags=["tracking"], route_class=WireJsonRoute)
 
@@ -62,26 +61,7 @@ async def repayments(request: Request, actor: Actor, ctx: Ctx) -> dict[str, Any]
     The accounts' plans and promises are evaluated at once."""
     if actor.is_investigator:
         raise ApiError(403, "forbidden", "only supervisors and admins post repayments")
-    raw = await request.body()
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ApiError(
-            422, "validation", "the body is not UTF-8", [{"loc": ["body"], "msg": "not UTF-8"}]
-        ) from exc
-    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if ctype in ("text/csv", "application/csv"):
-        records: list[Any] = _csv_rows(text)
-    else:
-        try:
-            records = RepaymentsBody.model_validate(parse_body(text)).records
-        except ValueError as exc:
-            details = (
-                validation_details(exc.errors())
-                if isinstance(exc, ValidationError)
-                else [{"loc": ["body"], "msg": "invalid JSON"}]
-            )
-            raise ApiError(422, "validation", 'expected {"records": [...]} or text/csv', details) from exc
+    records = await records_body(request, RepaymentsBody, _csv_rows)
     return await ctx.db.write(
         post_repayments,
         actor=actor,

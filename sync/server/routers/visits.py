@@ -6,12 +6,11 @@ from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from pydantic import ValidationError
 
 from models.messages import request_lang
 from models.wire import AssignRequest
 from sync.server.context import Actor, Ctx
-from sync.server.errors import ApiError, validation_details
+from sync.server.errors import ApiError
 from sync.server.routers.tracking import router as tracking_router
 from sync.server.schemas import IMPORT_EXAMPLE, ImportBody
 from sync.server.store.common import audit
@@ -19,7 +18,7 @@ from sync.server.store.contact import clear_contact_stop
 from sync.server.store.state import visit_payload
 from sync.server.store.tracking import TrackingPolicy, account_view, evaluate_accounts, sweep
 from sync.server.store.visits import assign_visit, csv_records, get_visit, import_visits, list_visits
-from sync.server.wirejson import WireJsonRoute, parse_body
+from sync.server.wirejson import WireJsonRoute, parse_body, records_body
 
 router = APIRouter(tags=["visits"], route_class=WireJsonRoute)
 
@@ -52,26 +51,7 @@ def _forbid_investigator(actor: Any, what: str) -> None:
 )
 async def import_(request: Request, actor: Actor, ctx: Ctx) -> dict[str, Any]:
     _forbid_investigator(actor, "import visits")
-    raw = await request.body()
-    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ApiError(
-            422, "validation", "the body is not UTF-8", [{"loc": ["body"], "msg": "not UTF-8"}]
-        ) from exc
-    if ctype in ("text/csv", "application/csv"):
-        records: list[Any] = csv_records(text)
-    else:
-        try:
-            records = ImportBody.model_validate(parse_body(text)).records
-        except ValueError as exc:
-            details = (
-                validation_details(exc.errors())
-                if isinstance(exc, ValidationError)
-                else [{"loc": ["body"], "msg": "invalid JSON"}]
-            )
-            raise ApiError(422, "validation", 'expected {"records": [...]} or text/csv', details) from exc
+    records = await records_body(request, ImportBody, csv_records)
     lang = request_lang(request.headers.get("accept-language"))  # row errors in the caller's language
     out = await ctx.db.write(import_visits, actor=actor, records=records, now=ctx.clock(), lang=lang)
     # A re-imported repayment_history may keep or break the accounts' plans and promises.

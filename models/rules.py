@@ -389,10 +389,12 @@ def _figures(key: tuple[Any, ...]) -> tuple[PlanPreview | None, Decimal | None]:
 
 def regular_instalment(preview: PlanPreview, holiday_months: int) -> Decimal:
     """The plan's largest regular instalment (P-3, A-6): the largest payment after the holiday months, the
-    last one left out when there are others (it only absorbs the rounding residue)."""
+    last one left out when there are others (it only absorbs the rounding residue) — but never less than
+    the plan's amortising instalment, which the last payment is when step payments leave only one (a
+    balloon of the whole balance is not a rounding residue)."""
     paying = preview.schedule[holiday_months:]
     regular = paying[:-1] if len(paying) > 1 else paying
-    return max((r.payment for r in regular), default=ZERO)
+    return max((r.payment for r in regular), default=preview.instalment).max(preview.instalment)
 
 
 def _plan_figures(key: tuple[Any, ...], plan: RepaymentPlan, today: date) -> PlanFigures:

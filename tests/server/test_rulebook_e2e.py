@@ -151,6 +151,11 @@ CASES: dict[str, Case] = {
         both(household(incomes=SPOUSE_1000), unpriced()), {"over_capacity"}
     ),
     "over_capacity_without_assessment": Case(no_assessment, {"over_capacity"}),
+    # 11 token payments of 10.00 leave the whole balance (11,890.00) to month 12: the plan's instalment.
+    "over_capacity_balloon": Case(
+        unpriced(monthly_rate="0", term_months=12, step_payments=["10.00"] * 11),
+        {"over_capacity", "dsr_severe"},
+    ),
     # DSR_after = (3,600 + 1,100.16) / 9,000 = 52.22%, above the server's 50% though below the device's 95%.
     "dsr_high": Case(both(household(expenses=HIGH_DEBT), DEVICE_THRESHOLDS), {"dsr_high"}),
     # DSR_after = (5,300 + 1,100.16) / 9,000 = 71.11%; capacity 960.00 is below the instalment too.

@@ -5,7 +5,8 @@ from __future__ import annotations
 import csv
 import io
 
-from models.demo_data import generate_import_records, to_csv_rows
+from models.demo_data import demo_users, generate_import_records, to_csv_rows
+from models.entities import Visit
 
 from .conftest import Server
 
@@ -211,3 +212,20 @@ def test_row_errors_and_dispatch_reasons_follow_accept_language(server: Server) 
         "/v1/dispatch/suggest", headers={**server.h("sup.a"), "Accept-Language": "zh"}, json={"date": 5}
     )
     assert bad.status_code == 422 and bad.json()["details"][0]["msg"] == "须为文本"
+
+
+def test_visit_names_its_collectors_when_a_device_pulls_it_or_reads_it(server: Server) -> None:
+    vid = server.new_visit()
+    names = {u["username"]: u["name"] for u in demo_users()}
+    expected = [
+        {"id": server.users["inv.a1"], "name": names["inv.a1"]},
+        {"id": server.users["inv.a2"], "name": names["inv.a2"]},
+    ]
+    read = server.client.get(f"/v1/visits/{vid}", headers=server.h("inv.a1"))
+    assert read.status_code == 200 and read.json()["collectors"] == expected
+    s = server.sessions.get("inv.a1") or server.login("inv.a1")
+    page = server.client.post("/v1/sync/pull", headers=server.h("inv.a1"),
+                              json={"device_id": s["device_id"], "cursor": None}).json()  # fmt: skip
+    pulled = next(c["data"] for c in page["changes"] if c["type"] == "visit" and c["id"] == vid)
+    assert pulled["collectors"] == expected
+    assert Visit.model_validate(pulled).collectors[1].name == names["inv.a2"]

@@ -211,12 +211,16 @@ def visit_payloads(db: Database, visits: list[dict[str, Any]]) -> list[dict[str,
             {"report_id": report_id, "visited_at": visited_at, "outcome": outcome, "status": status}
         )
     people: dict[str, list[str]] = {}
-    for visit_id, user_id in db.conn.execute(
-        "SELECT visit_id, user_id FROM visit_assignees WHERE active = 1 "
-        "AND visit_id IN (SELECT value FROM json_each(?)) ORDER BY visit_id, position, user_id",
+    names: dict[str, list[dict[str, str]]] = {}
+    for visit_id, user_id, name in db.conn.execute(
+        "SELECT a.visit_id, a.user_id, u.name FROM visit_assignees a LEFT JOIN users u ON u.id = a.user_id "
+        "WHERE a.active = 1 AND a.visit_id IN (SELECT value FROM json_each(?)) "
+        "ORDER BY a.visit_id, a.position, a.user_id",
         [ids],
     ):
         people.setdefault(visit_id, []).append(user_id)
+        # Colleagues' names (staff data) so the check-in lists people, not user ids.
+        names.setdefault(visit_id, []).append({"id": user_id, "name": name or ""})
     out = []
     for visit in visits:
         data = loads(visit["data"], {})
@@ -229,6 +233,7 @@ def visit_payloads(db: Database, visits: list[dict[str, Any]]) -> list[dict[str,
                 "borrower": data.get("borrower"),
                 "loan": data.get("loan"),
                 "investigator_ids": people.get(visit["id"], []),
+                "collectors": names.get(visit["id"], []),
                 "planned_date": visit["planned_date"],
                 "priority": data.get("priority", "0"),
                 "broken_ptp_count": data.get("broken_ptp_count", 0),

@@ -11,9 +11,12 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from starlette.requests import Request
 
 from models.demo_data import demo_users
 from sync.server import create_app
+from sync.server.errors import ApiError
+from sync.server.routers import blobs as blobs_router
 
 from .conftest import Server, example_report, fast_settings, mutation, push
 
@@ -129,6 +132,47 @@ def test_patch_is_refused_with_the_tus_status_when_its_headers_are_wrong(
     r = server.client.patch(f"/v1/blobs/{sha}", content=b"abc", headers=server.h("inv.a1") | headers)
     assert r.status_code == status, r.text
     assert r.json()["error"] and r.headers["Tus-Resumable"] == "1.0.0"
+
+
+@pytest.mark.parametrize(
+    ("offset", "length", "status"),
+    [
+        (b"9" * 5_000, b"3", 409),  # past int()'s 4,300-digit limit: an offset the server does not hold
+        (b"0", b"9" * 5_000, 413),
+    ],
+)
+def test_patch_answers_4xx_not_500_when_upload_headers_are_odd_digits_or_overlong(
+    server: Server, offset: bytes, length: bytes, status: int
+) -> None:
+    sha = hashlib.sha256(b"abc").hexdigest()
+    headers = [*server.h("inv.a1").items(), ("Content-Type", TUS.encode())]
+    headers += [("Upload-Offset", offset), ("Upload-Length", length)]
+
+    r = server.client.patch(f"/v1/blobs/{sha}", content=b"abc", headers=headers)
+
+    assert r.status_code == status, r.text
+    assert r.headers["Tus-Resumable"] == "1.0.0"
+
+
+@pytest.mark.parametrize("raw", [b"\xb2", b"1\xb9", b"\xbc"])
+def test_upload_header_is_refused_with_400_when_its_digits_are_not_ascii(raw: bytes) -> None:
+    # "²", "¹" and "¼" (latin-1, as the server decodes headers) pass str.isdigit() or isnumeric() but not int()
+    request = Request({"type": "http", "headers": [(b"upload-offset", raw)]})
+
+    with pytest.raises(ApiError) as refused:
+        blobs_router._header_int(request, "Upload-Offset", required=True)
+
+    assert refused.value.status == 400
+
+
+def test_empty_blob_is_stored_with_201_when_patched_with_upload_length_0(server: Server) -> None:
+    sha = hashlib.sha256(b"").hexdigest()
+
+    done = patch(server, "inv.a1", sha, 0, b"", length=0)
+    again = patch(server, "inv.a1", hashlib.sha256(b"x").hexdigest(), 0, b"", length=0)
+
+    assert done.status_code == 201, done.text  # type: ignore[attr-defined]
+    assert again.status_code == 422 and again.json()["error"] == "hash_mismatch"  # type: ignore[attr-defined]
 
 
 @pytest.fixture

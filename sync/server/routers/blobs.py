@@ -31,6 +31,8 @@ from sync.server.store.uploads import (
 
 router = APIRouter(tags=["blobs"])
 _SHA = re.compile(r"^[0-9a-f]{64}$")
+_DIGITS = re.compile(r"[0-9]+")
+_HUGE = 10**18
 log = logging.getLogger("fieldvisit.server.blobs")
 
 TUS_VERSION = "1.0.0"
@@ -129,9 +131,13 @@ def _header_int(request: Request, name: str, *, required: bool) -> int | None:
         if required:
             raise ApiError(400, "bad_request", f"{name} is required", headers=TUS)
         return None
-    if not raw.strip().isdigit():
+    digits = raw.strip()
+    # ASCII digits only: str.isdigit() also takes "²", which int() refuses.
+    if not _DIGITS.fullmatch(digits):
         raise ApiError(400, "bad_request", f"{name} must be a non-negative integer", headers=TUS)
-    return int(raw.strip())
+    digits = digits.lstrip("0") or "0"
+    # Past any body cap or offset held; int() refuses strings of more than 4,300 digits.
+    return _HUGE if len(digits) > 18 else int(digits)
 
 
 def _offset_conflict(offset: int, length: int) -> ApiError:
@@ -221,7 +227,7 @@ async def _append(
         raise _offset_conflict(partial.offset, partial.length)
     if offset + len(data) > partial.length:
         raise ApiError(400, "bad_request", "the body goes past Upload-Length", headers=TUS)
-    if data:
+    if data or offset == 0:  # an empty upload's file exists too, for the hash check below
         held = await run_in_threadpool(files.append, actor.user_id, sha, offset, data)
         await ctx.db.write(record_offset, user_id=actor.user_id, sha256=sha, offset=held, now=now)
     else:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from decimal import ROUND_CEILING, Decimal
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator
 from pydantic_core import PydanticCustomError
 
 from models.codes import EvidenceLevel, ExpenseCategory, IncomeSource
@@ -56,7 +56,7 @@ class IncomeLine(BaseModel):
     evidence: EvidenceLevel = Field(default=None, validate_default=True)
     note: str = ""
     # A-2 item 4: receipts of a business whose costs are unknown count only in part.
-    costs_known: bool = True
+    costs_known: StrictBool = True
 
     @field_validator("evidence", mode="before")
     @classmethod

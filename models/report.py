@@ -9,11 +9,11 @@ household's capacity — is in the rule book, `models.rules`, which both the app
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from models.affordability import AssessmentInput, ExpenseLine, IncomeLine, OtherDebt
@@ -33,6 +33,7 @@ from models.codes import (
     Willingness,
 )
 from models.money import DecStr, NonNegMoney, PosMoney, Rate
+from models.strict import WireBool, WireDate, WireDateTime
 
 __all__ = [
     "EXAMPLE_REPORT",
@@ -77,27 +78,27 @@ class GeoPoint(_Section):
 
 
 class CheckIn(_Section):
-    at: AwareDatetime
+    at: WireDateTime
     position: GeoPoint | None = None
 
 
 class CheckOut(_Section):
-    at: AwareDatetime
+    at: WireDateTime
     position: GeoPoint | None = None
 
 
 class Compliance(_Section):
     """The attestations R-1..R-4 and R-12, recorded at check-in and during the visit."""
 
-    outside_hours_consent: bool = False  # R-1: the debtor agreed to a visit outside 08:00–22:00
+    outside_hours_consent: WireBool = False  # R-1: the debtor agreed to a visit outside 08:00–22:00
     outside_hours_consent_note: str = Field(default="", max_length=500)
     collector_ids: list[str] = Field(default_factory=list, max_length=10)  # R-2: staff present
-    id_shown: bool = False  # R-3
-    authorisation_shown: bool = False  # R-3: 委托书 for agency staff
-    consent_to_enter: bool | None = None  # R-4: None = not asked yet
+    id_shown: WireBool = False  # R-3
+    authorisation_shown: WireBool = False  # R-3: 委托书 for agency staff
+    consent_to_enter: WireBool | None = None  # R-4: None = not asked yet
     location_kind: LocationKind | None = None  # R-4: where the interview was held
-    no_disclosure_attested: bool = False  # R-12
-    recording_on: bool = False  # R-7: the debtor was told recording is on
+    no_disclosure_attested: WireBool = False  # R-12
+    recording_on: WireBool = False  # R-7: the debtor was told recording is on
 
 
 class ThirdPartyContact(_Section):
@@ -105,8 +106,8 @@ class ThirdPartyContact(_Section):
 
     relation: Literal["family", "co_resident", "neighbour", "property_management", "employer", "other"]
     contact_details: str = Field(default="", max_length=200)
-    message_passed: bool = False
-    refused_further_contact: bool = False
+    message_passed: WireBool = False
+    refused_further_contact: WireBool = False
     volunteered_info: str = Field(default="", max_length=500)
 
 
@@ -117,7 +118,7 @@ class Dispute(_Section):
 
 class PromiseToPay(_Section):
     amount: PosMoney
-    date: date
+    date: WireDate
 
 
 class Interview(_Section):
@@ -125,7 +126,7 @@ class Interview(_Section):
     reasons: list[Reason] = Field(default_factory=list, max_length=13)
     primary_reason: Reason | None = None
     willingness: Willingness | None = None
-    hardship: bool = False
+    hardship: WireBool = False
     hardship_note: str = Field(default="", max_length=1000)
     dispute: Dispute | None = None
     promise: PromiseToPay | None = None
@@ -189,7 +190,7 @@ class RepaymentPlan(_Section):
     holiday_months: StrictInt = Field(default=0, ge=0, le=12)
     holiday_mode: HolidayMode = HolidayMode.CAPITALISE
     step_payments: list[PosMoney] = Field(default_factory=list, max_length=60)
-    first_due_date: date | None = None
+    first_due_date: WireDate | None = None
     # What the device computed and showed the borrower; the server recomputes and flags a mismatch.
     instalment: NonNegMoney | None = None
     total_payment: NonNegMoney | None = None
@@ -201,7 +202,7 @@ class RepaymentPlan(_Section):
     override_reason: str = Field(default="", max_length=1000)
     agreement: AgreementMethod | None = None
     agreement_attachment: str | None = None
-    restructured: bool = True  # P-7
+    restructured: WireBool = True  # P-7
 
     @field_validator("term_months")
     @classmethod
@@ -230,7 +231,7 @@ class AttachmentMeta(_Section):
     mime: str = Field(default="application/octet-stream", max_length=100)
     size_bytes: StrictInt = Field(ge=0, le=64 * 1024 * 1024)
     filename: str = Field(default="", max_length=200)
-    captured_at: AwareDatetime | None = None
+    captured_at: WireDateTime | None = None
 
     @field_validator("sha256")
     @classmethod
@@ -315,7 +316,7 @@ class VisitReport(BaseModel):
     schema_version: StrictInt = 1
     investigator_id: str | None = None
     collector_ids: list[str] = Field(default_factory=list, max_length=10)
-    created_at: AwareDatetime | None = None
+    created_at: WireDateTime | None = None
     checkin: CheckIn | None = None
     checkout: CheckOut | None = None
     compliance: Compliance = Field(default_factory=Compliance)
@@ -325,7 +326,7 @@ class VisitReport(BaseModel):
     assessment: Assessment | None = None
     plan: RepaymentPlan | None = None
     attachments: list[AttachmentMeta] = Field(default_factory=list, max_length=50)
-    escalation_recommended: bool = False
+    escalation_recommended: WireBool = False
     escalation_reason: str = Field(default="", max_length=1000)
     agency_id: str | None = None
     placement_id: str | None = None

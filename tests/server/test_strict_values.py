@@ -25,6 +25,17 @@ MALFORMED_IN_REPORT = [
     (("plan", "term_months"), 12.0, ["report", "plan", "term_months"]),
     (("plan", "term_months"), True, ["report", "plan", "term_months"]),
     (("plan", "principal"), 12000, ["report", "plan", "principal"]),  # a JSON number, not an amount
+    # Dates YYYY-MM-DD, timestamps RFC 3339 with an offset, booleans JSON true/false: pydantic's lax mode
+    # would read each of these, and the report would carry it to the feed as sent.
+    (("plan", "first_due_date"), 0, ["report", "plan", "first_due_date"]),
+    (("plan", "first_due_date"), "2026-12-20T00:00:00", ["report", "plan", "first_due_date"]),
+    (("checkout", "at"), 1.8e9, ["report", "checkout", "at"]),
+    (("checkin", "at"), 1795000000, ["report", "checkin", "at"]),
+    (("checkin", "at"), "2026-11-20T10:15+08:00", ["report", "checkin", "at"]),
+    (("compliance", "id_shown"), "yes", ["report", "compliance", "id_shown"]),
+    (("compliance", "consent_to_enter"), 1, ["report", "compliance", "consent_to_enter"]),
+    (("plan", "restructured"), "false", ["report", "plan", "restructured"]),
+    (("interview", "hardship"), 0, ["report", "interview", "hardship"]),
 ]
 
 

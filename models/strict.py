@@ -1,0 +1,45 @@
+"""Dates, timestamps and booleans as the wire carries them (protocol v1.1 "Strict values on the wire").
+
+pydantic's lax mode reads `0` or `1800000000.0` as a timestamp, `"2026-12-01T00:00:00"` as a date and
+`"yes"`, `"false"` or `1` as booleans; a report is stored as it was received, so such a value would reach the
+feed and the exports as sent. These types take only what protocol.md writes — dates `YYYY-MM-DD`, timestamps
+RFC 3339 with an offset, JSON `true`/`false` — and Python's own `date`/`datetime`/`bool` objects (the app
+builds models from them).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from typing import Annotated, Any
+
+from pydantic import AwareDatetime, BeforeValidator, StrictBool
+from pydantic_core import PydanticCustomError
+
+__all__ = ["WireBool", "WireDate", "WireDateTime"]
+
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}").fullmatch
+_DATETIME = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?(?:[Zz]|[+-][0-9]{2}:[0-9]{2})"
+).fullmatch
+
+
+def _date_text(value: Any) -> Any:
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    if isinstance(value, str) and _DATE(value) is not None:
+        return value
+    raise PydanticCustomError("date_parsing", "date must be YYYY-MM-DD")
+
+
+def _datetime_text(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, str) and _DATETIME(value) is not None:
+        return value
+    raise PydanticCustomError("datetime_parsing", "invalid timestamp: RFC 3339 with an offset")
+
+
+WireDate = Annotated[date, BeforeValidator(_date_text)]
+WireDateTime = Annotated[AwareDatetime, BeforeValidator(_datetime_text)]
+WireBool = StrictBool

@@ -19,7 +19,7 @@ from fastapi.testclient import TestClient
 from models.demo_data import demo_users
 from models.entities import TRUSTED, Visit
 from sync.server import create_app
-from tests.server.conftest import Server, fast_settings, mutation
+from tests.server.conftest import Server, example_report, fast_settings, mutation
 from tests.server.tracking_live import promise_report
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -134,3 +134,38 @@ def test_pull_carries_the_accounts_promises_with_their_state_when_a_collector_sy
     assert data["plans"] == []
     visit = Visit.model_validate(data, context=TRUSTED)
     assert [(p.report_id, p.state) for p in visit.promises] == [(rid, "open")]
+
+
+def test_feed_lists_report_approved_before_plan_lapsed_when_the_plan_is_lapsed_at_approval(
+    clocked: Clocked,
+) -> None:
+    server = clocked.server
+    vid = server.new_visit(planned_date="2026-11-20")
+    rep = example_report(vid)  # checked in 2026-11-20, first instalment due 2026-12-20
+    s = server.sessions.get("inv.a1") or server.login("inv.a1")
+    pushed = server.client.post(
+        "/v1/sync/push",
+        headers=server.h("inv.a1"),
+        json={
+            "device_id": s["device_id"],
+            "server_epoch": s["server_epoch"],
+            "mutations": [mutation(1, rep)],
+        },
+    )
+    assert pushed.json()["results"][0]["status"] == "applied", pushed.text
+    clocked.at(datetime(2027, 3, 1, 4, 0, tzinfo=UTC))  # three instalments unpaid past the grace
+    etag = clocked.get(f"/v1/reports/{rep['report_id']}").headers["ETag"]
+
+    approved = server.client.post(
+        f"/v1/reports/{rep['report_id']}/review",
+        headers=server.h("sup.a") | {"If-Match": etag},
+        json={"action": "approve", "sign_off_reason": "agreed with the household"},
+    )
+    events = clocked.get("/v1/feed").json()["events"]
+
+    assert approved.status_code == 200, approved.text
+    assert [(e["type"], e["report_id"]) for e in events] == [
+        ("report_approved", rep["report_id"]),
+        ("plan_lapsed", rep["report_id"]),
+    ]
+    assert events[1]["data"]["plan_status"]["state"] == "lapsed"

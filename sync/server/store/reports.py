@@ -375,9 +375,6 @@ def review_report(
     )
     add_changes(db, collectors(db, r["visit_id"]), "report_review", "put", r["id"])
     policy = policy or TrackingPolicy()
-    if to == "approved":
-        # The approved plan is followed from now on (P-6); its first evaluation may already find it lapsed.
-        evaluate_accounts(db, visit_ids=[r["visit_id"]], now=now, policy=policy)
     if to in _FEED_TYPES:
         body = db.execute(
             "SELECT body FROM report_versions WHERE version_id = ?", [r["current_version_id"]]
@@ -405,6 +402,10 @@ def review_report(
                 ),
             ],
         )
+    if to == "approved":
+        # The approved plan is followed from now on (P-6); its first evaluation may already find it lapsed,
+        # and that plan_lapsed event comes after the report_approved one in the feed.
+        evaluate_accounts(db, visit_ids=[r["visit_id"]], now=now, policy=policy)
     audit(
         db,
         at=ts,

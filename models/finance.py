@@ -19,6 +19,7 @@ from pydantic_core import PydanticCustomError
 from models.affordability import Affordability, AssessmentInput, assess
 from models.codes import HolidayMode, PlanMethod
 from models.money import ZERO, DecStr, Money, NonNegMoney, PosMoney, Rate, q2
+from models.strict import WireDate
 
 __all__ = [
     "MAX_MONTHLY_RATE",
@@ -392,7 +393,7 @@ class PlanPreviewRequest(BaseModel):
     holiday_months: StrictInt = Field(default=0, json_schema_extra={"minimum": 0, "maximum": 12})
     holiday_mode: HolidayMode = HolidayMode.CAPITALISE
     step_payments: list[PosMoney] = Field(default_factory=list)
-    first_due_date: date | None = None
+    first_due_date: WireDate | None = None
     assessment: AssessmentInput | None = None
 
     @field_validator("term_months", mode="after")

@@ -163,6 +163,8 @@ PREVIEW = {"method": "annuity", "principal": "12000.00", "term_months": 12, "mon
         ("term_months", "12"),
         ("term_months", 12.0),
         ("term_months", True),
+        ("first_due_date", 0),
+        ("first_due_date", "2027-01-15T00:00:00"),
     ],
 )
 def test_plan_preview_is_422_naming_the_field_when_a_value_is_malformed(
@@ -171,6 +173,21 @@ def test_plan_preview_is_422_naming_the_field_when_a_value_is_malformed(
     r = server.client.post("/v1/plans/preview", json={**PREVIEW, field: value}, headers=server.h("inv.a1"))
     assert r.status_code == 422, r.text
     assert r.json()["error"] == "validation"
+    assert ["body", field] in [d["loc"] for d in r.json()["details"]]
+
+
+@pytest.mark.parametrize(
+    ("terms", "field"),
+    [
+        ({"principal": "999999999999.99", "monthly_rate": "0.049", "term_months": 60}, "principal"),
+        ({"first_due_date": "9999-12-01"}, "first_due_date"),
+    ],
+)
+def test_plan_preview_is_422_not_500_when_the_schedule_leaves_the_range_of_amounts_or_dates(
+    server: Server, terms: dict[str, Any], field: str
+) -> None:
+    r = server.client.post("/v1/plans/preview", json={**PREVIEW, **terms}, headers=server.h("inv.a1"))
+    assert r.status_code == 422, r.text
     assert ["body", field] in [d["loc"] for d in r.json()["details"]]
 
 

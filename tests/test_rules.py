@@ -673,7 +673,9 @@ def test_book_checks_capacity_when_plan_leaves_out_its_instalment() -> None:
     assert ev.plan is not None and ev.plan.regular_instalment == D("1100.16")
 
 
-def test_book_flags_over_capacity_when_step_payments_leave_a_balloon_as_the_only_amortising_instalment() -> None:
+def test_book_flags_over_capacity_when_step_payments_leave_a_balloon_as_the_only_amortising_instalment() -> (
+    None
+):
     # 11 token payments of 10.00, then the whole balance in month 12: that last payment is the plan's
     # instalment, not a rounding residue, and it is far above the household's capacity of 1,840.00.
     ev = check(set_plan(monthly_rate="0", term_months=12, step_payments=["10.00"] * 11))

@@ -108,7 +108,9 @@ def test_blob_put_is_201_then_200_and_422_on_hash_mismatch(server: Server) -> No
     h = server.h("inv.a1")
     assert server.client.put(f"/v1/blobs/{sha}", content=data, headers=h).status_code == 201
     rep = example_report(server.new_visit())
-    rep["attachments"] = [{"sha256": sha, "kind": "visit_photo", "mime": "image/jpeg", "size_bytes": len(data)}]
+    rep["attachments"] = [
+        {"sha256": sha, "kind": "visit_photo", "mime": "image/jpeg", "size_bytes": len(data)}
+    ]
     assert push(server, "inv.a1", [mutation(1, rep, blobs=[sha])]).status_code == 200
     assert server.client.put(f"/v1/blobs/{sha}", content=data, headers=h).status_code == 200
     assert server.client.head(f"/v1/blobs/{sha}", headers=h).status_code == 200

@@ -76,6 +76,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "fv.settlement_range": ("和解金额不能超过应还总额", "the settlement cannot exceed the total due"),
     "fv.agreement_missing": ("请记录还款计划的确认方式（P-6）", "record how the plan was agreed (P-6)"),
     "fv.date_order": ("日期顺序不正确", "dates are in the wrong order"),
+    "fv.date_range": ("日期超出范围", "date out of range"),
     "fv.checkin_missing": ("请先签到", "check in first"),
     "fv.id_not_shown": ("请确认已出示工作证（R-3）", "confirm that identification was shown (R-3)"),
     "fv.outcome_missing": ("请选择接触结果", "choose the contact outcome"),

@@ -13,7 +13,7 @@ import re
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BeforeValidator, StrictBool
+from pydantic import AfterValidator, AwareDatetime, BeforeValidator, StrictBool
 from pydantic_core import PydanticCustomError
 
 __all__ = ["WireBool", "WireDate", "WireDateTime"]
@@ -40,6 +40,14 @@ def _datetime_text(value: Any) -> Any:
     raise PydanticCustomError("datetime_parsing", "invalid timestamp: RFC 3339 with an offset")
 
 
-WireDate = Annotated[date, BeforeValidator(_date_text)]
-WireDateTime = Annotated[AwareDatetime, BeforeValidator(_datetime_text)]
+def _in_calendar(value: date) -> date:
+    # Years 1 and 9999 are at the calendar's edges: a time zone or a few days of grace added to them is no
+    # longer a date (OverflowError), so no report or plan may stand there.
+    if not 1 < value.year < 9999:
+        raise PydanticCustomError("fv.date_range", "date out of range (years 0002 to 9998)")
+    return value
+
+
+WireDate = Annotated[date, BeforeValidator(_date_text), AfterValidator(_in_calendar)]
+WireDateTime = Annotated[AwareDatetime, BeforeValidator(_datetime_text), AfterValidator(_in_calendar)]
 WireBool = StrictBool

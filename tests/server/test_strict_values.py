@@ -36,6 +36,9 @@ MALFORMED_IN_REPORT = [
     (("compliance", "consent_to_enter"), 1, ["report", "compliance", "consent_to_enter"]),
     (("plan", "restructured"), "false", ["report", "plan", "restructured"]),
     (("interview", "hardship"), 0, ["report", "interview", "hardship"]),
+    # At the calendar's edge: the check-in's local hour could not be computed.
+    (("checkin", "at"), "0001-01-01T00:00:00+14:00", ["report", "checkin", "at"]),
+    (("checkin", "at"), "9999-12-31T23:00:00-14:00", ["report", "checkin", "at"]),
 ]
 
 

@@ -26,7 +26,30 @@ log = logging.getLogger("fieldvisit.cli")
 
 
 def _db_path(args: argparse.Namespace) -> str:
-    return str(args.db or os.environ.get("FIELDVISIT_DB") or DEFAULT_DB)
+    """The database file: `--database-url` wins over `--db`, both over FIELDVISIT_DATABASE_URL and
+    FIELDVISIT_DB. A `sqlite:///path` URL (or a plain path) selects SQLite; PostgreSQL is not in this build."""
+    url = getattr(args, "database_url", None)
+    if url:
+        return _sqlite_path(url)
+    if args.db:
+        return str(args.db)
+    env_url = os.environ.get("FIELDVISIT_DATABASE_URL")
+    if env_url:
+        return _sqlite_path(env_url)
+    return str(os.environ.get("FIELDVISIT_DB") or DEFAULT_DB)
+
+
+def _sqlite_path(url: str) -> str:
+    if url.startswith(("postgresql:", "postgres:", "postgresql+")):
+        raise SystemExit(
+            "fieldvisit: PostgreSQL is not available in this build yet; use SQLite "
+            "(--db PATH or --database-url sqlite:///PATH)"
+        )
+    if url.startswith("sqlite:///"):
+        return url.removeprefix("sqlite://")
+    if "://" in url:
+        raise SystemExit(f"fieldvisit: unsupported database URL scheme: {url.split('://')[0]}://")
+    return url
 
 
 def _settings(db: str) -> Any:
@@ -46,7 +69,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from sync.server import create_app
 
-    settings = _settings(_db_path(args))
+    db = _db_path(args)
+    if args.workers > 1:
+        print(
+            f"fieldvisit: --workers {args.workers} is refused: SQLite ({db}) is served by one worker; "
+            "several workers need PostgreSQL, which is not available in this build yet",
+            file=sys.stderr,
+        )
+        return 2
+    settings = _settings(db)
     app = create_app(settings)
     loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
     http = "httptools" if importlib.util.find_spec("httptools") else "h11"
@@ -170,6 +201,14 @@ def cmd_retention(args: argparse.Namespace) -> int:
             if args.dry_run or out["cases_anonymised"] < 1000:
                 break
         expired = 0 if args.dry_run else _expire_partial_uploads(database, settings, now)
+        if not args.dry_run:
+            from sync.server.blobstore import blob_store_for
+            from sync.server.store.blobs import drain_blob_deletions
+
+            # After the commit: the bytes of every blob whose row went leave the blob store.
+            drain_blob_deletions(
+                database, blob_store_for(settings.blob_location, s3_endpoint=settings.s3_endpoint)
+            )
     finally:
         database.close()
     verb = "would be" if args.dry_run else "were"
@@ -274,11 +313,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     def with_db(sp: argparse.ArgumentParser) -> None:
         sp.add_argument("--db", default=None, help=f"database file (FIELDVISIT_DB; default {DEFAULT_DB})")
+        sp.add_argument(
+            "--database-url",
+            default=None,
+            help="sqlite:///PATH (FIELDVISIT_DATABASE_URL); wins over --db",
+        )
 
     s = sub.add_parser("serve", help="run the central server")
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=8000)
     s.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    s.add_argument("--workers", type=int, default=1, help="worker processes (more than 1 needs PostgreSQL)")
     with_db(s)
     s.set_defaults(func=cmd_serve)
 

@@ -7,7 +7,9 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
 from fastapi import FastAPI
+from sqlite_utils import Database as SUDatabase
 
+from sync.server.blobstore import blob_store_for
 from sync.server.context import LoginLimiter, ServerContext
 from sync.server.db import Database
 from sync.server.desk import install_desk
@@ -18,33 +20,40 @@ from sync.server.routers import auth, blobs, devices, dispatch, feed, health, pl
 from sync.server.routers import sync as sync_router
 from sync.server.security import Passwords
 from sync.server.settings import Settings
+from sync.server.store.blobs import move_legacy_blobs
 from sync.server.store.common import Principal, server_epoch
 from sync.server.store.users import principal_for_token
 
 __all__ = ["create_app"]
 
 
-_AUTH_CACHE_SECONDS = 5.0
-
-
 def _utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def _caller(db: SUDatabase, *, secret: str, token: str, now: datetime) -> tuple[Principal, str]:
+    """The caller behind a token and the server epoch, read together in one read transaction."""
+    return principal_for_token(db, secret=secret, token=token, now=now), server_epoch(db)
 
 
 def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime] | None = None) -> FastAPI:
     """A ready server on `settings.db` (migrated on open); the database closes at shutdown."""
     settings = settings or Settings()
     db = Database(settings.db, readers=settings.reader_threads, group_max=settings.group_commit_max)
+    blob_store = blob_store_for(settings.blob_location, s3_endpoint=settings.s3_endpoint)
+    move_legacy_blobs(db, blob_store)
     ctx = ServerContext(
         settings=settings,
         db=db,
         clock=clock or _utcnow,
         passwords=Passwords(time_cost=settings.argon2_time_cost, memory_kib=settings.argon2_memory_kib),
         limiter=LoginLimiter(
+            db,
             settings.login_max_failures,
             settings.login_window_seconds,
             max_client_failures=settings.login_max_client_failures,
         ),
+        blobs=blob_store,
         epoch=db.read_sync(server_epoch),
     )
 
@@ -72,16 +81,9 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
     install_desk(app)
 
     async def resolve(token: str) -> Principal:
-        # A few seconds of caching spares a thread hop per request; every revocation and rotation in
-        # this process clears the cache, so those still take effect at once.
-        hit = ctx.auth_cache.get(token)
-        now = ctx.clock()
-        if hit is not None and hit[1] > now.timestamp():
-            return hit[0]
-        principal = await db.read(principal_for_token, secret=ctx.secret, token=token, now=now)
-        if len(ctx.auth_cache) > 10_000:
-            ctx.auth_cache.clear()
-        ctx.auth_cache[token] = (principal, now.timestamp() + _AUTH_CACHE_SECONDS)
+        # Read from the database on every request (one indexed read), never cached in the process: a
+        # revocation, a rotation or a restore made by any process on this database counts at once.
+        principal, ctx.epoch = await db.read(_caller, secret=ctx.secret, token=token, now=ctx.clock())
         return principal
 
     # Added last = outermost: authentication runs before the body is read.

@@ -300,6 +300,23 @@ def _m010_blob_uploads(db: Database) -> None:
     db.execute("CREATE INDEX idx_blob_uploads_updated ON blob_uploads(updated_at)")
 
 
+def _m011_shared_state(db: Database) -> None:
+    """State every server process sees (protocol v1.1 "Several workers"): blob bytes leave the database
+    for the blob store, with the deletions still to be done in the store queued here; failed sign-ins
+    (and attempts being checked) are counted here instead of in each process's memory."""
+    db.execute("CREATE TABLE blob_deletions (sha256 TEXT PRIMARY KEY, queued_at TEXT NOT NULL)")
+    db.execute("CREATE INDEX idx_blob_deletions_queued ON blob_deletions(queued_at)")
+    # One row per attempt and limit it counts against (`scope` account or client); `failed` 0 while the
+    # password is being checked. Times are Unix seconds on the server's wall clock.
+    db.execute(
+        "CREATE TABLE login_attempts (id INTEGER PRIMARY KEY, scope TEXT NOT NULL, key TEXT NOT NULL, "
+        "at REAL NOT NULL, failed INTEGER NOT NULL DEFAULT 0, attempt TEXT NOT NULL)"
+    )
+    db.execute("CREATE INDEX idx_login_attempts_key ON login_attempts(scope, key, at)")
+    db.execute("CREATE INDEX idx_login_attempts_attempt ON login_attempts(attempt)")
+    db.execute("CREATE INDEX idx_login_attempts_at ON login_attempts(at)")
+
+
 MIGRATIONS: list[tuple[str, Callable[[Database], None]]] = [
     ("001_core", _m001_core),
     ("002_review_list_indexes", _m002_review_list_indexes),
@@ -311,6 +328,7 @@ MIGRATIONS: list[tuple[str, Callable[[Database], None]]] = [
     ("008_sign_off_reason", _m008_sign_off_reason),
     ("009_plans_promises_contact", _m009_plans_promises_contact),
     ("010_blob_uploads", _m010_blob_uploads),
+    ("011_shared_state", _m011_shared_state),
 ]
 
 

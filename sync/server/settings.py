@@ -48,6 +48,11 @@ class Settings(BaseSettings):
     # `upload_dir` (default: `<db>.uploads` beside the database).
     upload_expiry_days: int = Field(default=7, ge=1)
     upload_dir: str | None = None
+    # Where blob bytes live (sync/server/blobstore.py): `file:///dir` (default: `<db>.blobs` beside the
+    # database) or `s3://bucket[/prefix]` on the service at `s3_endpoint` (AWS when unset), with the
+    # standard AWS credential variables.
+    blob_url: str | None = None
+    s3_endpoint: str | None = None
     dispatch_capacity: int = Field(default=8, ge=1)
     dispatch_high_balance: Decimal = Decimal("30000.00")
     dispatch_high_bucket: int = Field(default=4, ge=1, le=7)
@@ -115,6 +120,13 @@ class Settings(BaseSettings):
         if self.db == ":memory:" or self.db.startswith("file:"):
             return os.path.join(tempfile.gettempdir(), f"fieldvisit-uploads-{os.getpid()}")
         return f"{self.db}.uploads"
+
+    @property
+    def blob_location(self) -> str:
+        """The blob store's URL: `blob_url`, or the directory beside the database."""
+        from sync.server.blobstore import default_blob_url
+
+        return self.blob_url or default_blob_url(self.db)
 
     @property
     def effective_secret(self) -> str:

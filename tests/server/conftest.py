@@ -18,6 +18,8 @@ from models.demo_data import demo_users, generate_import_records
 from models.report import VisitReport
 from sync.server import Settings, create_app
 
+from .s3_local import local_s3  # noqa: F401 - a fixture the blob tests use
+
 
 def fast_settings(db: Path, **kw: Any) -> Settings:
     return Settings(db=str(db), argon2_time_cost=1, argon2_memory_kib=64, **kw)
@@ -120,10 +122,30 @@ def push(server: Server, username: str, mutations: list[dict[str, Any]]) -> Any:
     )
 
 
+# The blob tests run on both blob stores: the file system (the default) and an S3-compatible service.
+BOTH_BLOB_STORES = ("test_pull_blobs", "test_resumable_uploads")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "blob_settings" in metafunc.fixturenames and metafunc.module.__name__.endswith(BOTH_BLOB_STORES):
+        metafunc.parametrize("blob_settings", ["file", "s3"], indirect=True)
+
+
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[Server]:
+def blob_settings(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """Settings of the blob store: none (the directory beside the database) or a fresh bucket on the
+    local S3 server."""
+    if getattr(request, "param", "file") != "s3":
+        return {}
+    s3 = request.getfixturevalue("local_s3")
+    return {"blob_url": f"s3://{s3.new_bucket()}/blobs", "s3_endpoint": s3.endpoint}
+
+
+@pytest.fixture
+def server(tmp_path: Path, blob_settings: dict[str, Any]) -> Iterator[Server]:
     app = create_app(
-        fast_settings(tmp_path / "fv.db"), clock=lambda: datetime(2026, 11, 20, 4, 0, tzinfo=UTC)
+        fast_settings(tmp_path / "fv.db", **blob_settings),
+        clock=lambda: datetime(2026, 11, 20, 4, 0, tzinfo=UTC),
     )
     ctx = app.state.ctx
     users = {name: row["id"] for name, row in ctx.add_users(demo_users(), now=datetime.now(UTC)).items()}

@@ -60,7 +60,6 @@ async def refresh(body: RefreshRequest, ctx: Ctx) -> dict[str, Any]:
         refresh_ttl=s.refresh_ttl_seconds,
         grace_seconds=s.refresh_grace_seconds,
     )
-    ctx.auth_cache.clear()
     if isinstance(result, Revoked):
         raise ApiError(
             401,

@@ -13,11 +13,12 @@ import re
 from pathlib import Path
 
 from fastapi import APIRouter, Request, Response
+from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from sync.server.context import Actor, Ctx, ServerContext
 from sync.server.errors import ApiError
-from sync.server.store.blobs import blob_size_for, put_blob, read_blob
+from sync.server.store.blobs import blob_exists, blob_size_for, legacy_blob_data, put_blob
 from sync.server.store.common import Principal
 from sync.server.store.uploads import (
     PartialFiles,
@@ -79,7 +80,10 @@ async def put(sha256: str, request: Request, actor: Actor, ctx: Ctx) -> Response
     data = await request.body()
     if hashlib.sha256(data).hexdigest() != sha:
         raise ApiError(422, "hash_mismatch", "the bytes do not match the SHA-256 in the path")
-    created = await ctx.db.write(put_blob, actor=actor, sha256=sha, data=data, now=ctx.clock())
+    # The bytes reach the blob store before the row names them; an already stored blob is not sent again.
+    if await ctx.db.read(blob_exists, sha) is None:
+        await run_in_threadpool(ctx.blobs.put, sha, data)
+    created = await ctx.db.write(put_blob, actor=actor, sha256=sha, size=len(data), now=ctx.clock())
     return Response(status_code=201 if created else 200)
 
 
@@ -115,10 +119,21 @@ async def head(sha256: str, actor: Actor, ctx: Ctx) -> Response:
     responses={200: {"content": {"application/octet-stream": {}}}},
 )
 async def get(sha256: str, actor: Actor, ctx: Ctx) -> Response:
-    data = await ctx.db.read(read_blob, actor=actor, sha256=_digest(sha256))
-    if data is None:
+    sha = _digest(sha256)
+    size = await ctx.db.read(blob_size_for, actor=actor, sha256=sha)
+    if size is None:
         raise ApiError(404, "not_found", "no such blob")
-    return Response(content=data, media_type="application/octet-stream")
+    legacy = await ctx.db.read(legacy_blob_data, sha)
+    if legacy is not None:
+        return Response(content=legacy, media_type="application/octet-stream")
+    pieces = await run_in_threadpool(ctx.blobs.iter, sha)
+    if pieces is None:
+        log.error("blob %s has a row but no bytes in the blob store", sha)
+        raise ApiError(404, "not_found", "no such blob")
+    # Streamed from the store piece by piece: a large document never sits whole in memory.
+    return StreamingResponse(
+        pieces, media_type="application/octet-stream", headers={"Content-Length": str(size)}
+    )
 
 
 def _files(ctx: ServerContext) -> PartialFiles:
@@ -234,15 +249,16 @@ async def _append(
         held = offset
     if held < partial.length:
         return Response(status_code=204, headers={**TUS, "Upload-Offset": str(held)})
-    whole = await run_in_threadpool(files.read, actor.user_id, sha, partial.length)
-    if hashlib.sha256(whole).hexdigest() != sha:
+    if await run_in_threadpool(files.digest, actor.user_id, sha, partial.length) != sha:
         await ctx.db.write(discard_upload, user_id=actor.user_id, sha256=sha)
         files.remove(actor.user_id, sha)
         log.warning("upload of blob %s by user %s did not match its hash; discarded", sha, actor.user_id)
         raise ApiError(
             422, "hash_mismatch", "the uploaded bytes do not match the SHA-256 in the path", headers=TUS
         )
-    created = await ctx.db.write(finish_upload, actor=actor, sha256=sha, data=whole, now=now)
+    if await ctx.db.read(blob_exists, sha) is None:
+        await run_in_threadpool(files.store, actor.user_id, sha, ctx.blobs)
+    created = await ctx.db.write(finish_upload, actor=actor, sha256=sha, size=partial.length, now=now)
     files.remove(actor.user_id, sha)
     return Response(status_code=201 if created else 200, headers={**TUS, "Upload-Offset": str(held)})
 

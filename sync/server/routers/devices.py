@@ -27,5 +27,4 @@ async def devices(actor: Actor, ctx: Ctx) -> dict[str, Any]:
 async def revoke(device_id: str, actor: Actor, ctx: Ctx, body: RevokeRequest | None = None) -> dict[str, Any]:
     wipe = True if body is None else body.wipe
     result = await ctx.db.write(revoke_device, actor=actor, device_id=device_id, wipe=wipe, now=ctx.clock())
-    ctx.auth_cache.clear()
     return result

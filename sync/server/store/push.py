@@ -25,7 +25,7 @@ from models.report import VisitReport
 from models.rules import DEFAULT_SETTINGS, CaseContext, Evaluation, RuleSettings, evaluate
 from models.wire import Mutation
 from sync.server.canonical import canonical_json_parsed
-from sync.server.errors import validation_details
+from sync.server.errors import ApiError, validation_details
 from sync.server.store.common import Principal, dumps, loads
 from sync.server.store.state import missing_blobs, review_state
 
@@ -201,6 +201,13 @@ def apply_push(
     per mutation, where the failing one alone rolls back and is answered `rejected` (`internal`).
     """
     conn = db.conn
+    # Checked again inside the transaction: a revoke committed by any process after this request was
+    # authenticated is seen here, and the push is refused whole.
+    device = conn.execute("SELECT revoked, wipe FROM devices WHERE id = ?", [actor.device_id]).fetchone()
+    if device is None or device[0]:
+        raise ApiError(
+            401, "device_revoked", "this device has been revoked", extra={"wipe": bool(device and device[1])}
+        )
     conn.execute("SAVEPOINT push")
     try:
         try:

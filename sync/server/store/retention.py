@@ -25,6 +25,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from models.codes import FINAL_STATES
+from sync.server.store.blobs import queue_blob_deletion
 from sync.server.store.common import audit, dumps, loads
 
 __all__ = ["DOCUMENT_KINDS", "anonymised_report", "anonymised_visit", "apply_retention"]
@@ -161,7 +162,8 @@ def _due_documents(db: Database, cutoff: str, kinds: Collection[str]) -> dict[st
 
 def _delete_blob(db: Database, sha: str, ts: str, reason: str, kind: str | None = None) -> None:
     db.execute("DELETE FROM report_blobs WHERE sha256 = ?", [sha])
-    db.execute("DELETE FROM blobs WHERE sha256 = ?", [sha])
+    # The row goes now; the bytes leave the blob store once this commits (drain_blob_deletions).
+    queue_blob_deletion(db, sha, datetime.fromisoformat(ts))
     detail = {"reason": reason} | ({"kind": kind} if kind else {})
     audit(db, at=ts, actor=None, action="retention.delete", entity="blob", entity_id=sha, detail=detail)
 

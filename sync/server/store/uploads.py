@@ -8,6 +8,7 @@ and the commit) is cut back to the offset before the next append.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import re
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
+from sync.server.blobstore import BlobStore
 from sync.server.store.blobs import put_blob
 from sync.server.store.common import Principal
 
@@ -66,6 +68,21 @@ class PartialFiles:
     def read(self, user_id: str, sha256: str, length: int) -> bytes:
         with open(self.path(user_id, sha256), "rb") as f:
             return f.read(length)
+
+    def digest(self, user_id: str, sha256: str, length: int) -> str:
+        """The SHA-256 of the first `length` bytes, read in pieces."""
+        h = hashlib.sha256()
+        with open(self.path(user_id, sha256), "rb") as f:
+            left = length
+            while left > 0 and (piece := f.read(min(left, 1 << 20))):
+                h.update(piece)
+                left -= len(piece)
+        return h.hexdigest()
+
+    def store(self, user_id: str, sha256: str, blobs: BlobStore) -> None:
+        """Hand the complete bytes to the blob store, streamed from the file."""
+        with open(self.path(user_id, sha256), "rb") as f:
+            blobs.put(sha256, f)
 
     def remove(self, user_id: str, sha256: str) -> None:
         with contextlib.suppress(FileNotFoundError, ValueError):
@@ -120,10 +137,10 @@ def discard_upload(db: Database, *, user_id: str, sha256: str) -> None:
     db.execute("DELETE FROM blob_uploads WHERE user_id = ? AND sha256 = ?", [user_id, sha256])
 
 
-def finish_upload(db: Database, *, actor: Principal, sha256: str, data: bytes, now: datetime) -> bool:
-    """The verified bytes become a blob and the partial row goes, in one transaction; answers what
-    `put_blob` answers (True: stored now, or held outside the caller's scope)."""
-    created = put_blob(db, actor=actor, sha256=sha256, data=data, now=now)
+def finish_upload(db: Database, *, actor: Principal, sha256: str, size: int, now: datetime) -> bool:
+    """The verified bytes, already in the blob store, become a blob and the partial row goes, in one
+    transaction; answers what `put_blob` answers (True: stored now, or held outside the caller's scope)."""
+    created = put_blob(db, actor=actor, sha256=sha256, size=size, now=now)
     discard_upload(db, user_id=actor.user_id, sha256=sha256)
     return created
 

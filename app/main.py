@@ -21,7 +21,11 @@ __all__ = ["FONTS", "FONT_FAMILY", "configure_page", "main", "make_model"]
 log = logging.getLogger(__name__)
 
 FONT_FAMILY = "NotoSansSC"
-# Relative to the assets folder; the subset is built by scripts/make_font.py.
+# Relative to the assets folder; the subset is built by scripts/make_font.py. In the browser the same file is
+# also registered before the first frame by assets/assets/FontManifest.json (the web client's manifest plus
+# this font as "NotoSansSC" and as "Roboto", the family Flutter falls back to): text drawn before the theme's
+# font has loaded then still finds its Chinese glyphs, and Flutter never asks for its Noto fallback slices
+# (which it would request from /assets/fonts/notosanssc/… and get 404 for).
 FONTS = {FONT_FAMILY: "/fonts/NotoSansSC-FieldVisit-Regular.otf"}
 
 

@@ -126,6 +126,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "sync.report_case": ("{case} · {name}", "{case} · {name}"),
     "sync.comment_by": ("“{text}” — {who}，{at}", "“{text}” — {who}, {at}"),
     "sync.open_fix": ("打开修改", "Open and fix"),
+    "sync.opens_at": ("打开后直接到：{place}", "Opens at: {place}"),
     "sync.reason.conflict": (
         "与服务器上的版本冲突，请在最新版本上修改后重新提交",
         "Conflicts with the server's version: edit and submit again",

@@ -412,6 +412,17 @@ class VisitFormState:
                 return i
         return self.add_line("expenses", category=category)
 
+    def loan_defaults(self) -> dict[str, str]:
+        """The plan figures a new draft starts from, taken from the loan (the form marks them while they
+        are unchanged, so a prefilled value is never mistaken for a typed one)."""
+        loan = getattr(self.visit, "loan", None)
+        if loan is None:
+            return {}
+        out = {"plan.principal": str(loan.outstanding_principal), "plan.term_months": "12"}
+        if loan.monthly_rate is not None:
+            out["plan.monthly_rate"] = str(loan.monthly_rate)
+        return out
+
     def set_plan_option(self, option: str) -> None:
         plan = self._draft["plan"]
         plan["option"] = option
@@ -524,6 +535,13 @@ class VisitFormState:
         assigned = list(getattr(self.visit, "investigator_ids", []) or [])
         chosen = [c for c in self.get("compliance.collector_ids", []) if c not in assigned]
         return assigned + chosen
+
+    def collector_name(self, user_id: str) -> str:
+        """A collector's name as the server sent it with the visit ("" when it sent none)."""
+        for c in getattr(self.visit, "collectors", None) or []:
+            if c.id == user_id and c.name:
+                return str(c.name)
+        return ""
 
     def header(self) -> dict[str, str]:
         """The case header; in third-party mode only the address (no amount, product or status)."""

@@ -235,7 +235,8 @@ def QueueScreen() -> ft.View:
         ],
         spacing=6,
     )
-    choice = _order_choice(queue, choose_order, dd_width)
+    # Alone on its row on a phone: wide enough that the chosen order (按优先级) is not cut.
+    choice = _order_choice(queue, choose_order, dd_width if vw >= WIDE_MIN_WIDTH else min(vw - 16, 180))
     if queue.order != "route":
         order_rows: list[ft.Control] = [choice]
     elif vw >= WIDE_MIN_WIDTH:

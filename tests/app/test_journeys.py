@@ -134,8 +134,11 @@ def shot(s: Screen, name: str) -> None:
 def nav(s: Screen, lang: str, tab: str) -> None:
     """A bottom navigation destination (queue, sync, settings) by its label."""
     name = tr(lang, f"nav.{tab}")
-    # The phone's NavigationBar exposes tabs; the desktop's NavigationRail buttons read "同步\nTab 2 of 3".
-    rail = s.page.get_by_role("button", name=re.compile(rf"^{re.escape(name)}\s+Tab \d of \d$"))
+    # The phone's NavigationBar exposes tabs; the desktop's NavigationRail buttons read "同步\n第 2 个标签，共 3 个"
+    # (Flutter's own words follow the app's language: "Sync\nTab 2 of 3" in English).
+    rail = s.page.get_by_role(
+        "button", name=re.compile(rf"^{re.escape(name)}\s+(Tab \d of \d|第 \d 个标签，共 \d 个)$")
+    )
     target = s.page.get_by_role("tab", name=name).or_(s.page.get_by_text(name, exact=True)).or_(rail).first
     try:
         target.wait_for(state="attached", timeout=30_000)

@@ -44,12 +44,16 @@ def field(
     expand: bool | int | None = None,
     hint: str | None = None,
     error_path: str | None = None,
+    helper: str | None = None,
 ) -> ft.Control:
-    """A text field that saves on every keystroke and shows its own validation message."""
+    """A text field that saves on every keystroke and shows its own validation message (and, below it, a
+    helper line such as where a prefilled value came from)."""
     tf = ft.TextField(
         label=label,
         value=str(form.get(path) or ""),
         on_change=lambda e: form.set(path, e.control.value),
+        helper=helper,
+        helper_max_lines=2,
         error=_inline(form, error_path or path),
         keyboard_type=ft.KeyboardType.NUMBER if number else ft.KeyboardType.TEXT,
         multiline=multiline,

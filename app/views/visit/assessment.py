@@ -9,7 +9,7 @@ import flet_charts as fch
 
 from app.i18n import t
 from app.state.visit_form import VisitFormState, amount_text
-from app.views.visit._ui import card, choice, field, sem, warn
+from app.views.visit._ui import card, choice, field, note, sem, warn
 from app.views.visit.interview import locked_notice
 from app.views.widgets import text_button
 from models.codes import EvidenceLevel, ExpenseCategory, IncomeSource
@@ -48,18 +48,60 @@ def _incomes(form: VisitFormState) -> list[ft.Control]:
 
 
 def _expenses(form: VisitFormState) -> list[ft.Control]:
-    rows: list[ft.Control] = []
+    """One labelled amount per category (the first line of each category), so nothing reads as an empty row
+    to skip; further lines (a second rent, say) choose their category. A line stays in the draft's shape:
+    `{amount, category}`."""
+    lines = form.get("assessment.expenses", [])
     cats = [(c.value, t(f"visit.as.cat.{c.value}")) for c in ExpenseCategory]
-    for i, _line in enumerate(form.get("assessment.expenses", [])):
+    names = dict(cats)
+    filled = [_dec(line.get("amount")) for line in lines]
+    entered = [x for x in filled if x is not None]
+    if entered:
+        summary = t("visit.as.expenses_filled", n=len(entered), amount=amount_text(sum(entered, Decimal(0))))
+        rows: list[ft.Control] = [note(summary, ident="expenses-summary", italic=False)]
+    else:
+        rows = [_empty_state(t("visit.as.expenses_empty"))]
+    rows.append(note(t("visit.as.expenses_hint")))
+    seen: set[str] = set()
+    for i, line in enumerate(lines):
         base = f"assessment.expenses.{i}"
-        rows.append(ft.Row([
-            choice(form, f"{base}.category", t("visit.as.category"), cats, ident=f"expense-category-{i}", expand=5),
-            field(form, f"{base}.amount", t("visit.as.amount"), ident=f"expense-amount-{i}", number=True, expand=4),
-            _remove(form, "expenses", i, f"expense-remove-{i}"),
-        ]))  # fmt: skip
+        category = line.get("category")
+        if category in names and category not in seen:
+            seen.add(category)
+            rows.append(ft.Row([
+                field(form, f"{base}.amount", t("visit.as.expense_line", category=names[category]),
+                      ident=f"expense-amount-{i}", number=True, expand=True),
+                _remove(form, "expenses", i, f"expense-remove-{i}"),
+            ]))  # fmt: skip
+            continue
+        # Stacked, not side by side: at 360 px the amount's label would be cut.
+        rows.append(ft.Column([
+            ft.Row([choice(form, f"{base}.category", t("visit.as.category"), cats, ident=f"expense-category-{i}"),
+                    _remove(form, "expenses", i, f"expense-remove-{i}")]),
+            field(form, f"{base}.amount", t("visit.as.amount"), ident=f"expense-amount-{i}", number=True),
+        ], spacing=6))  # fmt: skip
     rows.append(ft.Row([text_button(t("visit.as.add_expense"), lambda _e: form.add_line("expenses"), ident="expense-add",
                                     icon=ft.Icons.ADD)]))  # fmt: skip
     return rows
+
+
+def _dec(v: object) -> Decimal | None:
+    try:
+        x = Decimal(str(v).replace(",", "").strip()) if v not in (None, "") else None
+    except ArithmeticError:
+        return None
+    return x if x is not None and x.is_finite() and x > 0 else None
+
+
+def _empty_state(text: str) -> ft.Control:
+    box = ft.Container(
+        ft.Row([ft.Icon(ft.Icons.INFO_OUTLINE, color=ft.Colors.ON_TERTIARY_CONTAINER),
+                ft.Text(text, expand=True, color=ft.Colors.ON_TERTIARY_CONTAINER, weight=ft.FontWeight.W_600)]),
+        bgcolor=ft.Colors.TERTIARY_CONTAINER,
+        padding=8,
+        border_radius=8,
+    )  # fmt: skip
+    return sem("expenses-empty", box)
 
 
 def _debts(form: VisitFormState) -> list[ft.Control]:

@@ -67,6 +67,14 @@ def PositionFields(form: VisitFormState, which: str) -> ft.Control:
     return ft.Column(controls, spacing=8, horizontal_alignment=ft.CrossAxisAlignment.STRETCH)
 
 
+def _collector_text(form: VisitFormState, user_id: str, index: int, me: bool) -> str:
+    """A collector by name (sent with the visit); without one, "colleague n", never the user id."""
+    name = form.collector_name(user_id)
+    if me:
+        return t("visit.checkin.me", name=name) if name else t("visit.checkin.me_unnamed")
+    return name or t("visit.checkin.colleague", n=index + 1)
+
+
 @ft.component
 def CheckinSection(form: VisitFormState) -> ft.Control:
     user = form.user_id
@@ -94,13 +102,13 @@ def CheckinSection(form: VisitFormState) -> ft.Control:
             ),
         ]
     collectors = [
-        (c, t("visit.checkin.me", id=c) if c == user else c, c in form.get("compliance.collector_ids", []))
-        for c in form.collector_options()
+        (c, _collector_text(form, c, i, c == user), c in form.get("compliance.collector_ids", []))
+        for i, c in enumerate(form.collector_options())
     ]
     collector_error = form.error("compliance.collector_ids")
     staff: list[ft.Control] = [
         note(t("visit.checkin.collectors"), italic=False),
-        chips(collectors, form.toggle_collector, ident="collector"),
+        chips(collectors, form.toggle_collector, ident="collector", multi=True),
     ]
     if collector_error and form.get("checkin.at"):
         staff.append(ft.Text(msg(collector_error) or "", color=ft.Colors.ERROR, size=12))

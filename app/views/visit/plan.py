@@ -36,19 +36,27 @@ def _inputs(form: VisitFormState) -> list[ft.Control]:
               form.set_plan_option, ident="plan-option"),
         chips([(m.value, t(f"visit.plan.method.{m.value}"), method == m.value) for m in PlanMethod],
               lambda v: form.set("plan.method", v), ident="plan-method"),
-        field(form, "plan.principal", t("visit.plan.principal"), ident="plan-principal", number=True),
-        ft.Row([
-            field(form, "plan.term_months", t("visit.plan.term"), ident="plan-term", number=True, expand=1,
-                  hint=t("visit.plan.product_max", n=form.product_max_term)),
-            field(form, "plan.monthly_rate", t("visit.plan.rate"), ident="plan-rate", number=True, expand=1,
-                  size=MONTHLY_RATE_SIZE),
-        ]),
+    ]  # fmt: skip
+    # One field per line: side by side, a 360 px phone cuts the labels (月利率, 首期还款日).
+    loan = form.loan_defaults()
+    prefilled = [p for p, v in loan.items() if form.get(p) == v]
+    if option is not None and prefilled:
+        controls.append(note(t("visit.plan.prefilled"), ident="plan-prefilled"))
+
+    def from_loan(path: str, otherwise: str | None = None) -> str | None:
+        return t("visit.plan.from_loan") if path in prefilled else otherwise
+
+    controls += [
+        field(form, "plan.principal", t("visit.plan.principal"), ident="plan-principal", number=True,
+              helper=from_loan("plan.principal")),
+        field(form, "plan.term_months", t("visit.plan.term"), ident="plan-term", number=True,
+              helper=from_loan("plan.term_months", t("visit.plan.product_max", n=form.product_max_term))),
+        field(form, "plan.monthly_rate", t("visit.plan.rate"), ident="plan-rate", number=True,
+              size=MONTHLY_RATE_SIZE, helper=from_loan("plan.monthly_rate", t("visit.plan.rate_hint"))),
         note(t("visit.plan.product_max", n=form.product_max_term), ident="plan-product-max"),
-        ft.Row([
-            field(form, "plan.upfront_fee", t("visit.plan.fee"), ident="plan-fee", number=True, expand=1),
-            field(form, "plan.first_due_date", t("visit.plan.first_due"), ident="plan-first-due", expand=1,
-                  hint=form.first_due_default.isoformat()),
-        ]),
+        field(form, "plan.upfront_fee", t("visit.plan.fee"), ident="plan-fee", number=True),
+        field(form, "plan.first_due_date", t("visit.plan.first_due"), ident="plan-first-due",
+              hint=form.first_due_default.isoformat(), helper=t("visit.plan.date_format")),
     ]  # fmt: skip
     if option == PlanOption.DEFER.value:
         mode = form.get("plan.holiday_mode", "capitalise")

@@ -8,13 +8,13 @@ from typing import Any
 
 import flet as ft
 
-from app.i18n import t
+from app.i18n import LANGUAGES, t
 from app.state.visit_form import VisitFormState
 from app.views.visit._ui import MIN_TOUCH, card, field, msg, sem, warn
 from app.views.visit.checkin import PositionFields
 from app.views.widgets import tap_button
 
-__all__ = ["ReviewSection", "problem_text"]
+__all__ = ["ReviewSection", "comment_target", "field_label", "problem_text"]
 
 
 # Which input a generic message ("required", "not a number") is about, so the list reads on its own.
@@ -44,6 +44,54 @@ _FIELD_LABELS = {
     "checkout.position.lat": "visit.checkin.lat",
     "checkout.position.lon": "visit.checkin.lon",
 }
+
+
+# Words a supervisor's comment may use for a tab, besides the tab's own title (both languages).
+_SECTION_WORDS: dict[str, tuple[str, ...]] = {
+    "plan": ("方案", "分期", "月供", "期数", "利率", "plan", "instalment", "term", "rate"),
+    "assessment": ("收入", "支出", "收支", "负债", "income", "expense", "debt"),
+    "interview": ("访谈", "原因", "承诺", "interview", "reason", "promise"),
+    "attachments": ("照片", "附件", "文件", "photo", "attachment"),
+    "checkin": ("签到", "定位", "位置", "check-in", "position"),
+    "outcome": ("接触结果", "outcome"),
+}
+
+
+def _words(key: str) -> list[str]:
+    """A label in both languages without its bracketed unit or example ("本金（元）" → "本金")."""
+    out = []
+    for lang in LANGUAGES:
+        core = re.split(r"[（(]", t(key, lang))[0].strip().lower()
+        if len(core) >= 2:
+            out.append(core)
+    return out
+
+
+def comment_target(comments: list[str], sections: list[str]) -> tuple[str, str | None]:
+    """Where a returned report opens: the field or tab the newest comment names (a field label such as
+    "月利率", else a tab's title or a word for it); a comment naming neither opens the review tab, where the
+    comment stands on top and the open problems are listed."""
+    text = (comments[-1] if comments else "").lower()
+    if text:
+        for path, key in _FIELD_LABELS.items():
+            section = _PATH_SECTIONS.get(path.split(".")[0])
+            if section in sections and "#" not in path and any(w in text for w in _words(key)):
+                return section, path
+        for section in sections:
+            words = [*_words(f"visit.tab.{section}"), *_SECTION_WORDS.get(section, ())]
+            if any(w in text for w in words):
+                return section, None
+    return "review", None
+
+
+_PATH_SECTIONS = {"plan": "plan", "assessment": "assessment", "interview": "interview", "checkin": "checkin",
+                  "checkout": "review", "third_party": "outcome"}  # fmt: skip
+
+
+def field_label(path: str) -> str | None:
+    """A field's label without its unit, for "opens at" lines."""
+    key = _FIELD_LABELS.get(re.sub(r"\.\d+\.", ".#.", path))
+    return re.split(r"[（(]", t(key))[0].strip() if key else None
 
 
 def problem_text(section: str, path: str, code: str) -> str:

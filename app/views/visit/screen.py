@@ -20,7 +20,7 @@ from app.views.visit.checkin import CheckinSection
 from app.views.visit.interview import InterviewSection
 from app.views.visit.outcome import OutcomeSection
 from app.views.visit.plan import PlanSection
-from app.views.visit.review import ReviewSection
+from app.views.visit.review import ReviewSection, comment_target
 from app.views.widgets import bucket_chip
 
 __all__ = ["VisitHeader", "VisitReportScreen", "open_form"]
@@ -46,7 +46,11 @@ def open_form(store: Any, visit_id: str, session: Any, report_id: str | None = N
     # The configured clock (AppConfig.clock; tests may fix it through FIELDVISIT_NOW), else the real time.
     clock = getattr(getattr(session, "config", None), "clock", None)
     extra = {"clock": clock} if callable(clock) else {}
-    return VisitFormState(store, visit_id, user_id=getattr(user, "id", None), report_id=report_id, **extra)
+    form = VisitFormState(store, visit_id, user_id=getattr(user, "id", None), report_id=report_id, **extra)
+    if report_id and form.review_comments:
+        # A returned report opens where the supervisor's comment points (else on the review tab).
+        form.goto(*comment_target(form.review_comments, form.sections()))
+    return form
 
 
 def _route_report_id() -> str | None:

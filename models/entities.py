@@ -11,6 +11,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    StrictBool,
     StrictInt,
     ValidationInfo,
     field_validator,
@@ -21,6 +22,7 @@ from models.canonical import MAX_JSON_DEPTH, loads_json
 from models.codes import ContactOutcome, ProductType, VisitStatus
 from models.identity import validate_id_number, validate_id_number_form, validate_mobile
 from models.money import DecStr, NonNegMoney, Rate
+from models.strict import WireDate
 
 __all__ = [
     "TRUSTED",
@@ -64,10 +66,10 @@ class _Base(BaseModel):
 
 
 class RepaymentRecord(_Base):
-    due_date: date
+    due_date: WireDate
     amount_due: NonNegMoney
     amount_paid: NonNegMoney = Decimal("0.00")
-    paid_on: date | None = None
+    paid_on: WireDate | None = None
 
 
 class Borrower(_Base):
@@ -224,16 +226,16 @@ class VisitImportRecord(_Base):
     monthly_rate: Rate | None = None
     broken_ptp_count: StrictInt = Field(default=0, ge=0, le=1000)
     days_since_last_contact: StrictInt | None = Field(default=None, ge=0, le=20000)
-    contact_lost: bool = False
-    active_plan_current: bool = False
+    contact_lost: StrictBool = False
+    active_plan_current: StrictBool = False
     repayment_history: list[RepaymentRecord] = Field(default_factory=list, max_length=600)
     status: VisitStatus | None = None
     # The loan system's own knowledge of the account (domain, §5.5, §6.3).
-    contact_stopped: bool = False  # the borrower refused further contact or complained
-    phone_invalid: bool = False  # the debtor's own mobile number is invalid
-    deceased: bool = False  # reported deceased or without capacity (§6.3)
-    legal_hold: bool = False  # a do-not-visit legal hold (§6.3)
-    fraud_suspected: bool = False  # evidence of fraud or asset concealment (§5.5)
+    contact_stopped: StrictBool = False  # the borrower refused further contact or complained
+    phone_invalid: StrictBool = False  # the debtor's own mobile number is invalid
+    deceased: StrictBool = False  # reported deceased or without capacity (§6.3)
+    legal_hold: StrictBool = False  # a do-not-visit legal hold (§6.3)
+    fraud_suspected: StrictBool = False  # evidence of fraud or asset concealment (§5.5)
 
     @field_validator(
         "lat", "lon", "contractual_instalment", "monthly_rate", "days_since_last_contact", mode="before"

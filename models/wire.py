@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, StrictInt, Tag, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, StrictBool, StrictInt, Tag, TypeAdapter
 
 from models.codes import LegalRoute, ReportStatus, ReviewAction, Role
 from models.entities import Visit
@@ -81,7 +81,7 @@ class RefreshRequest(BaseModel):
 
 class RevokeRequest(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{"wipe": True}]})
-    wipe: bool = True
+    wipe: StrictBool = True
 
 
 class Mutation(BaseModel):

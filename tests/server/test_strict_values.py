@@ -89,6 +89,8 @@ MALFORMED_IN_IMPORT = [
     ("dpd", 12.0),
     ("broken_ptp_count", True),
     ("overdue_amount", 900),
+    ("contact_stopped", "yes"),
+    ("legal_hold", 1),
 ]
 
 
@@ -101,6 +103,56 @@ def test_import_reports_a_row_error_naming_the_field_when_a_json_value_is_malfor
     out = server.import_records(recs)
     assert out["created"] == 2
     assert [(e["row"], e["field"]) for e in out["errors"]] == [(2, field)]
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        {"due_date": 0, "amount_due": "100.00"},
+        {"due_date": "2026-09-15T00:00:00", "amount_due": "100.00"},
+        {"due_date": "2026-09-15", "amount_due": "100.00", "amount_paid": "100.00", "paid_on": 1789000000},
+    ],
+)
+def test_import_reports_a_row_error_naming_the_history_when_its_date_is_not_yyyy_mm_dd(
+    server: Server, entry: dict[str, Any]
+) -> None:
+    recs = generate_import_records(3, seed=46, team="hz-a")
+    recs[1]["repayment_history"] = [entry]
+    out = server.import_records(recs)
+    assert out["created"] == 2
+    assert [(e["row"], e["field"].split(".")[0]) for e in out["errors"]] == [(2, "repayment_history")]
+
+
+def test_import_reads_yes_no_csv_cells_when_the_loan_system_writes_true_or_1(server: Server) -> None:
+    recs = generate_import_records(2, seed=47, team="hz-a")
+    header, rows = to_csv_rows(recs)
+    header.append("contact_stopped")
+    rows[0].append("true")
+    rows[1].append("0")
+    buf = io.StringIO()
+    csv.writer(buf).writerows([header, *rows])
+    r = server.client.post(
+        "/v1/visits/import",
+        content=buf.getvalue().encode(),
+        headers={**server.h("sup.a"), "Content-Type": "text/csv"},
+    )
+    assert r.status_code == 200 and r.json()["created"] == 2 and r.json()["errors"] == [], r.text
+    stopped = server.client.get(
+        f"/v1/visits/{r.json()['visits'][0]['visit_id']}", headers=server.h("sup.a")
+    ).json()
+    assert stopped["contact_stop"] is not None, stopped.get("contact_stop")
+
+
+@pytest.mark.parametrize("wipe", ["yes", 1, "false"])
+def test_revoke_is_422_naming_wipe_when_it_is_not_a_json_boolean(server: Server, wipe: Any) -> None:
+    inv = server.login("inv.a1")
+    r = server.client.post(
+        f"/v1/devices/{inv['device_id']}/revoke", json={"wipe": wipe}, headers=server.h("sup.a")
+    )
+    assert r.status_code == 422, r.text
+    assert ["body", "wipe"] in [d["loc"] for d in r.json()["details"]]
+    still = server.client.post("/v1/sync/pull", headers=inv["headers"], json={"device_id": inv["device_id"]})
+    assert still.status_code == 200
 
 
 @pytest.mark.parametrize(

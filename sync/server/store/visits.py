@@ -42,6 +42,19 @@ _NUMBER_COLUMNS = _INT_COLUMNS | {
     "lon",
 }
 _ASCII_INT = re.compile(r"-?[0-9]+").fullmatch
+# Yes/no columns: a JSON record carries true/false; a CSV cell is text, read here as the loan system writes it.
+_BOOL_COLUMNS = frozenset(
+    {
+        "contact_lost",
+        "active_plan_current",
+        "contact_stopped",
+        "phone_invalid",
+        "deceased",
+        "legal_hold",
+        "fraud_suspected",
+    }
+)
+_CSV_BOOLS = {"true": True, "false": False, "1": True, "0": False, "yes": True, "no": False}
 
 
 def csv_records(text: str) -> list[dict[str, Any]]:
@@ -62,6 +75,9 @@ def csv_records(text: str) -> list[dict[str, Any]]:
                     rec[key] = loads_json(value, max_depth=MAX_JSON_DEPTH)
                 except ValueError:
                     rec[key] = value  # left as text, so validation reports the field
+                continue
+            if key in _BOOL_COLUMNS and value.lower() in _CSV_BOOLS:
+                rec[key] = _CSV_BOOLS[value.lower()]
                 continue
             if key in _NUMBER_COLUMNS:
                 value = cell

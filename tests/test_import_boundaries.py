@@ -59,6 +59,8 @@ EXTRAS_LIBS = SERVER_LIBS | {
     "fpdf",
     "websockets",
     "uvloop",
+    "boto3",
+    "botocore",
 }
 
 RULES = [

@@ -50,7 +50,7 @@ def _inputs(form: VisitFormState) -> list[ft.Control]:
         field(form, "plan.principal", t("visit.plan.principal"), ident="plan-principal", number=True,
               helper=from_loan("plan.principal")),
         field(form, "plan.term_months", t("visit.plan.term"), ident="plan-term", number=True,
-              helper=from_loan("plan.term_months", t("visit.plan.product_max", n=form.product_max_term))),
+              helper=from_loan("plan.term_months")),  # the product's maximum is the note below
         field(form, "plan.monthly_rate", t("visit.plan.rate"), ident="plan-rate", number=True,
               size=MONTHLY_RATE_SIZE, helper=from_loan("plan.monthly_rate", t("visit.plan.rate_hint"))),
         note(t("visit.plan.product_max", n=form.product_max_term), ident="plan-product-max"),

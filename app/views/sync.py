@@ -10,7 +10,9 @@ import flet as ft
 from app.contexts import SessionCtx, SyncCtx
 from app.format import fmt_datetime
 from app.i18n import label, message, t
+from app.state.visit_form import SECTIONS
 from app.views.shell import tab_view
+from app.views.visit.review import comment_target, field_label
 from app.views.widgets import info_row, section, sem, tap_button, text_button
 from models.privacy import mask_name
 
@@ -47,6 +49,17 @@ def _case_line(report: Any, store: Any) -> str | None:
     return t("sync.report_case", case=visit.external_id, name=mask_name(visit.borrower.name))
 
 
+def _place(report: Any) -> str:
+    """The tab (and field) a returned report opens at, as the form will choose it."""
+    texts = [
+        str(c.get("comment") or c.get("text") or "") for c in report.comments or [] if isinstance(c, dict)
+    ]
+    section, path = comment_target([x for x in texts if x], list(SECTIONS))
+    place = t(f"visit.tab.{section}")
+    label = field_label(path) if path else None
+    return f"{place} · {label}" if label else place
+
+
 def _report_tile(report: Any, kind: str, store: Any = None) -> ft.Control:
     lines: list[ft.Control] = []
     case = _case_line(report, store)
@@ -72,6 +85,9 @@ def _report_tile(report: Any, kind: str, store: Any = None) -> ft.Control:
                 t("sync.comment_by", text=text, who=who, at=fmt_datetime(c.get("at"))) if who else f"“{text}”"
             )
             lines.append(ft.Text(line, italic=True, size=13))
+        lines.append(
+            sem(f"opens-at-{report.report_id}", ft.Text(t("sync.opens_at", place=_place(report)), size=13))
+        )
     else:
         lines += [ft.Text("• " + r, size=13, color=ft.Colors.ERROR) for r in _reasons(report)]
     open_btn = text_button(
@@ -106,6 +122,8 @@ def SyncScreen() -> ft.View:
             info_row(t("sync.last_sync"), fmt_datetime(sync.last_sync_at), value_ident="sync-last"),
             info_row(t("sync.last_error"), label("sync_error", sync.last_error) if sync.last_error else "—"),
             ft.ProgressBar(visible=sync.in_progress),
+            # Photos going up in the background (n of m, bytes); a semantics node needs visible content.
+            *([sem("sync-photos", ft.Text(sync.photo_progress, size=13))] if sync.photo_progress else []),
             tap_button(
                 t("sync.running") if sync.in_progress else t("sync.now"),
                 sync_now,

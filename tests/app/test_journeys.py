@@ -294,7 +294,8 @@ def e1_visit(s: Screen, lang: str, partner_id: str, shots: str) -> None:
         s.tap("attachment-pick")
     chooser.value.set_files(str(path))
     s.wait("attachment-0", timeout=20_000)
-    assert path.name in s.text("attachment-0")
+    # Photos are re-encoded for the mobile link when attached: the PNG is kept as a JPEG of the same name.
+    assert f"{path.stem}.jpg" in s.text("attachment-0")
 
     check_out_and_submit(s)
     shot("review", "review-ready")

@@ -226,7 +226,7 @@ class Phone:
                 self.page.keyboard.press("Backspace")
             self.page.keyboard.type(value, delay=30)
             try:
-                until(lambda: self.editing() == value, 3, 0.05, f"{name} = {value!r}")
+                until(lambda: self.editing() == value, 10, 0.05, f"{name} = {value!r}")
             except AssertionError:
                 continue
             time.sleep(0.3)

@@ -106,6 +106,14 @@ def _operations() -> dict[str, Any]:
     return {op.ok().label: op.ok() for op in loaded.get_all_operations()}
 
 
+@schemathesis.serializer("application/offset+octet-stream")
+def _upload_chunk(ctx: Any, value: Any) -> Any:
+    """A resumable upload's chunk is raw bytes, as for application/octet-stream."""
+    from schemathesis.transport.requests import binary_serializer
+
+    return binary_serializer(ctx, value)
+
+
 OPERATIONS = _operations()
 
 

@@ -17,6 +17,7 @@ import pytest
 from storage.photos import prepare_attachment
 from storage.store import DeviceStore
 from sync.client import ApiClient, Credentials, SyncEngine, SyncError
+from sync.server.blobstore import FileBlobStore
 from tests.helpers.camera_photos import camera_jpeg
 from tests.sync.factories import report
 from tests.sync.harness import (
@@ -48,10 +49,13 @@ def server(tmp_path: Path) -> Iterator[ServerProcess]:
 
 
 def _arrivals(db: Path) -> tuple[list[str], list[str], dict[str, bytes]]:
+    """When each report version and each photo arrived, and the photos' bytes as the blob store holds them
+    (the default store: files beside the database)."""
     with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
         reports = [str(r[0]) for r in conn.execute("SELECT received_at FROM report_versions")]
-        rows = conn.execute("SELECT sha256, created_at, data FROM blobs").fetchall()
-    return reports, [str(r[1]) for r in rows], {str(r[0]): bytes(r[2]) for r in rows}
+        rows = conn.execute("SELECT sha256, created_at FROM blobs").fetchall()
+    store = FileBlobStore(db.with_name(db.name + ".blobs"))
+    return reports, [str(r[1]) for r in rows], {str(r[0]): store.get(str(r[0])) or b"" for r in rows}
 
 
 def test_day_arrives_once_with_text_first_and_a_cut_photo_resumed_when_synced_over_3g(

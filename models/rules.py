@@ -40,6 +40,7 @@ Where each rule of domain.md §1–§4 lives:
 from __future__ import annotations
 
 import functools
+import operator
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
@@ -89,6 +90,7 @@ __all__ = [
     "household_assessment",
     "plan_figures",
     "regular_instalment",
+    "warm",
 ]
 
 
@@ -217,9 +219,9 @@ class RuleSettings(BaseModel):
         return _policy(self.declared_share, self.receipts_share_costs_unknown, self.dsr_severe)
 
     def product_max_term(self, product: ProductType | str | None) -> int:
-        if product is None:
-            return max(self.max_term.values())
-        return self.max_term.get(ProductType(product), max(self.max_term.values()))
+        # A product's code as received (str) finds its StrEnum key; an unknown one gets the longest term.
+        found = self.max_term.get(product) if product is not None else None  # type: ignore[call-overload]
+        return found if found is not None else max(self.max_term.values())
 
 
 @functools.lru_cache(maxsize=64)
@@ -436,9 +438,9 @@ def _assessed(
     else:
         buffer, dsr_limit, policy = settings.buffer, settings.dsr_high, settings.policy()
     key = (
-        tuple((i.amount, i.evidence, i.costs_known) for i in assessment.incomes),
-        tuple((e.amount, e.category) for e in assessment.expenses),
-        tuple(d.monthly_payment for d in assessment.other_debts),
+        tuple(map(_INCOME_KEY, assessment.incomes)),
+        tuple(map(_EXPENSE_KEY, assessment.expenses)),
+        tuple(map(_DEBT_KEY, assessment.other_debts)),
         buffer,
         dsr_limit,
         max_term,
@@ -446,7 +448,9 @@ def _assessed(
         principal,
         rate,
         term,
-        policy,
+        policy.declared_share,
+        policy.receipts_share_costs_unknown,
+        policy.dsr_severe,
     )
     hit = _ASSESSED.get(key)
     if hit is None:
@@ -469,6 +473,9 @@ def _assessed(
 # minimum-term search is the dearest part of checking a report. Results are immutable in use.
 _ASSESSED: dict[tuple[Any, ...], tuple[Affordability, ServerAssessment]] = {}
 _DEVICE_POLICY = AffordabilityPolicy()
+_INCOME_KEY = operator.attrgetter("amount", "evidence", "costs_known")
+_EXPENSE_KEY = operator.attrgetter("amount", "category")
+_DEBT_KEY = operator.attrgetter("monthly_payment")
 
 
 def _server_assessment(aff: Affordability) -> ServerAssessment:
@@ -497,6 +504,26 @@ def _p4(key: tuple[Any, ...], outstanding: Decimal, rate: Decimal, total: Decima
 
 _MET = frozenset({ContactOutcome.MET_BORROWER, *THIRD_PARTY_OUTCOMES})
 _NOT_RESTRUCTURES = frozenset({PlanOption.PTP, PlanOption.SETTLE})
+
+
+def warm(report: VisitReport, settings: RuleSettings = DEFAULT_SETTINGS, *, today: date) -> None:
+    """Computes what an evaluation of `report` will find remembered: the plan's schedule and APR and the
+    household's figures for the plan's product. The server does this off its writer thread."""
+    plan, household = report.plan, report.assessment
+    figures = plan_figures(plan, today=today) if plan is not None else None
+    if household is not None:
+        instalment = (
+            figures.regular_instalment if figures and figures.regular_instalment is not None else ZERO
+        )
+        _assessed(
+            household,
+            instalment,
+            plan.principal if plan else ZERO,
+            plan.monthly_rate if plan else ZERO,
+            (plan.holiday_months + plan.term_months) if plan else 1,
+            settings.product_max_term(plan.product_type if plan else None),
+            settings,
+        )
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -83,7 +83,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
     async def resolve(token: str) -> Principal:
         # Read from the database on every request (one indexed read), never cached in the process: a
         # revocation, a rotation or a restore made by any process on this database counts at once.
-        principal, ctx.epoch = await db.read(_caller, secret=ctx.secret, token=token, now=ctx.clock())
+        principal, ctx.epoch = db.read_here(_caller, secret=ctx.secret, token=token, now=ctx.clock())
         return principal
 
     # Added last = outermost: authentication runs before the body is read.

@@ -227,6 +227,11 @@ class Database:
     def read_sync(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         return self._readers.submit(self._read_job, fn, args, kwargs).result()
 
+    def read_here(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """A short read on the calling thread, with that thread's own connection: for one indexed lookup
+        (the caller of a request) a hop to a reader thread costs more than the read itself."""
+        return self._read_job(fn, args, kwargs)
+
     def close(self) -> None:
         if self._closed:
             return

@@ -8,6 +8,7 @@ refused; only malformed reports, unknown visits and hash or version-id clashes a
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import re
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from models.codes import FINAL_STATES
 from models.ids import new_id
 from models.privacy import local_time
 from models.report import VisitReport
-from models.rules import DEFAULT_SETTINGS, CaseContext, Evaluation, RuleSettings, evaluate
+from models.rules import DEFAULT_SETTINGS, CaseContext, Evaluation, RuleSettings, evaluate, warm
 from models.wire import Mutation
 from sync.server.canonical import canonical_json_parsed
 from sync.server.errors import ApiError, validation_details
@@ -130,22 +131,10 @@ def prepare(m: MutationIn, *, today: date, rules: RuleSettings = DEFAULT_SETTING
         return m
     p.report = report
     # The rule book's dear parts (the plan's schedule and IRR, the household's minimum-term search) depend
-    # on the report alone: evaluating it here, off the writer thread, leaves the writer's evaluation with
+    # on the report alone: computing them here, off the writer thread, leaves the writer's evaluation with
     # the visit's context to find them remembered.
-    evaluate(report, _context_guess(report), rules, today=today)
+    warm(report, rules, today=today)
     return m
-
-
-def _context_guess(report: VisitReport) -> CaseContext:
-    return CaseContext.model_construct(
-        product_type=report.plan.product_type if report.plan else None,
-        outstanding_principal=None,
-        contractual_monthly_rate=None,
-        timezone="Asia/Shanghai",
-        planned_date=None,
-        assigned=None,
-        caller_active=True,
-    )
 
 
 def _result(mid: int, status: str, **kw: Any) -> dict[str, Any]:
@@ -300,9 +289,24 @@ def _apply_all(
 
 
 def case_context(row: Any, *, assigned: list[str] | None, caller_active: bool = True) -> CaseContext:
-    """The rule book's view of a visit from its row: `(tz, planned_date, product_type, outstanding_principal,
-    monthly_rate)` as `_VISIT_CASE_SQL` selects them."""
-    tz, planned, product, outstanding, rate = row
+    """The rule book's view of a visit from its row: `(planned_date, [tz, product_type, outstanding_principal,
+    monthly_rate] as JSON)` as `_VISIT_CASE_SQL` selects them. Remembered by its inputs: a push brings many
+    reports of few visits' kinds, and a context is immutable."""
+    key = (tuple(row), None if assigned is None else tuple(assigned), caller_active)
+    found = _CASES.get(key)
+    if found is None:
+        if len(_CASES) >= 4096:
+            _CASES.clear()
+        found = _CASES[key] = _case_context(row, assigned=assigned, caller_active=caller_active)
+    return found
+
+
+_CASES: dict[tuple[Any, ...], CaseContext] = {}
+
+
+def _case_context(row: Any, *, assigned: list[str] | None, caller_active: bool) -> CaseContext:
+    planned, extracted = row
+    tz, product, outstanding, rate = json.loads(extracted) if extracted else (None, None, None, None)
     return CaseContext.model_construct(
         product_type=product,
         outstanding_principal=None if outstanding is None else Decimal(str(outstanding)),
@@ -314,9 +318,10 @@ def case_context(row: Any, *, assigned: list[str] | None, caller_active: bool = 
     )
 
 
+# One json_extract with several paths parses the visit's document once (a case's JSON is kilobytes).
 _VISIT_CASE_SQL = (
-    "json_extract(data, '$.borrower.timezone'), planned_date, json_extract(data, '$.loan.product_type'), "
-    "json_extract(data, '$.loan.outstanding_principal'), json_extract(data, '$.loan.monthly_rate')"
+    "planned_date, json_extract(data, '$.borrower.timezone', '$.loan.product_type', "
+    "'$.loan.outstanding_principal', '$.loan.monthly_rate')"
 )
 
 
@@ -354,7 +359,6 @@ def _apply_one(
         "id": found_visit[0],
         "team": found_visit[1],
         "status": found_visit[2],
-        "tz": found_visit[3] or _DEFAULT_TZ,
     }
     cur = conn.execute("SELECT * FROM reports WHERE id = ?", [report.report_id])
     found = cur.fetchone()
@@ -438,7 +442,7 @@ def _apply_one(
         # Every collector's device learns of the new current version (protocol "Pull").
         out.changes += [(uid, "report_review", "put", report.report_id) for uid in assigned]
 
-    tz = visit["tz"]
+    tz = case.timezone
     visited_at = report.checkin.at if report.checkin else report.created_at
     visit_date = local_time(visited_at, tz).date().isoformat() if visited_at else now.date().isoformat()
     outcome = report.outcome.value if report.outcome else None

@@ -1,7 +1,7 @@
 """A field day over an emulated 3G link (150 ms each way, 1 Mbit/s each way, a cut upload): the real server
 process, the real device store and engine, photos prepared on the device as the app prepares them.
 
-The test runs a short day (4 reports, 2 photos each); bench/link_bench.py runs the full one (12 × 3)."""
+The test runs a short day (4 reports, 2 photos each); bench/field_bench.py runs the full one (12 × 3)."""
 
 from __future__ import annotations
 

@@ -8,8 +8,8 @@ text first, photos as resumable uploads (tus) afterwards.
 The link runs `--scale` times faster than 3G (bandwidth × scale, delay ÷ scale); minutes are given on the
 3G link (measured × scale). Bytes are what the link carried both ways (HTTP, not TCP/IP headers).
 
-Run: .venv/bin/python bench/link_bench.py [--reports 12] [--photos 3] [--scale 10] [--cut-rate 0.05];
-prints the figures and writes bench/results/link_bench.json.
+Run: .venv/bin/python bench/field_bench.py [--reports 12] [--photos 3] [--scale 10] [--cut-rate 0.05];
+prints the figures and writes bench/results/field_bench.json.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ from tests.sync.harness import (  # noqa: E402
 )
 from tests.sync.link import LinkEmulator  # noqa: E402
 
-RESULTS = ROOT / "bench" / "results" / "link_bench.json"
+RESULTS = ROOT / "bench" / "results" / "field_bench.json"
 
 
 def _server_times(db: Path) -> tuple[list[float], list[float]]:

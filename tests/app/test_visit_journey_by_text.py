@@ -219,7 +219,10 @@ class Phone:
                 until(lambda: self.editing() is not None, 3, 0.05, f"focus on {name}")
             except AssertionError:
                 continue
-            if before is not None and self.editing() != before:
+            now = self.editing()
+            if before is not None and now != before:
+                if now == value:
+                    return  # the field already holds it (prefilled): the screen's own value was read
                 continue  # the layout moved under the pointer: another field took the tap
             if clear:
                 self.page.keyboard.press("Control+a")

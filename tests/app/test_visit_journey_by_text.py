@@ -219,11 +219,12 @@ class Phone:
                 until(lambda: self.editing() is not None, 3, 0.05, f"focus on {name}")
             except AssertionError:
                 continue
+            # The layout may move under the pointer: another field took the tap when the focused one holds
+            # other text. An empty reading says nothing (the screen's input mirrors its value only once
+            # focused), and neither does a field that already holds what is to be typed.
             now = self.editing()
-            if before is not None and now != before:
-                if now == value:
-                    return  # the field already holds it (prefilled): the screen's own value was read
-                continue  # the layout moved under the pointer: another field took the tap
+            if before and now != before and now != value:
+                continue
             if clear:
                 self.page.keyboard.press("Control+a")
                 self.page.keyboard.press("Backspace")

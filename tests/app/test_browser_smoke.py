@@ -134,13 +134,17 @@ def test_phone_sign_in_queue_by_priority_masked_then_case_detail(browser, app_ur
     ctx, page, outside = _open(browser, app_url, 390, 844)
     try:
         _shot(page, "phone-signin")
+        # Type only once the field has the focus: keys pressed before it arrives are lost on a busy machine.
+        focused = "() => ['INPUT', 'TEXTAREA'].includes(document.activeElement?.tagName)"
         page.get_by_role("textbox", name="用户名").click()
+        page.wait_for_function(focused, timeout=10_000)
         page.keyboard.type("inv.a1")
         page.get_by_role("textbox", name="密码").click()
+        page.wait_for_function(focused, timeout=10_000)
         page.keyboard.type(PASSWORD)
         _id(page, "signin-submit").click()
         cards = page.locator('[flt-semantics-identifier^="visit-card-"]')
-        expect(cards.first).to_be_visible(timeout=30_000)
+        expect(cards.first).to_be_visible(timeout=60_000)
         # The highest priority first, equal priorities in account order (as the server lists them).
         top = min(central["visits"], key=lambda v: (-float(v["priority"]), v["external_id"]))
         assert cards.first.get_attribute("flt-semantics-identifier") == f"visit-card-{top['visit_id']}"

@@ -6,7 +6,9 @@ from __future__ import annotations
 import gc
 import hashlib
 import logging
+import queue
 import threading
+from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -30,7 +32,7 @@ from sync.client.errors import (
 )
 from sync.client.status import StatusBoard, SyncStatus
 from sync.client.store_protocol import SyncStore
-from sync.client.uploads import CHUNK_BYTES, ResumableUploader
+from sync.client.uploads import CHUNK_BYTES, ResumableUploader, UploadOutcome
 
 __all__ = ["Credentials", "CredentialsProvider", "SyncEngine", "SyncReport"]
 
@@ -41,6 +43,10 @@ Resp = TypeVar("Resp")
 
 MAX_BATCH_MUTATIONS = 50
 MAX_BATCH_BYTES = 512 * 1024
+# Photos in flight at once. Two keep a 3G link busy: while one photo's last bytes and its answer cross the
+# link (a round trip, 300 ms), the other's bytes fill it; they share its bandwidth, so more only add
+# connections.
+UPLOAD_LANES = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +114,16 @@ class _Ahead(Generic[Req, Resp]):
         self._thread.join()
 
 
+@dataclass(frozen=True, slots=True)
+class _LaneEvent:
+    """What an upload lane tells the sync thread: the server's offset so far, or how the upload ended."""
+
+    sha: str
+    offset: int | None = None
+    outcome: UploadOutcome | None = None
+    error: BaseException | None = None
+
+
 class _NewEpoch(Exception):
     def __init__(self, epoch: str) -> None:
         super().__init__(epoch)
@@ -150,6 +166,7 @@ class SyncEngine:
         pull_limit: int = 500,
         overlap: bool = True,
         upload_chunk_bytes: int = CHUNK_BYTES,
+        upload_lanes: int = UPLOAD_LANES,
     ) -> None:
         self.store = store
         self.api = api
@@ -163,6 +180,10 @@ class SyncEngine:
         self.overlap = overlap
         self.status = status or StatusBoard(SyncStatus())
         self.uploader = ResumableUploader(api, chunk_bytes=upload_chunk_bytes)
+        self.upload_lanes = max(1, upload_lanes)
+        # Photos this engine began sending and has not seen stored: the server may hold part of them, so
+        # their next upload asks it first (HEAD).
+        self._begun: set[str] = set()
         # Blobs the server said it lacks in this sync's push answers: sent even if marked uploaded here
         # (the server may have been restored from a backup since).
         self._server_missing: dict[str, None] = {}
@@ -460,48 +481,112 @@ class SyncEngine:
         ]
 
     def _upload_photos(self, report: SyncReport) -> None:
-        """Send the reports' photos and documents one after another, resumably, pushing any report
-        submitted meanwhile before the next photo. A failure is the sync's failure (backoff, last_error)."""
-        todo = self._photos_to_send()
+        """Send the reports' photos and documents, resumably, `upload_lanes` at a time: while one photo's
+        answer crosses the link, the next one's bytes already use it. A report submitted meanwhile is pushed
+        as soon as a lane is free, before the next photo starts, and its photos join the round. A failure is
+        the sync's failure (backoff, last_error), raised once the photos in flight have ended. Store writes
+        and status changes stay on the sync thread."""
+        todo = deque(self._photos_to_send())
         if not todo:
             return
-        total_bytes = sum(size for _, size in todo)
-        done_bytes = 0
+        sizes = dict(todo)
         self.status.update(
-            phase="blobs", done=0, total=len(todo), blob_bytes_done=0, blob_bytes_total=total_bytes
+            phase="blobs", done=0, total=len(sizes), blob_bytes_done=0, blob_bytes_total=sum(sizes.values())
         )
-        for i, (sha, size) in enumerate(todo):
-            if self.store.outbox(limit=1):
-                self._push_all(report)
-                self.status.update(phase="blobs", done=i, total=len(todo))
-
-            def progress(offset: int, base: int = done_bytes) -> None:
-                self.status.update(blob_bytes_done=base + offset)
-
-            self._send_blob(sha, report, progress)
-            done_bytes += size
-            self.status.update(done=i + 1, blob_bytes_done=done_bytes)
+        events: queue.SimpleQueue[_LaneEvent] = queue.SimpleQueue()
+        running: dict[str, threading.Thread] = {}
+        held: dict[str, int] = {}  # what the server holds of each photo in flight
+        done = done_bytes = 0
+        failure: BaseException | None = None
+        while True:
+            try:
+                while failure is None and len(running) < self.upload_lanes:
+                    if self.store.outbox(limit=1):
+                        self._push_all(report)
+                        # The reports just pushed may lack photos too: they join this round.
+                        for sha, size in self._photos_to_send():
+                            if sha not in sizes:
+                                sizes[sha] = size
+                                todo.append((sha, size))
+                        self.status.update(
+                            phase="blobs", done=done, total=len(sizes), blob_bytes_total=sum(sizes.values())
+                        )
+                    if not todo:
+                        break
+                    sha, _ = todo.popleft()
+                    data = self._checked_bytes(sha, report)
+                    if data is None:
+                        done += 1
+                        done_bytes += sizes[sha]
+                        self.status.update(done=done, blob_bytes_done=done_bytes + sum(held.values()))
+                        continue
+                    # Named missing just now and never begun here: no partial expected, so no HEAD.
+                    new = sha in self._server_missing and sha not in self._begun
+                    self._begun.add(sha)
+                    held[sha] = 0
+                    lane = threading.Thread(
+                        target=self._upload_lane, args=(sha, data, new, events), name="fv-upload", daemon=True
+                    )
+                    running[sha] = lane
+                    lane.start()
+            except BaseException as exc:  # a push in between failed: let the photos in flight end first
+                failure = exc
+            if not running:
+                break
+            event = events.get()
+            if event.offset is not None:
+                held[event.sha] = event.offset
+                self.status.update(blob_bytes_done=done_bytes + sum(held.values()))
+                continue
+            running.pop(event.sha).join()
+            held.pop(event.sha, None)
+            try:
+                self._finish_blob(event, report)
+            except BaseException as exc:
+                failure = failure or exc
+                continue
+            done += 1
+            done_bytes += sizes[event.sha]
+            self.status.update(done=done, blob_bytes_done=done_bytes + sum(held.values()))
+        if failure is not None:
+            raise failure
         self._server_missing = {}
 
-    def _send_blob(self, sha: str, report: SyncReport, progress: Callable[[int], None]) -> None:
+    def _upload_lane(self, sha: str, data: bytes, new: bool, events: queue.SimpleQueue[_LaneEvent]) -> None:
+        """One photo's upload on a helper thread: API calls only; what it learns goes to the sync thread."""
+        try:
+            outcome = self.uploader.upload(
+                sha, data, new=new, on_bytes=lambda offset: events.put(_LaneEvent(sha, offset=offset))
+            )
+        except BaseException as exc:
+            events.put(_LaneEvent(sha, error=exc))
+        else:
+            events.put(_LaneEvent(sha, outcome=outcome))
+
+    def _checked_bytes(self, sha: str, report: SyncReport) -> bytes | None:
         data = self.store.blob_bytes(sha)
         if data is None:
             report.errors.append(f"blob {sha}: missing on the device")
-            return
+            return None
         if hashlib.sha256(data).hexdigest() != sha:
             # Never send bytes that do not match their name; the report stays incomplete on the server.
             report.errors.append(f"blob {sha}: local copy corrupt")
             log.error("blob %s does not match its hash; not uploaded", sha)
-            return
-        try:
-            outcome = self.uploader.upload(sha, data, on_bytes=progress)
-        except ServerError as exc:
-            if exc.status in (413, 422):
-                report.errors.append(f"blob {sha}: {exc.code}")
+            return None
+        return data
+
+    def _finish_blob(self, event: _LaneEvent, report: SyncReport) -> None:
+        """Record one ended upload: a refused photo as the report's error, a stored one as uploaded."""
+        sha, outcome = event.sha, event.outcome
+        if event.error is not None:
+            if isinstance(event.error, ServerError) and event.error.status in (413, 422):
+                report.errors.append(f"blob {sha}: {event.error.code}")
                 return
-            raise
+            raise event.error
+        assert outcome is not None
         crash_point("blob.after_put")
         self.store.mark_blob_uploaded(sha)
+        self._begun.discard(sha)
         report.blob_bytes_sent += outcome.sent
         report.blob_bytes_resumed += outcome.resumed_from if outcome.sent else 0
         if outcome.sent or outcome.stored:

@@ -3,8 +3,14 @@
 
 The server holds the bytes of a cut upload, so nothing on the device records an upload's progress: HEAD
 says where the server stands (after a cut, a restart of the app or on a new connection) and PATCH goes on
-from there. A cut while sending is retried at once a few times (a mobile link often recovers within a
-second); past that the TransportError goes to the engine, whose scheduler backs off.
+from there. An upload the caller knows to be new (the server's push answer just named the blob missing and
+this device has not begun sending it) skips the HEAD: its first PATCH goes at offset 0 with the length, a
+round trip less per photo on a 3G link. Should the server hold part of it after all, it answers 409 with its
+offset and the upload goes on from there (at most that one request's bytes sent twice); should it hold the
+whole blob, it checks the bytes against the hash and answers 200.
+
+A cut while sending is retried at once a few times (a mobile link often recovers within a second); past that
+the TransportError goes to the engine, whose scheduler backs off.
 """
 
 from __future__ import annotations
@@ -43,17 +49,26 @@ class ResumableUploader:
         self.retries = retries
 
     def upload(
-        self, sha256: str, data: bytes, *, on_bytes: Callable[[int], None] | None = None
+        self,
+        sha256: str,
+        data: bytes,
+        *,
+        on_bytes: Callable[[int], None] | None = None,
+        new: bool = False,
     ) -> UploadOutcome:
-        """Make the server hold `data` under `sha256`, sending only what it lacks. `on_bytes(n)` is told
-        the offset the server holds after each step. Raises TransportError when the link stays down and
-        ServerError for a refusal (413 too large, 422 hash_mismatch)."""
+        """Make the server hold `data` under `sha256`, sending only what it lacks. `new`: start with a PATCH
+        at offset 0 instead of asking where the server stands (see the module's docstring). `on_bytes(n)`
+        is told the offset the server holds after each step. Raises TransportError when the link stays down
+        and ServerError for a refusal (413 too large, 422 hash_mismatch)."""
         total = len(data)
-        status = self.api.blob_status(sha256)
-        if status.stored:
-            return UploadOutcome(stored=False, sent=0, resumed_from=total)
-        offset = self._start(status.offset, status.length, total)
+        offset = 0
+        if not new:
+            status = self.api.blob_status(sha256)
+            if status.stored:
+                return UploadOutcome(stored=False, sent=0, resumed_from=total)
+            offset = self._start(status.offset, status.length, total)
         resumed_from, sent, cuts = offset, 0, 0
+        accepted = False
         if on_bytes is not None:
             on_bytes(offset)
         # Every step either moves the offset forward or costs a retry, so this ends.
@@ -79,6 +94,10 @@ class ResumableUploader:
                 return UploadOutcome(stored=answer.created, sent=sent, resumed_from=resumed_from, cuts=cuts)
             if answer.conflict:
                 log.info("blob %s: the server holds %d bytes, not %d", sha256, answer.offset, offset)
+                if not accepted and not cuts:
+                    resumed_from = self._start(answer.offset, total, total)
+            else:
+                accepted = True
             offset = self._start(answer.offset, total, total)
             if on_bytes is not None:
                 on_bytes(offset)

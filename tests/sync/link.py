@@ -147,6 +147,9 @@ class LinkEmulator:
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
+        # A shutdown wakes the accept() waiting in the other thread; a close alone leaves it waiting.
+        with contextlib.suppress(OSError):
+            self.listener.shutdown(socket.SHUT_RDWR)
         with contextlib.suppress(OSError):
             self.listener.close()
         self._thread.join(5)

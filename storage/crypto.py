@@ -12,6 +12,7 @@ import base64
 import hashlib
 import os
 import secrets
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
@@ -55,18 +56,22 @@ class DataKey:
     """The device's 256-bit data key: seals values (AES-256-GCM with associated data) and derives the
     keyed search tokens (keyed BLAKE2b under a sub-key from HKDF, so the index key is never the sealing key)."""
 
-    __slots__ = ("_aead", "_index_key", "_raw", "_tokens")
+    __slots__ = ("_aead", "_index_mac", "_memo_size", "_raw", "_tokens")
 
     def __init__(self, raw: bytes) -> None:
         if len(raw) != KEY_BYTES:
             raise ValueError("a data key has 32 bytes")
         self._raw = bytes(raw)
         self._aead = AESGCM(self._raw)
-        self._index_key = HKDF(
+        index_key = HKDF(
             algorithm=hashes.SHA256(), length=32, salt=None, info=b"fieldvisit/search-index/v1"
         ).derive(self._raw)
-        # Terms repeat across visits (districts, streets, surnames): a bounded memo of their tokens.
-        self._tokens: dict[str, str] = {}
+        # The keyed state after the key block: each token copies it rather than absorbing the key again.
+        self._index_mac = hashlib.blake2b(key=index_key, digest_size=8)
+        # Terms repeat across visits (districts, streets, surnames): a bounded memo of their tokens, one map
+        # per kind of term (`tokens`), so a lookup needs no prefixed copy of the term.
+        self._tokens: dict[str, dict[str, str]] = {}
+        self._memo_size = 0
 
     @classmethod
     def generate(cls) -> DataKey:
@@ -80,6 +85,20 @@ class DataKey:
     def seal(self, data: bytes, aad: bytes) -> bytes:
         nonce = os.urandom(_NONCE)
         return _FORMAT + nonce + self._aead.encrypt(nonce, data, aad)
+
+    def seal_many(self, items: Sequence[tuple[bytes, bytes]]) -> list[bytes]:
+        """`seal` of each `(data, aad)`, the random nonces drawn from the OS in one read."""
+        if not items:
+            return []
+        nonces = os.urandom(_NONCE * len(items))
+        encrypt = self._aead.encrypt
+        out = []
+        at = 0
+        for data, aad in items:
+            nonce = nonces[at : at + _NONCE]
+            at += _NONCE
+            out.append(_FORMAT + nonce + encrypt(nonce, data, aad))
+        return out
 
     def open(self, sealed: bytes, aad: bytes) -> bytes:
         if len(sealed) < OVERHEAD or sealed[:1] != _FORMAT:
@@ -95,19 +114,34 @@ class DataKey:
     def open_text(self, sealed: bytes, aad: bytes) -> str:
         return self.open(sealed, aad).decode("utf-8")
 
-    @property
-    def memo(self) -> dict[str, str]:
-        """The tokens computed so far, by term (read-only use: `token()` fills it)."""
-        return self._tokens
-
     def token(self, text: str) -> str:
         """A search token: keyed BLAKE2b-64 of the term under the index key, in hex (16 characters)."""
-        found = self._tokens.get(text)
-        if found is None:
-            if len(self._tokens) >= _TOKEN_MEMO:
-                self._tokens.clear()
-            found = hashlib.blake2b(text.encode("utf-8"), key=self._index_key, digest_size=8).hexdigest()
-            self._tokens[text] = found
+        mac = self._index_mac.copy()
+        mac.update(text.encode("utf-8"))
+        return mac.hexdigest()
+
+    def tokens(self, kind: str, terms: Collection[str]) -> list[str]:
+        """`token(kind + term)` of each term, in the order `terms` iterates; terms seen before are answered
+        from the memo."""
+        memo = self._tokens.get(kind)
+        if memo is None:
+            memo = self._tokens[kind] = {}
+        try:
+            return [memo[t] for t in terms]
+        except KeyError:
+            pass  # a term not seen before: computed below, then remembered
+        if self._memo_size >= _TOKEN_MEMO:
+            # Replaced rather than cleared, so a lookup on another thread never sees the maps change size.
+            memo = {}
+            self._tokens = {kind: memo}
+            self._memo_size = 0
+        found = []
+        for term in terms:
+            tok = memo.get(term)
+            if tok is None:
+                tok = memo[term] = self.token(kind + term)
+                self._memo_size += 1
+            found.append(tok)
         return found
 
     def __repr__(self) -> str:  # never show the key

@@ -33,17 +33,18 @@ def _grams(text: str, n: int) -> set[str]:
 def index_document(key: DataKey, name: str, address: str, phone_tail: str, id_tail: str) -> str:
     """The visit's tokens, space-separated (the FTS document)."""
     name, address = fold(name), fold(address)
-    terms = {"n3:" + g for g in _grams(name, 3)}
-    terms |= {"n1:" + g for g in _grams(name, 1)} | {"n2:" + g for g in _grams(name, 2)}
-    terms |= {"a3:" + g for g in _grams(address, 3)}
+    # One call per kind of term: most terms (a district's address trigrams, common name characters) recur
+    # across visits and are answered from the key's memo.
+    tokens = key.tokens
+    found = tokens("n1:", set(name))
+    found += tokens("n2:", _grams(name, 2))
+    found += tokens("n3:", _grams(name, 3))
+    found += tokens("a3:", _grams(address, 3))
     if phone_tail:
-        terms.add("p:" + phone_tail)
+        found += tokens("p:", (phone_tail,))
     if id_tail:
-        terms.add("i:" + id_tail.upper())
-    # Most terms (a district's address trigrams, common name characters) recur across visits: the memo of
-    # computed tokens answers them without a call per term.
-    memo, token = key.memo, key.token
-    return " ".join([memo.get(t) or token(t) for t in terms])
+        found += tokens("i:", (id_tail.upper(),))
+    return " ".join(found)
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,13 +3,17 @@ swapped, the blind index finds what the trigram index found, and a database from
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlite_utils import Database
 
+from storage import crypto
 from storage.crypto import OVERHEAD, CryptoError, DataKey, WrongPassword, unwrap_key, wrap_key
 from storage.keyfile import KeyFile
 from storage.migrations import migrations
@@ -81,6 +85,33 @@ def test_search_tokens_differ_when_keys_differ() -> None:
     a, b = DataKey.generate(), DataKey.generate()
     assert a.token("n3:王建国") == a.token("n3:王建国") != b.token("n3:王建国")
     assert len(a.token("x")) == 16
+
+
+def test_search_token_is_keyed_blake2b_of_the_term_when_taken_from_the_memo_or_computed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    key = DataKey.generate()
+    index_key = HKDF(
+        algorithm=hashes.SHA256(), length=32, salt=None, info=b"fieldvisit/search-index/v1"
+    ).derive(key.raw)
+    expected = hashlib.blake2b("n3:王建国".encode(), key=index_key, digest_size=8).hexdigest()
+    assert key.token("n3:王建国") == expected
+    terms = ["王建国", "建国路", "王建国"]
+    cold = key.tokens("n3:", terms)
+    assert cold == key.tokens("n3:", terms) == [key.token("n3:" + t) for t in terms]
+    monkeypatch.setattr(crypto, "_TOKEN_MEMO", 2)  # a full memo starts again and still answers right
+    assert key.tokens("a3:", ["学院路", "院路9"]) == [key.token("a3:学院路"), key.token("a3:院路9")]
+    assert key.tokens("n3:", terms) == cold
+
+
+def test_seal_many_opens_each_value_with_its_own_associated_data_when_sealed_in_one_batch() -> None:
+    key = DataKey.generate()
+    sealed = key.seal_many([(b"card", b"visits.card:1"), (b"card", b"visits.card:2")])
+    assert [key.open(v, f"visits.card:{i}".encode()) for i, v in enumerate(sealed, start=1)] == [b"card"] * 2
+    assert sealed[0][1:13] != sealed[1][1:13]  # each value has its own nonce
+    with pytest.raises(CryptoError):
+        key.open(sealed[0], b"visits.card:2")
+    assert key.seal_many([]) == []
 
 
 # -- the store -----------------------------------------------------------------------------------------

@@ -270,19 +270,22 @@ class DeviceStore:
         model back.
         """
         now = self._now()
-        key = self._key
         card_at = _VISIT_COLUMNS.index("card")
-        rows, docs, tokens = [], [], []
+        key = self._key
+        rows, ids, plain, tokens = [], [], [], []
         for i, v in enumerate(visits):
             r = visit_row(v, now)
             card = card_values(v)
-            row = [r.get(c) for c in _VISIT_COLUMNS]
-            row[card_at] = key.seal_text(_dumps(card), _aad("visits.card", v.visit_id))
-            rows.append(row)
+            rows.append([r.get(c) for c in _VISIT_COLUMNS])
+            ids.append(v.visit_id)
             doc = to_json(raw[i]) if raw is not None else v.model_dump_json().encode()
-            docs.append((v.visit_id, key.seal(doc, _aad("visit_docs.data", v.visit_id))))
+            plain.append((to_json(card), _aad("visits.card", v.visit_id)))
+            plain.append((doc, _aad("visit_docs.data", v.visit_id)))
             tokens.append(index_document(key, card[0], card[3], card[6], card[7]))
-        return rows, docs, tokens
+        sealed = key.seal_many(plain)  # card, document, card, document, …
+        for row, card_sealed in zip(rows, sealed[::2], strict=True):
+            row[card_at] = card_sealed
+        return rows, list(zip(ids, sealed[1::2], strict=True)), tokens
 
     def _card(self, sealed: bytes, visit_id: str) -> list[Any]:
         return cast(list[Any], json.loads(self._open(sealed, "visits.card", visit_id)))

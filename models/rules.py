@@ -530,6 +530,13 @@ def warm(report: VisitReport, settings: RuleSettings = DEFAULT_SETTINGS, *, toda
 # The book
 
 
+@functools.cache
+def _problem(code: str, severity: Severity, flag: bool) -> Problem:
+    # A problem is immutable and there are few of them (a rule, its severity, flagged or not): one each.
+    d = RULES[code]
+    return Problem(code, d.rule, severity, d.section, d.field, d.message, d.flag if flag else None)
+
+
 def evaluate(
     report: VisitReport,
     case: CaseContext | None = None,
@@ -543,8 +550,7 @@ def evaluate(
     out = ev.problems
 
     def add(code: str, severity: Severity = Severity.BLOCK, *, flag: bool = True) -> None:
-        d = RULES[code]
-        out.append(Problem(code, d.rule, severity, d.section, d.field, d.message, d.flag if flag else None))
+        out.append(_problem(code, severity, flag))
 
     c = report.compliance
     outcome = report.outcome

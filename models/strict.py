@@ -13,7 +13,7 @@ import re
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, AwareDatetime, BeforeValidator, StrictBool
+from pydantic import AwareDatetime, BeforeValidator, StrictBool
 from pydantic_core import PydanticCustomError
 
 __all__ = ["WireBool", "WireDate", "WireDateTime"]
@@ -24,30 +24,34 @@ _DATETIME = re.compile(
 ).fullmatch
 
 
+# Years 1 and 9999 are at the calendar's edges: a time zone or a few days of grace added to them is no longer
+# a date (OverflowError), so no report or plan may stand there. The year is checked here, on the text as it
+# came (its first four digits), so that each field costs one call.
+def _in_calendar(year: int) -> None:
+    if not 1 < year < 9999:
+        raise PydanticCustomError("fv.date_range", "date out of range (years 0002 to 9998)")
+
+
 def _date_text(value: Any) -> Any:
     if isinstance(value, date) and not isinstance(value, datetime):
+        _in_calendar(value.year)
         return value
     if isinstance(value, str) and _DATE(value) is not None:
+        _in_calendar(int(value[:4]))
         return value
     raise PydanticCustomError("date_parsing", "date must be YYYY-MM-DD")
 
 
 def _datetime_text(value: Any) -> Any:
     if isinstance(value, datetime):
+        _in_calendar(value.year)
         return value
     if isinstance(value, str) and _DATETIME(value) is not None:
+        _in_calendar(int(value[:4]))
         return value
     raise PydanticCustomError("datetime_parsing", "invalid timestamp: RFC 3339 with an offset")
 
 
-def _in_calendar(value: date) -> date:
-    # Years 1 and 9999 are at the calendar's edges: a time zone or a few days of grace added to them is no
-    # longer a date (OverflowError), so no report or plan may stand there.
-    if not 1 < value.year < 9999:
-        raise PydanticCustomError("fv.date_range", "date out of range (years 0002 to 9998)")
-    return value
-
-
-WireDate = Annotated[date, BeforeValidator(_date_text), AfterValidator(_in_calendar)]
-WireDateTime = Annotated[AwareDatetime, BeforeValidator(_datetime_text), AfterValidator(_in_calendar)]
+WireDate = Annotated[date, BeforeValidator(_date_text)]
+WireDateTime = Annotated[AwareDatetime, BeforeValidator(_datetime_text)]
 WireBool = StrictBool

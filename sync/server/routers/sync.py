@@ -15,7 +15,7 @@ from sync.server.errors import ApiError
 from sync.server.schemas import PushBody
 from sync.server.store.pull import cursor_seq, record_pull
 from sync.server.store.pull import pull as pull_changes
-from sync.server.store.push import MutationIn, apply_push, prepare
+from sync.server.store.push import MutationIn, VisitCase, apply_push, prepare, visit_cases
 from sync.server.wirejson import WireJsonRoute
 
 router = APIRouter(tags=["sync"], route_class=WireJsonRoute)
@@ -46,16 +46,25 @@ async def push(body: PushBody, actor: Actor, ctx: Ctx) -> Any:
     today = ctx.clock().date()
     mutations = [MutationIn(m) for m in body.mutations]
 
-    def prepare_all() -> None:
+    def prepare_all(cases: dict[str, VisitCase] | None) -> None:
         for m in mutations:
-            prepare(m, today=today, rules=ctx.settings.rules)
+            prepare(m, today=today, rules=ctx.settings.rules, cases=cases)
 
-    # Hashing, validation and plan checks need no database: keep them off the writer thread, and off
-    # the event loop too when the batch is big enough to be noticed.
+    def read_and_prepare_all() -> None:
+        visit_ids = [
+            r["visit_id"].lower()
+            for m in mutations
+            if isinstance(r := m.report, dict) and type(r.get("visit_id")) is str
+        ]
+        prepare_all(ctx.db.read_here(visit_cases, visit_ids=visit_ids, user_id=actor.user_id))
+
+    # Hashing, validation and the rule book need no writer: a big batch is prepared on a worker thread
+    # against its visits as read there (the writer reuses each evaluation when its visit is unchanged);
+    # a small one on the event loop, its rules then evaluated by the writer.
     if len(mutations) > 4:
-        await asyncio.to_thread(prepare_all)
+        await asyncio.to_thread(read_and_prepare_all)
     else:
-        prepare_all()
+        prepare_all(None)
     result = await ctx.db.write(
         apply_push, actor=actor, mutations=mutations, now=ctx.clock(), rules=ctx.settings.rules
     )

@@ -30,7 +30,17 @@ from sync.server.errors import ApiError, validation_details
 from sync.server.store.common import Principal, dumps, loads
 from sync.server.store.state import missing_blobs, review_state
 
-__all__ = ["REPORT_KINDS", "MutationIn", "Prepared", "apply_push", "case_context", "prepare"]
+__all__ = [
+    "REPORT_KINDS",
+    "MutationIn",
+    "Prepared",
+    "VisitCase",
+    "apply_push",
+    "case_context",
+    "prepare",
+    "visit_case",
+    "visit_cases",
+]
 
 log = logging.getLogger("fieldvisit.server.push")
 
@@ -47,6 +57,11 @@ class Prepared:
     report: VisitReport | None = None
     body: str = ""
     rejection: tuple[str, list[Any]] | None = None
+    # The visit as read before the writer (`visit_cases`), the rule book's evaluation against it and the
+    # day it was evaluated for: the writer reuses both while the visit reads the same.
+    visit: VisitCase | None = None
+    evaluation: Evaluation | None = None
+    evaluated_for: date | None = None
 
 
 @dataclass(slots=True)
@@ -90,10 +105,17 @@ class MutationIn:
         return self.mutation.report
 
 
-def prepare(m: MutationIn, *, today: date, rules: RuleSettings = DEFAULT_SETTINGS) -> MutationIn:
+def prepare(
+    m: MutationIn,
+    *,
+    today: date,
+    rules: RuleSettings = DEFAULT_SETTINGS,
+    cases: dict[str, VisitCase] | None = None,
+) -> MutationIn:
     """Hash, validate and recompute the plan of one mutation; safe to run on any thread. `m.report` is the
     value as received, parsed by `models.canonical.loads_json` (as the push route does) or built of JSON
-    types without floats, so that its canonical JSON may take the fast path."""
+    types without floats, so that its canonical JSON may take the fast path. With `cases` (`visit_cases`
+    for the push's visits, read before the writer) the whole rule book is evaluated here, off the writer."""
     p = Prepared()
     m.prepared = p
     if m.kind not in REPORT_KINDS:
@@ -130,10 +152,14 @@ def prepare(m: MutationIn, *, today: date, rules: RuleSettings = DEFAULT_SETTING
         p.rejection = ("validation", [{"loc": ["blobs", i], "msg": "not a SHA-256 hex digest"} for i in bad])
         return m
     p.report = report
-    # The rule book's dear parts (the plan's schedule and IRR, the household's minimum-term search) depend
-    # on the report alone: computing them here, off the writer thread, leaves the writer's evaluation with
-    # the visit's context to find them remembered.
-    warm(report, rules, today=today)
+    found = cases.get(report.visit_id) if cases is not None else None
+    if found is not None and found.case is not None:
+        p.visit, p.evaluated_for = found, today
+        p.evaluation = evaluate(report, found.case, rules, today=today)
+    else:
+        # The rule book's dear parts (the plan's schedule and IRR, the household's minimum-term search)
+        # computed here, off the writer thread, for the writer's evaluation to find them remembered.
+        warm(report, rules, today=today)
     return m
 
 
@@ -288,6 +314,59 @@ def _apply_all(
     return {"last_mutation_id": last, "results": results, "gap": gap}
 
 
+@dataclass(frozen=True, slots=True)
+class VisitCase:
+    """A visit as the push reads it for one caller: its row (`id, team, status` and `_VISIT_CASE_SQL`), its
+    assignee rows (`user_id, active, position` by user id), the caller's assignment row, the active
+    collectors (lead first) and the rule book's context (None when the caller is not assigned)."""
+
+    row: tuple[Any, ...]
+    people: tuple[tuple[Any, ...], ...]
+    assignment: tuple[Any, ...] | None
+    assigned: list[str]
+    case: CaseContext | None
+
+
+_ASSIGNEES_SQL = "SELECT user_id, active, position FROM visit_assignees WHERE visit_id = ? ORDER BY user_id"
+
+
+def visit_case(row: Any, people: tuple[tuple[Any, ...], ...], user_id: str) -> VisitCase:
+    """`row` from `SELECT id, team, status, {_VISIT_CASE_SQL}`, `people` the visit's `(user_id, active,
+    position)` assignee rows ordered by user id."""
+    assignment = next((r for r in people if r[0] == user_id), None)
+    # As state.collectors() orders them: position (NULL first), then user id.
+    assigned = [
+        r[0]
+        for r in sorted((r for r in people if r[1] == 1), key=lambda r: (r[2] is not None, r[2] or 0, r[0]))
+    ]
+    case = (
+        case_context(tuple(row[3:]), assigned=assigned, caller_active=bool(assignment[1]))
+        if assignment
+        else None
+    )
+    return VisitCase(tuple(row), people, assignment, assigned, case)
+
+
+def visit_cases(db: Database, *, visit_ids: list[str], user_id: str) -> dict[str, VisitCase]:
+    """The push's visits as `_apply_one` will read them, in two queries: read before the writer, so that
+    the rule book is evaluated off it (the writer reads them again and reuses an evaluation only when
+    nothing changed in between)."""
+    ids = json.dumps(sorted(set(visit_ids)))
+    conn = db.conn
+    rows = conn.execute(
+        f"SELECT id, team, status, {_VISIT_CASE_SQL} FROM visits WHERE id IN (SELECT value FROM json_each(?))",
+        [ids],
+    ).fetchall()
+    people: dict[str, list[tuple[Any, ...]]] = {}
+    for visit_id, *rest in conn.execute(
+        "SELECT visit_id, user_id, active, position FROM visit_assignees "
+        "WHERE visit_id IN (SELECT value FROM json_each(?)) ORDER BY visit_id, user_id",
+        [ids],
+    ):
+        people.setdefault(visit_id, []).append(tuple(rest))
+    return {row[0]: visit_case(row, tuple(people.get(row[0], ())), user_id) for row in rows}
+
+
 def case_context(row: Any, *, assigned: list[str] | None, caller_active: bool = True) -> CaseContext:
     """The rule book's view of a visit from its row: `(planned_date, [tz, product_type, outstanding_principal,
     monthly_rate] as JSON)` as `_VISIT_CASE_SQL` selects them. Remembered by its inputs: a push brings many
@@ -348,12 +427,17 @@ def _apply_one(
     found_visit = conn.execute(
         f"SELECT id, team, status, {_VISIT_CASE_SQL} FROM visits WHERE id = ?", [report.visit_id]
     ).fetchone()
+    if found_visit is None:
+        return _rejected(mid, "not_found", [{"loc": ["report", "visit_id"], "msg": "no such visit"}])
     # One read answers both the caller's assignment and the visit's current collectors (lead first).
-    people = conn.execute(
-        "SELECT user_id, active, position FROM visit_assignees WHERE visit_id = ?", [report.visit_id]
-    ).fetchall()
-    assignment = next((r for r in people if r[0] == actor.user_id), None)
-    if found_visit is None or assignment is None:
+    people = tuple(conn.execute(_ASSIGNEES_SQL, [report.visit_id]).fetchall())
+    vc = p.visit
+    # Read before the writer and unchanged since (the case's columns and the assignees; the status may
+    # have moved on, the rules do not read it): its evaluation stands.
+    fresh = vc is None or vc.row[3:] != found_visit[3:] or vc.people != people
+    if vc is None or fresh:
+        vc = visit_case(found_visit, people, actor.user_id)
+    if vc.assignment is None or vc.case is None:
         return _rejected(mid, "not_found", [{"loc": ["report", "visit_id"], "msg": "no such visit"}])
     visit = {
         "id": found_visit[0],
@@ -391,13 +475,13 @@ def _apply_one(
             mid, "applied", server_version=known[3], flags=loads(known[4], []), missing_blobs=missing
         )
 
-    # As state.collectors() orders them: position (NULL first), then user id.
-    assigned = [
-        r[0]
-        for r in sorted((r for r in people if r[1] == 1), key=lambda r: (r[2] is not None, r[2] or 0, r[0]))
-    ]
-    case = case_context(found_visit[3:], assigned=assigned, caller_active=bool(assignment[1]))
-    evaluation: Evaluation = evaluate(report, case, rules, today=now.date())
+    assigned, case = vc.assigned, vc.case
+    # Evaluated before the writer against the same visit, collectors and day: nothing to do again.
+    evaluation: Evaluation = (
+        p.evaluation
+        if not fresh and p.evaluation is not None and p.evaluated_for == now.date()
+        else evaluate(report, case, rules, today=now.date())
+    )
     flags = evaluation.flags
     blobs = sorted({b.lower() for b in m.blobs} | {a.sha256 for a in report.attachments})
     missing = []

@@ -1,0 +1,98 @@
+"""A big push is checked against the rule book before the writer, against its visits as read then; the
+writer reuses those evaluations only while the visits read the same, and checks again when one changed
+in between."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from sync.server.routers import sync as sync_router
+from sync.server.store import push as push_module
+
+from .conftest import Server, example_report, mutation, push
+
+BATCH = 6  # more than the 4 a push prepares on the event loop
+
+
+def _count_evaluations(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    calls = [0]
+    real = push_module.evaluate
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        calls[0] += 1
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(push_module, "evaluate", counting)
+    return calls
+
+
+def test_unchanged_visits_are_evaluated_once_before_the_writer(
+    server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    vid = server.new_visit()
+    calls = _count_evaluations(monkeypatch)
+    reports = [example_report(vid) for _ in range(BATCH)]
+    r = push(server, "inv.a1", [mutation(i + 1, rep) for i, rep in enumerate(reports)])
+    assert r.status_code == 200, r.text
+    assert [x["status"] for x in r.json()["results"]] == ["applied"] * BATCH
+    assert all("product_mismatch" not in x["flags"] for x in r.json()["results"]), r.json()["results"][0][
+        "flags"
+    ]
+    assert calls[0] == BATCH
+
+
+def test_a_visit_changed_between_the_read_and_the_writer_is_checked_again(
+    server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    vid = server.new_visit()
+    db = server.client.app.state.ctx.db  # type: ignore[attr-defined]
+    real_cases = sync_router.visit_cases
+
+    def read_then_change(d: Any, **kwargs: Any) -> Any:
+        cases = real_cases(d, **kwargs)
+        # Committed by another request after this push read its visits: the loan is now a cash loan.
+        db.write_sync(
+            lambda w: w.execute(
+                "UPDATE visits SET data = json_set(data, '$.loan.product_type', 'cash_loan') WHERE id = ?",
+                [vid],
+            )
+        )
+        return cases
+
+    monkeypatch.setattr(sync_router, "visit_cases", read_then_change)
+    calls = _count_evaluations(monkeypatch)
+    reports = [example_report(vid) for _ in range(BATCH)]
+    r = push(server, "inv.a1", [mutation(i + 1, rep) for i, rep in enumerate(reports)])
+    assert r.status_code == 200, r.text
+    results = r.json()["results"]
+    assert [x["status"] for x in results] == ["applied"] * BATCH
+    assert all("product_mismatch" in x["flags"] for x in results), results[0]
+    assert calls[0] == 2 * BATCH  # before the writer, and again on it
+    stored = server.client.get(f"/v1/reports/{reports[0]['report_id']}", headers=server.h("sup.a"))
+    assert "product_mismatch" in stored.json()["flags"]
+
+
+def test_a_collector_removed_between_the_read_and_the_writer_is_checked_again(
+    server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    vid = server.new_visit()
+    db = server.client.app.state.ctx.db  # type: ignore[attr-defined]
+    real_cases = sync_router.visit_cases
+
+    def read_then_reassign(d: Any, **kwargs: Any) -> Any:
+        cases = real_cases(d, **kwargs)
+        db.write_sync(
+            lambda w: w.execute(
+                "UPDATE visit_assignees SET active = 0 WHERE visit_id = ? AND user_id = ?",
+                [vid, server.users["inv.a1"]],
+            )
+        )
+        return cases
+
+    monkeypatch.setattr(sync_router, "visit_cases", read_then_reassign)
+    reports = [example_report(vid) for _ in range(BATCH)]
+    r = push(server, "inv.a1", [mutation(i + 1, rep) for i, rep in enumerate(reports)])
+    assert r.status_code == 200, r.text
+    assert all("visit_reassigned" in x["flags"] for x in r.json()["results"]), r.json()["results"][0]

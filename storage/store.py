@@ -94,6 +94,10 @@ def _aad(column: str, row: str) -> bytes:
     return f"{column}:{row}".encode()
 
 
+# A visit's entry in the blind index: the card's searched values (name, address, phone and ID tails) and
+# the document of tokens made from them (storage/search_index.py).
+_IndexEntry = tuple[tuple[Any, Any, Any, Any], str]
+
 # Column defaults written in the clear by the schema (nothing personal in an empty list).
 _CLEAR_DEFAULTS = frozenset({"[]"})
 
@@ -256,14 +260,14 @@ class DeviceStore:
     # -- visits ------------------------------------------------------------------------------------
 
     def upsert_visits(self, visits: Iterable[Visit]) -> int:
-        rows, docs, tokens = self._visit_rows(visits)  # pure work, outside the lock
+        rows, docs, index = self._visit_rows(visits)  # pure work, outside the lock
         with self._write():
-            return self._write_visit_rows(rows, docs, tokens)
+            return self._write_visit_rows(rows, docs, index)
 
     def _visit_rows(
         self, visits: Iterable[Visit], raw: list[dict[str, Any]] | None = None
-    ) -> tuple[list[list[Any]], list[tuple[str, bytes]], list[str]]:
-        """The queue rows, sealed documents and search tokens of visits (no database access).
+    ) -> tuple[list[list[Any]], list[tuple[str, bytes]], list[_IndexEntry]]:
+        """The queue rows, sealed documents and search index entries of visits (no database access).
 
         `raw` is the JSON data the visits were validated from (a pull page): stored as it came, since it
         was just validated and `get_visit` validates it again when it is read, it spares serialising each
@@ -272,7 +276,7 @@ class DeviceStore:
         now = self._now()
         card_at = _VISIT_COLUMNS.index("card")
         key = self._key
-        rows, ids, plain, tokens = [], [], [], []
+        rows, ids, plain, index = [], [], [], []
         for i, v in enumerate(visits):
             r = visit_row(v, now)
             card = card_values(v)
@@ -281,11 +285,12 @@ class DeviceStore:
             doc = to_json(raw[i]) if raw is not None else v.model_dump_json().encode()
             plain.append((to_json(card), _aad("visits.card", v.visit_id)))
             plain.append((doc, _aad("visit_docs.data", v.visit_id)))
-            tokens.append(index_document(key, card[0], card[3], card[6], card[7]))
+            terms = (card[0], card[3], card[6], card[7])
+            index.append((terms, index_document(key, *terms)))
         sealed = key.seal_many(plain)  # card, document, card, document, …
         for row, card_sealed in zip(rows, sealed[::2], strict=True):
             row[card_at] = card_sealed
-        return rows, list(zip(ids, sealed[1::2], strict=True)), tokens
+        return rows, list(zip(ids, sealed[1::2], strict=True)), index
 
     def _card(self, sealed: bytes, visit_id: str) -> list[Any]:
         return cast(list[Any], json.loads(self._open(sealed, "visits.card", visit_id)))
@@ -302,23 +307,36 @@ class DeviceStore:
             conn.executemany("INSERT INTO visit_index (visit_index, rowid, tokens) VALUES (?, ?, ?)", gone)
 
     def _write_visit_rows(
-        self, rows: list[list[Any]], docs: list[tuple[str, bytes]], tokens: list[str]
+        self, rows: list[list[Any]], docs: list[tuple[str, bytes]], index: list[_IndexEntry]
     ) -> int:
         conn = self.db.conn
         conn.execute("DELETE FROM temp.visit_batch")
         conn.executemany(
             "INSERT OR IGNORE INTO temp.visit_batch (visit_id) VALUES (?)", [(d[0],) for d in docs]
         )
-        # Contentless index: the old tokens go while the old row still holds its card, the new ones after.
-        self._unindex("JOIN temp.visit_batch USING (visit_id)", [])
+        # A visit listed twice in one batch keeps its last version, as the upsert did.
+        latest = {d[0]: entry for d, entry in zip(docs, index, strict=True)}
+        # Contentless index: the old tokens go while the old row still holds its card, the new ones after. A
+        # visit whose searched values are unchanged keeps its entry (same tokens; the upsert keeps its rowid).
+        unchanged: set[str] = set()
+        gone = []
+        for rowid, visit_id, sealed in conn.execute(
+            "SELECT v.id, v.visit_id, v.card FROM visits v JOIN temp.visit_batch USING (visit_id)"
+        ).fetchall():
+            c = self._card(sealed, visit_id)
+            terms = (c[0], c[3], c[6], c[7])
+            if terms == latest[visit_id][0]:
+                unchanged.add(visit_id)
+            else:
+                gone.append(("delete", rowid, index_document(self._key, *terms)))
+        conn.executemany("INSERT INTO visit_index (visit_index, rowid, tokens) VALUES (?, ?, ?)", gone)
         conn.executemany(_UPSERT_VISIT, rows)
         ids = dict(
             conn.execute("SELECT v.visit_id, v.id FROM visits v JOIN temp.visit_batch USING (visit_id)")
         )
-        # A visit listed twice in one batch keeps its last version, as the upsert did.
-        latest = {d[0]: t for d, t in zip(docs, tokens, strict=True)}
         conn.executemany(
-            "INSERT INTO visit_index (rowid, tokens) VALUES (?, ?)", [(ids[v], t) for v, t in latest.items()]
+            "INSERT INTO visit_index (rowid, tokens) VALUES (?, ?)",
+            [(ids[v], entry[1]) for v, entry in latest.items() if v not in unchanged],
         )
         conn.executemany("INSERT OR REPLACE INTO visit_docs (visit_id, data) VALUES (?, ?)", docs)
         conn.execute("DELETE FROM temp.visit_batch")

@@ -217,6 +217,23 @@ def test_queue_search_forgets_old_tokens_when_a_visit_changes_or_goes(store: Dev
     assert store.queue(search="子龙") == [] and store.queue_count() == 1
 
 
+def test_queue_search_finds_a_visit_until_it_goes_when_an_update_leaves_its_name_and_address() -> None:
+    key = DataKey.generate()
+    store = DeviceStore(clock=StepClock(), new_id=seq_ids(), key=key)
+
+    def indexed(term: str) -> list[int]:
+        sql = "SELECT rowid FROM visit_index WHERE visit_index MATCH ?"
+        return [r[0] for r in store.db.execute(sql, [key.token(term)]).fetchall()]
+
+    store.upsert_visits([make_visit(1, name="欧阳修远", priority="10"), make_visit(2)])
+    store.upsert_visits([make_visit(1, name="欧阳修远", priority="80", dpd=90), make_visit(2)])
+    assert [i.visit_id for i in store.queue(search="欧阳")] == [uid(1)] and len(indexed("n3:欧阳修")) == 1
+    assert store.queue(search="欧阳")[0].dpd == 90
+    store.delete_visit(uid(1))
+    assert store.queue(search="欧阳") == [] and indexed("n3:欧阳修") == [] and len(indexed("n3:王建国")) == 1
+    store.close()
+
+
 def test_open_seals_rows_and_files_in_place_when_the_database_predates_encryption(tmp_path: Path) -> None:
     folder = tmp_path / "user"
     folder.mkdir()

@@ -131,7 +131,7 @@ class DataKey:
         except KeyError:
             pass  # a term not seen before: computed below, then remembered
         if self._memo_size >= _TOKEN_MEMO:
-            # Replaced rather than cleared, so a lookup on another thread never sees the maps change size.
+            # Full: start afresh with new maps (a call on another thread may still fill an old one, harmlessly).
             memo = {}
             self._tokens = {kind: memo}
             self._memo_size = 0

@@ -96,3 +96,34 @@ def test_a_collector_removed_between_the_read_and_the_writer_is_checked_again(
     r = push(server, "inv.a1", [mutation(i + 1, rep) for i, rep in enumerate(reports)])
     assert r.status_code == 200, r.text
     assert all("visit_reassigned" in x["flags"] for x in r.json()["results"]), r.json()["results"][0]
+
+
+def test_mutations_of_one_push_see_what_the_earlier_ones_wrote(server: Server) -> None:
+    """The push reads its rows for the whole batch at once; a row an earlier mutation wrote is read again."""
+    vid, other = server.new_visit(), server.new_visit()
+    first, second = example_report(vid), example_report(vid)
+    amended = dict(first, notes="补充：借款人愿意每月还款")
+    v1 = "0190a0b0-0000-7000-8000-000000000001"
+    muts = [
+        mutation(1, first, version_id=v1),
+        mutation(2, amended, base_version=1, kind="amend_report"),
+        mutation(3, second),
+        mutation(4, first, version_id=v1),  # the first version again: already stored
+        mutation(5, amended, base_version=1, kind="amend_report"),  # based on a version now superseded
+        mutation(6, example_report(other)),
+    ]
+    r = push(server, "inv.a1", muts)
+    assert r.status_code == 200, r.text
+    got = [(x["status"], x["server_version"]) for x in r.json()["results"]]
+    assert got == [
+        ("applied", 1),
+        ("applied", 2),
+        ("applied", 1),
+        ("applied", 1),
+        ("conflict", 2),
+        ("applied", 1),
+    ]
+    stored = server.client.get(f"/v1/reports/{first['report_id']}", headers=server.h("sup.a")).json()
+    assert stored["server_version"] == 2
+    visit = server.client.get(f"/v1/visits/{vid}", headers=server.h("sup.a")).json()
+    assert visit["status"] == "visited"

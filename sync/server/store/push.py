@@ -11,6 +11,7 @@ import hashlib
 import json
 import logging
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -233,23 +234,7 @@ class _Reads:
         if len(report_ids) < 2:
             self.used = _EVERYTHING
             return
-        ids = json.dumps(sorted(visit_ids))
-        self.visits = {
-            r[0]: r
-            for r in conn.execute(
-                f"SELECT id, team, status, {_VISIT_CASE_SQL} FROM visits "
-                "WHERE id IN (SELECT value FROM json_each(?))",
-                [ids],
-            )
-        }
-        people: dict[str, list[tuple[Any, ...]]] = {}
-        for visit_id, *rest in conn.execute(
-            "SELECT visit_id, user_id, active, position FROM visit_assignees "
-            "WHERE visit_id IN (SELECT value FROM json_each(?)) ORDER BY visit_id, user_id",
-            [ids],
-        ):
-            people.setdefault(visit_id, []).append(tuple(rest))
-        self.people = {k: tuple(v) for k, v in people.items()}
+        self.visits, self.people = _visits_read(conn, visit_ids)
         cur = conn.execute(
             "SELECT * FROM reports WHERE id IN (SELECT value FROM json_each(?))",
             [json.dumps(sorted(report_ids))],
@@ -456,12 +441,24 @@ def visit_cases(db: Database, *, visit_ids: list[str], user_id: str) -> dict[str
     """The push's visits as `_apply_one` will read them, in two queries: read before the writer, so that
     the rule book is evaluated off it (the writer reads them again and reuses an evaluation only when
     nothing changed in between)."""
+    rows, people = _visits_read(db.conn, visit_ids)
+    return {vid: visit_case(row, people.get(vid, ()), user_id) for vid, row in rows.items()}
+
+
+def _visits_read(
+    conn: Any, visit_ids: Iterable[str]
+) -> tuple[dict[str, tuple[Any, ...]], dict[str, tuple[tuple[Any, ...], ...]]]:
+    """Visits by id as `SELECT id, team, status, {_VISIT_CASE_SQL}` and their assignee rows by user id, in
+    two queries."""
     ids = json.dumps(sorted(set(visit_ids)))
-    conn = db.conn
-    rows = conn.execute(
-        f"SELECT id, team, status, {_VISIT_CASE_SQL} FROM visits WHERE id IN (SELECT value FROM json_each(?))",
-        [ids],
-    ).fetchall()
+    rows = {
+        r[0]: tuple(r)
+        for r in conn.execute(
+            f"SELECT id, team, status, {_VISIT_CASE_SQL} FROM visits "
+            "WHERE id IN (SELECT value FROM json_each(?))",
+            [ids],
+        )
+    }
     people: dict[str, list[tuple[Any, ...]]] = {}
     for visit_id, *rest in conn.execute(
         "SELECT visit_id, user_id, active, position FROM visit_assignees "
@@ -469,7 +466,7 @@ def visit_cases(db: Database, *, visit_ids: list[str], user_id: str) -> dict[str
         [ids],
     ):
         people.setdefault(visit_id, []).append(tuple(rest))
-    return {row[0]: visit_case(row, tuple(people.get(row[0], ())), user_id) for row in rows}
+    return rows, {k: tuple(v) for k, v in people.items()}
 
 
 def case_context(row: Any, *, assigned: list[str] | None, caller_active: bool = True) -> CaseContext:

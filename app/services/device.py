@@ -15,12 +15,10 @@ when the investigator cancels or `CameraRefused` when there is no camera or no p
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import json
 import logging
 import mimetypes
-import secrets
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,7 +32,6 @@ from app.i18n import t
 from storage.private_file import write_private_json
 
 __all__ = [
-    "DEVICE_KEY",
     "Camera",
     "CameraRefused",
     "DeviceServices",
@@ -49,7 +46,6 @@ __all__ = [
     "PickerCamera",
     "SecureStore",
     "browser_services",
-    "device_key",
     "install",
     "is_phone",
     "phone_services",
@@ -61,7 +57,6 @@ log = logging.getLogger(__name__)
 
 RefusalReason = Literal["denied", "denied_forever", "service_off", "timeout", "unavailable"]
 #: The secure-storage entry of the device's own key (for encrypting what the device keeps at rest).
-DEVICE_KEY = "fieldvisit.device_key"
 TIMEOUT_S = 20.0
 
 
@@ -323,19 +318,6 @@ class FileSecureStore:
         data = self._read()
         if data.pop(key, None) is not None:
             self._write(data)
-
-
-async def device_key(store: SecureStore) -> bytes:
-    """The device's own 256-bit key, made on first use and kept in the secure store."""
-    text = await store.get(DEVICE_KEY)
-    if text:
-        with contextlib.suppress(ValueError):
-            key = base64.b64decode(text, validate=True)
-            if len(key) == 32:
-                return key
-    key = secrets.token_bytes(32)
-    await store.set(DEVICE_KEY, base64.b64encode(key).decode("ascii"))
-    return key
 
 
 # ---------------------------------------------------------------------------------------------- choosing

@@ -139,15 +139,6 @@ async def test_file_secure_store_keeps_values_for_its_owner_only_when_set(tmp_pa
     assert await store.get("k") is None
 
 
-async def test_device_key_is_made_once_and_kept_when_asked_again(tmp_path: Path) -> None:
-    store = FileSecureStore(tmp_path)
-    key = await device.device_key(store)
-    assert len(key) == 32
-    assert await device.device_key(FileSecureStore(tmp_path)) == key
-    await store.set(device.DEVICE_KEY, "not base64!")
-    assert len(await device.device_key(store)) == 32 and await device.device_key(store) != key
-
-
 async def test_phone_secure_store_uses_the_platform_storage_when_on_a_phone() -> None:
     values: dict[str, str] = {}
 

@@ -7,7 +7,6 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
 from fastapi import FastAPI
-from sqlite_utils import Database as SUDatabase
 
 from sync.server.blobstore import blob_store_for
 from sync.server.context import LoginLimiter, ServerContext
@@ -22,18 +21,13 @@ from sync.server.security import Passwords
 from sync.server.settings import Settings
 from sync.server.store.blobs import move_legacy_blobs
 from sync.server.store.common import Principal, server_epoch
-from sync.server.store.users import principal_for_token
+from sync.server.store.users import caller_for_token
 
 __all__ = ["create_app"]
 
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-def _caller(db: SUDatabase, *, secret: str, token: str, now: datetime) -> tuple[Principal, str]:
-    """The caller behind a token and the server epoch, read together in one read transaction."""
-    return principal_for_token(db, secret=secret, token=token, now=now), server_epoch(db)
 
 
 def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime] | None = None) -> FastAPI:
@@ -83,7 +77,9 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
     async def resolve(token: str) -> Principal:
         # Read from the database on every request (one indexed read), never cached in the process: a
         # revocation, a rotation or a restore made by any process on this database counts at once.
-        principal, ctx.epoch = db.read_here(_caller, secret=ctx.secret, token=token, now=ctx.clock())
+        principal, ctx.epoch = db.read_statement(
+            caller_for_token, secret=ctx.secret, token=token, now=ctx.clock()
+        )
         return principal
 
     # Added last = outermost: authentication runs before the body is read.

@@ -232,6 +232,11 @@ class Database:
         (the caller of a request) a hop to a reader thread costs more than the read itself."""
         return self._read_job(fn, args, kwargs)
 
+    def read_statement(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """`read_here` for a read of one statement: outside an explicit transaction, as one statement reads
+        one consistent state of the database on its own (a request's caller is read on every request)."""
+        return fn(self._reader(), *args, **kwargs)
+
     def close(self) -> None:
         if self._closed:
             return

@@ -17,6 +17,7 @@ __all__ = [
     "Revoked",
     "TokenPair",
     "add_user",
+    "caller_for_token",
     "get_user",
     "issue_device",
     "list_devices",
@@ -173,6 +174,24 @@ def _revoked(wipe: Any) -> ApiError:
 def principal_for_token(db: Database, *, secret: str, token: str, now: datetime) -> Principal:
     """The caller behind an access token, or 401 (`invalid_token`, `token_expired`, `device_revoked`)."""
     row = db.execute(_PRINCIPAL_SQL, [token_digest(secret, token)]).fetchone()
+    return _principal(row, now)
+
+
+# The caller and the server epoch in one statement: one statement reads one consistent state of the
+# database, so the request's caller needs no transaction of its own.
+_CALLER_SQL = _PRINCIPAL_SQL.replace(
+    "u.active FROM", "u.active, (SELECT value FROM meta WHERE key = 'server_epoch') FROM", 1
+)
+
+
+def caller_for_token(db: Database, *, secret: str, token: str, now: datetime) -> tuple[Principal, str]:
+    """`principal_for_token` and the server epoch, read by one statement."""
+    row = db.execute(_CALLER_SQL, [token_digest(secret, token)]).fetchone()
+    principal = _principal(row[:-1] if row is not None else None, now)
+    return principal, row[-1] or ""
+
+
+def _principal(row: Any, now: datetime) -> Principal:
     if row is None or row[0] != "access":
         raise ApiError(401, "invalid_token", "missing or invalid access token")
     _kind, expires_at, device_id, revoked, wipe, user_id, username, name, role, team, active = row

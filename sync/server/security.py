@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import secrets
@@ -48,7 +49,15 @@ def derived_token(parent: str, salt: str, kind: str) -> str:
 
 def token_digest(secret: str, token: str) -> str:
     """The stored form of a token: HMAC-SHA256 keyed with the server secret, hex."""
-    return hmac.new(secret.encode(), token.encode(), hashlib.sha256).hexdigest()
+    mac = _keyed(secret).copy()
+    mac.update(token.encode())
+    return mac.hexdigest()
+
+
+@functools.lru_cache(maxsize=8)
+def _keyed(secret: str) -> hmac.HMAC:
+    # Every request digests its token: the keyed state is made once per secret and copied.
+    return hmac.new(secret.encode(), digestmod=hashlib.sha256)
 
 
 def secret_weakness(secret: str | None) -> str | None:

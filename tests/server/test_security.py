@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import hashlib
+import hmac
 import io
 import json
 import os
@@ -30,6 +31,7 @@ from pydantic import ValidationError
 
 from sync.server import Settings, create_app
 from sync.server.desk.csvsafe import safe_cell
+from sync.server.security import token_digest
 from sync.server.store.retention import apply_retention
 
 from .conftest import Server, example_report, fast_settings, mutation, push
@@ -445,3 +447,15 @@ def test_retention_command_reports_what_it_did_and_refuses_a_record_period_under
     short = dict(os.environ, FIELDVISIT_RETENTION_RECORD_DAYS="365")
     refused = _cli("retention", "--db", str(db), env=short)
     assert refused.returncode != 0 and "1827" in refused.stderr
+
+
+def test_a_token_is_stored_as_its_hmac_sha256_under_the_server_secret() -> None:
+    for secret, token in (
+        ("s" * 40, "abc"),
+        ("another-secret-of-enough-length-1234", "abc"),
+        ("s" * 40, "xyz"),
+    ):
+        assert (
+            token_digest(secret, token)
+            == hmac.new(secret.encode(), token.encode(), hashlib.sha256).hexdigest()
+        )

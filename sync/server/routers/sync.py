@@ -81,13 +81,17 @@ async def push(body: PushBody, actor: Actor, ctx: Ctx) -> Any:
             status_code=409,
         )
     # The results are built to PushResponse's shape by apply_push; serialising them directly spares
-    # re-validating every result against the response model.
-    return JSONResponse(
-        {
-            "last_mutation_id": result["last_mutation_id"],
-            "server_epoch": ctx.epoch,
-            "results": result["results"],
-        }
+    # re-validating every result against the response model (pydantic-core writes the same JSON as
+    # JSONResponse, faster).
+    return Response(
+        to_json(
+            {
+                "last_mutation_id": result["last_mutation_id"],
+                "server_epoch": ctx.epoch,
+                "results": result["results"],
+            }
+        ),
+        media_type="application/json",
     )
 
 

@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,10 +18,11 @@ from fastapi.testclient import TestClient
 
 from models.demo_data import demo_users
 from sync.server import create_app
+from sync.server.pg import is_postgres_url
 
 from .conftest import Server, fast_settings
 
-__all__ = ["ROOT", "prepared_database", "serve"]
+__all__ = ["ROOT", "prepared_database", "serve", "shared_blob_url"]
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -31,9 +33,20 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def prepared_database(db: Path, **settings: object) -> tuple[dict[str, str], str]:
+def shared_blob_url(db: Path | str) -> str | None:
+    """For a PostgreSQL database, the blob directory every server on it shares (it has no default)."""
+    if not is_postgres_url(str(db)):
+        return None
+    where = Path(tempfile.gettempdir(), f"fv-blobs-{str(db).rsplit('/', 1)[1]}")
+    return where.as_uri()
+
+
+def prepared_database(db: Path | str, **settings: object) -> tuple[dict[str, str], str]:
     """The demo users and one visit assigned to inv.a1 and inv.a2, written before any server starts;
     answers (username -> user id, the visit's ID)."""
+    blobs = shared_blob_url(db)
+    if blobs:
+        settings = {"blob_url": blobs} | settings
     app = create_app(fast_settings(db, **settings))  # type: ignore[arg-type]
     rows = app.state.ctx.add_users(demo_users(), now=datetime.now(UTC))
     users = {name: row["id"] for name, row in rows.items()}
@@ -43,9 +56,11 @@ def prepared_database(db: Path, **settings: object) -> tuple[dict[str, str], str
 
 
 @contextmanager
-def serve(db: Path, *, env: dict[str, str] | None = None) -> Iterator[str]:
-    """`fieldvisit serve` on a free loopback port until the block ends; answers its base URL."""
+def serve(db: Path | str, *, env: dict[str, str] | None = None, workers: int = 1) -> Iterator[str]:
+    """`fieldvisit serve` (with `workers` worker processes) on a free loopback port until the block ends;
+    answers its base URL."""
     port = _free_port()
+    blobs = shared_blob_url(db)
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -56,14 +71,17 @@ def serve(db: Path, *, env: dict[str, str] | None = None) -> Iterator[str]:
             "127.0.0.1",
             "--port",
             str(port),
-            "--db",
+            "--database-url" if blobs else "--db",
             str(db),
+            "--workers",
+            str(workers),
         ],
         cwd=ROOT,
         env={
             **os.environ,
             "FIELDVISIT_ARGON2_TIME_COST": "1",
             "FIELDVISIT_ARGON2_MEMORY_KIB": "64",
+            **({"FIELDVISIT_BLOB_URL": blobs} if blobs else {}),
             **(env or {}),
         },
         stdout=subprocess.DEVNULL,

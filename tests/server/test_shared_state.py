@@ -48,8 +48,8 @@ def push_report(url: str, session: dict[str, Any], visit_id: str, mid: int) -> h
     return httpx.post(f"{url}/v1/sync/push", json=body, headers=bearer(session), timeout=30)
 
 
-def test_push_is_refused_on_the_other_process_when_one_revoked_the_device(tmp_path: Path) -> None:
-    db = tmp_path / "fv.db"
+def test_push_is_refused_on_the_other_process_when_one_revoked_the_device(database_location: str) -> None:
+    db = database_location
     _, visit_id = prepared_database(db)
     with serve(db) as one, serve(db) as two:
         phone = login(two, "inv.a1").json()
@@ -69,8 +69,10 @@ def test_push_is_refused_on_the_other_process_when_one_revoked_the_device(tmp_pa
     assert after.status_code == 401 and after.json()["error"] == "device_revoked"
 
 
-def test_old_access_token_is_refused_on_the_other_process_when_one_refreshed_it(tmp_path: Path) -> None:
-    db = tmp_path / "fv.db"
+def test_old_access_token_is_refused_on_the_other_process_when_one_refreshed_it(
+    database_location: str,
+) -> None:
+    db = database_location
     prepared_database(db)
     with serve(db) as one, serve(db) as two:
         phone = login(one, "inv.a1").json()
@@ -97,8 +99,10 @@ def test_old_access_token_is_refused_on_the_other_process_when_one_refreshed_it(
     assert new.status_code == 200
 
 
-def test_sixth_wrong_password_is_429_when_attempts_alternate_between_processes(tmp_path: Path) -> None:
-    db = tmp_path / "fv.db"
+def test_sixth_wrong_password_is_429_when_attempts_alternate_between_processes(
+    database_location: str,
+) -> None:
+    db = database_location
     prepared_database(db)
     with serve(db) as one, serve(db) as two:
         answers = [login((one, two)[i % 2], "inv.a3", "wrong-password") for i in range(6)]
@@ -109,14 +113,16 @@ def test_sixth_wrong_password_is_429_when_attempts_alternate_between_processes(t
     assert right.status_code == 429  # the account stays locked for its window, on every process
 
 
-def test_new_epoch_is_answered_from_the_next_request_when_the_database_changes_it(tmp_path: Path) -> None:
-    db = tmp_path / "fv.db"
+def test_new_epoch_is_answered_from_the_next_request_when_the_database_changes_it(
+    database_location: str,
+) -> None:
+    db = database_location
     _, visit_id = prepared_database(db)
     with serve(db) as one:
         phone = login(one, "inv.a1").json()
         old_epoch = httpx.get(f"{one}/v1/health", timeout=30).json()["server_epoch"]
         # What a restore does to the epoch, done by another process on the same database.
-        other = connect(str(db))
+        other = connect(db)
         other.execute("BEGIN IMMEDIATE")
         set_meta(other, "server_epoch", "epoch-after-restore")
         other.execute("COMMIT")
@@ -152,11 +158,12 @@ def test_serve_exits_non_zero_naming_sqlite_when_more_than_one_worker_is_asked(t
     assert not (tmp_path / "fv.db").exists()
 
 
-def test_serve_exits_non_zero_when_the_database_url_is_postgresql(tmp_path: Path) -> None:
-    out = fieldvisit("serve", "--database-url", "postgresql://fv@127.0.0.1/fv", "--port", "1")
+def test_serve_exits_non_zero_naming_the_blob_url_when_postgresql_has_none(tmp_path: Path) -> None:
+    env = {"FIELDVISIT_BLOB_URL": ""}
+    out = fieldvisit("serve", "--database-url", "postgresql://fv@127.0.0.1:1/fv", "--port", "1", env=env)
 
     assert out.returncode != 0
-    assert "PostgreSQL is not available in this build yet" in out.stderr
+    assert "FIELDVISIT_BLOB_URL must be set with PostgreSQL" in out.stderr
 
 
 def test_database_url_wins_over_db_and_the_environment_when_both_are_given(tmp_path: Path) -> None:

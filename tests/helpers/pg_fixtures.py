@@ -1,0 +1,54 @@
+"""Fixtures that put a test on either server backend: `backend` ("sqlite" unless parametrized) and
+`database_location` (a fresh SQLite file, or a fresh database on the session's private PostgreSQL)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.helpers.postgres import PgCluster, find_bin_dir
+
+BACKENDS = ("sqlite", "postgres")
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[PgCluster]:
+    """One private PostgreSQL for the test session (initdb in a temporary directory, a free port)."""
+    bin_dir = find_bin_dir()
+    if bin_dir is None:
+        pytest.skip(
+            "PostgreSQL is not installed (Debian's postgresql package; scripts/bootstrap.sh installs it)"
+        )
+    cluster = PgCluster(bin_dir)
+    cluster.start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(getattr(request, "param", "sqlite"))
+
+
+@pytest.fixture
+def database_location(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
+    if backend == "sqlite":
+        yield str(tmp_path / "fv.db")
+        return
+    cluster: PgCluster = request.getfixturevalue("pg_cluster")
+    url = cluster.new_database()
+    try:
+        yield url
+    finally:
+        cluster.drop_database(url)
+
+
+def backend_settings(backend: str, location: str, tmp_path: Path) -> dict[str, str]:
+    """What a server on `location` needs besides it: with PostgreSQL, a blob directory (it has no default)."""
+    if backend == "sqlite":
+        return {}
+    return {"blob_url": (tmp_path / "blobs").resolve().as_uri()}

@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-__all__ = ["build_parser", "main"]
+__all__ = ["build_parser", "main", "worker_app"]
 
 DEFAULT_DB = "./var/fieldvisit.db"
 _DELEGATED = {"app": "cli.app_cmd", "demo": "cli.demo_cmd"}
@@ -68,32 +68,50 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     db = _db_path(args)
     settings = _settings(db)
-    if args.workers > 1:
+    if args.workers > 1 and not settings.is_postgres:
         print(
-            f"fieldvisit: --workers {args.workers} is refused: SQLite ({db}) is served by one worker"
-            if not settings.is_postgres
-            else f"fieldvisit: --workers {args.workers} is refused: this build serves PostgreSQL with one worker",
+            f"fieldvisit: --workers {args.workers} is refused: SQLite ({db}) is served by one worker; "
+            "several workers need PostgreSQL (--database-url postgresql://…)",
             file=sys.stderr,
         )
         return 2
-    app = create_app(settings)
     loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
     http = "httptools" if importlib.util.find_spec("httptools") else "h11"
+    options: dict[str, Any] = {
+        "host": args.host,
+        "port": args.port,
+        "loop": loop,
+        "http": http,
+        "log_level": args.log_level,
+        "access_log": False,
+        "timeout_graceful_shutdown": 10,
+    }
+    if args.workers > 1:
+        # Worker processes build their own app from the environment (every FIELDVISIT_* setting is there),
+        # with the database this command resolved; all of them share the listening socket.
+        os.environ["FIELDVISIT_DB"] = db
+        uvicorn.run("cli.main:worker_app", factory=True, workers=args.workers, **options)
+        return 0
+    app = create_app(settings)
+    _freeze()
+    uvicorn.run(app, **options)
+    return 0
+
+
+def worker_app() -> Any:
+    """The app of one worker process of `fieldvisit serve --workers N`."""
+    from sync.server import Settings, create_app
+
+    app = create_app(Settings())
+    _freeze()
+    return app
+
+
+def _freeze() -> None:
     # Everything built so far (modules, schemas, the app) lives as long as the process: moved out of the
     # collector's view, a full collection no longer walks it (70 ms pauses in the middle of a push → 3 ms).
     gc.collect()
     gc.freeze()
-    uvicorn.run(
-        app,
-        host=args.host,
-        port=args.port,
-        loop=loop,
-        http=http,
-        log_level=args.log_level,
-        access_log=False,
-        timeout_graceful_shutdown=10,
-    )
-    return 0
 
 
 def _open(db: str) -> Any:

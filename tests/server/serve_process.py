@@ -55,8 +55,14 @@ def prepared_database(db: Path | str, **settings: object) -> tuple[dict[str, str
     return users, visit_id
 
 
+class Served(str):
+    """A running server's base URL, with the PID of its `fieldvisit serve` process."""
+
+    pid: int
+
+
 @contextmanager
-def serve(db: Path | str, *, env: dict[str, str] | None = None, workers: int = 1) -> Iterator[str]:
+def serve(db: Path | str, *, env: dict[str, str] | None = None, workers: int = 1) -> Iterator[Served]:
     """`fieldvisit serve` (with `workers` worker processes) on a free loopback port until the block ends;
     answers its base URL."""
     port = _free_port()
@@ -87,7 +93,8 @@ def serve(db: Path | str, *, env: dict[str, str] | None = None, workers: int = 1
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    url = f"http://127.0.0.1:{port}"
+    url = Served(f"http://127.0.0.1:{port}")
+    url.pid = proc.pid
     try:
         deadline = time.monotonic() + 30
         while True:

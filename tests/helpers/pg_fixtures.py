@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from sync.server.pg import is_postgres_url
 from tests.helpers.postgres import PgCluster, find_bin_dir
 
 BACKENDS = ("sqlite", "postgres")
@@ -52,3 +54,11 @@ def backend_settings(backend: str, location: str, tmp_path: Path) -> dict[str, s
     if backend == "sqlite":
         return {}
     return {"blob_url": (tmp_path / "blobs").resolve().as_uri()}
+
+
+def shared_blob_url(db: Path | str) -> str | None:
+    """For a PostgreSQL database, the blob directory every server on it shares (it has no default); None for a
+    SQLite file."""
+    if not is_postgres_url(str(db)):
+        return None
+    return Path(tempfile.gettempdir(), f"fv-blobs-{str(db).rsplit('/', 1)[1]}").as_uri()

@@ -147,6 +147,12 @@ BOTH_BACKENDS: tuple[str, ...] = (
     "test_users",
     "test_hardening",
     "test_shared_state",
+    "test_desk",
+    "test_refresh_grace",
+    "test_security",
+    "test_resumable_uploads",
+    "test_tracking_evaluate",
+    "test_desk_tracking_labels",
 )
 
 

@@ -6,7 +6,6 @@ import os
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,7 +17,7 @@ from fastapi.testclient import TestClient
 
 from models.demo_data import demo_users
 from sync.server import create_app
-from sync.server.pg import is_postgres_url
+from tests.helpers.pg_fixtures import shared_blob_url
 
 from .conftest import Server, fast_settings
 
@@ -31,14 +30,6 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def shared_blob_url(db: Path | str) -> str | None:
-    """For a PostgreSQL database, the blob directory every server on it shares (it has no default)."""
-    if not is_postgres_url(str(db)):
-        return None
-    where = Path(tempfile.gettempdir(), f"fv-blobs-{str(db).rsplit('/', 1)[1]}")
-    return where.as_uri()
 
 
 def prepared_database(db: Path | str, **settings: object) -> tuple[dict[str, str], str]:

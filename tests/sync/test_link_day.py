@@ -5,10 +5,8 @@ The test runs a short day (4 reports, 2 photos each); bench/field_bench.py runs 
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections.abc import Iterator
-from contextlib import closing
 from pathlib import Path
 
 import httpx
@@ -17,7 +15,7 @@ import pytest
 from storage.photos import prepare_attachment
 from storage.store import DeviceStore
 from sync.client import ApiClient, Credentials, SyncEngine, SyncError
-from sync.server.blobstore import FileBlobStore
+from sync.server.blobstore import blob_store_for
 from tests.helpers.camera_photos import camera_jpeg
 from tests.sync.factories import report
 from tests.sync.harness import (
@@ -27,6 +25,8 @@ from tests.sync.harness import (
     device_versions,
     seed_users,
     seed_visits,
+    server_rows,
+    server_settings,
     server_versions,
 )
 from tests.sync.link import LinkEmulator
@@ -37,8 +37,8 @@ REPORTS, PHOTOS = 4, 2
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[ServerProcess]:
-    db = tmp_path / "server.db"
+def server(database_location: str) -> Iterator[ServerProcess]:
+    db = database_location
     users = seed_users(db)
     proc = ServerProcess(db)
     proc.start()
@@ -48,13 +48,12 @@ def server(tmp_path: Path) -> Iterator[ServerProcess]:
     proc.stop()
 
 
-def _arrivals(db: Path) -> tuple[list[str], list[str], dict[str, bytes]]:
+def _arrivals(db: Path | str) -> tuple[list[str], list[str], dict[str, bytes]]:
     """When each report version and each photo arrived, and the photos' bytes as the blob store holds them
-    (the default store: files beside the database)."""
-    with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
-        reports = [str(r[0]) for r in conn.execute("SELECT received_at FROM report_versions")]
-        rows = conn.execute("SELECT sha256, created_at FROM blobs").fetchall()
-    store = FileBlobStore(db.with_name(db.name + ".blobs"))
+    (the default store: files beside a SQLite database; the shared directory with PostgreSQL)."""
+    reports = [str(r[0]) for r in server_rows(db, "SELECT received_at FROM report_versions")]
+    rows = server_rows(db, "SELECT sha256, created_at FROM blobs")
+    store = blob_store_for(server_settings(db).blob_location)
     return reports, [str(r[1]) for r in rows], {str(r[0]): store.get(str(r[0])) or b"" for r in rows}
 
 

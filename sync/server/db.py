@@ -147,6 +147,7 @@ class Database:
                     stop = True
                     break
                 batch.append(job)
+            db = self._writer_db = self._reopened(db)
             self._run_batch(db, batch)
             if stop:
                 break
@@ -212,8 +213,24 @@ class Database:
         fut.set_result(result)
 
     # -- reads --------------------------------------------------------------------------------------
+    def _reopened(self, db: SUDatabase) -> SUDatabase:
+        """`db`, or a new connection in its place when it was lost (only a PostgreSQL connection can be)."""
+        if not getattr(db.conn, "broken", False):
+            return db
+        log.warning("database connection lost; reconnecting")
+        with contextlib.suppress(Exception):
+            db.conn.close()
+        return connect(self.path)
+
     def _reader(self) -> SUDatabase:
         db: SUDatabase | None = getattr(self._local, "db", None)
+        if db is not None and getattr(db.conn, "broken", False):
+            log.warning("database connection lost; reconnecting")
+            with self._lock:
+                self._reader_dbs.remove(db)
+            with contextlib.suppress(Exception):
+                db.conn.close()
+            db = None
         if db is None:
             db = connect(self.path)
             self._local.db = db

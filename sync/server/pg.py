@@ -178,9 +178,16 @@ class PgConnection:
         return PgCursor(cur)
 
     @property
+    def broken(self) -> bool:
+        """Whether the connection was lost (the server restarted, or ended this session): open a new one."""
+        return bool(self.raw.broken or self.raw.closed)
+
+    @property
     def in_transaction(self) -> bool:
         from psycopg.pq import TransactionStatus
 
+        if self.broken:
+            return False  # nothing to roll back: the server ended the transaction with the session
         return bool(self.raw.info.transaction_status != TransactionStatus.IDLE)
 
     def rollback(self) -> None:

@@ -122,12 +122,15 @@ class PgCluster:
         name = url.rsplit("/", 1)[1]
         self.admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
+    def postmaster_pid(self) -> int:
+        """The server's own PID (its backends are its children)."""
+        return int((self.data / "postmaster.pid").read_text().split()[0])
+
     def stop(self) -> None:
         """Fast shutdown by PID (SIGINT), then the temporary directory goes."""
         if self.proc is not None and self.proc.poll() is None:
             # The postmaster's own PID (runuser, when it started it, does not pass signals on).
-            pid_file = self.data / "postmaster.pid"
-            pid = int(pid_file.read_text().split()[0]) if pid_file.exists() else self.proc.pid
+            pid = self.postmaster_pid() if (self.data / "postmaster.pid").exists() else self.proc.pid
             os.kill(pid, signal.SIGINT)
             try:
                 self.proc.wait(30)

@@ -307,7 +307,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
     from sync.server.store.backup import restore
 
     db = _db_path(args)
-    if _refused_on_postgres(db, "restore", "pg_restore, then a new epoch as docs/operations.md says"):
+    if _refused_on_postgres(db, "restore", "pg_restore, then give the database a new epoch"):
         return 2
     try:
         epoch = restore(db, args.path)

@@ -153,6 +153,7 @@ BOTH_BACKENDS: tuple[str, ...] = (
     "test_resumable_uploads",
     "test_tracking_evaluate",
     "test_desk_tracking_labels",
+    "test_blob_store",
 )
 
 

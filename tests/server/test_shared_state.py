@@ -4,6 +4,7 @@ database URL and worker options of `fieldvisit serve`."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import uuid
@@ -13,8 +14,10 @@ from typing import Any
 import httpx
 
 from models.canonical import content_sha256
+from models.demo_data import generate_import_records
 from sync.server.db import connect
 from sync.server.store.common import server_epoch, set_meta
+from tests.helpers.postgres import PgCluster
 
 from .conftest import example_report
 from .serve_process import ROOT, prepared_database, serve
@@ -193,3 +196,32 @@ def test_database_url_wins_over_db_and_the_environment_when_both_are_given(tmp_p
     assert out.returncode == 0, out.stderr
     assert chosen.exists() and not ignored.exists()
     assert from_env.returncode == 0 and env_db.exists()
+
+
+def test_commands_work_on_postgresql_and_backup_points_to_pg_dump_when_given_its_url(
+    pg_cluster: PgCluster, tmp_path: Path
+) -> None:
+    url = pg_cluster.new_database()
+    cases = tmp_path / "cases.json"
+    cases.write_text(json.dumps({"records": generate_import_records(3, seed=5, team="hz-a")}))
+    env = {"FIELDVISIT_BLOB_URL": (tmp_path / "blobs").as_uri(), "FIELDVISIT_DB": str(tmp_path / "unused.db")}
+    try:
+        added = fieldvisit(
+            "users", "add", "sup.x", "--password", "pw-12345", "--role", "supervisor", "--team", "hz-a",
+            "--database-url", url, env=env,
+        )  # fmt: skip
+        imported = fieldvisit("import", str(cases), "--database-url", url, env=env)
+        evaluated = fieldvisit("evaluate", "--database-url", url, env={**env, "FIELDVISIT_DATABASE_URL": url})
+        backup = fieldvisit("backup", str(tmp_path / "copy.db"), "--database-url", url, env=env)
+        db = connect(url)
+        users = db.execute("SELECT username FROM users").fetchall()
+        visits = db.execute("SELECT COUNT(*) FROM visits").fetchone()[0]
+        db.conn.close()
+    finally:
+        pg_cluster.drop_database(url)
+
+    assert added.returncode == 0 and imported.returncode == 0 and evaluated.returncode == 0, imported.stderr
+    assert "created 3" in imported.stdout
+    assert users == [("sup.x",)] and visits == 3
+    assert backup.returncode == 2 and "pg_dump" in backup.stderr
+    assert not (tmp_path / "copy.db").exists() and not (tmp_path / "unused.db").exists()

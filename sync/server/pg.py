@@ -165,9 +165,12 @@ class PgConnection:
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> PgCursor:
         word = sql.strip().upper()
         if word == "BEGIN IMMEDIATE":
-            self.raw.execute("BEGIN ISOLATION LEVEL READ COMMITTED")
-            self.raw.execute("SELECT pg_advisory_xact_lock(%s)", [WRITE_LOCK])
-            return PgCursor(self.raw.cursor())
+            # One round trip: without parameters both statements go as one simple query.
+            return PgCursor(
+                self.raw.execute(
+                    f"BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock({WRITE_LOCK})"
+                )
+            )
         if word == "BEGIN":
             return PgCursor(self.raw.execute("BEGIN ISOLATION LEVEL REPEATABLE READ"))
         return PgCursor(self.raw.execute(to_postgres(sql), list(params or [])))
@@ -275,6 +278,5 @@ def connect_pg(url: str) -> PgDatabase:
     import psycopg
 
     raw = psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True)
-    raw.execute("SET synchronous_commit = on")
-    raw.execute("SET TIME ZONE 'UTC'")
+    raw.execute("SET synchronous_commit = on; SET TIME ZONE 'UTC'")
     return PgDatabase(raw)

@@ -151,8 +151,6 @@ BOTH_BACKENDS: tuple[str, ...] = (
     "test_refresh_grace",
     "test_security",
     "test_resumable_uploads",
-    "test_tracking_evaluate",
-    "test_desk_tracking_labels",
     "test_blob_store",
 )
 

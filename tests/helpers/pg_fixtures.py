@@ -3,9 +3,12 @@
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlparse
+from urllib.request import url2pathname
 
 import pytest
 
@@ -47,6 +50,9 @@ def database_location(backend: str, tmp_path: Path, request: pytest.FixtureReque
         yield url
     finally:
         cluster.drop_database(url)
+        blobs = Path(url2pathname(urlparse(shared_blob_url(url) or "").path))
+        for left in (blobs, blobs.with_name(blobs.name + ".uploads")):
+            shutil.rmtree(left, ignore_errors=True)
 
 
 def backend_settings(backend: str, location: str, tmp_path: Path) -> dict[str, str]:

@@ -101,6 +101,7 @@ _DDL_REWRITES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\bTEXT\b", re.IGNORECASE), 'TEXT COLLATE "C"'),
 ]
 
+_TUPLES_OK = 2  # libpq's PGRES_TUPLES_OK: the statement returned rows (psycopg.pq.ExecStatus.TUPLES_OK)
 _LITERAL = re.compile(r"('(?:[^']|'')*')")
 _INSERT_OR_IGNORE = re.compile(r"^\s*INSERT OR IGNORE INTO\b", re.IGNORECASE)
 
@@ -133,12 +134,15 @@ class PgCursor:
 
     def __init__(self, cur: Any) -> None:
         self._cur = cur
+        # Whether the statement returned rows (a cheaper test than `description`, which builds its columns).
+        result = cur.pgresult
+        self._rows = result is not None and result.status == _TUPLES_OK
 
     def fetchone(self) -> Any:
-        return self._cur.fetchone() if self._cur.description else None
+        return self._cur.fetchone() if self._rows else None
 
     def fetchall(self) -> list[Any]:
-        return list(self._cur.fetchall()) if self._cur.description else []
+        return list(self._cur.fetchall()) if self._rows else []
 
     def __iter__(self) -> Iterator[Any]:
         return iter(self.fetchall())

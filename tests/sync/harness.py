@@ -142,6 +142,19 @@ def server_blobs(db_path: Path | str) -> set[str]:
 
 
 def integrity_ok(db_path: Path | str) -> bool:
+    """SQLite's integrity check of a file; on PostgreSQL, amcheck's check of every B-tree index (heap
+    included) of the server's tables: an error is raised when one is damaged."""
+    if is_postgres_url(str(db_path)):
+        import psycopg
+
+        with psycopg.connect(str(db_path), autocommit=True) as conn:
+            conn.execute("CREATE EXTENSION IF NOT EXISTS amcheck")
+            checked = conn.execute(
+                "SELECT bt_index_check(c.oid, true) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+                "JOIN pg_am am ON am.oid = c.relam WHERE am.amname = 'btree' "
+                "AND c.relnamespace = 'public'::regnamespace"
+            ).fetchall()
+        return len(checked) > 0
     with closing(sqlite3.connect(str(db_path))) as conn:
         return bool(conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok")
 

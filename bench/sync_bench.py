@@ -1,8 +1,10 @@
-"""Sync benchmark: push throughput and latency (batch 1/50, 1/8 devices), the 5,000-visit initial pull, and
-the in-process ceiling of the server's own push function, against a `fieldvisit serve` subprocess.
+"""Sync benchmark: push throughput and latency (batch 1/50, 1/8/64 devices), the 5,000-visit initial pull
+alone and beside pushes (the mixed load), and the in-process ceiling of the server's own push function,
+against a `fieldvisit serve` subprocess.
 
-Run: .venv/bin/python bench/sync_bench.py [--quick] [--backend sqlite|postgres] [--workers N]; prints a table
-and writes bench/results/sync_bench.json (SQLite, one worker) or sync_bench_<backend>_w<N>.json. With
+Run: .venv/bin/python bench/sync_bench.py [--quick] [--backend sqlite|postgres|both] [--workers N]; prints a
+table and writes bench/results/sync_bench.json (SQLite, one worker), sync_bench_<backend>_w<N>.json, or with
+`both` sync_bench_backends_w<N>.json (SQLite with one worker and PostgreSQL with N, side by side). With
 PostgreSQL the benchmark starts a private cluster (tests/helpers/postgres.py) and reports its CPU beside the
 server's.
 """
@@ -264,6 +266,16 @@ def push_worker(
     store.close()
 
 
+def pull_worker(workdir: str, url: str, name: str, barrier: Any, out: Any) -> None:
+    """A device's initial pull of 5,000 assignments, started together with the pushes (the mixed load)."""
+    store, engine, _ = _device(Path(workdir), url, name, 50, PULL_USERS[1])
+    barrier.wait()
+    t0 = time.perf_counter()
+    rep = engine.sync()
+    out.put({"name": name, "seconds": time.perf_counter() - t0, "visits": rep.pulled})
+    store.close()
+
+
 def run_push(
     workdir: Path,
     server: Server,
@@ -273,18 +285,24 @@ def run_push(
     devices: int,
     per_device: int,
     database_pid: int | None = None,
+    pullers: int = 0,
 ) -> dict[str, Any]:
     url = server.url
     ctx = mp.get_context("fork")
-    barrier, out = ctx.Barrier(devices + 1), ctx.Queue()
+    barrier, out, pulled = ctx.Barrier(devices + pullers + 1), ctx.Queue(), ctx.Queue()
+    tag = f"b{batch}-d{devices}-p{pullers}"
     procs = [
         ctx.Process(
             target=push_worker,
-            args=(str(workdir), url, f"b{batch}-d{devices}-{i}", batch, per_device, visits, barrier, out),
+            args=(str(workdir), url, f"{tag}-{i}", batch, per_device, visits, barrier, out),
         )
         for i in range(devices)
     ]
-    for p in procs:
+    pulls = [
+        ctx.Process(target=pull_worker, args=(str(workdir), url, f"{tag}-pull-{i}", barrier, pulled))
+        for i in range(pullers)
+    ]
+    for p in procs + pulls:
         p.start()
     barrier.wait(timeout=900)  # every device has signed in and filled its outbox
     server_cpu0 = server.cpu_seconds()
@@ -292,7 +310,8 @@ def run_push(
     results = [out.get(timeout=900) for _ in procs]
     server_cpu = server.cpu_seconds() - server_cpu0
     db_cpu = sum(_cpu_of(p) for p in _tree(database_pid)) - db_cpu0 if database_pid else 0.0
-    for p in procs:
+    pull_results = [pulled.get(timeout=900) for _ in pulls]
+    for p in procs + pulls:
         p.join(60)
     # perf_counter is per process but shares the monotonic clock on Linux, so the spans are comparable.
     span = max(r["t1"] for r in results) - min(r["t0"] for r in results)
@@ -311,6 +330,8 @@ def run_push(
         "client_apply_wall_ms_per_report": round(sum(r["apply"] for r in results) / total * 1000, 3),
         "server_cpu_ms_per_report": round(server_cpu / total * 1000, 3),
         "database_cpu_ms_per_report": round(db_cpu / total * 1000, 3),
+        "pullers": pullers,
+        "pull_seconds_max": round(max((r["seconds"] for r in pull_results), default=0.0), 3),
     }
 
 
@@ -499,15 +520,25 @@ def _run(
     try:
         results["pull"] = run_pull(workdir, server.url, runs=3)
         print(f"pull: {results['pull']}", flush=True)
-        for batch, devices, per_device in ((50, 1, 2000), (1, 1, 300), (50, 8, 250), (1, 8, 60)):
+        # (batch, devices, reports per device, concurrent initial pulls of 5,000 visits: the mixed load)
+        for batch, devices, per_device, pullers in (
+            (50, 1, 2000, 0),
+            (1, 1, 300, 0),
+            (50, 8, 250, 0),
+            (1, 8, 60, 0),
+            (50, 64, 50, 0),
+            (1, 64, 10, 0),
+            (50, 8, 250, 2),
+        ):
             r = run_push(
                 workdir,
                 server,
                 report_visits,
                 batch=batch,
                 devices=devices,
-                per_device=max(batch, int(per_device * scale)),
+                per_device=max(batch, int(per_device * scale)) if devices < 64 else per_device,
                 database_pid=database_pid,
+                pullers=pullers,
             )
             results["push"].append(r)
             print(f"push: {r}", flush=True)
@@ -520,7 +551,7 @@ def _run(
     results["fsync_ms"] = _fsync_ms(workdir)
     print(f"ceiling: {results['ceiling']}", flush=True)
     b50 = next(r for r in results["push"] if r["batch"] == 50 and r["devices"] == 1)
-    b1d8 = next(r for r in results["push"] if r["batch"] == 1 and r["devices"] == 8)
+    b1d8 = next(r for r in results["push"] if r["batch"] == 1 and r["devices"] == 8 and not r["pullers"])
     results["ratio_to_ceiling"] = round(b50["reports_per_s"] / results["ceiling"]["reports_per_s"], 3)
     results["targets"] = {
         "push_b50_d1_rps": [
@@ -553,25 +584,26 @@ def _run(
 
 
 def _label(run: dict[str, Any]) -> str:
-    return f"batch {run['batch']}, {run['devices']} device(s)"
+    pulls = f" + {run['pullers']} pulls" if run.get("pullers") else ""
+    return f"batch {run['batch']}, {run['devices']} device(s){pulls}"
 
 
 def _print_table(results: dict[str, Any]) -> None:
     print()
-    print(f"{'push':<22}{'reports':>9}{'seconds':>9}{'reports/s':>11}{'pushes':>8}{'p50 ms':>9}{'p95 ms':>9}")
+    print(f"{'push':<34}{'reports':>9}{'seconds':>9}{'reports/s':>11}{'pushes':>8}{'p50 ms':>9}{'p95 ms':>9}")
     for r in results["push"]:
         print(
-            f"{_label(r):<22}{r['reports']:>9}{r['seconds']:>9}{r['reports_per_s']:>11}{r['pushes']:>8}"
+            f"{_label(r):<34}{r['reports']:>9}{r['seconds']:>9}{r['reports_per_s']:>11}{r['pushes']:>8}"
             f"{r['p50_ms']:>9}{r['p95_ms']:>9}"
         )
     c = results["ceiling"]
-    print(f"{'ceiling (in-process)':<22}{c['reports']:>9}{c['seconds']:>9}{c['reports_per_s']:>11}")
+    print(f"{'ceiling (in-process)':<34}{c['reports']:>9}{c['seconds']:>9}{c['reports_per_s']:>11}")
     print(
-        f"\n{'ms per report':<22}{'client CPU':>12}{'apply wall':>12}{'server CPU':>12}{'database CPU':>14}"
+        f"\n{'ms per report':<34}{'client CPU':>12}{'apply wall':>12}{'server CPU':>12}{'database CPU':>14}"
     )
     for r in results["push"]:
         print(
-            f"{_label(r):<22}{r['client_cpu_ms_per_report']:>12}{r['client_apply_wall_ms_per_report']:>12}"
+            f"{_label(r):<34}{r['client_cpu_ms_per_report']:>12}{r['client_apply_wall_ms_per_report']:>12}"
             f"{r['server_cpu_ms_per_report']:>12}{r['database_cpu_ms_per_report']:>14}"
         )
     p = results["pull"]
@@ -589,13 +621,17 @@ def _print_table(results: dict[str, Any]) -> None:
 def _print_side_by_side(both: dict[str, dict[str, Any]]) -> None:
     lite, pg = both["sqlite"], both["postgres"]
     pg_name = f"PostgreSQL, {pg['workers']} worker(s)"
-    print(f"\n{'reports/s':<22}{'SQLite, 1 worker':>18}{pg_name:>26}{'ratio':>8}")
+    print(f"\n{'reports/s':<34}{'SQLite, 1 worker':>18}{pg_name:>26}{'ratio':>8}")
     for a, b in zip(lite["push"], pg["push"], strict=True):
         ratio = b["reports_per_s"] / a["reports_per_s"]
-        print(f"{_label(a):<22}{a['reports_per_s']:>18}{b['reports_per_s']:>26}{ratio:>8.2f}")
+        print(f"{_label(a):<34}{a['reports_per_s']:>18}{b['reports_per_s']:>26}{ratio:>8.2f}")
     print(
-        f"{'pull 5,000 visits (s)':<22}{lite['pull']['seconds_median']:>18}{pg['pull']['seconds_median']:>26}"
+        f"{'pull 5,000 visits (s)':<34}{lite['pull']['seconds_median']:>18}{pg['pull']['seconds_median']:>26}"
     )
+    for a, b in zip(lite["push"], pg["push"], strict=True):
+        if a["pullers"]:
+            label = f"pull 5,000 during {_label(a)} (s)"
+            print(f"{label:<34}{a['pull_seconds_max']:>18}{b['pull_seconds_max']:>26}")
 
 
 if __name__ == "__main__":

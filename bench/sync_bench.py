@@ -1,8 +1,8 @@
 """Sync benchmark: push throughput and latency (batch 1/50, 1/8/64 devices), the 5,000-visit initial pull
 alone and beside pushes (the mixed load), and the in-process ceiling of the server's own push function,
-against a `fieldvisit serve` subprocess.
+against a `fieldvisit serve` subprocess; `--many` adds 64 devices at once.
 
-Run: .venv/bin/python bench/sync_bench.py [--quick] [--backend sqlite|postgres|both] [--workers N]; prints a
+Run: .venv/bin/python bench/sync_bench.py [--quick] [--many] [--backend sqlite|postgres|both] [--workers N]; prints a
 table and writes bench/results/sync_bench.json (SQLite, one worker), sync_bench_<backend>_w<N>.json, or with
 `both` sync_bench_backends_w<N>.json (SQLite with one worker and PostgreSQL with N, side by side). With
 PostgreSQL the benchmark starts a private cluster (tests/helpers/postgres.py) and reports its CPU beside the
@@ -441,17 +441,18 @@ def main() -> int:
         help="both: SQLite with one worker, then PostgreSQL with --workers, side by side",
     )
     ap.add_argument("--workers", type=int, default=1, help="server worker processes (PostgreSQL only)")
+    ap.add_argument("--many", action="store_true", help="also 64 devices at once (64 device processes)")
     args = ap.parse_args()
     scale = 0.1 if args.quick else 1.0
     if args.backend != "both":
-        results = _one(args.backend, args.workers, scale, args.keep)
+        results = _one(args.backend, args.workers, scale, args.keep, args.many)
         _print_table(results)
         name = "sync_bench.json" if (args.backend, args.workers) == ("sqlite", 1) else None
         _write(results, name or f"sync_bench_{args.backend}_w{args.workers}.json")
         return 0
     both = {
-        "sqlite": _one("sqlite", 1, scale, args.keep),
-        "postgres": _one("postgres", args.workers, scale, args.keep),
+        "sqlite": _one("sqlite", 1, scale, args.keep, args.many),
+        "postgres": _one("postgres", args.workers, scale, args.keep, args.many),
     }
     for results in both.values():
         print(f"\n== {results['backend']}, {results['workers']} worker(s)")
@@ -468,7 +469,7 @@ def _write(results: dict[str, Any], name: str) -> None:
     print(f"wrote {where.relative_to(ROOT)}")
 
 
-def _one(backend: str, workers: int, scale: float, keep: bool) -> dict[str, Any]:
+def _one(backend: str, workers: int, scale: float, keep: bool, many: bool) -> dict[str, Any]:
     """One backend's whole run: seed, pull, pushes, the in-process ceiling."""
     workdir = Path(tempfile.mkdtemp(prefix="fv-sync-bench-"))
     cluster: Any = None
@@ -485,7 +486,7 @@ def _one(backend: str, workers: int, scale: float, keep: bool) -> dict[str, Any]
         db_path = cluster.new_database()
         env["FIELDVISIT_BLOB_URL"] = (workdir / "blobs").as_uri()
     try:
-        return _run(backend, workers, scale, workdir, db_path, env, cluster)
+        return _run(backend, workers, scale, workdir, db_path, env, cluster, many)
     finally:
         if cluster is not None:
             cluster.stop()
@@ -501,6 +502,7 @@ def _run(
     db_path: Path | str,
     env: dict[str, str],
     cluster: Any,
+    many: bool = False,
 ) -> dict[str, Any]:
     t_seed = time.perf_counter()
     report_visits, _ = seed(db_path, 5000)
@@ -521,15 +523,10 @@ def _run(
         results["pull"] = run_pull(workdir, server.url, runs=3)
         print(f"pull: {results['pull']}", flush=True)
         # (batch, devices, reports per device, concurrent initial pulls of 5,000 visits: the mixed load)
-        for batch, devices, per_device, pullers in (
-            (50, 1, 2000, 0),
-            (1, 1, 300, 0),
-            (50, 8, 250, 0),
-            (1, 8, 60, 0),
-            (50, 64, 50, 0),
-            (1, 64, 10, 0),
-            (50, 8, 250, 2),
-        ):
+        runs = [(50, 1, 2000, 0), (1, 1, 300, 0), (50, 8, 250, 0), (1, 8, 60, 0), (50, 8, 250, 2)]
+        if many:
+            runs += [(50, 64, 50, 0), (1, 64, 10, 0)]
+        for batch, devices, per_device, pullers in runs:
             r = run_push(
                 workdir,
                 server,

@@ -1,7 +1,12 @@
-"""Sync benchmark: push throughput and latency (batch 1/50, 1/8 devices), the 5,000-visit initial pull, and
-the in-process ceiling of the server's own push function, against a `fieldvisit serve` subprocess.
+"""Sync benchmark: push throughput and latency (batch 1/50, 1/8/64 devices), the 5,000-visit initial pull
+alone and beside pushes (the mixed load), and the in-process ceiling of the server's own push function,
+against a `fieldvisit serve` subprocess; `--many` adds 64 devices at once.
 
-Run: .venv/bin/python bench/sync_bench.py [--quick]; prints a table and writes bench/results/sync_bench.json.
+Run: .venv/bin/python bench/sync_bench.py [--quick] [--many] [--backend sqlite|postgres|both] [--workers N]; prints a
+table and writes bench/results/sync_bench.json (SQLite, one worker), sync_bench_<backend>_w<N>.json, or with
+`both` sync_bench_backends_w<N>.json (SQLite with one worker and PostgreSQL with N, side by side). With
+PostgreSQL the benchmark starts a private cluster (tests/helpers/postgres.py) and reports its CPU beside the
+server's.
 """
 
 from __future__ import annotations
@@ -51,7 +56,7 @@ SERVER_ENV = {
 # -- setup ----------------------------------------------------------------------------------------------
 
 
-def seed(db_path: Path, visits: int) -> tuple[list[str], list[str]]:
+def seed(db_path: Path | str, visits: int) -> tuple[list[str], list[str]]:
     """Written straight into the server database: `visits` visits for the pull pair, 50 for the push pair."""
     from models.demo_data import generate_import_records
     from sync.server.db import Database
@@ -100,17 +105,58 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _cpu_of(pid: int) -> float:
+    """User + system CPU of one process so far, with that of its children it waited for (Linux /proc)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+def _tree(pid: int) -> list[int]:
+    """A process and all its descendants."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        children.setdefault(ppid, []).append(int(stat.parent.name))
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo += children.get(p, [])
+    return out
+
+
 class Server:
-    def __init__(self, db_path: Path) -> None:
-        self.db_path = db_path
+    def __init__(self, location: Path | str, *, workers: int = 1, env: dict[str, str] | None = None) -> None:
+        self.db_path = location
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         exe = Path(sys.executable).with_name("fieldvisit")
         cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "cli.main"]
+        where = (
+            ["--database-url", str(location)]
+            if str(location).startswith("postgresql:")
+            else ["--db", str(location)]
+        )
         self.proc = subprocess.Popen(
-            [*cmd, "serve", "--host", "127.0.0.1", "--port", str(self.port), "--db", str(db_path)],
+            [
+                *cmd,
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                *where,
+                "--workers",
+                str(workers),
+            ],
             cwd=ROOT,
-            env=os.environ | SERVER_ENV,
+            env=os.environ | SERVER_ENV | (env or {}),
         )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -122,9 +168,8 @@ class Server:
         raise SystemExit("the server did not start")
 
     def cpu_seconds(self) -> float:
-        """User + system CPU of the server process so far (Linux /proc)."""
-        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        """User + system CPU of the server's processes (every worker) so far."""
+        return sum(_cpu_of(p) for p in _tree(self.proc.pid))
 
     def stop(self) -> None:
         self.proc.terminate()
@@ -221,26 +266,52 @@ def push_worker(
     store.close()
 
 
+def pull_worker(workdir: str, url: str, name: str, barrier: Any, out: Any) -> None:
+    """A device's initial pull of 5,000 assignments, started together with the pushes (the mixed load)."""
+    store, engine, _ = _device(Path(workdir), url, name, 50, PULL_USERS[1])
+    barrier.wait()
+    t0 = time.perf_counter()
+    rep = engine.sync()
+    out.put({"name": name, "seconds": time.perf_counter() - t0, "visits": rep.pulled})
+    store.close()
+
+
 def run_push(
-    workdir: Path, server: Server, visits: list[str], *, batch: int, devices: int, per_device: int
+    workdir: Path,
+    server: Server,
+    visits: list[str],
+    *,
+    batch: int,
+    devices: int,
+    per_device: int,
+    database_pid: int | None = None,
+    pullers: int = 0,
 ) -> dict[str, Any]:
     url = server.url
     ctx = mp.get_context("fork")
-    barrier, out = ctx.Barrier(devices + 1), ctx.Queue()
+    barrier, out, pulled = ctx.Barrier(devices + pullers + 1), ctx.Queue(), ctx.Queue()
+    tag = f"b{batch}-d{devices}-p{pullers}"
     procs = [
         ctx.Process(
             target=push_worker,
-            args=(str(workdir), url, f"b{batch}-d{devices}-{i}", batch, per_device, visits, barrier, out),
+            args=(str(workdir), url, f"{tag}-{i}", batch, per_device, visits, barrier, out),
         )
         for i in range(devices)
     ]
-    for p in procs:
+    pulls = [
+        ctx.Process(target=pull_worker, args=(str(workdir), url, f"{tag}-pull-{i}", barrier, pulled))
+        for i in range(pullers)
+    ]
+    for p in procs + pulls:
         p.start()
     barrier.wait(timeout=900)  # every device has signed in and filled its outbox
     server_cpu0 = server.cpu_seconds()
+    db_cpu0 = sum(_cpu_of(p) for p in _tree(database_pid)) if database_pid else 0.0
     results = [out.get(timeout=900) for _ in procs]
     server_cpu = server.cpu_seconds() - server_cpu0
-    for p in procs:
+    db_cpu = sum(_cpu_of(p) for p in _tree(database_pid)) - db_cpu0 if database_pid else 0.0
+    pull_results = [pulled.get(timeout=900) for _ in pulls]
+    for p in procs + pulls:
         p.join(60)
     # perf_counter is per process but shares the monotonic clock on Linux, so the spans are comparable.
     span = max(r["t1"] for r in results) - min(r["t0"] for r in results)
@@ -258,6 +329,9 @@ def run_push(
         "client_cpu_ms_per_report": round(sum(r["cpu"] for r in results) / total * 1000, 3),
         "client_apply_wall_ms_per_report": round(sum(r["apply"] for r in results) / total * 1000, 3),
         "server_cpu_ms_per_report": round(server_cpu / total * 1000, 3),
+        "database_cpu_ms_per_report": round(db_cpu / total * 1000, 3),
+        "pullers": pullers,
+        "pull_seconds_max": round(max((r["seconds"] for r in pull_results), default=0.0), 3),
     }
 
 
@@ -308,7 +382,7 @@ def run_pull(workdir: Path, url: str, runs: int) -> dict[str, Any]:
 # -- ceiling --------------------------------------------------------------------------------------------
 
 
-def run_ceiling(db_path: Path, visits: list[str], n: int, batch: int) -> dict[str, Any]:
+def run_ceiling(db_path: Path | str, visits: list[str], n: int, batch: int) -> dict[str, Any]:
     """The server's own push function (prepare + apply_push) on its own database layer, no HTTP."""
     from models.canonical import content_sha256
     from models.ids import new_id
@@ -360,15 +434,84 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--quick", action="store_true", help="smaller runs (a smoke test of the benchmark)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary databases")
+    ap.add_argument(
+        "--backend",
+        choices=("sqlite", "postgres", "both"),
+        default="sqlite",
+        help="both: SQLite with one worker, then PostgreSQL with --workers, side by side",
+    )
+    ap.add_argument("--workers", type=int, default=1, help="server worker processes (PostgreSQL only)")
+    ap.add_argument("--many", action="store_true", help="also 64 devices at once (64 device processes)")
     args = ap.parse_args()
     scale = 0.1 if args.quick else 1.0
+    if args.backend != "both":
+        results = _one(args.backend, args.workers, scale, args.keep, args.many)
+        _print_table(results)
+        name = "sync_bench.json" if (args.backend, args.workers) == ("sqlite", 1) else None
+        _write(results, name or f"sync_bench_{args.backend}_w{args.workers}.json")
+        return 0
+    both = {
+        "sqlite": _one("sqlite", 1, scale, args.keep, args.many),
+        "postgres": _one("postgres", args.workers, scale, args.keep, args.many),
+    }
+    for results in both.values():
+        print(f"\n== {results['backend']}, {results['workers']} worker(s)")
+        _print_table(results)
+    _print_side_by_side(both)
+    _write(both, f"sync_bench_backends_w{args.workers}.json")
+    return 0
+
+
+def _write(results: dict[str, Any], name: str) -> None:
+    where = RESULTS.with_name(name)
+    where.parent.mkdir(parents=True, exist_ok=True)
+    where.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+    print(f"wrote {where.relative_to(ROOT)}")
+
+
+def _one(backend: str, workers: int, scale: float, keep: bool, many: bool) -> dict[str, Any]:
+    """One backend's whole run: seed, pull, pushes, the in-process ceiling."""
     workdir = Path(tempfile.mkdtemp(prefix="fv-sync-bench-"))
-    db_path = workdir / "server.db"
+    cluster: Any = None
+    db_path: Path | str = workdir / "server.db"
+    env: dict[str, str] = {}
+    if backend == "postgres":
+        from tests.helpers.postgres import PgCluster, find_bin_dir
+
+        bin_dir = find_bin_dir()
+        if bin_dir is None:
+            raise SystemExit("PostgreSQL is not installed (Debian's postgresql package)")
+        cluster = PgCluster(bin_dir)
+        cluster.start()
+        db_path = cluster.new_database()
+        env["FIELDVISIT_BLOB_URL"] = (workdir / "blobs").as_uri()
+    try:
+        return _run(backend, workers, scale, workdir, db_path, env, cluster, many)
+    finally:
+        if cluster is not None:
+            cluster.stop()
+        if not keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _run(
+    backend: str,
+    workers: int,
+    scale: float,
+    workdir: Path,
+    db_path: Path | str,
+    env: dict[str, str],
+    cluster: Any,
+    many: bool = False,
+) -> dict[str, Any]:
     t_seed = time.perf_counter()
     report_visits, _ = seed(db_path, 5000)
     print(f"seeded 5,050 assigned visits in {time.perf_counter() - t_seed:.1f} s", flush=True)
-    server = Server(db_path)
+    server = Server(db_path, workers=workers, env=env)
+    database_pid = cluster.postmaster_pid() if cluster is not None else None
     results: dict[str, Any] = {
+        "backend": backend,
+        "workers": workers,
         "push": [],
         "machine": {
             "python": platform.python_version(),
@@ -379,14 +522,20 @@ def main() -> int:
     try:
         results["pull"] = run_pull(workdir, server.url, runs=3)
         print(f"pull: {results['pull']}", flush=True)
-        for batch, devices, per_device in ((50, 1, 2000), (1, 1, 300), (50, 8, 250), (1, 8, 60)):
+        # (batch, devices, reports per device, concurrent initial pulls of 5,000 visits: the mixed load)
+        runs = [(50, 1, 2000, 0), (1, 1, 300, 0), (50, 8, 250, 0), (1, 8, 60, 0), (50, 8, 250, 2)]
+        if many:
+            runs += [(50, 64, 50, 0), (1, 64, 10, 0)]
+        for batch, devices, per_device, pullers in runs:
             r = run_push(
                 workdir,
                 server,
                 report_visits,
                 batch=batch,
                 devices=devices,
-                per_device=max(batch, int(per_device * scale)),
+                per_device=max(batch, int(per_device * scale)) if devices < 64 else per_device,
+                database_pid=database_pid,
+                pullers=pullers,
             )
             results["push"].append(r)
             print(f"push: {r}", flush=True)
@@ -399,7 +548,7 @@ def main() -> int:
     results["fsync_ms"] = _fsync_ms(workdir)
     print(f"ceiling: {results['ceiling']}", flush=True)
     b50 = next(r for r in results["push"] if r["batch"] == 50 and r["devices"] == 1)
-    b1d8 = next(r for r in results["push"] if r["batch"] == 1 and r["devices"] == 8)
+    b1d8 = next(r for r in results["push"] if r["batch"] == 1 and r["devices"] == 8 and not r["pullers"])
     results["ratio_to_ceiling"] = round(b50["reports_per_s"] / results["ceiling"]["reports_per_s"], 3)
     results["targets"] = {
         "push_b50_d1_rps": [
@@ -428,34 +577,31 @@ def main() -> int:
             results["ratio_to_ceiling"] >= TARGETS["ceiling_ratio"],
         ],
     }
-    _print_table(results)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
-    print(f"wrote {RESULTS.relative_to(ROOT)}")
-    if not args.keep:
-        shutil.rmtree(workdir, ignore_errors=True)
-    return 0
+    return results
 
 
 def _label(run: dict[str, Any]) -> str:
-    return f"batch {run['batch']}, {run['devices']} device(s)"
+    pulls = f" + {run['pullers']} pulls" if run.get("pullers") else ""
+    return f"batch {run['batch']}, {run['devices']} device(s){pulls}"
 
 
 def _print_table(results: dict[str, Any]) -> None:
     print()
-    print(f"{'push':<22}{'reports':>9}{'seconds':>9}{'reports/s':>11}{'pushes':>8}{'p50 ms':>9}{'p95 ms':>9}")
+    print(f"{'push':<34}{'reports':>9}{'seconds':>9}{'reports/s':>11}{'pushes':>8}{'p50 ms':>9}{'p95 ms':>9}")
     for r in results["push"]:
         print(
-            f"{_label(r):<22}{r['reports']:>9}{r['seconds']:>9}{r['reports_per_s']:>11}{r['pushes']:>8}"
+            f"{_label(r):<34}{r['reports']:>9}{r['seconds']:>9}{r['reports_per_s']:>11}{r['pushes']:>8}"
             f"{r['p50_ms']:>9}{r['p95_ms']:>9}"
         )
     c = results["ceiling"]
-    print(f"{'ceiling (in-process)':<22}{c['reports']:>9}{c['seconds']:>9}{c['reports_per_s']:>11}")
-    print(f"\n{'ms per report':<22}{'client CPU':>12}{'apply wall':>12}{'server CPU':>12}")
+    print(f"{'ceiling (in-process)':<34}{c['reports']:>9}{c['seconds']:>9}{c['reports_per_s']:>11}")
+    print(
+        f"\n{'ms per report':<34}{'client CPU':>12}{'apply wall':>12}{'server CPU':>12}{'database CPU':>14}"
+    )
     for r in results["push"]:
         print(
-            f"{_label(r):<22}{r['client_cpu_ms_per_report']:>12}{r['client_apply_wall_ms_per_report']:>12}"
-            f"{r['server_cpu_ms_per_report']:>12}"
+            f"{_label(r):<34}{r['client_cpu_ms_per_report']:>12}{r['client_apply_wall_ms_per_report']:>12}"
+            f"{r['server_cpu_ms_per_report']:>12}{r['database_cpu_ms_per_report']:>14}"
         )
     p = results["pull"]
     print(
@@ -467,6 +613,22 @@ def _print_table(results: dict[str, Any]) -> None:
     print(f"{'target':<18}{'measured':>10}{'target':>10}  met")
     for k, (measured, target, ok) in results["targets"].items():
         print(f"{k:<18}{measured:>10}{target:>10}  {'yes' if ok else 'NO'}")
+
+
+def _print_side_by_side(both: dict[str, dict[str, Any]]) -> None:
+    lite, pg = both["sqlite"], both["postgres"]
+    pg_name = f"PostgreSQL, {pg['workers']} worker(s)"
+    print(f"\n{'reports/s':<34}{'SQLite, 1 worker':>18}{pg_name:>26}{'ratio':>8}")
+    for a, b in zip(lite["push"], pg["push"], strict=True):
+        ratio = b["reports_per_s"] / a["reports_per_s"]
+        print(f"{_label(a):<34}{a['reports_per_s']:>18}{b['reports_per_s']:>26}{ratio:>8.2f}")
+    print(
+        f"{'pull 5,000 visits (s)':<34}{lite['pull']['seconds_median']:>18}{pg['pull']['seconds_median']:>26}"
+    )
+    for a, b in zip(lite["push"], pg["push"], strict=True):
+        if a["pullers"]:
+            label = f"pull 5,000 during {_label(a)} (s)"
+            print(f"{label:<34}{a['pull_seconds_max']:>18}{b['pull_seconds_max']:>26}")
 
 
 if __name__ == "__main__":

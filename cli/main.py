@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-__all__ = ["build_parser", "main"]
+__all__ = ["build_parser", "main", "worker_app"]
 
 DEFAULT_DB = "./var/fieldvisit.db"
 _DELEGATED = {"app": "cli.app_cmd", "demo": "cli.demo_cmd"}
@@ -26,8 +26,8 @@ log = logging.getLogger("fieldvisit.cli")
 
 
 def _db_path(args: argparse.Namespace) -> str:
-    """The database file: `--database-url` wins over `--db`, both over FIELDVISIT_DATABASE_URL and
-    FIELDVISIT_DB. A `sqlite:///path` URL (or a plain path) selects SQLite; PostgreSQL is not in this build."""
+    """The database: `--database-url` wins over `--db`, both over FIELDVISIT_DATABASE_URL and FIELDVISIT_DB.
+    A `sqlite:///path` URL (or a plain path) selects a SQLite file, a `postgresql://` URL PostgreSQL."""
     url = getattr(args, "database_url", None)
     if url:
         return _sqlite_path(url)
@@ -40,11 +40,8 @@ def _db_path(args: argparse.Namespace) -> str:
 
 
 def _sqlite_path(url: str) -> str:
-    if url.startswith(("postgresql:", "postgres:", "postgresql+")):
-        raise SystemExit(
-            "fieldvisit: PostgreSQL is not available in this build yet; use SQLite "
-            "(--db PATH or --database-url sqlite:///PATH)"
-        )
+    if url.startswith(("postgresql://", "postgres://", "postgresql+psycopg://")):
+        return url
     if url.startswith("sqlite:///"):
         return url.removeprefix("sqlite://")
     if "://" in url:
@@ -70,32 +67,51 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from sync.server import create_app
 
     db = _db_path(args)
-    if args.workers > 1:
+    settings = _settings(db)
+    if args.workers > 1 and not settings.is_postgres:
         print(
             f"fieldvisit: --workers {args.workers} is refused: SQLite ({db}) is served by one worker; "
-            "several workers need PostgreSQL, which is not available in this build yet",
+            "several workers need PostgreSQL (--database-url postgresql://…)",
             file=sys.stderr,
         )
         return 2
-    settings = _settings(db)
-    app = create_app(settings)
     loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
     http = "httptools" if importlib.util.find_spec("httptools") else "h11"
+    options: dict[str, Any] = {
+        "host": args.host,
+        "port": args.port,
+        "loop": loop,
+        "http": http,
+        "log_level": args.log_level,
+        "access_log": False,
+        "timeout_graceful_shutdown": 10,
+    }
+    if args.workers > 1:
+        # Worker processes build their own app from the environment (every FIELDVISIT_* setting is there),
+        # with the database this command resolved; all of them share the listening socket.
+        os.environ["FIELDVISIT_DB"] = db
+        uvicorn.run("cli.main:worker_app", factory=True, workers=args.workers, **options)
+        return 0
+    app = create_app(settings)
+    _freeze()
+    uvicorn.run(app, **options)
+    return 0
+
+
+def worker_app() -> Any:
+    """The app of one worker process of `fieldvisit serve --workers N`."""
+    from sync.server import Settings, create_app
+
+    app = create_app(Settings())
+    _freeze()
+    return app
+
+
+def _freeze() -> None:
     # Everything built so far (modules, schemas, the app) lives as long as the process: moved out of the
     # collector's view, a full collection no longer walks it (70 ms pauses in the middle of a push → 3 ms).
     gc.collect()
     gc.freeze()
-    uvicorn.run(
-        app,
-        host=args.host,
-        port=args.port,
-        loop=loop,
-        http=http,
-        log_level=args.log_level,
-        access_log=False,
-        timeout_graceful_shutdown=10,
-    )
-    return 0
 
 
 def _open(db: str) -> Any:
@@ -264,9 +280,23 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _refused_on_postgres(db: str, command: str, tool: str) -> bool:
+    from sync.server.pg import is_postgres_url
+
+    if not is_postgres_url(db):
+        return False
+    print(
+        f"fieldvisit {command}: not for PostgreSQL; use {tool} (docs/operations.md). Nothing was changed.",
+        file=sys.stderr,
+    )
+    return True
+
+
 def cmd_backup(args: argparse.Namespace) -> int:
     from sync.server.store.backup import backup
 
+    if _refused_on_postgres(_db_path(args), "backup", "pg_dump or continuous archiving"):
+        return 2
     epoch = backup(_db_path(args), args.path)
     print(f"backup written to {args.path} (server epoch {epoch})")
     return 0
@@ -277,6 +307,8 @@ def cmd_restore(args: argparse.Namespace) -> int:
     from sync.server.store.backup import restore
 
     db = _db_path(args)
+    if _refused_on_postgres(db, "restore", "pg_restore, then give the database a new epoch"):
+        return 2
     try:
         epoch = restore(db, args.path)
     except DatabaseInUse:
@@ -316,7 +348,7 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument(
             "--database-url",
             default=None,
-            help="sqlite:///PATH (FIELDVISIT_DATABASE_URL); wins over --db",
+            help="sqlite:///PATH or postgresql://… (FIELDVISIT_DATABASE_URL); wins over --db",
         )
 
     s = sub.add_parser("serve", help="run the central server")

@@ -14,6 +14,14 @@ if [ ! -f "$STAMP" ] || [ pyproject.toml -nt "$STAMP" ]; then
   .venv/bin/python -m pip install -q -e ".[dev]"
   touch "$STAMP"
 fi
+# The server tests run on PostgreSQL too, on a private cluster they start (tests/helpers/postgres.py).
+if ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 && ! command -v postgres >/dev/null; then
+  SUDO=""
+  [ "$(id -u)" != "0" ] && command -v sudo >/dev/null && SUDO="sudo"
+  $SUDO apt-get update -qq || true
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq postgresql >/dev/null || \
+    echo "bootstrap: could not install postgresql; the PostgreSQL tests will be skipped" >&2
+fi
 if [ "${FV_NEED_BROWSER:-0}" = "1" ] && [ ! -x /usr/bin/chromium ]; then
   SUDO=""
   [ "$(id -u)" != "0" ] && command -v sudo >/dev/null && SUDO="sudo"

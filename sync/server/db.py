@@ -1,9 +1,14 @@
-"""SQLite access for the server: one writer thread with group commit, a small pool of reader threads.
+"""Database access for the server: one writer thread with group commit, a small pool of reader threads.
 
 Writes are functions `fn(db) -> result` queued to the writer. It runs every queued job in one transaction,
 each under its own savepoint (a failing job rolls back alone and gets its exception), commits once with
 `synchronous=FULL`, and only then resolves the jobs' futures: a write is answered after it is durable, and
 concurrent writes share one fsync. Reads run on reader threads, each in its own read transaction over WAL.
+
+The same machinery serves PostgreSQL (a `postgresql://` location; `sync.server.pg` says how): there the
+writer's transaction also holds the database-wide write lock until it commits, so the writer threads of
+several worker processes take turns as the one SQLite writer would, and each still commits a whole batch at
+once; reads run in REPEATABLE READ snapshots.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from typing import IO, Any, TypeVar
 from sqlite_utils import Database as SUDatabase
 
 from sync.server.migrations import migrate
+from sync.server.pg import connect_pg, is_postgres_url
 
 try:
     import fcntl
@@ -37,7 +43,10 @@ _STOP = object()
 
 
 def connect(path: str) -> SUDatabase:
-    """A sqlite-utils database on its own connection, in autocommit mode (transactions are explicit)."""
+    """A sqlite-utils database on its own connection, in autocommit mode (transactions are explicit); for a
+    `postgresql://` location, the PostgreSQL façade with the same methods."""
+    if is_postgres_url(path):
+        return connect_pg(path)  # type: ignore[return-value]
     if path != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
@@ -54,7 +63,7 @@ class DatabaseInUse(RuntimeError):
 
 def lock_path(path: str) -> Path | None:
     """The lock file beside a database file (None for an in-memory database)."""
-    if path == ":memory:" or path.startswith("file:"):
+    if path == ":memory:" or path.startswith("file:") or is_postgres_url(path):
         return None
     return Path(f"{path}.lock")
 
@@ -138,6 +147,7 @@ class Database:
                     stop = True
                     break
                 batch.append(job)
+            db = self._writer_db = self._reopened(db)
             self._run_batch(db, batch)
             if stop:
                 break
@@ -203,8 +213,24 @@ class Database:
         fut.set_result(result)
 
     # -- reads --------------------------------------------------------------------------------------
+    def _reopened(self, db: SUDatabase) -> SUDatabase:
+        """`db`, or a new connection in its place when it was lost (only a PostgreSQL connection can be)."""
+        if not getattr(db.conn, "broken", False):
+            return db
+        log.warning("database connection lost; reconnecting")
+        with contextlib.suppress(Exception):
+            db.conn.close()
+        return connect(self.path)
+
     def _reader(self) -> SUDatabase:
         db: SUDatabase | None = getattr(self._local, "db", None)
+        if db is not None and getattr(db.conn, "broken", False):
+            log.warning("database connection lost; reconnecting")
+            with self._lock:
+                self._reader_dbs.remove(db)
+            with contextlib.suppress(Exception):
+                db.conn.close()
+            db = None
         if db is None:
             db = connect(self.path)
             self._local.db = db

@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 
 from sqlite_utils import Database
 
+from sync.server.pg import WRITE_LOCK, is_postgres
+
 __all__ = ["MIGRATIONS", "migrate"]
 
 
@@ -164,6 +166,9 @@ def _m001_core(db: Database) -> None:
         "CREATE TABLE audit (id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, actor_id TEXT, "
         "device_id TEXT, action TEXT NOT NULL, entity TEXT NOT NULL, entity_id TEXT, detail TEXT NOT NULL)"
     )
+    if is_postgres(db):
+        _m001_postgres(db)
+        return
     # The audit log is append-only: the database itself refuses edits and deletions.
     db.execute(
         "CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit BEGIN "
@@ -173,6 +178,22 @@ def _m001_core(db: Database) -> None:
         "CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit BEGIN "
         "SELECT RAISE(ABORT, 'audit log is append-only'); END"
     )
+
+
+def _m001_postgres(db: Database) -> None:
+    """What SQLite has built in: the append-only audit log's refusal (a trigger function instead of RAISE) and
+    the insertion order (`rowid`) that reads of reports and their versions break ties with."""
+    db.execute(
+        "CREATE FUNCTION audit_append_only() RETURNS trigger LANGUAGE plpgsql AS "
+        "$$ BEGIN RAISE EXCEPTION 'audit log is append-only'; END $$"
+    )
+    for op in ("update", "delete"):
+        db.execute(
+            f"CREATE TRIGGER audit_no_{op} BEFORE {op.upper()} ON audit "
+            "FOR EACH ROW EXECUTE FUNCTION audit_append_only()"
+        )
+    for table in ("reports", "report_versions"):
+        db.execute(f"ALTER TABLE {table} ADD COLUMN rowid BIGINT GENERATED ALWAYS AS IDENTITY")
 
 
 def _m002_review_list_indexes(db: Database) -> None:
@@ -294,7 +315,7 @@ def _m010_blob_uploads(db: Database) -> None:
     for expiry."""
     db.execute(
         "CREATE TABLE blob_uploads (user_id TEXT NOT NULL, sha256 TEXT NOT NULL, length INTEGER NOT NULL, "
-        "offset INTEGER NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL, "
+        '"offset" INTEGER NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL, '
         "PRIMARY KEY (user_id, sha256))"
     )
     db.execute("CREATE INDEX idx_blob_uploads_updated ON blob_uploads(updated_at)")
@@ -334,6 +355,17 @@ MIGRATIONS: list[tuple[str, Callable[[Database], None]]] = [
 
 def migrate(db: Database) -> list[str]:
     """Apply the migrations not yet recorded, each in its own transaction; returns the names applied."""
+    if is_postgres(db):
+        # Several workers start at once: one migrates while the others wait, then find nothing to do.
+        db.execute("SELECT pg_advisory_lock(?)", [WRITE_LOCK])
+        try:
+            return _migrate(db)
+        finally:
+            db.execute("SELECT pg_advisory_unlock(?)", [WRITE_LOCK])
+    return _migrate(db)
+
+
+def _migrate(db: Database) -> list[str]:
     db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
     done = {row[0] for row in db.execute("SELECT name FROM _migrations").fetchall()}
     applied: list[str] = []

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 from decimal import Decimal
 from functools import cached_property
 from typing import Literal
+from urllib.parse import urlparse
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -24,6 +26,7 @@ DEFAULT_SECRET = "fieldvisit-development-secret"
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="FIELDVISIT_", extra="ignore")
 
+    # A SQLite file, or a `postgresql://` URL (sync/server/pg.py).
     db: str = "./var/fieldvisit.db"
     env: Literal["development", "production"] = "development"
     secret: str | None = None
@@ -96,6 +99,23 @@ class Settings(BaseSettings):
             )
         return self
 
+    @model_validator(mode="after")
+    def _shared_blobs(self) -> Settings:
+        # Workers of one PostgreSQL database may run on several hosts: no directory is theirs by default.
+        if self.is_postgres and not self.blob_url:
+            raise ValueError(
+                "FIELDVISIT_BLOB_URL must be set with PostgreSQL: file:///dir (a directory every worker "
+                "shares) or s3://bucket[/prefix]"
+            )
+        return self
+
+    @property
+    def is_postgres(self) -> bool:
+        """Whether `db` is a PostgreSQL URL (else a SQLite file)."""
+        from sync.server.pg import is_postgres_url
+
+        return is_postgres_url(self.db)
+
     @cached_property
     def rules(self) -> RuleSettings:
         """The rule book's settings as this server runs them."""
@@ -117,6 +137,14 @@ class Settings(BaseSettings):
         """Where partial uploads are kept."""
         if self.upload_dir:
             return self.upload_dir
+        if self.is_postgres:
+            # Beside a shared blob directory; with object storage, per host (an upload resumes on the host
+            # whose worker holds its bytes unless FIELDVISIT_UPLOAD_DIR names a directory all hosts share).
+            blobs = urlparse(self.blob_url or "")
+            if blobs.scheme == "file":
+                return f"{blobs.path.rstrip('/')}.uploads"
+            digest = hashlib.sha256(self.db.encode()).hexdigest()[:16]
+            return os.path.join(tempfile.gettempdir(), f"fieldvisit-uploads-{digest}")
         if self.db == ":memory:" or self.db.startswith("file:"):
             return os.path.join(tempfile.gettempdir(), f"fieldvisit-uploads-{os.getpid()}")
         return f"{self.db}.uploads"

@@ -17,11 +17,18 @@ from models.canonical import content_sha256
 from models.demo_data import demo_users, generate_import_records
 from models.report import VisitReport
 from sync.server import Settings, create_app
+from tests.helpers.pg_fixtures import (  # noqa: F401 - fixtures the server fixture uses
+    BACKENDS,
+    backend,
+    backend_settings,
+    database_location,
+    pg_cluster,
+)
 
 from .s3_local import local_s3  # noqa: F401 - a fixture the blob tests use
 
 
-def fast_settings(db: Path, **kw: Any) -> Settings:
+def fast_settings(db: Path | str, **kw: Any) -> Settings:
     return Settings(db=str(db), argon2_time_cost=1, argon2_memory_kib=64, **kw)
 
 
@@ -124,11 +131,35 @@ def push(server: Server, username: str, mutations: list[dict[str, Any]]) -> Any:
 
 # The blob tests run on both blob stores: the file system (the default) and an S3-compatible service.
 BOTH_BLOB_STORES = ("test_pull_blobs", "test_resumable_uploads")
+# The protocol tests run on both database backends: SQLite and PostgreSQL.
+BOTH_BACKENDS: tuple[str, ...] = (
+    "test_push",
+    "test_push_atomic",
+    "test_auth",
+    "test_review",
+    "test_visits",
+    "test_pull_blobs",
+    "test_sign_off",
+    "test_rulebook_e2e",
+    "test_strict_values",
+    "test_tracking_e2e",
+    "test_wire_contract",
+    "test_users",
+    "test_hardening",
+    "test_shared_state",
+    "test_desk",
+    "test_refresh_grace",
+    "test_security",
+    "test_resumable_uploads",
+    "test_blob_store",
+)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "blob_settings" in metafunc.fixturenames and metafunc.module.__name__.endswith(BOTH_BLOB_STORES):
         metafunc.parametrize("blob_settings", ["file", "s3"], indirect=True)
+    if "backend" in metafunc.fixturenames and metafunc.module.__name__.endswith(BOTH_BACKENDS):
+        metafunc.parametrize("backend", BACKENDS, indirect=True)
 
 
 @pytest.fixture
@@ -142,9 +173,16 @@ def blob_settings(request: pytest.FixtureRequest) -> dict[str, Any]:
 
 
 @pytest.fixture
-def server(tmp_path: Path, blob_settings: dict[str, Any]) -> Iterator[Server]:
+def server(
+    tmp_path: Path,
+    blob_settings: dict[str, Any],
+    backend: str,  # noqa: F811 - the fixture imported above
+    database_location: str,  # noqa: F811
+) -> Iterator[Server]:
     app = create_app(
-        fast_settings(tmp_path / "fv.db", **blob_settings),
+        fast_settings(
+            database_location, **(backend_settings(backend, database_location, tmp_path) | blob_settings)
+        ),
         clock=lambda: datetime(2026, 11, 20, 4, 0, tzinfo=UTC),
     )
     ctx = app.state.ctx

@@ -17,10 +17,11 @@ from fastapi.testclient import TestClient
 
 from models.demo_data import demo_users
 from sync.server import create_app
+from tests.helpers.pg_fixtures import shared_blob_url
 
 from .conftest import Server, fast_settings
 
-__all__ = ["ROOT", "prepared_database", "serve"]
+__all__ = ["ROOT", "prepared_database", "serve", "shared_blob_url"]
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -31,9 +32,12 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def prepared_database(db: Path, **settings: object) -> tuple[dict[str, str], str]:
+def prepared_database(db: Path | str, **settings: object) -> tuple[dict[str, str], str]:
     """The demo users and one visit assigned to inv.a1 and inv.a2, written before any server starts;
     answers (username -> user id, the visit's ID)."""
+    blobs = shared_blob_url(db)
+    if blobs:
+        settings = {"blob_url": blobs} | settings
     app = create_app(fast_settings(db, **settings))  # type: ignore[arg-type]
     rows = app.state.ctx.add_users(demo_users(), now=datetime.now(UTC))
     users = {name: row["id"] for name, row in rows.items()}
@@ -42,10 +46,18 @@ def prepared_database(db: Path, **settings: object) -> tuple[dict[str, str], str
     return users, visit_id
 
 
+class Served(str):
+    """A running server's base URL, with the PID of its `fieldvisit serve` process."""
+
+    pid: int
+
+
 @contextmanager
-def serve(db: Path, *, env: dict[str, str] | None = None) -> Iterator[str]:
-    """`fieldvisit serve` on a free loopback port until the block ends; answers its base URL."""
+def serve(db: Path | str, *, env: dict[str, str] | None = None, workers: int = 1) -> Iterator[Served]:
+    """`fieldvisit serve` (with `workers` worker processes) on a free loopback port until the block ends;
+    answers its base URL."""
     port = _free_port()
+    blobs = shared_blob_url(db)
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -56,20 +68,24 @@ def serve(db: Path, *, env: dict[str, str] | None = None) -> Iterator[str]:
             "127.0.0.1",
             "--port",
             str(port),
-            "--db",
+            "--database-url" if blobs else "--db",
             str(db),
+            "--workers",
+            str(workers),
         ],
         cwd=ROOT,
         env={
             **os.environ,
             "FIELDVISIT_ARGON2_TIME_COST": "1",
             "FIELDVISIT_ARGON2_MEMORY_KIB": "64",
+            **({"FIELDVISIT_BLOB_URL": blobs} if blobs else {}),
             **(env or {}),
         },
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    url = f"http://127.0.0.1:{port}"
+    url = Served(f"http://127.0.0.1:{port}")
+    url.pid = proc.pid
     try:
         deadline = time.monotonic() + 30
         while True:

@@ -22,11 +22,11 @@ from .serve_process import prepared_database, serve
 
 
 def test_photo_is_stored_in_the_bucket_and_served_back_when_serve_runs_on_s3(
-    tmp_path: Path, local_s3: LocalS3
+    database_location: str, local_s3: LocalS3
 ) -> None:
     bucket = local_s3.new_bucket()
     blob_env = {"FIELDVISIT_BLOB_URL": f"s3://{bucket}/photos", "FIELDVISIT_S3_ENDPOINT": local_s3.endpoint}
-    db = tmp_path / "fv.db"
+    db = database_location
     _, visit_id = prepared_database(db)
     photo = os.urandom(70_000)
     sha = hashlib.sha256(photo).hexdigest()
@@ -69,10 +69,12 @@ def test_photo_is_stored_in_the_bucket_and_served_back_when_serve_runs_on_s3(
     assert not Path(f"{db}.blobs").exists()
 
 
-def test_bytes_leave_the_store_when_retention_deleted_the_blob_row(tmp_path: Path, local_s3: LocalS3) -> None:
+def test_bytes_leave_the_store_when_retention_deleted_the_blob_row(
+    database_location: str, local_s3: LocalS3
+) -> None:
     bucket = local_s3.new_bucket()
     store = blob_store_for(f"s3://{bucket}", s3_endpoint=local_s3.endpoint)
-    database = Database(str(tmp_path / "fv.db"), readers=1)
+    database = Database(database_location, readers=1)
     kept, gone = (hashlib.sha256(x).hexdigest() for x in (b"kept", b"gone"))
     now = datetime(2026, 11, 20, tzinfo=UTC)
     try:

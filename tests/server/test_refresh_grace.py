@@ -11,6 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from sync.server import create_app
+from tests.helpers.pg_fixtures import backend_settings
 
 from .conftest import fast_settings
 
@@ -34,8 +35,9 @@ USER = {"username": "inv.g1", "password": "pw-grace", "role": "investigator", "t
 
 
 @pytest.fixture
-def client(tmp_path: Path, clock: Clock) -> Iterator[TestClient]:
-    app = create_app(fast_settings(tmp_path / "fv.db", refresh_grace_seconds=60), clock=clock)
+def client(tmp_path: Path, clock: Clock, backend: str, database_location: str) -> Iterator[TestClient]:
+    where = backend_settings(backend, database_location, tmp_path)
+    app = create_app(fast_settings(database_location, refresh_grace_seconds=60, **where), clock=clock)
     ctx = app.state.ctx
     ctx.add_users([USER], now=START)
     with TestClient(app) as c:

@@ -4,6 +4,7 @@ database URL and worker options of `fieldvisit serve`."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import uuid
@@ -13,8 +14,10 @@ from typing import Any
 import httpx
 
 from models.canonical import content_sha256
+from models.demo_data import generate_import_records
 from sync.server.db import connect
 from sync.server.store.common import server_epoch, set_meta
+from tests.helpers.postgres import PgCluster
 
 from .conftest import example_report
 from .serve_process import ROOT, prepared_database, serve
@@ -48,8 +51,8 @@ def push_report(url: str, session: dict[str, Any], visit_id: str, mid: int) -> h
     return httpx.post(f"{url}/v1/sync/push", json=body, headers=bearer(session), timeout=30)
 
 
-def test_push_is_refused_on_the_other_process_when_one_revoked_the_device(tmp_path: Path) -> None:
-    db = tmp_path / "fv.db"
+def test_push_is_refused_on_the_other_process_when_one_revoked_the_device(database_location: str) -> None:
+    db = database_location
     _, visit_id = prepared_database(db)
     with serve(db) as one, serve(db) as two:
         phone = login(two, "inv.a1").json()
@@ -69,8 +72,10 @@ def test_push_is_refused_on_the_other_process_when_one_revoked_the_device(tmp_pa
     assert after.status_code == 401 and after.json()["error"] == "device_revoked"
 
 
-def test_old_access_token_is_refused_on_the_other_process_when_one_refreshed_it(tmp_path: Path) -> None:
-    db = tmp_path / "fv.db"
+def test_old_access_token_is_refused_on_the_other_process_when_one_refreshed_it(
+    database_location: str,
+) -> None:
+    db = database_location
     prepared_database(db)
     with serve(db) as one, serve(db) as two:
         phone = login(one, "inv.a1").json()
@@ -97,8 +102,10 @@ def test_old_access_token_is_refused_on_the_other_process_when_one_refreshed_it(
     assert new.status_code == 200
 
 
-def test_sixth_wrong_password_is_429_when_attempts_alternate_between_processes(tmp_path: Path) -> None:
-    db = tmp_path / "fv.db"
+def test_sixth_wrong_password_is_429_when_attempts_alternate_between_processes(
+    database_location: str,
+) -> None:
+    db = database_location
     prepared_database(db)
     with serve(db) as one, serve(db) as two:
         answers = [login((one, two)[i % 2], "inv.a3", "wrong-password") for i in range(6)]
@@ -109,14 +116,16 @@ def test_sixth_wrong_password_is_429_when_attempts_alternate_between_processes(t
     assert right.status_code == 429  # the account stays locked for its window, on every process
 
 
-def test_new_epoch_is_answered_from_the_next_request_when_the_database_changes_it(tmp_path: Path) -> None:
-    db = tmp_path / "fv.db"
+def test_new_epoch_is_answered_from_the_next_request_when_the_database_changes_it(
+    database_location: str,
+) -> None:
+    db = database_location
     _, visit_id = prepared_database(db)
     with serve(db) as one:
         phone = login(one, "inv.a1").json()
         old_epoch = httpx.get(f"{one}/v1/health", timeout=30).json()["server_epoch"]
         # What a restore does to the epoch, done by another process on the same database.
-        other = connect(str(db))
+        other = connect(db)
         other.execute("BEGIN IMMEDIATE")
         set_meta(other, "server_epoch", "epoch-after-restore")
         other.execute("COMMIT")
@@ -152,11 +161,12 @@ def test_serve_exits_non_zero_naming_sqlite_when_more_than_one_worker_is_asked(t
     assert not (tmp_path / "fv.db").exists()
 
 
-def test_serve_exits_non_zero_when_the_database_url_is_postgresql(tmp_path: Path) -> None:
-    out = fieldvisit("serve", "--database-url", "postgresql://fv@127.0.0.1/fv", "--port", "1")
+def test_serve_exits_non_zero_naming_the_blob_url_when_postgresql_has_none(tmp_path: Path) -> None:
+    env = {"FIELDVISIT_BLOB_URL": ""}
+    out = fieldvisit("serve", "--database-url", "postgresql://fv@127.0.0.1:1/fv", "--port", "1", env=env)
 
     assert out.returncode != 0
-    assert "PostgreSQL is not available in this build yet" in out.stderr
+    assert "FIELDVISIT_BLOB_URL must be set with PostgreSQL" in out.stderr
 
 
 def test_database_url_wins_over_db_and_the_environment_when_both_are_given(tmp_path: Path) -> None:
@@ -186,3 +196,32 @@ def test_database_url_wins_over_db_and_the_environment_when_both_are_given(tmp_p
     assert out.returncode == 0, out.stderr
     assert chosen.exists() and not ignored.exists()
     assert from_env.returncode == 0 and env_db.exists()
+
+
+def test_commands_work_on_postgresql_and_backup_points_to_pg_dump_when_given_its_url(
+    pg_cluster: PgCluster, tmp_path: Path
+) -> None:
+    url = pg_cluster.new_database()
+    cases = tmp_path / "cases.json"
+    cases.write_text(json.dumps({"records": generate_import_records(3, seed=5, team="hz-a")}))
+    env = {"FIELDVISIT_BLOB_URL": (tmp_path / "blobs").as_uri(), "FIELDVISIT_DB": str(tmp_path / "unused.db")}
+    try:
+        added = fieldvisit(
+            "users", "add", "sup.x", "--password", "pw-12345", "--role", "supervisor", "--team", "hz-a",
+            "--database-url", url, env=env,
+        )  # fmt: skip
+        imported = fieldvisit("import", str(cases), "--database-url", url, env=env)
+        evaluated = fieldvisit("evaluate", "--database-url", url, env={**env, "FIELDVISIT_DATABASE_URL": url})
+        backup = fieldvisit("backup", str(tmp_path / "copy.db"), "--database-url", url, env=env)
+        db = connect(url)
+        users = db.execute("SELECT username FROM users").fetchall()
+        visits = db.execute("SELECT COUNT(*) FROM visits").fetchone()[0]
+        db.conn.close()
+    finally:
+        pg_cluster.drop_database(url)
+
+    assert added.returncode == 0 and imported.returncode == 0 and evaluated.returncode == 0, imported.stderr
+    assert "created 3" in imported.stdout
+    assert users == [("sup.x",)] and visits == 3
+    assert backup.returncode == 2 and "pg_dump" in backup.stderr
+    assert not (tmp_path / "copy.db").exists() and not (tmp_path / "unused.db").exists()

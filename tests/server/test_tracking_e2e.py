@@ -28,8 +28,10 @@ FACT_KEYS = {
 
 
 @pytest.fixture
-def live(tmp_path: Path) -> Iterator[Live]:
-    server = Live(tmp_path).start("2026-11-20T04:00:00+00:00")  # 12:00 in Shanghai
+def live(tmp_path: Path, database_location: str) -> Iterator[Live]:
+    server = Live(tmp_path, database=database_location).start(
+        "2026-11-20T04:00:00+00:00"
+    )  # 12:00 in Shanghai
     try:
         yield server
     finally:

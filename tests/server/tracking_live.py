@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 
 from models.demo_data import DEMO_PASSWORD, generate_import_records
+from tests.helpers.pg_fixtures import shared_blob_url
 from tests.server.conftest import example_report, mutation
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,6 +38,8 @@ class Live:
     devices: dict[str, dict[str, Any]] = field(default_factory=dict)
     users: dict[str, str] = field(default_factory=dict)
     made: int = 0
+    # A SQLite file in `folder` unless a PostgreSQL URL is given.
+    database: str | None = None
 
     @property
     def url(self) -> str:
@@ -54,10 +57,12 @@ class Live:
     def start(self, when: str) -> Live:
         self.set_clock(when)
         log = open(self.folder / "server.log", "ab")
+        db = self.database or str(self.folder / "fv.db")
+        blobs = shared_blob_url(db)
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.server.serve_clock", str(self.folder / "fv.db"), str(self.port),
-             str(self.clock_file)],
+            [sys.executable, "-m", "tests.server.serve_clock", db, str(self.port), str(self.clock_file)],
             cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+            env={**os.environ, **({"FIELDVISIT_BLOB_URL": blobs} if blobs else {})},
         )  # fmt: skip
         log.close()
         deadline = time.monotonic() + 60

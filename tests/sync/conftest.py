@@ -9,7 +9,21 @@ import pytest
 
 from storage.store import DeviceStore
 from sync.client import ApiClient, MemoryTokens, StoredTokens, SyncEngine
+from tests.helpers.pg_fixtures import BACKENDS, backend, database_location, pg_cluster  # noqa: F401
 from tests.sync.fakes import FakeServer
+
+# The end-to-end and fault tests against a real server run on both database backends (but the tests a module
+# names in SQLITE_ONLY: backup and restore of a SQLite file).
+BOTH_BACKENDS = ("test_engine_e2e", "test_sync_proxy", "test_link_day", "test_crash")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if (
+        "backend" in metafunc.fixturenames
+        and metafunc.module.__name__.endswith(BOTH_BACKENDS)
+        and metafunc.function.__name__ not in getattr(metafunc.module, "SQLITE_ONLY", ())
+    ):
+        metafunc.parametrize("backend", BACKENDS, indirect=True)
 
 
 @pytest.fixture

@@ -15,9 +15,11 @@ from typing import Any
 import httpx
 
 from models.demo_data import generate_import_records
-from sync.server.db import Database
+from sync.server.db import Database, connect
+from sync.server.pg import is_postgres_url
 from sync.server.security import Passwords
 from sync.server.store.users import add_user
+from tests.helpers.pg_fixtures import shared_blob_url
 
 PASSWORD = "pw-sync-tests"
 TEAM = "hz-a"
@@ -26,9 +28,12 @@ SUPERVISOR = "sup.a"
 
 
 def server_settings(db_path: Path | str, **overrides: Any) -> Any:
+    """Settings of a test server on a SQLite file or a PostgreSQL URL (with its shared blob directory)."""
     from sync.server.settings import Settings
 
+    blobs = shared_blob_url(db_path)
     values: dict[str, Any] = {
+        **({"blob_url": blobs} if blobs else {}),
         "db": str(db_path),
         "argon2_time_cost": 1,
         "argon2_memory_kib": 64,
@@ -115,19 +120,41 @@ def review(
     return http.post(f"{base}/v1/reports/{report_id}/review", json=body, headers=auth | {"If-Match": etag})
 
 
+def server_rows(db_path: Path | str, sql: str) -> list[Any]:
+    if is_postgres_url(str(db_path)):
+        db = connect(str(db_path))
+        try:
+            return list(db.execute(sql).fetchall())
+        finally:
+            db.conn.close()
+    with closing(sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)) as conn:
+        return conn.execute(sql).fetchall()
+
+
 def server_versions(db_path: Path | str) -> list[tuple[str, str, str]]:
     """(version_id, report_id, content_sha256) of every report version the server stores."""
-    with closing(sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)) as conn:
-        rows = conn.execute("SELECT version_id, report_id, content_sha256 FROM report_versions").fetchall()
+    rows = server_rows(db_path, "SELECT version_id, report_id, content_sha256 FROM report_versions")
     return [(str(a), str(b), str(c)) for a, b, c in rows]
 
 
 def server_blobs(db_path: Path | str) -> set[str]:
-    with closing(sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)) as conn:
-        return {str(r[0]) for r in conn.execute("SELECT sha256 FROM blobs")}
+    return {str(r[0]) for r in server_rows(db_path, "SELECT sha256 FROM blobs")}
 
 
 def integrity_ok(db_path: Path | str) -> bool:
+    """SQLite's integrity check of a file; on PostgreSQL, amcheck's check of every B-tree index (heap
+    included) of the server's tables: an error is raised when one is damaged."""
+    if is_postgres_url(str(db_path)):
+        import psycopg
+
+        with psycopg.connect(str(db_path), autocommit=True) as conn:
+            conn.execute("CREATE EXTENSION IF NOT EXISTS amcheck")
+            checked = conn.execute(
+                "SELECT bt_index_check(c.oid, true) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+                "JOIN pg_am am ON am.oid = c.relam WHERE am.amname = 'btree' "
+                "AND c.relnamespace = 'public'::regnamespace"
+            ).fetchall()
+        return len(checked) > 0
     with closing(sqlite3.connect(str(db_path))) as conn:
         return bool(conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok")
 
@@ -232,9 +259,9 @@ BASE = "http://testserver"
 class World:
     """The real app behind a TestClient on a file database; `restart()` recreates it on the same file."""
 
-    def __init__(self, tmp: Path, *, visits: int = 6) -> None:
+    def __init__(self, tmp: Path, *, visits: int = 6, database: str | None = None) -> None:
         self.tmp = tmp
-        self.db_path = tmp / "server.db"
+        self.db_path: Path | str = database or tmp / "server.db"
         self.users = seed_users(self.db_path)
         self.tc: Any = None
         self.start()
@@ -341,7 +368,7 @@ def free_port() -> int:
 class ServerProcess:
     """`tests/sync/serve_app.py` under uvicorn; `kill()` is SIGKILL, `start()` again reuses the database."""
 
-    def __init__(self, db_path: Path, *, port: int | None = None) -> None:
+    def __init__(self, db_path: Path | str, *, port: int | None = None) -> None:
         self.db_path = db_path
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"

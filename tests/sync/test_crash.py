@@ -70,7 +70,7 @@ def client(store: Path, url: str, command: str, *args: str, crash: str | None = 
     return done.returncode
 
 
-def assert_on_server_exactly_once(store: Path, server_db: Path) -> None:
+def assert_on_server_exactly_once(store: Path, server_db: Path | str) -> None:
     mine = device_versions(store)
     report_ids = {r for _, r, _ in mine}
     on_server = [v for v in server_versions(server_db) if v[1] in report_ids]
@@ -121,8 +121,8 @@ def test_every_report_on_server_once_when_the_device_is_killed_at(
 
 
 @pytest.fixture
-def own_server(tmp_path: Path) -> Iterator[tuple[ServerProcess, Path]]:
-    db = tmp_path / "server.db"
+def own_server(tmp_path: Path, database_location: str) -> Iterator[tuple[ServerProcess, Path]]:
+    db = database_location
     users = seed_users(db)
     proc = ServerProcess(db)
     proc.start()

@@ -8,10 +8,8 @@ bench/field_bench.py runs the full one (12 × 3)."""
 from __future__ import annotations
 
 import hashlib
-import sqlite3
 import time
 from collections.abc import Iterator
-from contextlib import closing
 from datetime import datetime
 from pathlib import Path
 
@@ -21,7 +19,7 @@ import pytest
 from storage.photos import prepare_attachment
 from storage.store import DeviceStore
 from sync.client import ApiClient, Credentials, SyncEngine, SyncError
-from sync.server.blobstore import FileBlobStore
+from sync.server.blobstore import blob_store_for
 from tests.helpers.camera_photos import camera_jpeg
 from tests.sync.factories import report
 from tests.sync.harness import (
@@ -31,6 +29,8 @@ from tests.sync.harness import (
     device_versions,
     seed_users,
     seed_visits,
+    server_rows,
+    server_settings,
     server_versions,
 )
 from tests.sync.link import LinkEmulator
@@ -41,8 +41,8 @@ REPORTS, PHOTOS = 6, 2
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[ServerProcess]:
-    db = tmp_path / "server.db"
+def server(database_location: str) -> Iterator[ServerProcess]:
+    db = database_location
     users = seed_users(db)
     proc = ServerProcess(db)
     proc.start()
@@ -52,13 +52,13 @@ def server(tmp_path: Path) -> Iterator[ServerProcess]:
     proc.stop()
 
 
-def _arrivals(db: Path) -> tuple[list[float], list[float], dict[str, bytes]]:
+def _arrivals(db: Path | str) -> tuple[list[float], list[float], dict[str, bytes]]:
     """When each report version and each photo arrived (epoch seconds), and the photos' bytes as the blob
-    store holds them (the default store: files beside the database)."""
-    with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
-        reports = [str(r[0]) for r in conn.execute("SELECT received_at FROM report_versions")]
-        rows = conn.execute("SELECT sha256, created_at FROM blobs").fetchall()
-    store = FileBlobStore(db.with_name(db.name + ".blobs"))
+    store holds them (the default store: files beside a SQLite database; the shared directory with
+    PostgreSQL)."""
+    reports = [str(r[0]) for r in server_rows(db, "SELECT received_at FROM report_versions")]
+    rows = server_rows(db, "SELECT sha256, created_at FROM blobs")
+    store = blob_store_for(server_settings(db).blob_location)
     return (
         [datetime.fromisoformat(t).timestamp() for t in reports],
         [datetime.fromisoformat(str(r[1])).timestamp() for r in rows],

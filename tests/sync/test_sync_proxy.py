@@ -30,8 +30,8 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[ServerProcess]:
-    db = tmp_path / "server.db"
+def server(database_location: str) -> Iterator[ServerProcess]:
+    db = database_location
     users = seed_users(db)
     proc = ServerProcess(db)
     proc.start()

@@ -89,7 +89,7 @@ def _routes(db: Any, *, team: str, day: date) -> list[dict[str, Any]]:
     missing: dict[tuple[str, ...], list[str]] = {}
     for r in db.query(
         "SELECT v.id, v.data, (SELECT json_group_array(user_id) FROM (SELECT user_id FROM visit_assignees a "
-        "WHERE a.visit_id = v.id AND a.active = 1 ORDER BY position, user_id)) AS ids FROM visits v "
+        "WHERE a.visit_id = v.id AND a.active = 1 ORDER BY position, user_id) AS ranked) AS ids FROM visits v "
         "WHERE v.team = ? AND v.planned_date = ? AND v.status != 'closed' ORDER BY v.id",
         [team, day.isoformat()],
     ):

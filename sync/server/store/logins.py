@@ -25,7 +25,7 @@ def _counts(db: Database, scope: str, key: str, now: float, window: float) -> tu
     """(failures in the window, attempts in flight, time of the oldest failure in the window)."""
     stale = now - STALE_SECONDS
     failures, pending, oldest = db.execute(
-        "SELECT COALESCE(SUM(failed = 1 OR at < ?), 0), COALESCE(SUM(failed = 0 AND at >= ?), 0), "
+        "SELECT COUNT(CASE WHEN failed = 1 OR at < ? THEN 1 END), COUNT(CASE WHEN failed = 0 AND at >= ? THEN 1 END), "
         "MIN(CASE WHEN failed = 1 OR at < ? THEN at END) "
         "FROM login_attempts WHERE scope = ? AND key = ? AND at >= ?",
         [stale, stale, stale, scope, key, now - window],

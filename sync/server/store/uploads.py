@@ -106,7 +106,7 @@ class PartialFiles:
 
 def partial_for(db: Database, *, user_id: str, sha256: str) -> Partial | None:
     row = db.execute(
-        "SELECT offset, length, updated_at FROM blob_uploads WHERE user_id = ? AND sha256 = ?",
+        'SELECT "offset", length, updated_at FROM blob_uploads WHERE user_id = ? AND sha256 = ?',
         [user_id, sha256],
     ).fetchone()
     return None if row is None else Partial(int(row[0]), int(row[1]), str(row[2]))
@@ -119,7 +119,7 @@ def begin_upload(db: Database, *, user_id: str, sha256: str, length: int, now: d
         return found
     ts = now.isoformat()
     db.execute(
-        "INSERT INTO blob_uploads(user_id, sha256, length, offset, created_at, updated_at) "
+        'INSERT INTO blob_uploads(user_id, sha256, length, "offset", created_at, updated_at) '
         "VALUES (?, ?, ?, 0, ?, ?)",
         [user_id, sha256, length, ts, ts],
     )
@@ -128,7 +128,7 @@ def begin_upload(db: Database, *, user_id: str, sha256: str, length: int, now: d
 
 def record_offset(db: Database, *, user_id: str, sha256: str, offset: int, now: datetime) -> None:
     db.execute(
-        "UPDATE blob_uploads SET offset = ?, updated_at = ? WHERE user_id = ? AND sha256 = ?",
+        'UPDATE blob_uploads SET "offset" = ?, updated_at = ? WHERE user_id = ? AND sha256 = ?',
         [offset, now.isoformat(), user_id, sha256],
     )
 

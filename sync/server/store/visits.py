@@ -289,7 +289,7 @@ def list_visits(
     total = db.execute(f"SELECT COUNT(*) FROM visits v {where}", args).fetchone()[0]
     rows = db.query(
         "SELECT v.*, (SELECT json_group_array(user_id) FROM (SELECT user_id FROM visit_assignees a "
-        " WHERE a.visit_id = v.id AND a.active = 1 ORDER BY position, user_id)) AS ids "
+        " WHERE a.visit_id = v.id AND a.active = 1 ORDER BY position, user_id) AS ranked) AS ids "
         f"FROM visits v {where} ORDER BY v.priority DESC, v.external_id LIMIT ? OFFSET ?",
         [*args, limit, offset],
     )

@@ -1,0 +1,286 @@
+"""PostgreSQL behind the same store functions as SQLite: a connection façade and the SQL dialect it speaks.
+
+Design. The store is plain functions over a sqlite-utils `Database` and its SQLite SQL. PostgreSQL does not get
+a second copy of those statements; it gets `PgDatabase`, a façade with the part of the sqlite-utils API the
+store and the migrations use (`execute`, `query`, `conn.execute/executemany`, `table(...).create` and
+`create_index`), and `to_postgres`, which rewrites the few SQLite constructs the store's SQL uses, once per
+distinct statement (cached):
+
+- `?` placeholders → `%s` (and a literal `%` → `%%`), outside string literals only;
+- `BEGIN IMMEDIATE` (SQLite's "take the write lock now") → `BEGIN` plus a transaction-level advisory lock
+  (`WRITE_LOCK`) held until commit or rollback. Every write transaction of every process takes it first, so
+  writes are serialised across workers exactly as SQLite's one writer serialises them: a store function that
+  checks and then acts sees every earlier write and no concurrent one, and sequence values (the change log's
+  and the feed's `seq`) are handed out in commit order, so a reader's `seq > cursor` never skips a change
+  committed later with a smaller `seq`. Group commit in `sync.server.db` makes one lock serve a batch of jobs;
+  readers take no lock;
+- a plain `BEGIN` (a reader's) → a REPEATABLE READ transaction: one snapshot for the whole read, as SQLite's
+  read transaction over WAL gives;
+- `INSERT OR IGNORE` → `INSERT … ON CONFLICT DO NOTHING`; `LIKE` → `ILIKE` (SQLite's LIKE ignores ASCII case);
+- `json_each(?)` IN-lists and `json_each(doc, '$.path')` → `jsonb_array_elements_text(…)` (its column is
+  `value` too), `json_extract` → `#>` on jsonb with JSON null read as SQL NULL (so numbers and booleans come
+  back typed, as SQLite returns them), several paths at once → a JSON array as text, `json_group_array` →
+  `json_agg` (an empty group gives `[]`, as in SQLite); `CROSS JOIN … ON` (SQLite's join-order hint) → `JOIN`;
+- DDL: `INTEGER` → `BIGINT`, `REAL` → `DOUBLE PRECISION`, `TEXT` → `TEXT COLLATE "C"` (byte order, as SQLite
+  compares, which the pull cursors over ids rely on), `INTEGER PRIMARY KEY [AUTOINCREMENT]` → an identity
+  column.
+
+`rowid`, SQLite's insertion order that a few queries break ties with, is a real identity column named
+`rowid` on the PostgreSQL tables those queries read (`reports`, `report_versions`); rows read through the
+façade leave it out, so `SELECT *` answers the same columns on both backends. Connections are in autocommit
+mode with explicit transactions, as the SQLite connections are, and `synchronous_commit` is on: a write is
+answered only once it is durable.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from functools import lru_cache
+from typing import Any
+
+__all__ = ["WRITE_LOCK", "PgDatabase", "connect_pg", "is_postgres", "is_postgres_url", "to_postgres"]
+
+# The advisory lock key every write transaction holds until it ends (any 64-bit value; "fieldvis").
+WRITE_LOCK = 0x6669656C64766973
+
+_SCHEMES = ("postgresql://", "postgres://", "postgresql+psycopg://")
+
+
+def is_postgres_url(location: str) -> bool:
+    return location.startswith(_SCHEMES)
+
+
+def is_postgres(db: Any) -> bool:
+    """Whether a store function's `db` is the PostgreSQL façade (for the few dialect-aware migrations)."""
+    return isinstance(db, PgDatabase)
+
+
+def _pg_path(path: str) -> str:
+    """'$.a.b' → '{a,b}' (a JSON path as PostgreSQL's text[] path)."""
+    assert path.startswith("$."), path
+    return "{" + ",".join(path[2:].split(".")) + "}"
+
+
+def _extract_one(doc: str, path: str) -> str:
+    return f"NULLIF(({doc})::jsonb #> '{_pg_path(path)}', 'null'::jsonb)"
+
+
+def _json_extract(m: re.Match[str]) -> str:
+    doc = m.group(1)
+    paths = re.findall(r"'(\$[^']*)'", m.group(2))
+    if len(paths) == 1:
+        return _extract_one(doc, paths[0])
+    items = ", ".join(f"({doc})::jsonb #> '{_pg_path(p)}'" for p in paths)
+    return f"jsonb_build_array({items})::text"
+
+
+def _json_each_path(m: re.Match[str]) -> str:
+    at = f"({m.group(1)})::jsonb #> '{_pg_path(m.group(2))}'"
+    return f"jsonb_array_elements_text(CASE jsonb_typeof({at}) WHEN 'array' THEN {at} ELSE '[]'::jsonb END)"
+
+
+_DML_REWRITES: list[tuple[re.Pattern[str], Any]] = [
+    (re.compile(r"json_each\(\?\)"), "jsonb_array_elements_text(?::jsonb)"),
+    (re.compile(r"json_each\(([\w.]+), '(\$[\w.]+)'\)"), _json_each_path),
+    (re.compile(r"json_extract\(([\w.]+), ('\$[\w.]+'(?:, '\$[\w.]+')*)\)"), _json_extract),
+    (re.compile(r"json_group_array\(([^()]*)\)"), r"COALESCE(json_agg(\1), '[]'::json)::text"),
+    (re.compile(r"\bLIKE\b"), "ILIKE"),
+    # SQLite's CROSS JOIN only fixes the join order for its planner; PostgreSQL's takes no ON.
+    (re.compile(r"\bCROSS JOIN (\w+ \w+) ON\b"), r"JOIN \1 ON"),
+]
+
+_DDL_REWRITES: list[tuple[re.Pattern[str], str]] = [
+    (
+        re.compile(r"\bINTEGER PRIMARY KEY(?: AUTOINCREMENT)?", re.IGNORECASE),
+        "BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY",
+    ),
+    (re.compile(r"\bINTEGER\b", re.IGNORECASE), "BIGINT"),
+    (re.compile(r"\bREAL\b", re.IGNORECASE), "DOUBLE PRECISION"),
+    (re.compile(r"\bBLOB\b", re.IGNORECASE), "BYTEA"),
+    (re.compile(r"\bTEXT\b", re.IGNORECASE), 'TEXT COLLATE "C"'),
+]
+
+_TUPLES_OK = 2  # libpq's PGRES_TUPLES_OK: the statement returned rows (psycopg.pq.ExecStatus.TUPLES_OK)
+_LITERAL = re.compile(r"('(?:[^']|'')*')")
+_INSERT_OR_IGNORE = re.compile(r"^\s*INSERT OR IGNORE INTO\b", re.IGNORECASE)
+
+
+@lru_cache(maxsize=2048)
+def to_postgres(sql: str) -> str:
+    """One SQLite statement of the store as PostgreSQL runs it (see the module's design note)."""
+    head = sql.lstrip()[:12].upper()
+    if head.startswith(("CREATE TABLE", "ALTER TABLE")):
+        for pattern, repl in _DDL_REWRITES:
+            sql = pattern.sub(repl, sql)
+    else:
+        if _INSERT_OR_IGNORE.match(sql):
+            sql = (
+                _INSERT_OR_IGNORE.sub("INSERT INTO", sql, count=1).rstrip().rstrip(";")
+                + " ON CONFLICT DO NOTHING"
+            )
+        for pattern, repl in _DML_REWRITES:
+            sql = pattern.sub(repl, sql)
+    # Placeholders last, outside string literals (the JSON paths above are literals).
+    parts = _LITERAL.split(sql)
+    for i, part in enumerate(parts):
+        part = part.replace("%", "%%")
+        parts[i] = part if i % 2 else part.replace("?", "%s")
+    return "".join(parts)
+
+
+class PgCursor:
+    """The part of `sqlite3.Cursor` the store reads: fetchone/fetchall, iteration, rowcount, description."""
+
+    def __init__(self, cur: Any) -> None:
+        self._cur = cur
+        # Whether the statement returned rows (a cheaper test than `description`, which builds its columns).
+        result = cur.pgresult
+        self._rows = result is not None and result.status == _TUPLES_OK
+
+    def fetchone(self) -> Any:
+        return self._cur.fetchone() if self._rows else None
+
+    def fetchall(self) -> list[Any]:
+        return list(self._cur.fetchall()) if self._rows else []
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self.fetchall())
+
+    @property
+    def rowcount(self) -> int:
+        return int(self._cur.rowcount)
+
+    @property
+    def description(self) -> Any:
+        return self._cur.description
+
+    @property
+    def lastrowid(self) -> None:
+        return None
+
+
+class PgConnection:
+    """The part of `sqlite3.Connection` the store and `sync.server.db` use, on one psycopg connection."""
+
+    def __init__(self, raw: Any) -> None:
+        self.raw = raw
+
+    def execute(self, sql: str, params: Sequence[Any] | None = None) -> PgCursor:
+        word = sql.strip().upper()
+        if word == "BEGIN IMMEDIATE":
+            # One round trip: without parameters both statements go as one simple query.
+            return PgCursor(
+                self.raw.execute(
+                    f"BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock({WRITE_LOCK})"
+                )
+            )
+        if word == "BEGIN":
+            return PgCursor(self.raw.execute("BEGIN ISOLATION LEVEL REPEATABLE READ"))
+        return PgCursor(self.raw.execute(to_postgres(sql), list(params or [])))
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> PgCursor:
+        cur = self.raw.cursor()
+        cur.executemany(to_postgres(sql), [list(r) for r in rows])
+        return PgCursor(cur)
+
+    @property
+    def broken(self) -> bool:
+        """Whether the connection was lost (the server restarted, or ended this session): open a new one."""
+        return bool(self.raw.broken or self.raw.closed)
+
+    @property
+    def in_transaction(self) -> bool:
+        from psycopg.pq import TransactionStatus
+
+        if self.broken:
+            return False  # nothing to roll back: the server ended the transaction with the session
+        return bool(self.raw.info.transaction_status != TransactionStatus.IDLE)
+
+    def rollback(self) -> None:
+        self.raw.execute("ROLLBACK")
+
+    def close(self) -> None:
+        self.raw.close()
+
+
+_PY_TYPES = {str: 'TEXT COLLATE "C"', int: "BIGINT", float: "DOUBLE PRECISION", bytes: "BYTEA"}
+
+
+class _PgTable:
+    """`db.table(name).create(...)` / `.create_index(...)` as the migrations call them on sqlite-utils."""
+
+    def __init__(self, db: PgDatabase, name: str) -> None:
+        self.db = db
+        self.name = name
+
+    def create(
+        self,
+        columns: dict[str, type],
+        *,
+        pk: str | tuple[str, ...],
+        not_null: Iterable[str] = (),
+        defaults: dict[str, Any] | None = None,
+        foreign_keys: Iterable[tuple[str, str, str]] = (),
+    ) -> None:
+        required, fks, defaults = set(not_null), {c: (t, tc) for c, t, tc in foreign_keys}, defaults or {}
+        cols: list[str] = []
+        for name, kind in columns.items():
+            if name == pk and kind is int:
+                # SQLite's INTEGER PRIMARY KEY numbers rows itself; so does an identity column.
+                cols.append(f"{name} BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY")
+                continue
+            col = f"{name} {_PY_TYPES[kind]}"
+            if name == pk:
+                col += " PRIMARY KEY"
+            if name in required:
+                col += " NOT NULL"
+            if name in defaults:
+                col += f" DEFAULT {defaults[name]!r}"
+            if name in fks:
+                col += f" REFERENCES {fks[name][0]}({fks[name][1]})"
+            cols.append(col)
+        if isinstance(pk, tuple):
+            cols.append(f"PRIMARY KEY ({', '.join(pk)})")
+        self.db.conn.raw.execute(f"CREATE TABLE {self.name} ({', '.join(cols)})")
+
+    def create_index(self, columns: list[str], *, unique: bool = False) -> None:
+        name = f"idx_{self.name}_{'_'.join(columns)}"
+        kind = "UNIQUE INDEX" if unique else "INDEX"
+        self.db.conn.raw.execute(f"CREATE {kind} {name} ON {self.name} ({', '.join(columns)})")
+
+
+class PgDatabase:
+    """A PostgreSQL connection with the sqlite-utils `Database` methods the store calls."""
+
+    dialect = "postgresql"
+
+    def __init__(self, raw: Any) -> None:
+        self.conn = PgConnection(raw)
+
+    def execute(self, sql: str, parameters: Sequence[Any] | None = None) -> PgCursor:
+        return self.conn.execute(sql, parameters)
+
+    def query(self, sql: str, params: Sequence[Any] | None = None) -> Iterator[dict[str, Any]]:
+        cur = self.conn.raw.execute(to_postgres(sql), list(params or []))
+        if cur.description is None:
+            return
+        names = [c.name for c in cur.description]
+        hidden = "rowid" in names
+        for row in cur.fetchall():
+            out = dict(zip(names, row, strict=True))
+            if hidden:
+                out.pop("rowid", None)
+            yield out
+
+    def table(self, name: str) -> _PgTable:
+        return _PgTable(self, name)
+
+
+def connect_pg(url: str) -> PgDatabase:
+    """A PostgreSQL database on its own connection, in autocommit mode (transactions are explicit)."""
+    import psycopg
+
+    raw = psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True)
+    raw.execute("SET synchronous_commit = on; SET TIME ZONE 'UTC'")
+    return PgDatabase(raw)

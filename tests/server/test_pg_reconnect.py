@@ -1,0 +1,50 @@
+"""A server process outlives its PostgreSQL connections: when the database ends them (a restart, a failover,
+an operator's pg_terminate_backend), the write or read that finds one gone fails, and the next runs on a new
+connection."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+
+from sync.server.db import Database
+from sync.server.store.common import get_meta, set_meta
+from tests.helpers.postgres import PgCluster
+
+
+@pytest.fixture
+def pg_url(pg_cluster: PgCluster) -> Iterator[str]:
+    url = pg_cluster.new_database()
+    try:
+        yield url
+    finally:
+        pg_cluster.drop_database(url)
+
+
+def _end_sessions(url: str) -> None:
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+
+
+def test_next_write_and_read_succeed_when_the_database_ended_the_connections(pg_url: str) -> None:
+    db = Database(pg_url, readers=1)
+    try:
+        db.write_sync(set_meta, "probe", "before")
+        assert db.read_sync(get_meta, "probe") == "before"
+        _end_sessions(pg_url)
+
+        with pytest.raises(psycopg.OperationalError):
+            db.write_sync(set_meta, "probe", "lost")
+        with pytest.raises(psycopg.OperationalError):
+            db.read_sync(get_meta, "probe")
+        db.write_sync(set_meta, "probe", "after")
+        seen = db.read_sync(get_meta, "probe")
+    finally:
+        db.close()
+
+    assert seen == "after"

@@ -1,0 +1,122 @@
+"""`fieldvisit serve --workers 2` on PostgreSQL: two worker processes behind one address, and every guarantee of
+protocol v1.1 "Several workers" holds whichever worker answers (each request below is a new connection, so
+the kernel hands them to either worker)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from sync.server.db import connect
+from sync.server.store.common import set_meta
+from tests.helpers.postgres import PgCluster
+
+from .serve_process import prepared_database, serve
+from .test_shared_state import bearer, login, push_report
+
+ROUNDS = 12
+
+
+@pytest.fixture
+def pg_url(pg_cluster: PgCluster) -> Iterator[str]:
+    url = pg_cluster.new_database()
+    try:
+        yield url
+    finally:
+        pg_cluster.drop_database(url)
+
+
+def _workers_of(pid: int) -> list[int]:
+    """The worker processes `fieldvisit serve` started (its children spawned by multiprocessing, not its
+    resource tracker)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and "spawn_main" in (stat.parent / "cmdline").read_bytes().decode(
+            errors="replace"
+        ):
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _wait_for_workers(pid: int, n: int) -> list[int]:
+    deadline = time.monotonic() + 30
+    while len(found := _workers_of(pid)) < n and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return found
+
+
+def test_no_push_is_applied_on_any_worker_when_the_device_was_revoked(pg_url: str) -> None:
+    _, visit_id = prepared_database(pg_url)
+    with serve(pg_url, workers=2) as url:
+        workers = _wait_for_workers(url.pid, 2)
+        phone = login(url, "inv.a1").json()
+        first = push_report(url, phone, visit_id, 1)
+        sup = login(url, "sup.a").json()
+        revoked = httpx.post(
+            f"{url}/v1/devices/{phone['device_id']}/revoke",
+            json={"wipe": False},
+            headers=bearer(sup),
+            timeout=30,
+        )
+        after = [push_report(url, phone, visit_id, 2 + i) for i in range(ROUNDS)]
+
+    assert len(workers) == 2
+    assert first.status_code == 200 and revoked.status_code == 200
+    assert [r.status_code for r in after] == [401] * ROUNDS
+
+
+def test_rotated_access_token_is_refused_on_every_worker_when_it_was_refreshed(pg_url: str) -> None:
+    prepared_database(pg_url)
+    with serve(pg_url, workers=2) as url:
+        workers = _wait_for_workers(url.pid, 2)
+        phone = login(url, "inv.a1").json()
+        before = [
+            httpx.post(f"{url}/v1/sync/pull", json={"device_id": phone["device_id"]}, headers=bearer(phone))
+            for _ in range(4)
+        ]
+        fresh = httpx.post(
+            f"{url}/v1/auth/refresh", json={"refresh_token": phone["refresh_token"]}, timeout=30
+        )
+        old = [
+            httpx.post(f"{url}/v1/sync/pull", json={"device_id": phone["device_id"]}, headers=bearer(phone))
+            for _ in range(ROUNDS)
+        ]
+
+    assert len(workers) == 2
+    assert [r.status_code for r in before] == [200] * 4 and fresh.status_code == 200
+    assert [r.status_code for r in old] == [401] * ROUNDS
+
+
+def test_sixth_wrong_password_is_429_when_two_workers_share_the_attempts(pg_url: str) -> None:
+    prepared_database(pg_url)
+    with serve(pg_url, workers=2) as url:
+        workers = _wait_for_workers(url.pid, 2)
+        answers = [login(url, "inv.a3", "wrong-password") for _ in range(6)]
+
+    assert len(workers) == 2
+    assert [r.status_code for r in answers] == [401] * 5 + [429]
+
+
+def test_every_worker_answers_the_new_epoch_when_the_database_changes_it(pg_url: str) -> None:
+    prepared_database(pg_url)
+    with serve(pg_url, workers=2) as url:
+        workers = _wait_for_workers(url.pid, 2)
+        old = httpx.get(f"{url}/v1/health", timeout=30).json()["server_epoch"]
+        other = connect(pg_url)
+        other.execute("BEGIN IMMEDIATE")
+        set_meta(other, "server_epoch", "epoch-after-restore")
+        other.execute("COMMIT")
+        other.conn.close()
+        after = {httpx.get(f"{url}/v1/health", timeout=30).json()["server_epoch"] for _ in range(ROUNDS)}
+
+    assert len(workers) == 2
+    assert old != "epoch-after-restore"
+    assert after == {"epoch-after-restore"}

@@ -122,6 +122,50 @@ def _npv(cashflows: Sequence[Decimal], rate: Decimal) -> Decimal:
     return acc
 
 
+def _bisect(flows: Sequence[Decimal], lo: Decimal, hi: Decimal, f_lo: Decimal, tol: Decimal) -> Decimal:
+    while hi - lo > tol / 100:
+        mid = (lo + hi) / 2
+        f_mid = _npv(flows, mid)
+        if f_mid == 0:
+            return mid
+        if (f_mid > 0) == (f_lo > 0):
+            lo, f_lo = mid, f_mid
+        else:
+            hi = mid
+    return (lo + hi) / 2
+
+
+def _near_root(flows: Sequence[Decimal], tol: Decimal = Decimal("1e-10")) -> Decimal | None:
+    """The Decimal bisection started from a bracket of 2e-9 around the root found in floats first (a few
+    microseconds), when the Decimal values confirm that the root lies in it; None otherwise."""
+    fl = [float(x) for x in flows]
+
+    def npv(rate: float) -> float:
+        v, acc = 1 / (1 + rate), 0.0
+        for cf in reversed(fl):
+            acc = acc * v + cf
+        return acc
+
+    lo, hi = -0.9999, 1.0
+    f_lo, f_hi = npv(lo), npv(hi)
+    if f_lo == 0 or f_hi == 0 or (f_lo > 0) == (f_hi > 0):
+        return None
+    for _ in range(200):
+        mid = (lo + hi) / 2
+        if mid in (lo, hi):
+            break
+        f_mid = npv(mid)
+        if (f_mid > 0) == (f_lo > 0):
+            lo, f_lo = mid, f_mid
+        else:
+            hi = mid
+    d_lo, d_hi = Decimal(lo) - Decimal("1e-9"), Decimal(hi) + Decimal("1e-9")
+    g_lo, g_hi = _npv(flows, d_lo), _npv(flows, d_hi)
+    if g_lo == 0 or g_hi == 0 or (g_lo > 0) == (g_hi > 0):
+        return None
+    return _bisect(flows, d_lo, d_hi, g_lo, tol)
+
+
 def irr_monthly(cashflows: Sequence[Decimal], *, tol: Decimal = Decimal("1e-10")) -> Decimal:
     """F-5: the monthly rate r with Σ CF_t/(1+r)^t = 0, by bisection (robust for any plan shape).
 
@@ -132,6 +176,9 @@ def irr_monthly(cashflows: Sequence[Decimal], *, tol: Decimal = Decimal("1e-10")
     with localcontext() as ctx:
         ctx.prec = _PREC
         flows = [Decimal(x) for x in cashflows]
+        near = _near_root(flows, tol)
+        if near is not None:
+            return near
         lo, hi = Decimal("-0.9999"), Decimal(1)
         f_lo = _npv(flows, lo)
         f_hi = _npv(flows, hi)
@@ -144,16 +191,7 @@ def irr_monthly(cashflows: Sequence[Decimal], *, tol: Decimal = Decimal("1e-10")
             return hi
         if f_lo * f_hi > 0:
             raise ValueError("cash flows have no internal rate of return")
-        while hi - lo > tol / 100:
-            mid = (lo + hi) / 2
-            f_mid = _npv(flows, mid)
-            if f_mid == 0:
-                return mid
-            if (f_mid > 0) == (f_lo > 0):
-                lo, f_lo = mid, f_mid
-            else:
-                hi = mid
-        return (lo + hi) / 2
+        return _bisect(flows, lo, hi, f_lo, tol)
 
 
 def _q4(x: Decimal) -> Decimal:
@@ -326,6 +364,26 @@ def _amortise(balance: Decimal, monthly_rate: Decimal, n: int, method: PlanMetho
     return rows
 
 
+def _rows(
+    principal: Decimal,
+    monthly_rate: Decimal,
+    term_months: int,
+    method: PlanMethod,
+    holiday_months: int,
+    holiday_mode: HolidayMode,
+    step_payments: Sequence[Decimal],
+) -> list[_Row]:
+    """The schedule's months without their dates: holiday months, step payments, then amortisation."""
+    if len(step_payments) >= term_months:
+        raise ValueError("step payments must be fewer than the instalments")
+    rows = _pre_amortisation(principal, monthly_rate, holiday_months, holiday_mode, step_payments)
+    remaining = rows[-1].balance if rows else principal
+    if remaining <= 0:
+        raise ValueError("step payments leave nothing to amortise")
+    rows += _amortise(remaining, monthly_rate, term_months - len(step_payments), method)
+    return rows
+
+
 def build_schedule(
     *,
     principal: Decimal,
@@ -338,15 +396,10 @@ def build_schedule(
     step_payments: Sequence[Decimal] = (),
 ) -> list[ScheduleRow]:
     """The full month-by-month schedule: holiday months, step payments, then amortisation."""
-    if len(step_payments) >= term_months:
-        raise ValueError("step payments must be fewer than the instalments")
-    rows = _pre_amortisation(principal, monthly_rate, holiday_months, holiday_mode, step_payments)
-    remaining = rows[-1].balance if rows else principal
-    if remaining <= 0:
-        raise ValueError("step payments leave nothing to amortise")
-    rows += _amortise(remaining, monthly_rate, term_months - len(step_payments), method)
+    rows = _rows(principal, monthly_rate, term_months, method, holiday_months, holiday_mode, step_payments)
+    # Every amount is already a 2-place Decimal computed here: the rows need no validation.
     return [
-        ScheduleRow(
+        ScheduleRow.model_construct(
             n=k,
             due_date=add_months(first_due_date, k - 1),
             payment=r.payment,
@@ -527,15 +580,21 @@ def p4_check(
     *,
     outstanding: Decimal,
     contractual_monthly_rate: Decimal,
-    today: date | None = None,
 ) -> P4Check:
     """P-4: the ceiling is the current outstanding plus the interest the contract's rate would charge over
     the plan's new term, taken in the plan's own shape (method, holiday and step payments): what the same
     restructure costs at the contract's rate. For equal instalments that is `p4_ceiling`. A plan with a
     higher rate, a larger principal or an interest-bearing fee goes above it."""
     try:
-        rows = plan_schedule(
-            req, principal=q2(outstanding), monthly_rate=contractual_monthly_rate, today=today
+        # The payments alone (no dates): the ceiling is their sum.
+        rows = _rows(
+            q2(outstanding),
+            contractual_monthly_rate,
+            req.term_months,
+            req.method,
+            req.holiday_months,
+            req.holiday_mode,
+            req.step_payments,
         )
         ceiling = sum((r.payment for r in rows), ZERO)
     except ValueError:  # step payments that would clear the smaller balance: the plain equal-instalment shape

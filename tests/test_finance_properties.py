@@ -120,3 +120,25 @@ def test_min_term_is_minimal_when_feasible(principal: Decimal, rate: Decimal, bp
         assert 1 <= n <= max_term
         assert fits(n)
         assert n == 1 or not fits(n - 1)
+
+
+@FAST
+@given(plans(), st.integers(min_value=0, max_value=30))
+def test_irr_seeded_in_floats_is_the_full_decimal_bisection(req: PlanPreviewRequest, fee_pct: int) -> None:
+    """The IRR starts its Decimal bisection from a narrow bracket found in floats; it must land where the
+    bisection over the whole bracket lands (to its tolerance, so the APRs to 4 places are the same)."""
+    from decimal import localcontext
+
+    from models.finance import _PREC, _bisect, _npv, irr_monthly, plan_cashflows, plan_schedule
+
+    schedule = plan_schedule(req)
+    flows = plan_cashflows(req.principal - q2(req.principal * fee_pct / 100), schedule)
+    with localcontext() as ctx:
+        ctx.prec = _PREC
+        lo, hi = D("-0.9999"), D(1)
+        f_lo, f_hi = _npv(flows, lo), _npv(flows, hi)
+        while f_hi * f_lo > 0 and hi < 1000:
+            hi *= 2
+            f_hi = _npv(flows, hi)
+        reference = _bisect(flows, lo, hi, f_lo, D("1e-10"))
+    assert abs(irr_monthly(flows) - reference) <= D("1e-11")

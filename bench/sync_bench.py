@@ -194,14 +194,39 @@ class TimingTransport(httpx.BaseTransport):
         self.inner.close()
 
 
-def example_report(visit_id: str) -> Any:
-    """The example report for `visit_id`, its ID minted as the app mints one (a time-ordered UUIDv7)."""
+def example_report(visit_id: str, distinct: int | None = None) -> Any:
+    """The example report for `visit_id`, its ID minted as the app mints one (a time-ordered UUIDv7). With
+    `distinct`, a plan of its own: the principal moved by that many cents and the plan's figures as the app
+    computes them, so that nothing the server computes for one report serves another (as in the field,
+    where every household and plan differs)."""
+    from decimal import Decimal
+
+    from models.finance import PlanPreviewRequest, preview_plan
     from models.ids import new_id
     from models.report import EXAMPLE_REPORT, VisitReport
 
     body: dict[str, Any] = copy.deepcopy(EXAMPLE_REPORT)
     body["report_id"] = new_id()
     body["visit_id"] = visit_id
+    if distinct is not None:
+        plan = body["plan"]
+        principal = Decimal(plan["principal"]) + Decimal(distinct) / 100
+        preview = preview_plan(
+            PlanPreviewRequest(
+                method=plan["method"],
+                principal=principal,
+                term_months=plan["term_months"],
+                monthly_rate=Decimal(plan["monthly_rate"]),
+                first_due_date=plan["first_due_date"],
+            )
+        )
+        plan.update(
+            principal=f"{principal:.2f}",
+            instalment=f"{preview.instalment:.2f}",
+            total_payment=f"{preview.total_payment:.2f}",
+            apr_simple=str(preview.apr_simple),
+            apr_compound=str(preview.apr_compound),
+        )
     return VisitReport.model_validate(body)
 
 
@@ -238,12 +263,22 @@ def _device(workdir: Path, url: str, name: str, batch: int, user: str) -> tuple[
 
 
 def push_worker(
-    workdir: str, url: str, name: str, batch: int, n: int, visits: list[str], barrier: Any, out: Any
+    workdir: str,
+    url: str,
+    name: str,
+    batch: int,
+    n: int,
+    visits: list[str],
+    barrier: Any,
+    out: Any,
+    distinct: int | None = None,
 ) -> None:
     store, engine, transport = _device(Path(workdir), url, name, batch, PUSH_USERS[0])
     engine.sync()  # the initial pull is not part of the push figure
     for i in range(n):
-        store.submit_report(example_report(visits[i % len(visits)]))
+        store.submit_report(
+            example_report(visits[i % len(visits)], None if distinct is None else distinct + i)
+        )
     transport.times.clear()
     store.timings.clear()
     barrier.wait()
@@ -286,15 +321,26 @@ def run_push(
     per_device: int,
     database_pid: int | None = None,
     pullers: int = 0,
+    distinct: bool = False,
 ) -> dict[str, Any]:
     url = server.url
     ctx = mp.get_context("fork")
     barrier, out, pulled = ctx.Barrier(devices + pullers + 1), ctx.Queue(), ctx.Queue()
-    tag = f"b{batch}-d{devices}-p{pullers}"
+    tag = f"b{batch}-d{devices}-p{pullers}{'-distinct' if distinct else ''}"
     procs = [
         ctx.Process(
             target=push_worker,
-            args=(str(workdir), url, f"{tag}-{i}", batch, per_device, visits, barrier, out),
+            args=(
+                str(workdir),
+                url,
+                f"{tag}-{i}",
+                batch,
+                per_device,
+                visits,
+                barrier,
+                out,
+                (i + 1) * 100_000 if distinct else None,
+            ),
         )
         for i in range(devices)
     ]
@@ -331,6 +377,7 @@ def run_push(
         "server_cpu_ms_per_report": round(server_cpu / total * 1000, 3),
         "database_cpu_ms_per_report": round(db_cpu / total * 1000, 3),
         "pullers": pullers,
+        "distinct_plans": distinct,
         "pull_seconds_max": round(max((r["seconds"] for r in pull_results), default=0.0), 3),
     }
 
@@ -522,11 +569,19 @@ def _run(
     try:
         results["pull"] = run_pull(workdir, server.url, runs=3)
         print(f"pull: {results['pull']}", flush=True)
-        # (batch, devices, reports per device, concurrent initial pulls of 5,000 visits: the mixed load)
-        runs = [(50, 1, 2000, 0), (1, 1, 300, 0), (50, 8, 250, 0), (1, 8, 60, 0), (50, 8, 250, 2)]
+        # (batch, devices, reports per device, concurrent initial pulls of 5,000 visits: the mixed load,
+        # every report with a plan of its own)
+        runs = [
+            (50, 1, 2000, 0, False),
+            (1, 1, 300, 0, False),
+            (50, 8, 250, 0, False),
+            (1, 8, 60, 0, False),
+            (50, 8, 250, 2, False),
+            (50, 1, 1000, 0, True),
+        ]
         if many:
-            runs += [(50, 64, 50, 0), (1, 64, 10, 0)]
-        for batch, devices, per_device, pullers in runs:
+            runs += [(50, 64, 50, 0, False), (1, 64, 10, 0, False)]
+        for batch, devices, per_device, pullers, distinct in runs:
             r = run_push(
                 workdir,
                 server,
@@ -536,6 +591,7 @@ def _run(
                 per_device=max(batch, int(per_device * scale)) if devices < 64 else per_device,
                 database_pid=database_pid,
                 pullers=pullers,
+                distinct=distinct,
             )
             results["push"].append(r)
             print(f"push: {r}", flush=True)
@@ -547,7 +603,9 @@ def _run(
     }
     results["fsync_ms"] = _fsync_ms(workdir)
     print(f"ceiling: {results['ceiling']}", flush=True)
-    b50 = next(r for r in results["push"] if r["batch"] == 50 and r["devices"] == 1)
+    b50 = next(
+        r for r in results["push"] if r["batch"] == 50 and r["devices"] == 1 and not r["distinct_plans"]
+    )
     b1d8 = next(r for r in results["push"] if r["batch"] == 1 and r["devices"] == 8 and not r["pullers"])
     results["ratio_to_ceiling"] = round(b50["reports_per_s"] / results["ceiling"]["reports_per_s"], 3)
     results["targets"] = {
@@ -582,25 +640,26 @@ def _run(
 
 def _label(run: dict[str, Any]) -> str:
     pulls = f" + {run['pullers']} pulls" if run.get("pullers") else ""
-    return f"batch {run['batch']}, {run['devices']} device(s){pulls}"
+    plans = ", distinct plans" if run.get("distinct_plans") else ""
+    return f"batch {run['batch']}, {run['devices']} device(s){pulls}{plans}"
 
 
 def _print_table(results: dict[str, Any]) -> None:
     print()
-    print(f"{'push':<34}{'reports':>9}{'seconds':>9}{'reports/s':>11}{'pushes':>8}{'p50 ms':>9}{'p95 ms':>9}")
+    print(f"{'push':<40}{'reports':>9}{'seconds':>9}{'reports/s':>11}{'pushes':>8}{'p50 ms':>9}{'p95 ms':>9}")
     for r in results["push"]:
         print(
-            f"{_label(r):<34}{r['reports']:>9}{r['seconds']:>9}{r['reports_per_s']:>11}{r['pushes']:>8}"
+            f"{_label(r):<40}{r['reports']:>9}{r['seconds']:>9}{r['reports_per_s']:>11}{r['pushes']:>8}"
             f"{r['p50_ms']:>9}{r['p95_ms']:>9}"
         )
     c = results["ceiling"]
-    print(f"{'ceiling (in-process)':<34}{c['reports']:>9}{c['seconds']:>9}{c['reports_per_s']:>11}")
+    print(f"{'ceiling (in-process)':<40}{c['reports']:>9}{c['seconds']:>9}{c['reports_per_s']:>11}")
     print(
-        f"\n{'ms per report':<34}{'client CPU':>12}{'apply wall':>12}{'server CPU':>12}{'database CPU':>14}"
+        f"\n{'ms per report':<40}{'client CPU':>12}{'apply wall':>12}{'server CPU':>12}{'database CPU':>14}"
     )
     for r in results["push"]:
         print(
-            f"{_label(r):<34}{r['client_cpu_ms_per_report']:>12}{r['client_apply_wall_ms_per_report']:>12}"
+            f"{_label(r):<40}{r['client_cpu_ms_per_report']:>12}{r['client_apply_wall_ms_per_report']:>12}"
             f"{r['server_cpu_ms_per_report']:>12}{r['database_cpu_ms_per_report']:>14}"
         )
     p = results["pull"]
@@ -618,17 +677,17 @@ def _print_table(results: dict[str, Any]) -> None:
 def _print_side_by_side(both: dict[str, dict[str, Any]]) -> None:
     lite, pg = both["sqlite"], both["postgres"]
     pg_name = f"PostgreSQL, {pg['workers']} worker(s)"
-    print(f"\n{'reports/s':<34}{'SQLite, 1 worker':>18}{pg_name:>26}{'ratio':>8}")
+    print(f"\n{'reports/s':<40}{'SQLite, 1 worker':>18}{pg_name:>26}{'ratio':>8}")
     for a, b in zip(lite["push"], pg["push"], strict=True):
         ratio = b["reports_per_s"] / a["reports_per_s"]
-        print(f"{_label(a):<34}{a['reports_per_s']:>18}{b['reports_per_s']:>26}{ratio:>8.2f}")
+        print(f"{_label(a):<40}{a['reports_per_s']:>18}{b['reports_per_s']:>26}{ratio:>8.2f}")
     print(
-        f"{'pull 5,000 visits (s)':<34}{lite['pull']['seconds_median']:>18}{pg['pull']['seconds_median']:>26}"
+        f"{'pull 5,000 visits (s)':<40}{lite['pull']['seconds_median']:>18}{pg['pull']['seconds_median']:>26}"
     )
     for a, b in zip(lite["push"], pg["push"], strict=True):
         if a["pullers"]:
             label = f"pull 5,000 during {_label(a)} (s)"
-            print(f"{label:<34}{a['pull_seconds_max']:>18}{b['pull_seconds_max']:>26}")
+            print(f"{label:<40}{a['pull_seconds_max']:>18}{b['pull_seconds_max']:>26}")
 
 
 if __name__ == "__main__":

@@ -74,8 +74,10 @@ def test_nothing_lost_or_duplicated_when_syncing_200_reports_through_a_proxy_dro
     store.close()
     http.close()
 
-    assert broken >= 20, proxy.counts
-    assert sum(failures.values()) >= 10
+    # The faults were met: at least 20 connections broken. Most of them cut a photo's upload, which the
+    # uploader retries from the server's offset within the same sync, so a broken connection need not fail
+    # a sync any more (those that did are in `failures`).
+    assert broken >= 20, (proxy.counts, failures)
     mine = device_versions(tmp_path / "device.db")
     assert len(mine) == 200
     ours = {r for _, r, _ in mine}

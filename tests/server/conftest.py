@@ -23,6 +23,7 @@ from tests.helpers.pg_fixtures import (  # noqa: F401 - fixtures the server fixt
     backend_settings,
     database_location,
     pg_cluster,
+    pg_url,
 )
 
 from .s3_local import local_s3  # noqa: F401 - a fixture the blob tests use

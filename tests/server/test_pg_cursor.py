@@ -6,29 +6,16 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
-
-import pytest
 
 from sync.server.db import Database
 from sync.server.store.common import Principal, dumps
 from sync.server.store.feed import read_feed
 from sync.server.store.state import add_changes
-from tests.helpers.postgres import PgCluster
 
 WRITERS = 8
 EACH = 40
 ADMIN = Principal(user_id="u-admin", username="admin", name="Admin", role="admin", team="hz-a", device_id="d")
-
-
-@pytest.fixture
-def pg_url(pg_cluster: PgCluster) -> Iterator[str]:
-    url = pg_cluster.new_database()
-    try:
-        yield url
-    finally:
-        pg_cluster.drop_database(url)
 
 
 def _write(db: Any, writer: int, n: int) -> None:

@@ -4,23 +4,11 @@ connection."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import psycopg
 import pytest
 
 from sync.server.db import Database
 from sync.server.store.common import get_meta, set_meta
-from tests.helpers.postgres import PgCluster
-
-
-@pytest.fixture
-def pg_url(pg_cluster: PgCluster) -> Iterator[str]:
-    url = pg_cluster.new_database()
-    try:
-        yield url
-    finally:
-        pg_cluster.drop_database(url)
 
 
 def _end_sessions(url: str) -> None:

@@ -5,29 +5,17 @@ the kernel hands them to either worker)."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
 
 from sync.server.db import connect
 from sync.server.store.common import set_meta
-from tests.helpers.postgres import PgCluster
 
 from .serve_process import prepared_database, serve
 from .test_shared_state import bearer, login, push_report
 
 ROUNDS = 12
-
-
-@pytest.fixture
-def pg_url(pg_cluster: PgCluster) -> Iterator[str]:
-    url = pg_cluster.new_database()
-    try:
-        yield url
-    finally:
-        pg_cluster.drop_database(url)
 
 
 def _workers_of(pid: int) -> list[int]:

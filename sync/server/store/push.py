@@ -201,7 +201,6 @@ class _MutationFailed(Exception):
     """A mutation raised while applied without its own savepoint: the push is redone with savepoints."""
 
 
-_VISIT_SQL_BY_ID = "SELECT id, team, status, {case} FROM visits WHERE id = ?"
 _VERSION_COLUMNS = "report_id, content_sha256, result, server_version, flags"
 
 
@@ -211,7 +210,7 @@ class _Reads:
     the first time only: a later mutation of the same push may follow one that wrote it, so it reads the
     row again on its own. A push of one mutation reads each row on its own."""
 
-    __slots__ = ("conn", "people", "reports", "used", "versions", "visits")
+    __slots__ = ("batched", "conn", "people", "reports", "used", "versions", "visits")
 
     def __init__(self, conn: Any, mutations: list[MutationIn]) -> None:
         self.conn = conn
@@ -231,8 +230,8 @@ class _Reads:
             report_ids.add(report.report_id)
             if m.version_id:
                 version_ids.add(m.version_id.lower())
-        if len(report_ids) < 2:
-            self.used = _EVERYTHING
+        self.batched = len(report_ids) > 1
+        if not self.batched:
             return
         self.visits, self.people = _visits_read(conn, visit_ids)
         cur = conn.execute(
@@ -253,9 +252,7 @@ class _Reads:
         }
 
     def _first(self, kind: str, key: str) -> bool:
-        if self.used is _EVERYTHING:
-            return False
-        if (kind, key) in self.used:
+        if not self.batched or (kind, key) in self.used:
             return False
         self.used.add((kind, key))
         return True
@@ -264,7 +261,7 @@ class _Reads:
         """The visit's row (`id, team, status, {_VISIT_CASE_SQL}`) and its assignee rows by user id."""
         if self._first("visit", visit_id):
             return self.visits.get(visit_id), self.people.get(visit_id, ())
-        row = self.conn.execute(_VISIT_SQL_BY_ID.format(case=_VISIT_CASE_SQL), [visit_id]).fetchone()
+        row = self.conn.execute(_VISIT_BY_ID_SQL, [visit_id]).fetchone()
         if row is None:
             return None, ()
         return row, tuple(self.conn.execute(_ASSIGNEES_SQL, [visit_id]).fetchall())
@@ -283,10 +280,6 @@ class _Reads:
         return self.conn.execute(
             f"SELECT {_VERSION_COLUMNS} FROM report_versions WHERE version_id = ?", [version_id]
         ).fetchone()
-
-
-# A push whose rows are all read on their own (one report): nothing is taken from a batch read.
-_EVERYTHING: set[tuple[str, str]] = set()
 
 
 def apply_push(
@@ -504,6 +497,7 @@ _VISIT_CASE_SQL = (
     "planned_date, json_extract(data, '$.borrower.timezone', '$.loan.product_type', "
     "'$.loan.outstanding_principal', '$.loan.monthly_rate')"
 )
+_VISIT_BY_ID_SQL = f"SELECT id, team, status, {_VISIT_CASE_SQL} FROM visits WHERE id = ?"
 
 
 def _server_copy(db: Database, report: dict[str, Any]) -> dict[str, Any]:

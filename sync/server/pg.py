@@ -17,10 +17,11 @@ distinct statement (cached):
 - a plain `BEGIN` (a reader's) → a REPEATABLE READ transaction: one snapshot for the whole read, as SQLite's
   read transaction over WAL gives;
 - `INSERT OR IGNORE` → `INSERT … ON CONFLICT DO NOTHING`; `LIKE` → `ILIKE` (SQLite's LIKE ignores ASCII case);
-- `json_each(?)` IN-lists and `json_each(doc, '$.path')` → `jsonb_array_elements_text(…)` (its column is
-  `value` too), `json_extract` → `#>` on jsonb with JSON null read as SQL NULL (so numbers and booleans come
-  back typed, as SQLite returns them), several paths at once → a JSON array as text, `json_group_array` →
-  `json_agg` (an empty group gives `[]`, as in SQLite); `CROSS JOIN … ON` (SQLite's join-order hint) → `JOIN`;
+- `IN (SELECT value FROM json_each(?))` → `= ANY(ARRAY(…))` (an index probe per ID), other `json_each(?)` and
+  `json_each(doc, '$.path')` → `jsonb_array_elements_text(…)` (its column is `value` too), `json_extract` →
+  `#>` on jsonb with JSON null read as SQL NULL (so numbers and booleans come back typed, as SQLite returns
+  them), several paths at once → a JSON array as text, `json_group_array` → `json_agg` (an empty group gives
+  `[]`, as in SQLite); `CROSS JOIN … ON` (SQLite's join-order hint) → `JOIN`;
 - DDL: `INTEGER` → `BIGINT`, `REAL` → `DOUBLE PRECISION`, `TEXT` → `TEXT COLLATE "C"` (byte order, as SQLite
   compares, which the pull cursors over ids rely on), `INTEGER PRIMARY KEY [AUTOINCREMENT]` → an identity
   column.
@@ -81,6 +82,12 @@ def _json_each_path(m: re.Match[str]) -> str:
 
 
 _DML_REWRITES: list[tuple[re.Pattern[str], Any]] = [
+    # An IN-list as `= ANY(array)`: the planner probes the index once per ID, where a semi-join with the set
+    # function (which it guesses at 100 rows) reads the whole table.
+    (
+        re.compile(r"\bIN \(SELECT value FROM json_each\(\?\)\)"),
+        "= ANY(ARRAY(SELECT jsonb_array_elements_text(?::jsonb)))",
+    ),
     (re.compile(r"json_each\(\?\)"), "jsonb_array_elements_text(?::jsonb)"),
     (re.compile(r"json_each\(([\w.]+), '(\$[\w.]+)'\)"), _json_each_path),
     (re.compile(r"json_extract\(([\w.]+), ('\$[\w.]+'(?:, '\$[\w.]+')*)\)"), _json_extract),
@@ -160,34 +167,95 @@ class PgCursor:
         return None
 
 
+class _NoRows:
+    """The cursor of a statement held back to go with the next one (it returns no rows)."""
+
+    rowcount = -1
+    description = None
+    lastrowid = None
+
+    def fetchone(self) -> None:
+        return None
+
+    def fetchall(self) -> list[Any]:
+        return []
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(())
+
+
+_NO_ROWS = _NoRows()
+_BEGIN_WRITE = ("BEGIN ISOLATION LEVEL READ COMMITTED", f"SELECT pg_advisory_xact_lock({WRITE_LOCK})")
+_BEGIN_READ = ("BEGIN ISOLATION LEVEL REPEATABLE READ",)
+
+
 class PgConnection:
-    """The part of `sqlite3.Connection` the store and `sync.server.db` use, on one psycopg connection."""
+    """The part of `sqlite3.Connection` the store and `sync.server.db` use, on one psycopg connection.
+
+    Statements that answer nothing the caller reads (`BEGIN` with the write lock, `SAVEPOINT`, `RELEASE`) are
+    held back and sent in one pipeline with the next statement, so they cost no round trip of their own; an
+    error of one is raised with that next statement. `raw` (the psycopg connection) sends what is held back
+    before anyone uses it directly.
+    """
 
     def __init__(self, raw: Any) -> None:
-        self.raw = raw
+        self._raw = raw
+        self._held: list[str] = []
 
-    def execute(self, sql: str, params: Sequence[Any] | None = None) -> PgCursor:
+    @property
+    def raw(self) -> Any:
+        self._send_held()
+        return self._raw
+
+    def _send_held(self) -> None:
+        if self._held:
+            held, self._held = self._held, []
+            with self._raw.pipeline():
+                for statement in held:
+                    self._raw.execute(statement)
+
+    def _run(self, sql: str, params: list[Any]) -> Any:
+        if not self._held:
+            return self._raw.execute(sql, params)
+        held, self._held = self._held, []
+        with self._raw.pipeline():
+            for statement in held:
+                self._raw.execute(statement)
+            cur = self._raw.execute(sql, params)
+        return cur
+
+    def execute(self, sql: str, params: Sequence[Any] | None = None) -> PgCursor | _NoRows:
         word = sql.strip().upper()
         if word == "BEGIN IMMEDIATE":
-            # One round trip: without parameters both statements go as one simple query.
-            return PgCursor(
-                self.raw.execute(
-                    f"BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock({WRITE_LOCK})"
-                )
-            )
+            self._held += _BEGIN_WRITE
+            return _NO_ROWS
         if word == "BEGIN":
-            return PgCursor(self.raw.execute("BEGIN ISOLATION LEVEL REPEATABLE READ"))
-        return PgCursor(self.raw.execute(to_postgres(sql), list(params or [])))
+            self._held += _BEGIN_READ
+            return _NO_ROWS
+        if word.startswith(("SAVEPOINT ", "RELEASE ")):
+            self._held.append(sql)
+            return _NO_ROWS
+        if word == "ROLLBACK":
+            self.rollback()
+            return _NO_ROWS
+        return PgCursor(self._run(to_postgres(sql), list(params or [])))
 
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> PgCursor:
-        cur = self.raw.cursor()
-        cur.executemany(to_postgres(sql), [list(r) for r in rows])
+        cur = self._raw.cursor()
+        if not self._held:
+            cur.executemany(to_postgres(sql), [list(r) for r in rows])
+            return PgCursor(cur)
+        held, self._held = self._held, []
+        with self._raw.pipeline():
+            for statement in held:
+                self._raw.execute(statement)
+            cur.executemany(to_postgres(sql), [list(r) for r in rows])
         return PgCursor(cur)
 
     @property
     def broken(self) -> bool:
         """Whether the connection was lost (the server restarted, or ended this session): open a new one."""
-        return bool(self.raw.broken or self.raw.closed)
+        return bool(self._raw.broken or self._raw.closed)
 
     @property
     def in_transaction(self) -> bool:
@@ -195,13 +263,19 @@ class PgConnection:
 
         if self.broken:
             return False  # nothing to roll back: the server ended the transaction with the session
-        return bool(self.raw.info.transaction_status != TransactionStatus.IDLE)
+        if self._held:
+            return True
+        return bool(self._raw.info.transaction_status != TransactionStatus.IDLE)
 
     def rollback(self) -> None:
-        self.raw.execute("ROLLBACK")
+        began = bool(self._held) and self._held[0].startswith("BEGIN")
+        self._held.clear()
+        if not began:  # a transaction the server knows of (a held BEGIN was never sent)
+            self._raw.execute("ROLLBACK")
 
     def close(self) -> None:
-        self.raw.close()
+        self._held.clear()
+        self._raw.close()
 
 
 _PY_TYPES = {str: 'TEXT COLLATE "C"', int: "BIGINT", float: "DOUBLE PRECISION", bytes: "BYTEA"}
@@ -258,11 +332,11 @@ class PgDatabase:
     def __init__(self, raw: Any) -> None:
         self.conn = PgConnection(raw)
 
-    def execute(self, sql: str, parameters: Sequence[Any] | None = None) -> PgCursor:
+    def execute(self, sql: str, parameters: Sequence[Any] | None = None) -> PgCursor | _NoRows:
         return self.conn.execute(sql, parameters)
 
     def query(self, sql: str, params: Sequence[Any] | None = None) -> Iterator[dict[str, Any]]:
-        cur = self.conn.raw.execute(to_postgres(sql), list(params or []))
+        cur = self.conn._run(to_postgres(sql), list(params or []))
         if cur.description is None:
             return
         names = [c.name for c in cur.description]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sync.server.pg import to_postgres
+import json
+
+from sync.server.pg import connect_pg, to_postgres
 
 
 def test_placeholders_become_percent_s_when_outside_string_literals() -> None:
@@ -20,13 +22,31 @@ def test_insert_or_ignore_becomes_on_conflict_do_nothing_when_rewritten() -> Non
     )
 
 
-def test_json_each_in_list_reads_a_jsonb_array_when_given_one_parameter() -> None:
+def test_json_each_in_list_becomes_an_array_of_one_jsonb_parameter_when_rewritten() -> None:
     sql = "SELECT * FROM visits WHERE id IN (SELECT value FROM json_each(?))"
 
     assert (
         to_postgres(sql)
-        == "SELECT * FROM visits WHERE id IN (SELECT value FROM jsonb_array_elements_text(%s::jsonb))"
+        == "SELECT * FROM visits WHERE id = ANY(ARRAY(SELECT jsonb_array_elements_text(%s::jsonb)))"
     )
+
+
+def test_json_each_in_list_probes_the_index_instead_of_reading_the_table_when_planned(pg_url: str) -> None:
+    db = connect_pg(pg_url)
+    try:
+        db.execute("CREATE TABLE t (id TEXT PRIMARY KEY, n INTEGER)")
+        db.conn.executemany("INSERT INTO t(id, n) VALUES (?, ?)", [(f"id-{i:05}", i) for i in range(20000)])
+        db.execute("ANALYZE t")
+        ids = json.dumps([f"id-{i:05}" for i in range(0, 20000, 400)])
+        sql = "SELECT n FROM t WHERE id IN (SELECT value FROM json_each(?)) ORDER BY n"
+
+        plan = "\n".join(r[0] for r in db.execute("EXPLAIN " + sql, [ids]).fetchall())
+        rows = [r[0] for r in db.execute(sql, [ids]).fetchall()]
+    finally:
+        db.conn.close()
+
+    assert "Seq Scan on t" not in plan, plan
+    assert rows == list(range(0, 20000, 400))
 
 
 def test_json_extract_reads_json_null_as_sql_null_and_several_paths_as_an_array() -> None:

@@ -300,18 +300,22 @@ def apply_push(
     conn = db.conn
     # Checked again inside the transaction: a revoke committed by any process after this request was
     # authenticated is seen here, and the push is refused whole.
-    device = conn.execute("SELECT revoked, wipe FROM devices WHERE id = ?", [actor.device_id]).fetchone()
+    device = conn.execute(
+        "SELECT revoked, wipe, last_mutation_id FROM devices WHERE id = ?", [actor.device_id]
+    ).fetchone()
     if device is None or device[0]:
         raise ApiError(
             401, "device_revoked", "this device has been revoked", extra={"wipe": bool(device and device[1])}
         )
+    # The device's counter as this transaction found it (a rolled-back attempt leaves it so).
+    first = int(device[2] or 0)
     conn.execute("SAVEPOINT push")
     try:
         try:
-            out = _apply_all(db, actor, mutations, now, rules, isolate=False)
+            out = _apply_all(db, actor, mutations, now, rules, last=first, isolate=False)
         except _MutationFailed:
             conn.execute("ROLLBACK TO push")
-            out = _apply_all(db, actor, mutations, now, rules, isolate=True)
+            out = _apply_all(db, actor, mutations, now, rules, last=first, isolate=True)
     except BaseException:
         conn.execute("ROLLBACK TO push")
         conn.execute("RELEASE push")
@@ -327,11 +331,10 @@ def _apply_all(
     now: datetime,
     rules: RuleSettings,
     *,
+    last: int,
     isolate: bool,
 ) -> dict[str, Any]:
     conn = db.conn
-    row = conn.execute("SELECT last_mutation_id FROM devices WHERE id = ?", [actor.device_id]).fetchone()
-    last = int(row[0]) if row else 0
     results: list[dict[str, Any]] = []
     gap: int | None = None
     log_rows = _Log()

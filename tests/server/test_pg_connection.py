@@ -1,0 +1,103 @@
+"""The PostgreSQL connection façade: statements that answer nothing go with the next one (sync/server/pg.py)."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg.pq import TransactionStatus
+
+from sync.server.pg import WRITE_LOCK, PgDatabase, connect_pg
+
+
+@pytest.fixture
+def db(pg_url: str) -> Iterator[PgDatabase]:
+    db = connect_pg(pg_url)
+    db.execute("CREATE TABLE t (a INTEGER)")
+    yield db
+    db.conn.close()
+
+
+def _round_trips(db: PgDatabase, work: object) -> int:
+    """How many times the client waited for the server while `work()` ran (libpq's protocol trace)."""
+    raw = db.conn._raw
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "trace"
+        with open(path, "w") as out:
+            raw.pgconn.trace(out.fileno())
+            try:
+                work()  # type: ignore[operator]
+            finally:
+                raw.pgconn.untrace()
+        sent = [line.split("\t") for line in path.read_text().splitlines()]
+    # Every Sync (extended protocol) and every Query (simple protocol) ends a round trip.
+    return sum(1 for f in sent if len(f) > 3 and f[1] == "F" and f[3].split(" ")[0] in ("Sync", "Query"))
+
+
+def test_a_write_transaction_costs_a_round_trip_for_its_statement_and_one_for_its_commit(
+    db: PgDatabase,
+) -> None:
+    def work() -> None:
+        db.execute("BEGIN IMMEDIATE")
+        db.execute("SAVEPOINT job")
+        db.execute("INSERT INTO t(a) VALUES (?)", [1])
+        db.execute("RELEASE job")
+        db.execute("COMMIT")
+
+    trips = _round_trips(db, work)
+
+    assert trips == 2
+    assert db.execute("SELECT a FROM t").fetchall() == [(1,)]
+
+
+def test_the_write_lock_is_held_from_the_first_statement_until_commit(db: PgDatabase, pg_url: str) -> None:
+    db.execute("BEGIN IMMEDIATE")
+    db.execute("INSERT INTO t(a) VALUES (?)", [1])
+    with psycopg.connect(pg_url, autocommit=True) as other:
+        held = other.execute(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+            "AND ((classid::bigint << 32) | objid::bigint) = %s",
+            [WRITE_LOCK],
+        ).fetchone()
+        db.execute("COMMIT")
+        after = other.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'").fetchone()
+
+    assert held == (1,)
+    assert after == (0,)
+
+
+def test_a_transaction_rolled_back_before_its_first_statement_leaves_the_connection_idle(
+    db: PgDatabase,
+) -> None:
+    db.execute("BEGIN IMMEDIATE")
+    assert db.conn.in_transaction
+
+    db.execute("ROLLBACK")
+
+    assert not db.conn.in_transaction
+    assert db.conn.raw.info.transaction_status == TransactionStatus.IDLE
+    db.execute("INSERT INTO t(a) VALUES (?)", [2])  # autocommit again
+    assert db.execute("SELECT a FROM t").fetchall() == [(2,)]
+
+
+def test_an_error_of_a_held_statement_is_raised_with_the_next_statement(db: PgDatabase) -> None:
+    db.execute("BEGIN IMMEDIATE")
+    db.execute("RELEASE never_made")
+
+    with pytest.raises(psycopg.errors.InvalidSavepointSpecification):
+        db.execute("INSERT INTO t(a) VALUES (?)", [3])
+    db.conn.rollback()
+
+    assert db.execute("SELECT count(*) FROM t").fetchone() == (0,)
+
+
+def test_the_raw_connection_sends_what_is_held_before_it_is_used(db: PgDatabase) -> None:
+    db.execute("BEGIN IMMEDIATE")
+
+    status = db.conn.raw.info.transaction_status
+
+    assert status == TransactionStatus.INTRANS
+    db.execute("ROLLBACK")

@@ -20,8 +20,8 @@ distinct statement (cached):
 - `IN (SELECT value FROM json_each(?))` → `= ANY(ARRAY(…))` (an index probe per ID), other `json_each(?)` and
   `json_each(doc, '$.path')` → `jsonb_array_elements_text(…)` (its column is `value` too), `json_extract` →
   `#>` on jsonb with JSON null read as SQL NULL (so numbers and booleans come back typed, as SQLite returns
-  them), several paths at once → a JSON array as text, `json_group_array` → `json_agg` (an empty group gives
-  `[]`, as in SQLite); `CROSS JOIN … ON` (SQLite's join-order hint) → `JOIN`;
+  them), several paths at once → a JSON array as text (the document parsed once), `json_group_array` →
+  `json_agg` (an empty group gives `[]`, as in SQLite); `CROSS JOIN … ON` (SQLite's join-order hint) → `JOIN`;
 - DDL: `INTEGER` → `BIGINT`, `REAL` → `DOUBLE PRECISION`, `TEXT` → `TEXT COLLATE "C"` (byte order, as SQLite
   compares, which the pull cursors over ids rely on), `INTEGER PRIMARY KEY [AUTOINCREMENT]` → an identity
   column.
@@ -72,8 +72,10 @@ def _json_extract(m: re.Match[str]) -> str:
     paths = re.findall(r"'(\$[^']*)'", m.group(2))
     if len(paths) == 1:
         return _extract_one(doc, paths[0])
-    items = ", ".join(f"({doc})::jsonb #> '{_pg_path(p)}'" for p in paths)
-    return f"jsonb_build_array({items})::text"
+    # The document is parsed once for all its paths (OFFSET 0 keeps the planner from inlining the cast into
+    # every path, which parses the document once per path).
+    items = ", ".join(f"_j #> '{_pg_path(p)}'" for p in paths)
+    return f"(SELECT jsonb_build_array({items})::text FROM (SELECT ({doc})::jsonb AS _j OFFSET 0) AS _jx)"
 
 
 def _json_each_path(m: re.Match[str]) -> str:

@@ -54,9 +54,26 @@ def test_json_extract_reads_json_null_as_sql_null_and_several_paths_as_an_array(
     two = to_postgres("SELECT json_extract(data, '$.a', '$.b.c') FROM visits")
 
     assert one == "SELECT NULLIF((data)::jsonb #> '{loan,product_type}', 'null'::jsonb) FROM visits"
-    assert (
-        two == "SELECT jsonb_build_array((data)::jsonb #> '{a}', (data)::jsonb #> '{b,c}')::text FROM visits"
+    assert two == (
+        "SELECT (SELECT jsonb_build_array(_j #> '{a}', _j #> '{b,c}')::text "
+        "FROM (SELECT (data)::jsonb AS _j OFFSET 0) AS _jx) FROM visits"
     )
+
+
+def test_json_extract_of_several_paths_answers_each_path_of_each_row_when_run(pg_url: str) -> None:
+    db = connect_pg(pg_url)
+    try:
+        db.execute("CREATE TABLE v (id TEXT PRIMARY KEY, data TEXT)")
+        docs = [("a", {"loan": {"rate": "0.015", "n": 12}, "tz": None}), ("b", {"loan": {"rate": "0.02"}})]
+        db.conn.executemany("INSERT INTO v(id, data) VALUES (?, ?)", [(i, json.dumps(d)) for i, d in docs])
+
+        rows = db.execute(
+            "SELECT id, json_extract(data, '$.loan.rate', '$.loan.n', '$.tz') FROM v ORDER BY id"
+        ).fetchall()
+    finally:
+        db.conn.close()
+
+    assert [(i, json.loads(t)) for i, t in rows] == [("a", ["0.015", 12, None]), ("b", ["0.02", None, None])]
 
 
 def test_table_definitions_get_postgresql_types_and_byte_order_text_when_created() -> None:

@@ -280,35 +280,45 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _refused_on_postgres(db: str, command: str, tool: str) -> bool:
+def _where(db: str) -> str:
+    """The database as messages name it: a PostgreSQL URL without its password."""
+    from urllib.parse import urlsplit
+
     from sync.server.pg import is_postgres_url
 
     if not is_postgres_url(db):
-        return False
-    print(
-        f"fieldvisit {command}: not for PostgreSQL; use {tool} (docs/operations.md). Nothing was changed.",
-        file=sys.stderr,
-    )
-    return True
+        return db
+    parts = urlsplit(db)
+    host = parts.hostname or ""
+    port = f":{parts.port}" if parts.port else ""
+    user = f"{parts.username}@" if parts.username else ""
+    return f"{parts.scheme}://{user}{host}{port}{parts.path}"
 
 
 def cmd_backup(args: argparse.Namespace) -> int:
+    import sqlite3
+
+    import psycopg
+
     from sync.server.store.backup import backup
 
-    if _refused_on_postgres(_db_path(args), "backup", "pg_dump or continuous archiving"):
+    db = _db_path(args)
+    try:
+        epoch = backup(db, args.path)
+    except (ValueError, OSError, sqlite3.Error, psycopg.Error) as exc:
+        print(f"fieldvisit: cannot back up {_where(db)}: {str(exc).strip()}", file=sys.stderr)
         return 2
-    epoch = backup(_db_path(args), args.path)
-    print(f"backup written to {args.path} (server epoch {epoch})")
+    print(f"backup of {_where(db)} written to {args.path} (server epoch {epoch})")
     return 0
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
+    import psycopg
+
     from sync.server.db import DatabaseInUse
     from sync.server.store.backup import restore
 
     db = _db_path(args)
-    if _refused_on_postgres(db, "restore", "pg_restore, then give the database a new epoch"):
-        return 2
     try:
         epoch = restore(db, args.path)
     except DatabaseInUse:
@@ -319,9 +329,15 @@ def cmd_restore(args: argparse.Namespace) -> int:
         )
         return 3
     except (FileNotFoundError, ValueError) as exc:
-        print(f"fieldvisit: cannot restore: {exc}", file=sys.stderr)
+        print(f"fieldvisit: cannot restore: {exc}. Nothing was changed.", file=sys.stderr)
         return 2
-    print(f"restored {args.path}; new server epoch {epoch}")
+    except psycopg.Error as exc:
+        print(
+            f"fieldvisit: cannot restore into {_where(db)}: {str(exc).strip()}. Nothing was changed.",
+            file=sys.stderr,
+        )
+        return 2
+    print(f"restored {args.path} into {_where(db)}; new server epoch {epoch}")
     return 0
 
 
@@ -384,7 +400,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser(
         "restore",
-        help="put a backup back (issues a new server epoch; refused while a server has the database open)",
+        help="put a backup back (issues a new server epoch; on SQLite refused while a server has the file open)",
     )
     r.add_argument("path")
     with_db(r)

@@ -1,4 +1,9 @@
-"""Consistent backups (SQLite online backup API) and restores that issue a new server epoch."""
+"""Consistent backups and restores that issue a new server epoch, on either backend.
+
+A SQLite database is copied with SQLite's online backup API; a PostgreSQL database (a `postgresql://`
+location) is written to a file of the same kind by `sync.server.store.pg_backup`, so every backup is a SQLite
+file with FieldVisit's schema, restorable on either backend.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +13,18 @@ from pathlib import Path
 
 from sync.server.db import connect, exclusive_use
 from sync.server.migrations import migrate
+from sync.server.pg import is_postgres_url
 from sync.server.store.common import server_epoch, set_meta
+from sync.server.store.pg_backup import BackupError, backup_postgres, check_backup, restore_postgres
 
-__all__ = ["backup", "restore"]
+__all__ = ["BackupError", "backup", "restore"]
 
 
 def backup(db_path: str, dest: str) -> str:
-    """Copy the live database to `dest` page by page under a read transaction; returns its epoch."""
+    """Copy the live database to `dest` page by page under a read transaction (PostgreSQL: table by table in
+    one snapshot); returns its epoch."""
+    if is_postgres_url(db_path):
+        return backup_postgres(db_path, dest)
     Path(dest).parent.mkdir(parents=True, exist_ok=True)
     src = sqlite3.connect(db_path)
     try:
@@ -32,12 +42,15 @@ def backup(db_path: str, dest: str) -> str:
 def restore(db_path: str, source: str) -> str:
     """Put a backup in place of the database and give it a new epoch (devices re-register); returns it.
 
-    Refused with DatabaseInUse, before anything is touched, while a server (or another command) has the
-    database open: it would go on answering with the old epoch, and devices would never re-push what the
-    backup lacks.
+    Refused before anything is touched when `source` is not a FieldVisit backup this server can read
+    (FileNotFoundError, BackupError). On SQLite, refused with DatabaseInUse while a server (or another
+    command) has the database file open: it would go on answering with the old epoch, and devices would never
+    re-push what the backup lacks. On PostgreSQL the restore is one transaction under the write lock, and a
+    server running on the database answers the restored data and the new epoch from its next request.
     """
-    if not Path(source).is_file():
-        raise FileNotFoundError(source)
+    if is_postgres_url(db_path):
+        return restore_postgres(db_path, source)
+    check_backup(source)
     with exclusive_use(db_path):
         return _restore(db_path, source)
 

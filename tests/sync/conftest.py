@@ -13,7 +13,7 @@ from tests.helpers.pg_fixtures import BACKENDS, backend, database_location, pg_c
 from tests.sync.fakes import FakeServer
 
 # The end-to-end and fault tests against a real server run on both database backends (but the tests a module
-# names in SQLITE_ONLY: backup and restore of a SQLite file).
+# names in SQLITE_ONLY).
 BOTH_BACKENDS = ("test_engine_e2e", "test_sync_proxy", "test_link_day", "test_crash")
 
 

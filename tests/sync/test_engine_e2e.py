@@ -30,9 +30,6 @@ from tests.sync.harness import (
     server_versions,
 )
 
-# What `fieldvisit backup` / `restore` do to a SQLite file (PostgreSQL has pg_dump and pg_restore).
-SQLITE_ONLY = ("test_each_version_lands_once_when_server_is_restored_from_an_older_backup",)
-
 
 @pytest.fixture
 def world(tmp_path: Path, database_location: str) -> Iterator[World]:

@@ -139,30 +139,46 @@ def to_postgres(sql: str) -> str:
 
 
 class PgCursor:
-    """The part of `sqlite3.Cursor` the store reads: fetchone/fetchall, iteration, rowcount, description."""
+    """The part of `sqlite3.Cursor` the store reads: fetchone/fetchall, iteration, rowcount, description.
+
+    The rows are taken from the result at once, so the connection's one psycopg cursor (reused for every
+    statement, which spares building a cursor per statement) is free for the next statement."""
+
+    __slots__ = ("_at", "_result", "_rows", "rowcount")
 
     def __init__(self, cur: Any) -> None:
-        self._cur = cur
-        # Whether the statement returned rows (a cheaper test than `description`, which builds its columns).
         result = cur.pgresult
-        self._rows = result is not None and result.status == _TUPLES_OK
+        self.rowcount = int(cur.rowcount)
+        self._at = 0
+        # Whether the statement returned rows (a cheaper test than `description`, which builds its columns).
+        if result is not None and result.status == _TUPLES_OK:
+            self._rows: list[Any] = cur.fetchall()
+            self._result = result
+        else:
+            self._rows = []
+            self._result = None
 
     def fetchone(self) -> Any:
-        return self._cur.fetchone() if self._rows else None
+        if self._at < len(self._rows):
+            self._at += 1
+            return self._rows[self._at - 1]
+        return None
 
     def fetchall(self) -> list[Any]:
-        return list(self._cur.fetchall()) if self._rows else []
+        rows = self._rows[self._at :] if self._at else self._rows
+        self._at = len(self._rows)
+        return rows
 
     def __iter__(self) -> Iterator[Any]:
         return iter(self.fetchall())
 
     @property
-    def rowcount(self) -> int:
-        return int(self._cur.rowcount)
-
-    @property
-    def description(self) -> Any:
-        return self._cur.description
+    def description(self) -> list[tuple[str, None, None, None, None, None, None]] | None:
+        """As `sqlite3.Cursor.description`: a 7-tuple per column whose first item is its name."""
+        result = self._result
+        if result is None:
+            return None
+        return [(result.fname(i).decode(), None, None, None, None, None, None) for i in range(result.nfields)]
 
     @property
     def lastrowid(self) -> None:
@@ -202,6 +218,7 @@ class PgConnection:
 
     def __init__(self, raw: Any) -> None:
         self._raw = raw
+        self._cur = raw.cursor()
         self._held: list[str] = []
 
     @property
@@ -217,13 +234,14 @@ class PgConnection:
                     self._raw.execute(statement)
 
     def _run(self, sql: str, params: list[Any]) -> Any:
+        cur = self._cur
         if not self._held:
-            return self._raw.execute(sql, params)
+            return cur.execute(sql, params)
         held, self._held = self._held, []
         with self._raw.pipeline():
             for statement in held:
                 self._raw.execute(statement)
-            cur = self._raw.execute(sql, params)
+            cur.execute(sql, params)
         return cur
 
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> PgCursor | _NoRows:

@@ -13,7 +13,12 @@ from sync.server.context import LoginLimiter, ServerContext
 from sync.server.db import Database
 from sync.server.desk import install_desk
 from sync.server.errors import install_handlers
-from sync.server.middleware import AuthMiddleware, BodyLimitMiddleware, SecurityHeadersMiddleware
+from sync.server.middleware import (
+    AuthMiddleware,
+    BodyLimitMiddleware,
+    NulInUrlMiddleware,
+    SecurityHeadersMiddleware,
+)
 from sync.server.openapi import install_docs, install_openapi
 from sync.server.routers import auth, blobs, devices, dispatch, feed, health, plans, reports, users, visits
 from sync.server.routers import sync as sync_router
@@ -82,8 +87,9 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
         )
         return principal
 
-    # Added last = outermost: authentication runs before the body is read.
+    # Added last = outermost: authentication runs before the URL is checked, the URL before the body is read.
     app.add_middleware(BodyLimitMiddleware, limit=settings.body_limit)
+    app.add_middleware(NulInUrlMiddleware)
     app.add_middleware(AuthMiddleware, resolve=resolve)
     # Outside Starlette's own error middleware too, so a 500 carries the security headers as well.
     build = app.build_middleware_stack

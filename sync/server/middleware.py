@@ -1,5 +1,5 @@
 """ASGI middleware: security headers on every response, bearer authentication before anything else, then
-the body cap (after gzip).
+the refusal of a URL spelling U+0000, then the body cap (after gzip).
 
 Authentication runs first so a caller without a valid token always gets 401, whatever its body. The body
 cap counts decompressed bytes and stops inflating as soon as the cap is passed (a gzip bomb costs at most
@@ -15,7 +15,13 @@ from typing import Any
 
 from sync.server.errors import ApiError
 
-__all__ = ["DESK_CSP", "AuthMiddleware", "BodyLimitMiddleware", "SecurityHeadersMiddleware"]
+__all__ = [
+    "DESK_CSP",
+    "AuthMiddleware",
+    "BodyLimitMiddleware",
+    "NulInUrlMiddleware",
+    "SecurityHeadersMiddleware",
+]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -182,6 +188,22 @@ DESK_CSP = (
     "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 )
 _ALWAYS = ((b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer"))
+
+
+class NulInUrlMiddleware:
+    """422 for a path or query string that spells U+0000 (`%00`): no ID or filter holds it, and PostgreSQL
+    text cannot hold it at all, so the request never reaches a handler on either backend."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            query = scope.get("query_string", b"")
+            if "\x00" in scope.get("path", "") or b"%00" in query or b"\x00" in query:
+                await _send_error(send, 422, "validation", "the URL contains the NUL character (U+0000)")
+                return
+        await self.app(scope, receive, send)
 
 
 class SecurityHeadersMiddleware:

@@ -9,6 +9,7 @@ body (422 `json_invalid`), before a handler could recurse into it.
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -34,7 +35,7 @@ async def records_body(
 ) -> list[Any]:
     """The records of a `{"records": [...]}` JSON body (validated by `body`) or of a CSV body (`text/csv`,
     parsed by `csv_rows`): how the import and the repayments read what the loan system sends. 422 with field
-    paths when the body is neither."""
+    paths when the body is neither, and when the CSV cannot be read."""
     raw = await request.body()
     try:
         text = raw.decode("utf-8")
@@ -44,7 +45,12 @@ async def records_body(
         ) from exc
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if ctype in ("text/csv", "application/csv"):
-        return csv_rows(text)
+        try:
+            return csv_rows(text)
+        except csv.Error as exc:  # e.g. a bare carriage return inside an unquoted field
+            raise ApiError(
+                422, "validation", "the body is not valid CSV", [{"loc": ["body"], "msg": str(exc)}]
+            ) from exc
     try:
         return list(body.model_validate(parse_body(text)).records)  # type: ignore[attr-defined]
     except ValueError as exc:

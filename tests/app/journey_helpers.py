@@ -67,8 +67,11 @@ def wait_http(url: str, timeout: float = 60) -> None:
     raise RuntimeError(f"{url} did not come up")
 
 
-def cli(*args: str) -> str:
-    return subprocess.run([str(FIELDVISIT), *args], check=True, capture_output=True, text=True).stdout
+def cli(*args: str, env: dict[str, str] | None = None) -> str:
+    full_env = {**os.environ, **env} if env else None
+    return subprocess.run(
+        [str(FIELDVISIT), *args], check=True, capture_output=True, text=True, env=full_env
+    ).stdout
 
 
 def local_instant(day: date, hh: int, mm: int) -> datetime:
@@ -118,36 +121,50 @@ class Proc:
 
 @dataclass
 class Central:
-    """`fieldvisit serve` on its own database; stop() and start() keep the database and the port."""
+    """`fieldvisit serve` on its own database; stop() and start() keep the database and the port.
+
+    The database is a SQLite file in `folder` unless `database_url` names a PostgreSQL database; then the
+    blobs go to `folder`/blobs (PostgreSQL has no default blob directory)."""
 
     folder: Path
     password: str
     port: int = field(default_factory=free_port)
     users: dict[str, str] = field(default_factory=dict)  # username → user id
     proc: Proc | None = None
+    database_url: str | None = None
 
     @property
     def db(self) -> str:
-        return str(self.folder / "server.db")
+        return self.database_url or str(self.folder / "server.db")
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    def _db_args(self) -> list[str]:
+        return ["--database-url", self.database_url] if self.database_url else ["--db", self.db]
+
+    def _env(self) -> dict[str, str]:
+        if not self.database_url:
+            return {}
+        return {"FIELDVISIT_BLOB_URL": (self.folder / "blobs").resolve().as_uri()}
+
     def add_user(self, username: str, role: str, team: str, name: str) -> str:
         out = cli("users", "add", username, "--password", self.password, "--role", role, "--team", team,
-                  "--name", name, "--db", self.db)  # fmt: skip
+                  "--name", name, *self._db_args(), env=self._env())  # fmt: skip
         self.users[username] = out.strip().rsplit(":", 1)[-1].strip()
         return self.users[username]
 
     def import_records(self, records: list[dict[str, Any]], name: str = "import.json") -> None:
         path = self.folder / name
         path.write_text(json.dumps({"records": records}, ensure_ascii=False), encoding="utf-8")
-        cli("import", str(path), "--db", self.db)
+        cli("import", str(path), *self._db_args(), env=self._env())
 
     def start(self) -> None:
+        env = {**os.environ, **self._env()} if self.database_url else None
         self.proc = self.proc or Proc(
-            [str(FIELDVISIT), "serve", "--host", "127.0.0.1", "--port", str(self.port), "--db", self.db],
+            [str(FIELDVISIT), "serve", "--host", "127.0.0.1", "--port", str(self.port), *self._db_args()],
+            env=env,
             log=self.folder / "server.log",
         )
         self.proc.start()

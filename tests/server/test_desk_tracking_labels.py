@@ -8,11 +8,13 @@ import re
 from pathlib import Path
 from typing import get_args
 
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from models.entities import TrackedPlan, TrackedPromise
 from models.tracking import RECOMMENDATION_REASONS
 from sync.server import create_app
+from tests.helpers.pg_fixtures import backend_settings
 from tests.server.conftest import fast_settings
 
 SCRIPT = Path(__file__).resolve().parents[2] / "sync/server/desk/static/tracking.js"
@@ -26,8 +28,14 @@ CODES = {
 }
 
 
-def test_desk_labels_name_every_tracking_code_in_both_languages_when_served(tmp_path: Path) -> None:
-    with TestClient(create_app(fast_settings(tmp_path / "fv.db"))) as client:
+def _app(tmp_path: Path, backend: str, db: str) -> FastAPI:
+    return create_app(fast_settings(db, **backend_settings(backend, db, tmp_path)))
+
+
+def test_desk_labels_name_every_tracking_code_in_both_languages_when_served(
+    tmp_path: Path, backend: str, database_location: str
+) -> None:
+    with TestClient(_app(tmp_path, backend, database_location)) as client:
         zh = client.get("/desk/labels.json", params={"lang": "zh-CN"}).json()
         en = client.get("/desk/labels.json", params={"lang": "en"}).json()
     for kind, codes in CODES.items():
@@ -39,10 +47,12 @@ def test_desk_labels_name_every_tracking_code_in_both_languages_when_served(tmp_
     assert zh["plan_state.lapsed"] == "计划失效" and en["promise_state.broken"] == "Broken"
 
 
-def test_tracking_script_takes_every_word_from_the_catalogue_when_read(tmp_path: Path) -> None:
+def test_tracking_script_takes_every_word_from_the_catalogue_when_read(
+    tmp_path: Path, backend: str, database_location: str
+) -> None:
     text = SCRIPT.read_text(encoding="utf-8")
     assert not re.search(r"[\u4e00-\u9fff]", text)
-    with TestClient(create_app(fast_settings(tmp_path / "fv.db"))) as client:
+    with TestClient(_app(tmp_path, backend, database_location)) as client:
         en = client.get("/desk/labels.json", params={"lang": "en"}).json()
     used = set(re.findall(r'\btk\("([a-z_]+)"\)', text))
     for head in re.findall(r"trkTable\(\[([^\]]*)\]", text):

@@ -1,6 +1,7 @@
-"""The rule book on a real central server (`fieldvisit serve` on a temporary SQLite file, over HTTP): every
-flag of protocol.md v1 and v1.1 raised by a pushed report and stored (field truth is recorded, not refused),
-the server's own thresholds over a device's, and approval gated by the flags (sign-off reason, charge cap)."""
+"""The rule book on a real central server (`fieldvisit serve` on a temporary SQLite file or a fresh PostgreSQL
+database, over HTTP): every flag of protocol.md v1 and v1.1 raised by a pushed report and stored (field truth
+is recorded, not refused), the server's own thresholds over a device's, and approval gated by the flags
+(sign-off reason, charge cap)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ import pytest
 from models.demo_data import generate_import_records
 from models.finance import PlanPreviewRequest, preview_plan
 from tests.app.journey_helpers import FIELDVISIT, Central, local_instant, yesterday_shanghai
+from tests.helpers.pg_fixtures import BACKENDS
+from tests.helpers.postgres import PgCluster
 
 from .conftest import example_report, mutation
 
@@ -225,9 +228,23 @@ def _login(http: httpx.Client, username: str) -> dict[str, Any]:
     return dict(r.json())
 
 
-@pytest.fixture(scope="module")
-def pushed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pushed]:
-    central = Central(folder=Path(tmp_path_factory.mktemp("rulebook-e2e")), password=PASSWORD)
+@pytest.fixture(scope="module", params=BACKENDS)
+def pushed(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[Pushed]:
+    """Every case pushed to a server on a SQLite file or on a fresh PostgreSQL database."""
+    cluster: PgCluster | None = None
+    database_url = None
+    if request.param == "postgres":
+        cluster = request.getfixturevalue("pg_cluster")
+        database_url = cluster.new_database()
+    folder = Path(tmp_path_factory.mktemp("rulebook-e2e"))
+    try:
+        yield from _pushed(Central(folder=folder, password=PASSWORD, database_url=database_url))
+    finally:
+        if cluster is not None and database_url is not None:
+            cluster.drop_database(database_url)
+
+
+def _pushed(central: Central) -> Iterator[Pushed]:
     central.add_user("sup.a", "supervisor", TEAM, "Supervisor A")
     lead = central.add_user("inv.a1", "investigator", TEAM, "Investigator A1")
     partner = central.add_user("inv.a2", "investigator", TEAM, "Investigator A2")

@@ -19,6 +19,7 @@ from fastapi.testclient import TestClient
 from models.demo_data import demo_users
 from models.entities import TRUSTED, Visit
 from sync.server import create_app
+from tests.helpers.pg_fixtures import backend_settings
 from tests.server.conftest import Server, example_report, fast_settings, mutation
 from tests.server.tracking_live import promise_report
 
@@ -29,7 +30,7 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 class Clocked:
     server: Server
     now: list[datetime]
-    db: Path
+    db: str
 
     def at(self, when: datetime) -> None:
         self.now[0] = when
@@ -59,11 +60,15 @@ class Clocked:
         return r
 
 
-def _clocked(tmp_path: Path, start: datetime) -> Iterator[Clocked]:
+def _clocked(tmp_path: Path, backend: str, db: str, start: datetime) -> Iterator[Clocked]:
     now = [start]
-    db = tmp_path / "fv.db"
     # Tokens outlive the clock's jumps.
-    settings = fast_settings(db, access_ttl_seconds=10**9, refresh_ttl_seconds=10**9)
+    settings = fast_settings(
+        db,
+        access_ttl_seconds=10**9,
+        refresh_ttl_seconds=10**9,
+        **backend_settings(backend, db, tmp_path),
+    )
     app = create_app(settings, clock=lambda: now[0])
     users = {n: row["id"] for n, row in app.state.ctx.add_users(demo_users(), now=datetime.now(UTC)).items()}
     with TestClient(app) as client:
@@ -71,8 +76,9 @@ def _clocked(tmp_path: Path, start: datetime) -> Iterator[Clocked]:
 
 
 @pytest.fixture
-def clocked(tmp_path: Path) -> Iterator[Clocked]:
-    yield from _clocked(tmp_path, datetime(2026, 11, 20, 2, 0, tzinfo=UTC))  # 10:00 in Shanghai
+def clocked(tmp_path: Path, backend: str, database_location: str) -> Iterator[Clocked]:
+    # 10:00 in Shanghai
+    yield from _clocked(tmp_path, backend, database_location, datetime(2026, 11, 20, 2, 0, tzinfo=UTC))
 
 
 def test_risk_csv_lists_broken_promise_when_the_clock_passed_its_date_before_any_feed_read(

@@ -34,7 +34,7 @@ try:
 except ImportError:  # not POSIX: no lock, the operator stops the server before a restore
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["Database", "DatabaseInUse", "connect", "exclusive_use", "lock_path"]
+__all__ = ["Database", "DatabaseInUse", "connect", "exclusive_use", "lock_path", "read_each", "settle"]
 
 T = TypeVar("T")
 log = logging.getLogger("fieldvisit.server.db")
@@ -168,12 +168,14 @@ class Database:
                 conn.execute("SAVEPOINT job")
                 try:
                     result = fn(db, *args, **kwargs)
+                    # Inside the job's error handling: on PostgreSQL this sends the writes the job left held
+                    # back (sync.server.pg), and their error is this job's.
+                    conn.execute("RELEASE job")
                 except BaseException as exc:
                     conn.execute("ROLLBACK TO job")
                     conn.execute("RELEASE job")
                     outcomes.append((fut, False, exc))
                 else:
-                    conn.execute("RELEASE job")
                     outcomes.append((fut, True, result))
             conn.execute("COMMIT")
         except BaseException as exc:
@@ -276,3 +278,25 @@ class Database:
             self._reader_dbs.clear()
         if self._lock_file is not None:
             self._lock_file.close()
+
+
+def settle(db: Any) -> None:
+    """Send the statements a PostgreSQL connection holds back to go with the next one (sync.server.pg), so
+    that their error is raised here; on SQLite every statement has already run when executed."""
+    send = getattr(db.conn, "settle", None)
+    if send is not None:
+        send()
+
+
+def read_each(conn: Any, statements: list[tuple[str, list[Any]]]) -> list[tuple[list[str], list[Any]]]:
+    """Several queries on one connection, each answered as `(column names, rows)` in order; on PostgreSQL in
+    one round trip (sync.server.pg), on SQLite one after the other."""
+    each = getattr(conn, "query_each", None)
+    if each is not None:
+        answers: list[tuple[list[str], list[Any]]] = each(statements)
+        return answers
+    out: list[tuple[list[str], list[Any]]] = []
+    for sql, params in statements:
+        cur = conn.execute(sql, params)
+        out.append(([d[0] for d in cur.description or ()], cur.fetchall()))
+    return out

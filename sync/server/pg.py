@@ -31,6 +31,10 @@ distinct statement (cached):
 façade leave it out, so `SELECT *` answers the same columns on both backends. Connections are in autocommit
 mode with explicit transactions, as the SQLite connections are, and `synchronous_commit` is on: a write is
 answered only once it is durable.
+
+Every statement is a round trip to another process, where SQLite's is a function call; so a statement whose
+answer nobody reads (a write, a savepoint) is held back and sent in one pipeline with the next one that must
+be answered (`PgConnection` says exactly which, and how an error stays with the job that caused it).
 """
 
 from __future__ import annotations
@@ -185,12 +189,35 @@ class PgCursor:
         return None
 
 
-class _NoRows:
-    """The cursor of a statement held back to go with the next one (it returns no rows)."""
+class _Held:
+    """A statement held back to go with the next one that must be answered (see `PgConnection`). Its cursor
+    answers no rows; `rowcount`, asked for, sends what is held and answers the statement's own."""
 
-    rowcount = -1
+    __slots__ = ("conn", "cur", "many", "params", "sql", "write")
+
     description = None
     lastrowid = None
+
+    def __init__(self, conn: PgConnection, sql: str, params: Any = None, *, many: bool = False) -> None:
+        self.conn = conn
+        self.sql = sql
+        self.params = params
+        self.many = many
+        self.write = params is not None  # a data statement (not BEGIN, SAVEPOINT, RELEASE)
+        self.cur: Any = None
+
+    def send(self, raw: Any) -> None:
+        if self.many:
+            self.cur = raw.cursor()
+            self.cur.executemany(self.sql, self.params)
+        else:
+            self.cur = raw.execute(self.sql, self.params)
+
+    @property
+    def rowcount(self) -> int:
+        if self.cur is None:
+            self.conn.settle()
+        return int(self.cur.rowcount) if self.cur is not None else -1
 
     def fetchone(self) -> None:
         return None
@@ -202,36 +229,46 @@ class _NoRows:
         return iter(())
 
 
-_NO_ROWS = _NoRows()
 _BEGIN_WRITE = ("BEGIN ISOLATION LEVEL READ COMMITTED", f"SELECT pg_advisory_xact_lock({WRITE_LOCK})")
 _BEGIN_READ = ("BEGIN ISOLATION LEVEL REPEATABLE READ",)
+_WRITES = ("INSERT ", "UPDATE ", "DELETE ")
 
 
 class PgConnection:
     """The part of `sqlite3.Connection` the store and `sync.server.db` use, on one psycopg connection.
 
-    Statements that answer nothing the caller reads (`BEGIN` with the write lock, `SAVEPOINT`, `RELEASE`) are
-    held back and sent in one pipeline with the next statement, so they cost no round trip of their own; an
-    error of one is raised with that next statement. `raw` (the psycopg connection) sends what is held back
-    before anyone uses it directly.
+    Round trips. Statements whose answer the caller does not read are held back and sent in one pipeline with
+    the next statement that must be answered (a query, `COMMIT`), so a transaction costs a round trip per
+    read and one for its commit, not one per statement:
+    - always `BEGIN` (with the write lock) and `SAVEPOINT`;
+    - in a write transaction, `INSERT`, `UPDATE` and `DELETE` without `RETURNING` (their cursor's `rowcount`,
+      asked for, sends them at once), and `RELEASE` while no such write is held.
+    A held write's error is raised with the statement it went with, or by `settle()`; so that an error stays
+    with the job that caused it, `RELEASE` sends the writes it follows at once (a job's savepoint is released
+    inside the job's own error handling, see `sync.server.db`), and a `ROLLBACK TO` drops what was held after
+    its savepoint and sends each statement on its own until the transaction ends (the statement that fails
+    is then the one that raises). `raw` (the psycopg connection) sends what is held before anyone uses it.
     """
 
     def __init__(self, raw: Any) -> None:
         self._raw = raw
         self._cur = raw.cursor()
-        self._held: list[str] = []
+        self._held: list[_Held] = []
+        self._writing = False  # inside a write transaction (BEGIN IMMEDIATE)
+        self._one_by_one = False  # after a ROLLBACK TO, until the transaction ends
 
     @property
     def raw(self) -> Any:
-        self._send_held()
+        self.settle()
         return self._raw
 
-    def _send_held(self) -> None:
+    def settle(self) -> None:
+        """Send what is held back; its error (if any) is raised here."""
         if self._held:
             held, self._held = self._held, []
             with self._raw.pipeline():
                 for statement in held:
-                    self._raw.execute(statement)
+                    statement.send(self._raw)
 
     def _run(self, sql: str, params: list[Any]) -> Any:
         cur = self._cur
@@ -240,36 +277,91 @@ class PgConnection:
         held, self._held = self._held, []
         with self._raw.pipeline():
             for statement in held:
-                self._raw.execute(statement)
+                statement.send(self._raw)
             cur.execute(sql, params)
         return cur
 
-    def execute(self, sql: str, params: Sequence[Any] | None = None) -> PgCursor | _NoRows:
-        word = sql.strip().upper()
-        if word == "BEGIN IMMEDIATE":
-            self._held += _BEGIN_WRITE
-            return _NO_ROWS
-        if word == "BEGIN":
-            self._held += _BEGIN_READ
-            return _NO_ROWS
-        if word.startswith(("SAVEPOINT ", "RELEASE ")):
-            self._held.append(sql)
-            return _NO_ROWS
-        if word == "ROLLBACK":
+    def query_each(self, statements: list[tuple[str, list[Any]]]) -> list[tuple[list[str], list[Any]]]:
+        """Several queries in one pipeline (one round trip), each answered as `(column names, rows)`."""
+        held, self._held = self._held, []
+        cursors = [self._raw.cursor() for _ in statements]
+        with self._raw.pipeline():
+            for statement in held:
+                statement.send(self._raw)
+            for cur, (sql, params) in zip(cursors, statements, strict=True):
+                cur.execute(to_postgres(sql), list(params))
+        out: list[tuple[list[str], list[Any]]] = []
+        for cur in cursors:
+            answer = PgCursor(cur)
+            out.append(([d[0] for d in answer.description or ()], answer.fetchall()))
+        return out
+
+    def _hold(self, sql: str, params: Any = None, *, many: bool = False) -> _Held:
+        statement = _Held(self, sql, params, many=many)
+        self._held.append(statement)
+        return statement
+
+    def _holds_writes(self) -> bool:
+        return any(h.write for h in self._held)
+
+    def execute(self, sql: str, params: Sequence[Any] | None = None) -> PgCursor | _Held:
+        word = sql.lstrip()[:16].upper()
+        if word.startswith("BEGIN"):
+            immediate = word.rstrip() == "BEGIN IMMEDIATE"
+            plain = (sql.strip(),) if word.rstrip() not in ("BEGIN", "BEGIN IMMEDIATE") else _BEGIN_READ
+            for statement in _BEGIN_WRITE if immediate else plain:
+                self._hold(statement)
+            self._writing, self._one_by_one = immediate, False
+            return self._held[-1]
+        if word.startswith("SAVEPOINT "):
+            return self._hold(sql)
+        if word.startswith("RELEASE "):
+            held = self._hold(sql)
+            if self._holds_writes():
+                self.settle()
+            return held
+        if word.startswith(("COMMIT", "END")):
+            self._writing = self._one_by_one = False
+        elif word.startswith("ROLLBACK TO "):
+            name = sql.strip()[len("ROLLBACK TO ") :].strip()
+            if name.upper().startswith("SAVEPOINT "):
+                name = name[len("SAVEPOINT ") :].strip()
+            self._drop_after(name)
+            self._one_by_one = True
+        elif word.rstrip() == "ROLLBACK":
             self.rollback()
-            return _NO_ROWS
+            return _Held(self, "")
+        elif (
+            self._writing
+            and not self._one_by_one
+            and word.startswith(_WRITES)
+            and "RETURNING" not in sql.upper()
+        ):
+            return self._hold(to_postgres(sql), list(params or []))
         return PgCursor(self._run(to_postgres(sql), list(params or [])))
 
-    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> PgCursor:
+    def _drop_after(self, savepoint: str) -> None:
+        """Forget what was held after `SAVEPOINT savepoint` (rolling back to it undoes it anyway)."""
+        mark = f"SAVEPOINT {savepoint}".upper()
+        for i in range(len(self._held) - 1, -1, -1):
+            if self._held[i].sql.strip().upper() == mark:
+                del self._held[i + 1 :]
+                return
+        self._held.clear()  # the savepoint was sent before all of it
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> PgCursor | _Held:
+        params = [list(r) for r in rows]
+        if self._writing and not self._one_by_one:
+            return self._hold(to_postgres(sql), params, many=True)
         cur = self._raw.cursor()
         if not self._held:
-            cur.executemany(to_postgres(sql), [list(r) for r in rows])
+            cur.executemany(to_postgres(sql), params)
             return PgCursor(cur)
         held, self._held = self._held, []
         with self._raw.pipeline():
             for statement in held:
-                self._raw.execute(statement)
-            cur.executemany(to_postgres(sql), [list(r) for r in rows])
+                statement.send(self._raw)
+            cur.executemany(to_postgres(sql), params)
         return PgCursor(cur)
 
     @property
@@ -288,8 +380,9 @@ class PgConnection:
         return bool(self._raw.info.transaction_status != TransactionStatus.IDLE)
 
     def rollback(self) -> None:
-        began = bool(self._held) and self._held[0].startswith("BEGIN")
+        began = bool(self._held) and self._held[0].sql.startswith("BEGIN")
         self._held.clear()
+        self._writing = self._one_by_one = False
         if not began:  # a transaction the server knows of (a held BEGIN was never sent)
             self._raw.execute("ROLLBACK")
 
@@ -352,7 +445,7 @@ class PgDatabase:
     def __init__(self, raw: Any) -> None:
         self.conn = PgConnection(raw)
 
-    def execute(self, sql: str, parameters: Sequence[Any] | None = None) -> PgCursor | _NoRows:
+    def execute(self, sql: str, parameters: Sequence[Any] | None = None) -> PgCursor | _Held:
         return self.conn.execute(sql, parameters)
 
     def query(self, sql: str, params: Sequence[Any] | None = None) -> Iterator[dict[str, Any]]:

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Iterator
+from concurrent.futures import Future
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
 from psycopg.pq import TransactionStatus
 
+from sync.server.db import Database, connect
 from sync.server.pg import WRITE_LOCK, PgDatabase, connect_pg
 
 
@@ -53,9 +56,37 @@ def test_a_write_transaction_costs_a_round_trip_for_its_statement_and_one_for_it
     assert db.execute("SELECT a FROM t").fetchall() == [(1,)]
 
 
+def test_writes_go_with_the_next_read_which_sees_them(db: PgDatabase) -> None:
+    seen: list[tuple[int, ...]] = []
+
+    def work() -> None:
+        db.execute("BEGIN IMMEDIATE")
+        db.execute("INSERT INTO t(a) VALUES (?)", [1])
+        db.conn.executemany("INSERT INTO t(a) VALUES (?)", [(2,), (3,)])
+        db.execute("UPDATE t SET a = a + 10 WHERE a = ?", [3])
+        seen.extend(db.execute("SELECT a FROM t ORDER BY a").fetchall())
+        db.execute("COMMIT")
+
+    trips = _round_trips(db, work)
+
+    assert seen == [(1,), (2,), (13,)]
+    assert trips == 2
+
+
+def test_the_row_count_of_a_held_write_is_its_own(db: PgDatabase) -> None:
+    db.execute("BEGIN IMMEDIATE")
+    db.conn.executemany("INSERT INTO t(a) VALUES (?)", [(1,), (2,), (3,)])
+
+    count = db.execute("DELETE FROM t WHERE a < ?", [3]).rowcount
+
+    db.execute("COMMIT")
+    assert count == 2
+    assert db.execute("SELECT a FROM t").fetchall() == [(3,)]
+
+
 def test_the_write_lock_is_held_from_the_first_statement_until_commit(db: PgDatabase, pg_url: str) -> None:
     db.execute("BEGIN IMMEDIATE")
-    db.execute("INSERT INTO t(a) VALUES (?)", [1])
+    db.execute("SELECT count(*) FROM t")
     with psycopg.connect(pg_url, autocommit=True) as other:
         held = other.execute(
             "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
@@ -67,6 +98,69 @@ def test_the_write_lock_is_held_from_the_first_statement_until_commit(db: PgData
 
     assert held == (1,)
     assert after == (0,)
+
+
+def test_rolling_back_to_a_savepoint_forgets_the_writes_held_after_it(db: PgDatabase) -> None:
+    db.execute("BEGIN IMMEDIATE")
+    db.execute("INSERT INTO t(a) VALUES (?)", [1])
+    db.execute("SAVEPOINT s")
+    db.execute("INSERT INTO t(a) VALUES (?)", [2])
+
+    db.execute("ROLLBACK TO s")
+    db.execute("RELEASE s")
+    db.execute("COMMIT")
+
+    assert db.execute("SELECT a FROM t").fetchall() == [(1,)]
+
+
+def test_after_rolling_back_to_a_savepoint_the_failing_write_raises_itself(db: PgDatabase) -> None:
+    db.execute("CREATE UNIQUE INDEX t_a ON t(a)")
+    db.execute("BEGIN IMMEDIATE")
+    db.execute("SAVEPOINT s")
+    db.execute("ROLLBACK TO s")
+    db.execute("INSERT INTO t(a) VALUES (?)", [1])
+
+    with pytest.raises(psycopg.errors.UniqueViolation):
+        db.execute("INSERT INTO t(a) VALUES (?)", [1])
+    db.execute("ROLLBACK")
+
+
+def test_a_held_write_that_fails_is_raised_by_the_release_of_its_savepoint(db: PgDatabase) -> None:
+    db.execute("CREATE UNIQUE INDEX t_a ON t(a)")
+    db.execute("BEGIN IMMEDIATE")
+    db.execute("INSERT INTO t(a) VALUES (?)", [1])
+    db.execute("SAVEPOINT job")
+    db.execute("INSERT INTO t(a) VALUES (?)", [1])
+
+    with pytest.raises(psycopg.errors.UniqueViolation):
+        db.execute("RELEASE job")
+    db.execute("ROLLBACK TO job")
+    db.execute("RELEASE job")
+    db.execute("COMMIT")
+
+    assert db.execute("SELECT a FROM t").fetchall() == [(1,)]
+
+
+def test_a_grouped_job_whose_write_fails_fails_alone(pg_url: str) -> None:
+    database = Database(pg_url, readers=1)
+    try:
+        database.write_sync(lambda d: d.execute("CREATE TABLE g (a INTEGER PRIMARY KEY)"))
+        jobs: list[tuple[Any, tuple[()], dict[str, Any], Future[Any]]] = [
+            (lambda d: d.execute("INSERT INTO g(a) VALUES (?)", [1]), (), {}, Future()),
+            (lambda d: d.execute("INSERT INTO g(a) VALUES (?)", [1]), (), {}, Future()),
+            (lambda d: d.execute("INSERT INTO g(a) VALUES (?)", [2]), (), {}, Future()),
+        ]
+        writer = connect(pg_url)
+        try:
+            Database._run_batch(writer, jobs)
+        finally:
+            writer.conn.close()
+        rows = database.read_sync(lambda d: d.execute("SELECT a FROM g ORDER BY a").fetchall())
+    finally:
+        database.close()
+
+    assert [f.exception() is None for *_, f in jobs] == [True, False, True]
+    assert [tuple(r) for r in rows] == [(1,), (2,)]
 
 
 def test_a_transaction_rolled_back_before_its_first_statement_leaves_the_connection_idle(
@@ -88,7 +182,7 @@ def test_an_error_of_a_held_statement_is_raised_with_the_next_statement(db: PgDa
     db.execute("RELEASE never_made")
 
     with pytest.raises(psycopg.errors.InvalidSavepointSpecification):
-        db.execute("INSERT INTO t(a) VALUES (?)", [3])
+        db.execute("SELECT count(*) FROM t")
     db.conn.rollback()
 
     assert db.execute("SELECT count(*) FROM t").fetchone() == (0,)

@@ -72,3 +72,59 @@ def test_push_mutation_failing_midway_rolls_back_alone_and_others_apply(
         "server_version": None,
         "error": "internal",
     }
+
+
+def _fail_inserting_version(server: Server, backend: str, version_id: str) -> None:
+    """The database itself refuses to store one version (as a full disk or a broken constraint would)."""
+    db = server.client.app.state.ctx.db  # type: ignore[attr-defined]
+    if backend == "postgres":
+
+        def make(d: Any) -> None:
+            d.conn.raw.execute(
+                "CREATE FUNCTION refuse_version() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                f"IF NEW.version_id = '{version_id}' THEN RAISE EXCEPTION 'disk trouble'; END IF; "
+                "RETURN NEW; END $$"
+            )
+            d.conn.raw.execute(
+                "CREATE TRIGGER refuse_version BEFORE INSERT ON report_versions "
+                "FOR EACH ROW EXECUTE FUNCTION refuse_version()"
+            )
+    else:
+
+        def make(d: Any) -> None:
+            d.execute(
+                "CREATE TRIGGER refuse_version BEFORE INSERT ON report_versions "
+                f"WHEN NEW.version_id = '{version_id}' BEGIN SELECT RAISE(ABORT, 'disk trouble'); END"
+            )
+
+    db.write_sync(make)
+
+
+@pytest.mark.parametrize("failing", [0, 1, 2])
+def test_push_mutation_the_database_refuses_rolls_back_alone_wherever_it_is_in_the_push(
+    server: Server, backend: str, failing: int
+) -> None:
+    vid = server.new_visit()
+    reports = [example_report(vid) for _ in range(3)]
+    versions = [str(uuid.uuid4()) for _ in range(3)]
+    _fail_inserting_version(server, backend, versions[failing])
+
+    r = push(
+        server, "inv.a1", [mutation(i + 1, rep, version_id=versions[i]) for i, rep in enumerate(reports)]
+    )
+
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["last_mutation_id"] == 3
+    expected = ["applied"] * 3
+    expected[failing] = "rejected"
+    assert [x["status"] for x in body["results"]] == expected
+    assert body["results"][failing]["error"] == "internal"
+    db = server.client.app.state.ctx.db  # type: ignore[attr-defined]
+    stored = db.read_sync(lambda d: [r[0] for r in d.execute("SELECT id FROM reports").fetchall()])
+    assert sorted(stored) == sorted(rep["report_id"] for i, rep in enumerate(reports) if i != failing)
+    audited = db.read_sync(
+        lambda d: d.execute("SELECT count(*) FROM audit WHERE entity_id = ?", [reports[failing]["report_id"]])
+        .fetchone()[0]
+    )
+    assert audited == 0

@@ -27,6 +27,7 @@ from models.report import VisitReport
 from models.rules import DEFAULT_SETTINGS, CaseContext, Evaluation, RuleSettings, evaluate, warm
 from models.wire import Mutation
 from sync.server.canonical import canonical_json_parsed
+from sync.server.db import read_each, settle
 from sync.server.errors import ApiError, validation_details
 from sync.server.store.common import Principal, dumps, loads
 from sync.server.store.state import missing_blobs, review_state
@@ -204,11 +205,18 @@ class _MutationFailed(Exception):
 _VERSION_COLUMNS = "report_id, content_sha256, result, server_version, flags"
 
 
+def _where_in(column: str, ids: set[str]) -> tuple[str, list[Any]]:
+    """`column = ?` for one ID, an IN-list of one JSON parameter for several."""
+    if len(ids) == 1:
+        return f"{column} = ?", list(ids)
+    return f"{column} IN (SELECT value FROM json_each(?))", [json.dumps(sorted(ids))]
+
+
 class _Reads:
     """The rows a push's mutations look up (their visits with the assignees, reports and versions), read for
-    the whole batch in four queries instead of four per mutation. A row is taken from the batch's read
-    the first time only: a later mutation of the same push may follow one that wrote it, so it reads the
-    row again on its own. A push of one mutation reads each row on its own."""
+    the whole batch at once: four queries (on PostgreSQL one round trip) instead of four per mutation. A row
+    is taken from the batch's read the first time only: a later mutation of the same push may follow one
+    that wrote it, so it reads the row again on its own."""
 
     __slots__ = ("batched", "conn", "people", "reports", "used", "versions", "visits")
 
@@ -230,26 +238,25 @@ class _Reads:
             report_ids.add(report.report_id)
             if m.version_id:
                 version_ids.add(m.version_id.lower())
-        self.batched = len(report_ids) > 1
+        self.batched = bool(report_ids)
         if not self.batched:
             return
-        self.visits, self.people = _visits_read(conn, visit_ids)
-        cur = conn.execute(
-            "SELECT * FROM reports WHERE id IN (SELECT value FROM json_each(?))",
-            [json.dumps(sorted(report_ids))],
-        )
-        names = [c[0] for c in cur.description]
-        for row in cur:
+        statements = _visits_statements(visit_ids)
+        where, params = _where_in("id", report_ids)
+        statements.append((f"SELECT * FROM reports WHERE {where}", params))
+        if version_ids:
+            where, params = _where_in("version_id", version_ids)
+            statements.append(
+                (f"SELECT version_id, {_VERSION_COLUMNS} FROM report_versions WHERE {where}", params)
+            )
+        answers = read_each(conn, statements)
+        self.visits, self.people = _visits_rows(answers[0][1], answers[1][1])
+        names, rows = answers[2]
+        for row in rows:
             found = dict(zip(names, row, strict=True))
             self.reports[found["id"]] = found
-        self.versions = {
-            r[0]: r[1:]
-            for r in conn.execute(
-                f"SELECT version_id, {_VERSION_COLUMNS} FROM report_versions "
-                "WHERE version_id IN (SELECT value FROM json_each(?))",
-                [json.dumps(sorted(version_ids))],
-            )
-        }
+        if version_ids:
+            self.versions = {r[0]: tuple(r[1:]) for r in answers[3][1]}
 
     def _first(self, kind: str, key: str) -> bool:
         if not self.batched or (kind, key) in self.used:
@@ -397,6 +404,13 @@ def _apply_all(
         "UPDATE devices SET last_mutation_id = ?, last_sync_at = ? WHERE id = ?",
         [last, now.isoformat(), actor.device_id],
     )
+    if not isolate:
+        # A write held back to go with a later statement (PostgreSQL) fails here at the latest: the push is
+        # then applied again with a savepoint per mutation, where the failing one alone is rejected.
+        try:
+            settle(db)
+        except Exception as exc:
+            raise _MutationFailed(last) from exc
     return {"last_mutation_id": last, "results": results, "gap": gap}
 
 
@@ -445,24 +459,33 @@ def _visits_read(
     conn: Any, visit_ids: Iterable[str]
 ) -> tuple[dict[str, tuple[Any, ...]], dict[str, tuple[tuple[Any, ...], ...]]]:
     """Visits by id as `SELECT id, team, status, {_VISIT_CASE_SQL}` and their assignee rows by user id, in
-    two queries."""
-    ids = json.dumps(sorted(set(visit_ids)))
-    rows = {
-        r[0]: tuple(r)
-        for r in conn.execute(
-            f"SELECT id, team, status, {_VISIT_CASE_SQL} FROM visits "
-            "WHERE id IN (SELECT value FROM json_each(?))",
-            [ids],
-        )
-    }
+    two queries (on PostgreSQL one round trip)."""
+    (_, rows), (_, people) = read_each(conn, _visits_statements(set(visit_ids)))
+    return _visits_rows(rows, people)
+
+
+def _visits_statements(visit_ids: set[str]) -> list[tuple[str, list[Any]]]:
+    if not visit_ids:
+        visit_ids = {""}  # no visit has an empty ID: two empty answers
+    where, params = _where_in("id", visit_ids)
+    people_where, people_params = _where_in("visit_id", visit_ids)
+    return [
+        (f"SELECT id, team, status, {_VISIT_CASE_SQL} FROM visits WHERE {where}", params),
+        (
+            "SELECT visit_id, user_id, active, position FROM visit_assignees "
+            f"WHERE {people_where} ORDER BY visit_id, user_id",
+            people_params,
+        ),
+    ]
+
+
+def _visits_rows(
+    rows: list[Any], assignees: list[Any]
+) -> tuple[dict[str, tuple[Any, ...]], dict[str, tuple[tuple[Any, ...], ...]]]:
     people: dict[str, list[tuple[Any, ...]]] = {}
-    for visit_id, *rest in conn.execute(
-        "SELECT visit_id, user_id, active, position FROM visit_assignees "
-        "WHERE visit_id IN (SELECT value FROM json_each(?)) ORDER BY visit_id, user_id",
-        [ids],
-    ):
+    for visit_id, *rest in assignees:
         people.setdefault(visit_id, []).append(tuple(rest))
-    return rows, {k: tuple(v) for k, v in people.items()}
+    return {r[0]: tuple(r) for r in rows}, {k: tuple(v) for k, v in people.items()}
 
 
 def case_context(row: Any, *, assigned: list[str] | None, caller_active: bool = True) -> CaseContext:

@@ -5,8 +5,8 @@ against a `fieldvisit serve` subprocess; `--many` adds 64 devices at once.
 Run: .venv/bin/python bench/sync_bench.py [--quick] [--many] [--backend sqlite|postgres|both] [--workers N]; prints a
 table and writes bench/results/sync_bench.json (SQLite, one worker), sync_bench_<backend>_w<N>.json, or with
 `both` sync_bench_backends_w<N>.json (SQLite with one worker and PostgreSQL with N, side by side). With
-PostgreSQL the benchmark starts a private cluster (tests/helpers/postgres.py) and reports its CPU beside the
-server's.
+PostgreSQL the benchmark starts a private cluster (tests/helpers/postgres.py), reached over its Unix socket as a
+database on the same host is (`--pg-tcp`: over TCP on 127.0.0.1), and reports its CPU beside the server's.
 """
 
 from __future__ import annotations
@@ -489,17 +489,22 @@ def main() -> int:
     )
     ap.add_argument("--workers", type=int, default=1, help="server worker processes (PostgreSQL only)")
     ap.add_argument("--many", action="store_true", help="also 64 devices at once (64 device processes)")
+    ap.add_argument(
+        "--pg-tcp",
+        action="store_true",
+        help="reach PostgreSQL over TCP on 127.0.0.1 (default: its Unix socket, as a server on the same host)",
+    )
     args = ap.parse_args()
     scale = 0.1 if args.quick else 1.0
     if args.backend != "both":
-        results = _one(args.backend, args.workers, scale, args.keep, args.many)
+        results = _one(args.backend, args.workers, scale, args.keep, args.many, args.pg_tcp)
         _print_table(results)
         name = "sync_bench.json" if (args.backend, args.workers) == ("sqlite", 1) else None
         _write(results, name or f"sync_bench_{args.backend}_w{args.workers}.json")
         return 0
     both = {
         "sqlite": _one("sqlite", 1, scale, args.keep, args.many),
-        "postgres": _one("postgres", args.workers, scale, args.keep, args.many),
+        "postgres": _one("postgres", args.workers, scale, args.keep, args.many, args.pg_tcp),
     }
     for results in both.values():
         print(f"\n== {results['backend']}, {results['workers']} worker(s)")
@@ -516,7 +521,9 @@ def _write(results: dict[str, Any], name: str) -> None:
     print(f"wrote {where.relative_to(ROOT)}")
 
 
-def _one(backend: str, workers: int, scale: float, keep: bool, many: bool) -> dict[str, Any]:
+def _one(
+    backend: str, workers: int, scale: float, keep: bool, many: bool, tcp: bool = False
+) -> dict[str, Any]:
     """One backend's whole run: seed, pull, pushes, the in-process ceiling."""
     workdir = Path(tempfile.mkdtemp(prefix="fv-sync-bench-"))
     cluster: Any = None
@@ -530,10 +537,13 @@ def _one(backend: str, workers: int, scale: float, keep: bool, many: bool) -> di
             raise SystemExit("PostgreSQL is not installed (Debian's postgresql package)")
         cluster = PgCluster(bin_dir)
         cluster.start()
-        db_path = cluster.new_database()
+        db_path = cluster.new_database(unix_socket=not tcp)
         env["FIELDVISIT_BLOB_URL"] = (workdir / "blobs").as_uri()
     try:
-        return _run(backend, workers, scale, workdir, db_path, env, cluster, many)
+        results = _run(backend, workers, scale, workdir, db_path, env, cluster, many)
+        if cluster is not None:
+            results["database_connection"] = "tcp" if tcp else "unix_socket"
+        return results
     finally:
         if cluster is not None:
             cluster.stop()

@@ -113,13 +113,16 @@ class PgCluster:
         with psycopg.connect(self.url, autocommit=True, connect_timeout=2) as conn:
             conn.execute(sql)  # type: ignore[arg-type]
 
-    def new_database(self) -> str:
+    def new_database(self, *, unix_socket: bool = False) -> str:
+        """A fresh database's URL: over TCP, or over the server's Unix socket (a server on the same host)."""
         name = f"fv_{uuid.uuid4().hex[:12]}"
         self.admin(f"CREATE DATABASE {name}")
+        if unix_socket:
+            return f"postgresql://{self.user}@/{name}?host={self.sockets}&port={self.port}"
         return f"postgresql://{self.user}@127.0.0.1:{self.port}/{name}"
 
     def drop_database(self, url: str) -> None:
-        name = url.rsplit("/", 1)[1]
+        name = url.rsplit("/", 1)[1].split("?", 1)[0]
         self.admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
     def postmaster_pid(self) -> int:

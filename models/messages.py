@@ -186,6 +186,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "dict_type": ("格式无效", "invalid structure"),
     "json_invalid": ("不是有效的 JSON", "invalid JSON"),
     "string_unicode": ("文本不是有效的 Unicode", "text that is not valid Unicode"),
+    "fv.text_nul": ("文本不能含有空字符（U+0000）", "text must not contain the NUL character (U+0000)"),
     # the server's own sentences (visit import rows, dispatch suggestions); {names} are filled by render()
     "import.not_object": ("每条记录须为 JSON 对象", "a record must be an object"),
     "import.team_scope": ("主管只能导入本组的记录", "a supervisor imports only for their own team"),

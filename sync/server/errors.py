@@ -7,6 +7,7 @@ transaction's savepoint is rolled back before the answer goes out.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -14,9 +15,19 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from models.messages import field_errors, request_lang
+from models.messages import field_errors, message_for, request_lang
 
-__all__ = ["ApiError", "error_response", "install_handlers", "validation_details"]
+__all__ = [
+    "NUL_MESSAGE",
+    "ApiError",
+    "RefusedRecord",
+    "error_response",
+    "install_handlers",
+    "nul_detail",
+    "nul_error",
+    "nul_path",
+    "validation_details",
+]
 
 log = logging.getLogger("fieldvisit.server")
 
@@ -84,6 +95,55 @@ def validation_details(errors: Any, lang: str = "en") -> list[dict[str, Any]]:
         }
         for d in field_errors(errors, lang)
     ]
+
+
+# U+0000 (NUL): no field holds it and PostgreSQL text cannot, so text that holds it is refused wherever the
+# server receives it (a pushed report is one rejected mutation, an import or repayment record a row error,
+# any other body a 422), the same on both backends.
+NUL_MESSAGE = "the request contains the NUL character (U+0000)"
+
+
+def nul_path(value: Any) -> list[str | int] | None:
+    """The path to the first string or object key of a parsed JSON value that holds U+0000 (for a key, the
+    path ends with that key), or None when there is none."""
+    if isinstance(value, str):
+        return [] if "\x00" in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if "\x00" in key:
+                return [key]
+            found = nul_path(item)
+            if found is not None:
+                return [key, *found]
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            found = nul_path(item)
+            if found is not None:
+                return [i, *found]
+    return None
+
+
+def nul_detail(loc: list[str | int], lang: str = "en") -> dict[str, Any]:
+    """The validation detail for text at `loc` that holds U+0000."""
+    return {"loc": loc, "msg": message_for("fv.text_nul", lang), "type": "fv.text_nul"}
+
+
+def nul_error(loc: list[str | int], lang: str = "en") -> ApiError:
+    """422 `validation` for a body whose text at `loc` holds U+0000."""
+    return ApiError(422, "validation", NUL_MESSAGE, [nul_detail(loc, lang)])
+
+
+@dataclass(frozen=True, slots=True)
+class RefusedRecord:
+    """An import or repayment record refused as the body was read (text holding U+0000 at `loc`): the store
+    answers it as a row error naming the field, and imports the other records."""
+
+    loc: tuple[str | int, ...]
+    code: str = "fv.text_nul"
+
+    @property
+    def field(self) -> str:
+        return ".".join(str(p) for p in self.loc)
 
 
 async def _api_error(_: Request, exc: Exception) -> JSONResponse:

@@ -16,7 +16,7 @@ from sync.server.schemas import PushBody
 from sync.server.store.pull import cursor_seq, record_pull
 from sync.server.store.pull import pull as pull_changes
 from sync.server.store.push import MutationIn, VisitCase, apply_push, prepare, visit_cases
-from sync.server.wirejson import WireJsonRoute
+from sync.server.wirejson import WireJsonRoute, nul_in_handler
 
 router = APIRouter(tags=["sync"], route_class=WireJsonRoute)
 
@@ -34,6 +34,7 @@ def _check_device(actor_device: str, device_id: str | None) -> None:
         410: {"description": "reset_required: the server epoch changed"},
     },
 )
+@nul_in_handler  # text holding U+0000 makes its mutation rejected, not the push refused (store.push.prepare)
 async def push(body: PushBody, actor: Actor, ctx: Ctx) -> Any:
     _check_device(actor.device_id, body.device_id)
     if body.server_epoch is not None and body.server_epoch != ctx.epoch:

@@ -28,7 +28,7 @@ from models.rules import DEFAULT_SETTINGS, CaseContext, Evaluation, RuleSettings
 from models.wire import Mutation
 from sync.server.canonical import canonical_json_parsed
 from sync.server.db import read_each, settle
-from sync.server.errors import ApiError, validation_details
+from sync.server.errors import ApiError, nul_detail, nul_path, validation_details
 from sync.server.store.common import Principal, dumps, loads
 from sync.server.store.state import missing_blobs, review_state
 
@@ -48,6 +48,9 @@ log = logging.getLogger("fieldvisit.server.push")
 
 REPORT_KINDS = frozenset({"submit_report", "resubmit_report", "amend_report"})
 _SHA = re.compile(r"^[0-9a-f]{64}$")
+# U+0000 as canonical JSON spells it; an escaped backslash followed by "u0000" matches too, and the walk
+# then finds no NUL.
+_NUL_ESCAPE = b"\\u0000"
 _FINAL = {s.value for s in FINAL_STATES}
 
 
@@ -137,6 +140,14 @@ def prepare(
     p.body = body.decode("utf-8")
     if m.content_sha256 is not None and m.content_sha256.lower() != p.sha256:
         p.rejection = ("hash_mismatch", [{"loc": ["content_sha256"], "msg": "does not match the report"}])
+        return m
+    # No field holds U+0000 and PostgreSQL text cannot: a malformed report. Its canonical JSON is searched
+    # first, the report walked only when that spells the character.
+    if _NUL_ESCAPE in body and (loc := nul_path(raw)) is not None:
+        p.rejection = ("validation", [nul_detail(["report", *loc])])
+        return m
+    if m.version_id is not None and "\x00" in m.version_id:
+        p.rejection = ("validation", [nul_detail(["version_id"])])
         return m
     try:
         report = VisitReport.model_validate(raw)

@@ -22,7 +22,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 from pydantic_core import PydanticCustomError
 from sqlite_utils import Database
 
-from models.messages import field_errors
+from models.messages import field_errors, message_for
 from models.money import PosMoney
 from models.privacy import local_time
 from models.report import RepaymentPlan
@@ -38,6 +38,7 @@ from models.tracking import (
     recommendation,
     segment,
 )
+from sync.server.errors import RefusedRecord
 from sync.server.store.common import Principal, audit, dumps, get_meta, loads, set_meta
 from sync.server.store.contact import contact_stop
 from sync.server.store.rulebook import evaluate_stored
@@ -152,6 +153,11 @@ def post_repayments(
     touched: dict[str, None] = {}
     ts = now.isoformat()
     for row, rec in enumerate(records, start=1):
+        if isinstance(rec, RefusedRecord):  # text holding U+0000
+            errors.append(
+                {"row": row, "field": rec.field, "code": "validation", "msg": message_for(rec.code, lang)}
+            )
+            continue
         if not isinstance(rec, dict):
             errors.append(
                 {"row": row, "field": "", "code": "validation", "msg": "a record must be an object"}

@@ -19,7 +19,7 @@ from models.messages import field_errors, render
 from models.privacy import mask_name
 from models.risk import bucket as bucket_of
 from models.risk import priority_score
-from sync.server.errors import ApiError
+from sync.server.errors import ApiError, RefusedRecord
 from sync.server.store.common import Principal, audit, dumps, loads
 from sync.server.store.contact import contact_problems
 from sync.server.store.state import add_changes, collectors, visit_payload, visit_visible
@@ -153,6 +153,9 @@ def import_visits(
     errors: list[dict[str, Any]] = []
     ts = now.isoformat()
     for row, rec in enumerate(records, start=1):
+        if isinstance(rec, RefusedRecord):  # text holding U+0000
+            errors.append({"row": row, "field": rec.field, "msg": render(rec.code, lang)})
+            continue
         if not isinstance(rec, dict):
             errors.append({"row": row, "field": "", "msg": render("import.not_object", lang)})
             continue

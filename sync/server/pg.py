@@ -209,7 +209,7 @@ class _Held:
     def send(self, raw: Any) -> None:
         if self.many:
             self.cur = raw.cursor()
-            self.cur.executemany(self.sql, self.params)
+            _insert_many(self.cur, self.sql, self.params)
         else:
             self.cur = raw.execute(self.sql, self.params)
 
@@ -229,9 +229,31 @@ class _Held:
         return iter(())
 
 
+# `INSERT INTO t(…) VALUES (%s, …)` (and what follows the row, e.g. ON CONFLICT): one statement can carry many.
+_ONE_ROW = re.compile(r"^(\s*INSERT INTO .*? VALUES\s*)(\((?:%s|\s|,)*\))(.*)$", re.DOTALL | re.IGNORECASE)
+_ROWS_PER_STATEMENT = 500
+
+
+def _insert_many(cur: Any, sql: str, rows: list[list[Any]]) -> None:
+    """`executemany` of an INSERT as multi-row INSERTs: one statement per 500 rows instead of one per row."""
+    match = _ONE_ROW.match(sql)
+    if match is None or not rows:
+        cur.executemany(sql, rows)
+        return
+    head, row, tail = match.groups()
+    for start in range(0, len(rows), _ROWS_PER_STATEMENT):
+        chunk = rows[start : start + _ROWS_PER_STATEMENT]
+        cur.execute(f"{head}{', '.join([row] * len(chunk))}{tail}", [v for r in chunk for v in r])
+
+
 _BEGIN_WRITE = ("BEGIN ISOLATION LEVEL READ COMMITTED", f"SELECT pg_advisory_xact_lock({WRITE_LOCK})")
 _BEGIN_READ = ("BEGIN ISOLATION LEVEL REPEATABLE READ",)
 _WRITES = ("INSERT ", "UPDATE ", "DELETE ")
+
+
+def _controls(held: list[_Held]) -> bool:
+    """Whether every held statement is one without parameters (BEGIN, the write lock, SAVEPOINT, RELEASE)."""
+    return all(h.params is None for h in held)
 
 
 class PgConnection:
@@ -266,15 +288,26 @@ class PgConnection:
         """Send what is held back; its error (if any) is raised here."""
         if self._held:
             held, self._held = self._held, []
+            if _controls(held):
+                self._cur.execute("; ".join(h.sql for h in held))
+                return
             with self._raw.pipeline():
                 for statement in held:
                     statement.send(self._raw)
 
-    def _run(self, sql: str, params: list[Any]) -> Any:
+    def _run(self, sql: str, params: list[Any], *, control: bool = False) -> Any:
         cur = self._cur
         if not self._held:
             return cur.execute(sql, params)
         held, self._held = self._held, []
+        if _controls(held):
+            # Statements without parameters go as one simple query (one call, not one each): with a
+            # commit or a rollback to a savepoint, the whole of it; else, the transaction's start before it.
+            joined = "; ".join(h.sql for h in held)
+            if control:
+                return cur.execute(f"{joined}; {sql}")
+            cur.execute(joined)
+            return cur.execute(sql, params)
         with self._raw.pipeline():
             for statement in held:
                 statement.send(self._raw)
@@ -322,16 +355,18 @@ class PgConnection:
             return held
         if word.startswith(("COMMIT", "END")):
             self._writing = self._one_by_one = False
-        elif word.startswith("ROLLBACK TO "):
+            return PgCursor(self._run(sql.strip(), [], control=True))
+        if word.startswith("ROLLBACK TO "):
             name = sql.strip()[len("ROLLBACK TO ") :].strip()
             if name.upper().startswith("SAVEPOINT "):
                 name = name[len("SAVEPOINT ") :].strip()
             self._drop_after(name)
             self._one_by_one = True
-        elif word.rstrip() == "ROLLBACK":
+            return PgCursor(self._run(sql.strip(), [], control=True))
+        if word.rstrip() == "ROLLBACK":
             self.rollback()
             return _Held(self, "")
-        elif (
+        if (
             self._writing
             and not self._one_by_one
             and word.startswith(_WRITES)

@@ -195,3 +195,18 @@ def test_the_raw_connection_sends_what_is_held_before_it_is_used(db: PgDatabase)
 
     assert status == TransactionStatus.INTRANS
     db.execute("ROLLBACK")
+
+
+def test_many_rows_of_an_insert_go_as_multi_row_statements_with_what_follows_the_row(db: PgDatabase) -> None:
+    db.execute("CREATE UNIQUE INDEX t_a ON t(a)")
+    rows = [(i,) for i in range(1200)] + [(5,)]  # three statements; the repeated row is ignored
+
+    def work() -> None:
+        db.execute("BEGIN IMMEDIATE")
+        db.conn.executemany("INSERT OR IGNORE INTO t(a) VALUES (?)", rows)
+        db.execute("COMMIT")
+
+    trips = _round_trips(db, work)
+
+    assert db.execute("SELECT count(*), min(a), max(a) FROM t").fetchone() == (1200, 0, 1199)
+    assert trips == 1  # the whole transaction: begin, the lock, three inserts, commit

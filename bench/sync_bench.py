@@ -12,6 +12,7 @@ database on the same host is (`--pg-tcp`: over TCP on 127.0.0.1), and reports it
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
 import json
 import multiprocessing as mp
@@ -38,6 +39,7 @@ PASSWORD = "bench-password"
 TEAM = "hz-a"
 PULL_USERS = ("inv.b1", "inv.b2")  # assigned the 5,000 visits of the initial pull
 PUSH_USERS = ("inv.c1", "inv.c2")  # assigned the 50 visits the pushed reports are about
+MANY_USERS = ("inv.d1", "inv.d2")  # 50 visits of their own for the 64-device runs (a small initial pull)
 REPORT_VISITS = 50
 TARGETS = {
     "push_b50_d1_rps": 2000.0,
@@ -56,8 +58,9 @@ SERVER_ENV = {
 # -- setup ----------------------------------------------------------------------------------------------
 
 
-def seed(db_path: Path | str, visits: int) -> tuple[list[str], list[str]]:
-    """Written straight into the server database: `visits` visits for the pull pair, 50 for the push pair."""
+def seed(db_path: Path | str, visits: int) -> tuple[list[str], list[str], list[str]]:
+    """Written straight into the server database: `visits` visits for the pull pair, 50 for the push pair and
+    50 for the pair of the 64-device runs; answers the push, pull and 64-device visits."""
     from models.demo_data import generate_import_records
     from sync.server.db import Database
     from sync.server.security import Passwords
@@ -73,16 +76,17 @@ def seed(db_path: Path | str, visits: int) -> tuple[list[str], list[str]]:
             u: db.write_sync(
                 add_user, username=u, password_hash=pw.hash(PASSWORD), role="investigator", team=TEAM, now=now
             )["id"]
-            for u in PULL_USERS + PUSH_USERS
+            for u in PULL_USERS + PUSH_USERS + MANY_USERS
         }
         admin = Principal("bench-admin", "admin", "admin", "admin", TEAM, "bench")
-        records = generate_import_records(visits + REPORT_VISITS, seed=3, team=TEAM)
+        records = generate_import_records(visits + 2 * REPORT_VISITS, seed=3, team=TEAM)
         visit_ids: list[str] = []
         for i in range(0, len(records), 1000):
             out = db.write_sync(import_visits, actor=admin, records=records[i : i + 1000], now=now)
             visit_ids += [v["visit_id"] for v in out["visits"]]
-        push_visits, pull_visits = visit_ids[:REPORT_VISITS], visit_ids[REPORT_VISITS:]
-        for vids, users in ((pull_visits, PULL_USERS), (push_visits, PUSH_USERS)):
+        push_visits, many_visits = visit_ids[:REPORT_VISITS], visit_ids[REPORT_VISITS : 2 * REPORT_VISITS]
+        pull_visits = visit_ids[2 * REPORT_VISITS :]
+        for vids, users in ((pull_visits, PULL_USERS), (push_visits, PUSH_USERS), (many_visits, MANY_USERS)):
             people = [ids[u] for u in users]
             for vid in vids:
                 db.submit(
@@ -96,7 +100,7 @@ def seed(db_path: Path | str, visits: int) -> tuple[list[str], list[str]]:
         db.write_sync(lambda d: None)  # the queue drains in order
     finally:
         db.close()
-    return push_visits, pull_visits
+    return push_visits, pull_visits, many_visits
 
 
 def free_port() -> int:
@@ -272,13 +276,18 @@ def push_worker(
     barrier: Any,
     out: Any,
     distinct: int | None = None,
+    setup_slots: Any = None,
+    user: str = PUSH_USERS[0],
 ) -> None:
-    store, engine, transport = _device(Path(workdir), url, name, batch, PUSH_USERS[0])
-    engine.sync()  # the initial pull is not part of the push figure
-    for i in range(n):
-        store.submit_report(
-            example_report(visits[i % len(visits)], None if distinct is None else distinct + i)
-        )
+    # Set up a few devices at a time (sign-in, initial pull, outbox): 64 at once would time out on a small
+    # host, and the setup is not part of the push figure.
+    with setup_slots if setup_slots is not None else contextlib.nullcontext():
+        store, engine, transport = _device(Path(workdir), url, name, batch, user)
+        engine.sync()  # the initial pull is not part of the push figure
+        for i in range(n):
+            store.submit_report(
+                example_report(visits[i % len(visits)], None if distinct is None else distinct + i)
+            )
     transport.times.clear()
     store.timings.clear()
     barrier.wait()
@@ -322,10 +331,12 @@ def run_push(
     database_pid: int | None = None,
     pullers: int = 0,
     distinct: bool = False,
+    user: str = PUSH_USERS[0],
 ) -> dict[str, Any]:
     url = server.url
     ctx = mp.get_context("fork")
     barrier, out, pulled = ctx.Barrier(devices + pullers + 1), ctx.Queue(), ctx.Queue()
+    setup_slots = ctx.Semaphore(4)
     tag = f"b{batch}-d{devices}-p{pullers}{'-distinct' if distinct else ''}"
     procs = [
         ctx.Process(
@@ -340,6 +351,8 @@ def run_push(
                 barrier,
                 out,
                 (i + 1) * 100_000 if distinct else None,
+                setup_slots,
+                user,
             ),
         )
         for i in range(devices)
@@ -562,8 +575,8 @@ def _run(
     many: bool = False,
 ) -> dict[str, Any]:
     t_seed = time.perf_counter()
-    report_visits, _ = seed(db_path, 5000)
-    print(f"seeded 5,050 assigned visits in {time.perf_counter() - t_seed:.1f} s", flush=True)
+    report_visits, _, many_visits = seed(db_path, 5000)
+    print(f"seeded 5,100 assigned visits in {time.perf_counter() - t_seed:.1f} s", flush=True)
     server = Server(db_path, workers=workers, env=env)
     database_pid = cluster.postmaster_pid() if cluster is not None else None
     results: dict[str, Any] = {
@@ -592,16 +605,18 @@ def _run(
         if many:
             runs += [(50, 64, 50, 0, False), (1, 64, 10, 0, False)]
         for batch, devices, per_device, pullers, distinct in runs:
+            crowd = devices >= 64
             r = run_push(
                 workdir,
                 server,
-                report_visits,
+                many_visits if crowd else report_visits,
                 batch=batch,
                 devices=devices,
                 per_device=max(batch, int(per_device * scale)) if devices < 64 else per_device,
                 database_pid=database_pid,
                 pullers=pullers,
                 distinct=distinct,
+                user=MANY_USERS[0] if crowd else PUSH_USERS[0],
             )
             results["push"].append(r)
             print(f"push: {r}", flush=True)

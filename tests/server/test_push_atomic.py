@@ -124,7 +124,8 @@ def test_push_mutation_the_database_refuses_rolls_back_alone_wherever_it_is_in_t
     stored = db.read_sync(lambda d: [r[0] for r in d.execute("SELECT id FROM reports").fetchall()])
     assert sorted(stored) == sorted(rep["report_id"] for i, rep in enumerate(reports) if i != failing)
     audited = db.read_sync(
-        lambda d: d.execute("SELECT count(*) FROM audit WHERE entity_id = ?", [reports[failing]["report_id"]])
-        .fetchone()[0]
+        lambda d: d.execute(
+            "SELECT count(*) FROM audit WHERE entity_id = ?", [reports[failing]["report_id"]]
+        ).fetchone()[0]
     )
     assert audited == 0

@@ -34,7 +34,16 @@ try:
 except ImportError:  # not POSIX: no lock, the operator stops the server before a restore
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["Database", "DatabaseInUse", "connect", "exclusive_use", "lock_path", "read_each", "settle"]
+__all__ = [
+    "Database",
+    "DatabaseInUse",
+    "connect",
+    "copy_database",
+    "exclusive_use",
+    "lock_path",
+    "read_each",
+    "settle",
+]
 
 T = TypeVar("T")
 log = logging.getLogger("fieldvisit.server.db")
@@ -300,3 +309,20 @@ def read_each(conn: Any, statements: list[tuple[str, list[Any]]]) -> list[tuple[
         cur = conn.execute(sql, params)
         out.append(([d[0] for d in cur.description or ()], cur.fetchall()))
     return out
+
+
+def copy_database(source: str, dest: str, *, read_only: bool = False) -> None:
+    """Copy a SQLite database file page by page with the online backup API (consistent while in use)."""
+    src = (
+        sqlite3.connect(f"file:{Path(source).resolve()}?mode=ro", uri=True)
+        if read_only
+        else sqlite3.connect(source)
+    )
+    try:
+        dst = sqlite3.connect(dest)
+        try:
+            src.backup(dst)
+        finally:
+            dst.close()
+    finally:
+        src.close()

@@ -11,7 +11,7 @@ import sqlite3
 import uuid
 from pathlib import Path
 
-from sync.server.db import connect, exclusive_use
+from sync.server.db import connect, copy_database, exclusive_use
 from sync.server.migrations import migrate
 from sync.server.pg import is_postgres_url
 from sync.server.store.common import server_epoch, set_meta
@@ -63,15 +63,7 @@ def _restore(db_path: str, source: str) -> str:
     finally:
         check.close()
     Path(db_path).parent.mkdir(parents=True, exist_ok=True)
-    src = sqlite3.connect(source)
-    try:
-        dst = sqlite3.connect(db_path)
-        try:
-            src.backup(dst)
-        finally:
-            dst.close()
-    finally:
-        src.close()
+    copy_database(source, db_path)
     db = connect(db_path)
     try:
         migrate(db)

@@ -43,6 +43,7 @@ from typing import Any
 
 from sqlite_utils import Database as SUDatabase
 
+from sync.server.db import copy_database
 from sync.server.migrations import MIGRATIONS, migrate
 from sync.server.pg import WRITE_LOCK, PgDatabase, connect_pg
 
@@ -322,15 +323,7 @@ def _migrated_copy(source: str) -> Iterator[sqlite3.Connection]:
     """A read connection on a temporary copy of the backup, migrated to this server's schema."""
     with tempfile.TemporaryDirectory(prefix="fv-restore-") as tmp:
         copy = str(Path(tmp) / "backup.db")
-        src = sqlite3.connect(f"file:{Path(source).resolve()}?mode=ro", uri=True)
-        try:
-            dst = sqlite3.connect(copy)
-            try:
-                src.backup(dst)
-            finally:
-                dst.close()
-        finally:
-            src.close()
+        copy_database(source, copy, read_only=True)
         conn = sqlite3.connect(copy, isolation_level=None)
         try:
             migrate(SUDatabase(conn, execute_plugins=False))

@@ -26,17 +26,13 @@ def backup(db_path: str, dest: str) -> str:
     if is_postgres_url(db_path):
         return backup_postgres(db_path, dest)
     Path(dest).parent.mkdir(parents=True, exist_ok=True)
-    src = sqlite3.connect(db_path)
+    copy_database(db_path, dest)
+    copy = sqlite3.connect(f"file:{Path(dest).resolve()}?mode=ro", uri=True)
     try:
-        out = sqlite3.connect(dest)
-        try:
-            src.backup(out)
-        finally:
-            out.close()
-        row = src.execute("SELECT value FROM meta WHERE key = 'server_epoch'").fetchone()
+        row = copy.execute("SELECT value FROM meta WHERE key = 'server_epoch'").fetchone()
         return row[0] if row else ""
     finally:
-        src.close()
+        copy.close()
 
 
 def restore(db_path: str, source: str) -> str:

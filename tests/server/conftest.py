@@ -154,6 +154,7 @@ BOTH_BACKENDS: tuple[str, ...] = (
     "test_resumable_uploads",
     "test_blob_store",
     "test_tracking_evaluate",
+    "test_cli_evaluate",
     "test_desk_tracking_labels",
     "test_malformed_input",
 )

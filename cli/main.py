@@ -49,16 +49,23 @@ def _sqlite_path(url: str) -> str:
     return url
 
 
-def _settings(db: str) -> Any:
+def _settings(db: str, *, blobs: bool = True) -> Any:
+    """The server's settings for `db`; with `blobs`, also the blob store a command that stores or deletes
+    blobs needs. Exits naming what is wrong."""
     from pydantic import ValidationError
 
     from sync.server.settings import Settings
 
     try:
-        return Settings(db=db)
+        settings = Settings(db=db)
+        if blobs:
+            settings.require_blob_store()
     except ValidationError as exc:
         msgs = "; ".join(str(e.get("msg", "")).removeprefix("Value error, ") for e in exc.errors())
         raise SystemExit(f"fieldvisit: invalid configuration: {msgs}") from None
+    except ValueError as exc:
+        raise SystemExit(f"fieldvisit: invalid configuration: {exc}") from None
+    return settings
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -259,7 +266,7 @@ def _expire_partial_uploads(database: Any, settings: Any, now: datetime) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from sync.server.store.tracking import TrackingPolicy, sweep, today_of
 
-    settings = _settings(_db_path(args))
+    settings = _settings(_db_path(args), blobs=False)  # plans and promises only
     now = datetime.now(UTC)
     database = _open(settings.db)
     try:

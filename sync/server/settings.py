@@ -99,15 +99,15 @@ class Settings(BaseSettings):
             )
         return self
 
-    @model_validator(mode="after")
-    def _shared_blobs(self) -> Settings:
-        # Workers of one PostgreSQL database may run on several hosts: no directory is theirs by default.
+    def require_blob_store(self) -> None:
+        """ValueError when no blob store is named where one must be: workers of one PostgreSQL database may
+        run on several hosts, so no directory is theirs by default. Checked by what stores or deletes blobs
+        (the server, retention), not by commands that never touch them."""
         if self.is_postgres and not self.blob_url:
             raise ValueError(
                 "FIELDVISIT_BLOB_URL must be set with PostgreSQL: file:///dir (a directory every worker "
                 "shares) or s3://bucket[/prefix]"
             )
-        return self
 
     @property
     def is_postgres(self) -> bool:
@@ -154,6 +154,7 @@ class Settings(BaseSettings):
         """The blob store's URL: `blob_url`, or the directory beside the database."""
         from sync.server.blobstore import default_blob_url
 
+        self.require_blob_store()
         return self.blob_url or default_blob_url(self.db)
 
     @property

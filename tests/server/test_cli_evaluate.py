@@ -29,6 +29,8 @@ def test_evaluate_prints_broken_promise_and_reopened_case_when_the_promise_date_
 ) -> None:
     for name, value in backend_settings(backend, str(recent.db), tmp_path).items():
         monkeypatch.setenv(f"FIELDVISIT_{name.upper()}", value)
+    # Evaluation touches no blob: on PostgreSQL too it runs without a blob store named.
+    monkeypatch.delenv("FIELDVISIT_BLOB_URL", raising=False)
     start = recent.now[0]
     on = (start.astimezone(SHANGHAI).date() + timedelta(days=2)).isoformat()
     vid, rid = recent.promise_visit(start, "500.00", on)

@@ -170,6 +170,15 @@ def test_serve_exits_non_zero_naming_the_blob_url_when_postgresql_has_none(tmp_p
     assert "FIELDVISIT_BLOB_URL must be set with PostgreSQL" in out.stderr
 
 
+def test_retention_exits_non_zero_naming_the_blob_url_when_postgresql_has_none() -> None:
+    # Retention deletes blobs: like the server, it needs the store every worker shares.
+    env = {"FIELDVISIT_BLOB_URL": ""}
+    out = fieldvisit("retention", "--database-url", "postgresql://fv@127.0.0.1:1/fv", env=env)
+
+    assert out.returncode != 0
+    assert "FIELDVISIT_BLOB_URL must be set with PostgreSQL" in out.stderr
+
+
 def test_database_url_wins_over_db_and_the_environment_when_both_are_given(tmp_path: Path) -> None:
     chosen, ignored, env_db = tmp_path / "url.db", tmp_path / "flag.db", tmp_path / "env.db"
     env = {"FIELDVISIT_DB": str(env_db), "FIELDVISIT_DATABASE_URL": f"sqlite:///{env_db}"}

@@ -229,3 +229,19 @@ def test_visit_names_its_collectors_when_a_device_pulls_it_or_reads_it(server: S
     pulled = next(c["data"] for c in page["changes"] if c["type"] == "visit" and c["id"] == vid)
     assert pulled["collectors"] == expected
     assert Visit.model_validate(pulled).collectors[1].name == names["inv.a2"]
+
+
+def test_import_accepts_both_examples_the_openapi_document_shows(server: Server) -> None:
+    spec = server.client.get("/openapi.json").json()
+    content = spec["paths"]["/v1/visits/import"]["post"]["requestBody"]["content"]
+    h = server.h("sup.a")
+
+    as_json = server.client.post("/v1/visits/import", json=content["application/json"]["example"], headers=h)
+    as_csv = server.client.post(
+        "/v1/visits/import",
+        content=content["text/csv"]["example"].encode(),
+        headers={**h, "Content-Type": "text/csv"},
+    )
+
+    for r in (as_json, as_csv):
+        assert r.status_code == 200 and r.json()["errors"] == [] and r.json()["created"] == 1

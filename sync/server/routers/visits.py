@@ -24,7 +24,7 @@ router = APIRouter(tags=["visits"], route_class=WireJsonRoute)
 
 _CSV_EXAMPLE = (
     "external_id,team,borrower_name,phone,id_number,address,district,product_type,outstanding_principal,"
-    "overdue_amount,dpd\nLN-0000002,hz-a,李梅,13912345678,330106198507120019,杭州市西湖区文三路 1 号,西湖区,"
+    "overdue_amount,dpd\nLN-0000002,hz-a,李梅,13912345678,330106199003150022,杭州市西湖区文三路 1 号,西湖区,"
     "cash_loan,8000.00,900.00,40\n"
 )
 

@@ -39,9 +39,9 @@ be answered (`PgConnection` says exactly which, and how an error stays with the 
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Iterable, Iterator, Sequence
-from functools import lru_cache
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 __all__ = ["WRITE_LOCK", "PgDatabase", "connect_pg", "is_postgres", "is_postgres_url", "to_postgres"]
@@ -119,7 +119,7 @@ _LITERAL = re.compile(r"('(?:[^']|'')*')")
 _INSERT_OR_IGNORE = re.compile(r"^\s*INSERT OR IGNORE INTO\b", re.IGNORECASE)
 
 
-@lru_cache(maxsize=2048)
+@functools.lru_cache(maxsize=2048)
 def to_postgres(sql: str) -> str:
     """One SQLite statement of the store as PostgreSQL runs it (see the module's design note)."""
     head = sql.lstrip()[:12].upper()
@@ -286,47 +286,51 @@ class PgConnection:
 
     def settle(self) -> None:
         """Send what is held back; its error (if any) is raised here."""
-        if self._held:
-            held, self._held = self._held, []
-            if _controls(held):
-                self._cur.execute("; ".join(h.sql for h in held))
-                return
-            with self._raw.pipeline():
-                for statement in held:
-                    statement.send(self._raw)
+        self._send()
 
-    def _run(self, sql: str, params: list[Any], *, control: bool = False) -> Any:
-        cur = self._cur
-        if not self._held:
-            return cur.execute(sql, params)
+    def _send(
+        self, answer: Callable[[], Any] = lambda: None, *, control: str | None = None, pipeline: bool = False
+    ) -> Any:
+        """Send what is held back, then call `answer` (the statements that must be answered) and return what
+        it returns, in one round trip where psycopg allows:
+        - held statements with parameters go in one pipeline with `answer`'s;
+        - when every held statement is one without parameters (BEGIN, the write lock, SAVEPOINT, RELEASE),
+          they go as one simple query (one call, not one each), and `control`, a statement without
+          parameters that ends what is sent (COMMIT, ROLLBACK TO), goes in that same query;
+        - `pipeline` sends even those in the pipeline (`answer` sends several statements)."""
         held, self._held = self._held, []
-        if _controls(held):
-            # Statements without parameters go as one simple query (one call, not one each): with a
-            # commit or a rollback to a savepoint, the whole of it; else, the transaction's start before it.
-            joined = "; ".join(h.sql for h in held)
-            if control:
-                return cur.execute(f"{joined}; {sql}")
-            cur.execute(joined)
-            return cur.execute(sql, params)
+        if control is not None:
+            if not pipeline and _controls(held):
+                return self._cur.execute("; ".join([*(h.sql for h in held), control]))
+            answer = functools.partial(self._cur.execute, control)
+        if not held and not pipeline:
+            return answer()
+        if not pipeline and _controls(held):
+            self._cur.execute("; ".join(h.sql for h in held))
+            return answer()
         with self._raw.pipeline():
             for statement in held:
                 statement.send(self._raw)
-            cur.execute(sql, params)
-        return cur
+            return answer()
+
+    def _run(self, sql: str, params: list[Any], *, control: bool = False) -> Any:
+        if control:
+            return self._send(control=sql)
+        return self._send(functools.partial(self._cur.execute, sql, params))
 
     def query_each(self, statements: list[tuple[str, list[Any]]]) -> list[tuple[list[str], list[Any]]]:
         """Several queries in one pipeline (one round trip), each answered as `(column names, rows)`."""
-        held, self._held = self._held, []
         cursors = [self._raw.cursor() for _ in statements]
-        with self._raw.pipeline():
-            for statement in held:
-                statement.send(self._raw)
+
+        def answer() -> None:
             for cur, (sql, params) in zip(cursors, statements, strict=True):
                 cur.execute(to_postgres(sql), list(params))
+
+        self._send(answer, pipeline=True)
         out: list[tuple[list[str], list[Any]]] = []
         for cur in cursors:
-            answer = PgCursor(cur)
-            out.append(([d[0] for d in answer.description or ()], answer.fetchall()))
+            result = PgCursor(cur)
+            out.append(([d[0] for d in result.description or ()], result.fetchall()))
         return out
 
     def _hold(self, sql: str, params: Any = None, *, many: bool = False) -> _Held:
@@ -389,14 +393,7 @@ class PgConnection:
         if self._writing and not self._one_by_one:
             return self._hold(to_postgres(sql), params, many=True)
         cur = self._raw.cursor()
-        if not self._held:
-            cur.executemany(to_postgres(sql), params)
-            return PgCursor(cur)
-        held, self._held = self._held, []
-        with self._raw.pipeline():
-            for statement in held:
-                statement.send(self._raw)
-            cur.executemany(to_postgres(sql), params)
+        self._send(functools.partial(_insert_many, cur, to_postgres(sql), params))
         return PgCursor(cur)
 
     @property

@@ -332,24 +332,28 @@ def _migrated_copy(source: str) -> Iterator[sqlite3.Connection]:
             conn.close()
 
 
-def _converter(pg_type: str, table: str, column: str) -> Any:
-    def to_int(v: Any) -> Any:
-        if v is None or isinstance(v, int):
-            return v
-        try:
-            if isinstance(v, float) and v.is_integer():
-                return int(v)
-            return int(str(v, "utf-8") if isinstance(v, bytes) else v)
-        except (TypeError, ValueError):
-            raise BackupError(f"table {table}, column {column}: {v!r} is not an integer") from None
+def _whole(v: Any) -> int:
+    """An integer column's value: an int, or text or a float that is a whole number (nothing truncated)."""
+    if isinstance(v, float):
+        if not v.is_integer():
+            raise ValueError(v)
+        return int(v)
+    return int(v)
 
-    def to_float(v: Any) -> Any:
-        if v is None or isinstance(v, float):
-            return v
-        try:
-            return float(str(v, "utf-8") if isinstance(v, bytes) else v)
-        except (TypeError, ValueError):
-            raise BackupError(f"table {table}, column {column}: {v!r} is not a number") from None
+
+def _converter(pg_type: str, table: str, column: str) -> Any:
+    def parsed(parse: Any, exact: type, kind: str) -> Any:
+        def convert(v: Any) -> Any:
+            if v is None or isinstance(v, exact):
+                return v
+            try:
+                return parse(str(v, "utf-8") if isinstance(v, bytes) else v)
+            except (TypeError, ValueError):
+                raise BackupError(f"table {table}, column {column}: {v!r} is not {kind}") from None
+
+        return convert
+
+    to_int, to_float = parsed(_whole, int, "an integer"), parsed(float, float, "a number")
 
     def to_text(v: Any) -> Any:
         if v is None or isinstance(v, str):

@@ -368,3 +368,37 @@ def test_sqlite_restore_refuses_a_file_that_is_not_a_fieldvisit_backup(tmp_path:
     assert refused.returncode == 2
     assert "not a FieldVisit backup" in refused.stderr and "Nothing was changed" in refused.stderr
     assert _epoch(str(db)) == epoch and contents(str(db))["users"]
+
+
+@pytest.mark.parametrize(
+    ("pg_type", "stored", "restored"),
+    [
+        ("bigint", 7, 7),
+        ("bigint", "7", 7),
+        ("bigint", b"7", 7),
+        ("bigint", 2.0, 2),
+        ("double precision", "1.5", 1.5),
+        ("double precision", 3, 3.0),
+        ("text", b"\xe6\x9d\x8e", "李"),
+        ("bytea", "ab", b"ab"),
+        ("bigint", None, None),
+    ],
+)
+def test_backup_value_is_converted_to_its_postgresql_column_type(
+    pg_type: str, stored: Any, restored: Any
+) -> None:
+    from sync.server.store.pg_backup import _converter
+
+    assert _converter(pg_type, "t", "c")(stored) == restored
+
+
+@pytest.mark.parametrize(
+    ("pg_type", "stored"), [("bigint", 2.5), ("bigint", "seven"), ("double precision", "x")]
+)
+def test_backup_value_that_is_not_of_its_column_type_is_refused_naming_table_and_column(
+    pg_type: str, stored: Any
+) -> None:
+    from sync.server.store.pg_backup import BackupError, _converter
+
+    with pytest.raises(BackupError, match=r"table t, column c: .* is not (an integer|a number)"):
+        _converter(pg_type, "t", "c")(stored)

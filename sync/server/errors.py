@@ -18,6 +18,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from models.messages import field_errors, message_for, request_lang
 
 __all__ = [
+    "NUL_ESCAPE",
+    "NUL_ESCAPE_BYTES",
     "NUL_MESSAGE",
     "ApiError",
     "RefusedRecord",
@@ -101,6 +103,10 @@ def validation_details(errors: Any, lang: str = "en") -> list[dict[str, Any]]:
 # server receives it (a pushed report is one rejected mutation, an import or repayment record a row error,
 # any other body a 422), the same on both backends.
 NUL_MESSAGE = "the request contains the NUL character (U+0000)"
+# How JSON spells U+0000 (a raw NUL is not valid JSON). Its presence is what makes a body worth walking; an
+# escaped backslash followed by "u0000" matches too, and the walk then finds no NUL.
+NUL_ESCAPE = "\\u0000"
+NUL_ESCAPE_BYTES = NUL_ESCAPE.encode()
 
 
 def nul_path(value: Any) -> list[str | int] | None:

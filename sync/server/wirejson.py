@@ -27,20 +27,23 @@ from starlette.responses import Response
 
 from models.canonical import MAX_JSON_DEPTH, loads_json
 from models.messages import request_lang
-from sync.server.errors import ApiError, RefusedRecord, nul_error, nul_path, validation_details
+from sync.server.errors import (
+    NUL_ESCAPE,
+    NUL_ESCAPE_BYTES,
+    ApiError,
+    RefusedRecord,
+    nul_error,
+    nul_path,
+    validation_details,
+)
 
-__all__ = ["NUL_ESCAPE", "WireJsonRoute", "nul_in_handler", "parse_body", "records_body"]
-
-# How JSON spells U+0000 (a raw NUL is not valid JSON). Its presence is what makes a body worth walking; an
-# escaped backslash followed by "u0000" matches too, and the walk then finds no NUL.
-NUL_ESCAPE = "\\u0000"
-_NUL_ESCAPE_BYTES = NUL_ESCAPE.encode()
+__all__ = ["WireJsonRoute", "nul_in_handler", "parse_body", "records_body"]
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 
 def _spells_nul(raw: bytes | str) -> bool:
-    return (_NUL_ESCAPE_BYTES in raw) if isinstance(raw, bytes) else (NUL_ESCAPE in raw)
+    return (NUL_ESCAPE_BYTES in raw) if isinstance(raw, bytes) else (NUL_ESCAPE in raw)
 
 
 def parse_body(raw: bytes | str, *, refuse_nul: bool = True, lang: str = "en") -> Any:
@@ -119,7 +122,7 @@ async def _refuse_nul(request: Request) -> None:
     """422 naming the first string or key of a JSON body that holds U+0000; a body that is not JSON is
     left for the route to refuse."""
     raw = await request.body()
-    if _NUL_ESCAPE_BYTES not in raw or not _json_body(request.headers.get("content-type")):
+    if NUL_ESCAPE_BYTES not in raw or not _json_body(request.headers.get("content-type")):
         return
     try:
         value = await request.json()

@@ -334,10 +334,8 @@ def _migrated_copy(source: str) -> Iterator[sqlite3.Connection]:
 
 def _whole(v: Any) -> int:
     """An integer column's value: an int, or text or a float that is a whole number (nothing truncated)."""
-    if isinstance(v, float):
-        if not v.is_integer():
-            raise ValueError(v)
-        return int(v)
+    if isinstance(v, float) and not v.is_integer():
+        raise ValueError(v)
     return int(v)
 
 

@@ -28,7 +28,7 @@ from models.rules import DEFAULT_SETTINGS, CaseContext, Evaluation, RuleSettings
 from models.wire import Mutation
 from sync.server.canonical import canonical_json_parsed
 from sync.server.db import read_each, settle
-from sync.server.errors import ApiError, nul_detail, nul_path, validation_details
+from sync.server.errors import NUL_ESCAPE_BYTES, ApiError, nul_detail, nul_path, validation_details
 from sync.server.store.common import Principal, dumps, loads
 from sync.server.store.state import missing_blobs, review_state
 
@@ -48,9 +48,6 @@ log = logging.getLogger("fieldvisit.server.push")
 
 REPORT_KINDS = frozenset({"submit_report", "resubmit_report", "amend_report"})
 _SHA = re.compile(r"^[0-9a-f]{64}$")
-# U+0000 as canonical JSON spells it; an escaped backslash followed by "u0000" matches too, and the walk
-# then finds no NUL.
-_NUL_ESCAPE = b"\\u0000"
 _FINAL = {s.value for s in FINAL_STATES}
 
 
@@ -143,7 +140,7 @@ def prepare(
         return m
     # No field holds U+0000 and PostgreSQL text cannot: a malformed report. Its canonical JSON is searched
     # first, the report walked only when that spells the character.
-    if _NUL_ESCAPE in body and (loc := nul_path(raw)) is not None:
+    if NUL_ESCAPE_BYTES in body and (loc := nul_path(raw)) is not None:
         p.rejection = ("validation", [nul_detail(["report", *loc])])
         return m
     if m.version_id is not None and "\x00" in m.version_id:

@@ -627,7 +627,7 @@ def _run(
                 many_visits if crowd else report_visits,
                 batch=batch,
                 devices=devices,
-                per_device=max(batch, int(per_device * scale)) if devices < 64 else per_device,
+                per_device=per_device if crowd else max(batch, int(per_device * scale)),
                 database_pid=database_pid,
                 pullers=pullers,
                 distinct=distinct,

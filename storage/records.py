@@ -15,6 +15,7 @@ __all__ = [
     "Draft",
     "LocalReport",
     "OutboxEntry",
+    "PulledPage",
     "QueueItem",
     "SyncState",
     "SyncStatus",
@@ -85,6 +86,16 @@ class OutboxEntry:
     created_at: datetime
     attempts: int = 0
     last_error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PulledPage:
+    """A pull page ready to be written (`DeviceStore.prepare_pull_page`): the cursor that follows it and its
+    validated changes in order, visits already turned into rows, sealed documents and index entries. Opaque
+    outside the store."""
+
+    cursor: str
+    steps: tuple[tuple[str, Any], ...]
 
 
 @dataclass(frozen=True, slots=True)

@@ -48,7 +48,16 @@ from storage.crypto import DataKey
 from storage.keyfile import KeyFile
 from storage.migrations import apply_migrations
 from storage.queue import card_values, queue_item, queue_sql, search_hits, visit_row, where_clause
-from storage.records import BlobState, Draft, LocalReport, OutboxEntry, QueueItem, SyncState, SyncStatus
+from storage.records import (
+    BlobState,
+    Draft,
+    LocalReport,
+    OutboxEntry,
+    PulledPage,
+    QueueItem,
+    SyncState,
+    SyncStatus,
+)
 from storage.search_index import SearchPlan, index_document, search_plan
 
 __all__ = ["TEST_KEY", "DeviceStore", "StoreError", "UnknownAttachmentError"]
@@ -743,12 +752,11 @@ class DeviceStore:
         changes["status"] = _display_status(merged["sync_status"], merged["review_status"])
         return changes, (status, server_version, error)
 
-    def apply_pull_page(self, resp: PullResponse) -> None:
-        """One transaction: visit puts/deletes, report review states, and the cursor that follows them.
-
-        Visits are validated and turned into rows first, outside the lock (a bad visit refuses the whole page
-        before anything is written); puts are then written a run at a time (one statement per run and
-        table, one FTS refresh), a delete ending the run, so puts and deletes keep their order.
+    def prepare_pull_page(self, resp: PullResponse) -> PulledPage:
+        """A pull page made ready to write, touching no database: every change validated, visits turned into
+        their queue rows, sealed documents and search index entries. Safe on any thread; the sync engine
+        prepares the next page this way while the store writes the previous one. Raises as
+        `apply_pull_page` would, before anything is written (a bad visit refuses the whole page).
 
         Validation of server data: every visit is validated against `Visit` in full (types, required
         fields, lengths, enums, money and dates, the ID number's 18-character form), with the `TRUSTED`
@@ -781,8 +789,18 @@ class DeviceStore:
                 steps.append(("report_del", ch.id))
             # Other change types belong to later protocol additions; skipping them keeps the cursor moving.
         end_run()
+        return PulledPage(cursor=resp.cursor, steps=tuple(steps))
+
+    def apply_pull_page(self, page: PullResponse | PulledPage) -> None:
+        """One transaction: visit puts/deletes, report review states, and the cursor that follows them.
+
+        A page as received is prepared first (`prepare_pull_page`), outside the lock; puts are then written
+        a run at a time (one statement per run and table, one FTS refresh), a delete ending the run, so
+        puts and deletes keep their order.
+        """
+        prepared = page if isinstance(page, PulledPage) else self.prepare_pull_page(page)
         with self._write() as db:
-            for kind, arg in steps:
+            for kind, arg in prepared.steps:
                 if kind == "visits":
                     self._write_visit_rows(*arg)
                 elif kind == "visit_del":
@@ -793,7 +811,7 @@ class DeviceStore:
                     self._forget_report(arg)
             db.execute(
                 "UPDATE sync_state SET pull_cursor = ?, last_sync_at = ? WHERE id = 1",
-                [resp.cursor, self._now()],
+                [prepared.cursor, self._now()],
             )
 
     def _apply_review(self, report_id: str, data: ReviewState) -> None:

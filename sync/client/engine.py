@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Generic, TypeVar
 
 from models.wire import Mutation, PullRequest, PullResponse, PushRequest, PushResponse
-from storage.records import SyncState
+from storage.records import PulledPage, SyncState
 from sync.client.api import ApiClient, Health
 from sync.client.crash import crash_point
 from sync.client.errors import (
@@ -112,6 +112,21 @@ class _Ahead(Generic[Req, Resp]):
 
     def discard(self) -> None:
         self._thread.join()
+
+
+@dataclass(frozen=True, slots=True)
+class _Pulled:
+    """A pull page and, when it came ahead, the store's preparation of it, made on the helper thread once the
+    page arrived: a `PulledPage`, or the error preparing raised, which is raised where the page is applied,
+    as it would have been without the overlap."""
+
+    page: PullResponse
+    prepared: PulledPage | Exception | None = None
+
+    def ready(self) -> PullResponse | PulledPage:
+        if isinstance(self.prepared, Exception):
+            raise self.prepared
+        return self.prepared if self.prepared is not None else self.page
 
 
 @dataclass(frozen=True, slots=True)
@@ -603,7 +618,7 @@ class SyncEngine:
     def _pull_pages(self, report: SyncReport) -> None:
         self.status.update(phase="pull", done=0, total=None)
         resets = 0
-        ahead: _Ahead[PullRequest, PullResponse] | None = None
+        ahead: _Ahead[PullRequest, _Pulled] | None = None
         try:
             while True:
                 state = self.store.sync_state()
@@ -615,7 +630,7 @@ class SyncEngine:
                 )
                 pending, ahead = ahead, None
                 try:
-                    page = self._fetch_page(req, pending)
+                    pulled = self._fetch_page(req, pending)
                 except ResetRequired:
                     self._confirm_new_epoch()
                     resets += 1
@@ -629,20 +644,24 @@ class SyncEngine:
                     report.reset = True
                     self.status.update(phase="pull")
                     continue
+                page = pulled.page
                 crash_point("pull.after_receive")
                 if page.server_epoch != state.server_epoch:
                     self._confirm_new_epoch()
                 if page.has_more and self.overlap:
                     # The next page is asked for with the cursor this one carries, which is what the store
-                    # holds once this page is applied; it is used only if the store agrees then.
+                    # holds once this page is applied; it is used only if the store agrees then. The helper
+                    # thread also prepares it (validated, rows built and sealed) once it arrives: by then
+                    # this page's writing is mostly done, and the server's time on the next page overlaps
+                    # the device's work on this one.
                     nxt = PullRequest(
                         device_id=_device_id(state),
                         server_epoch=state.server_epoch,
                         cursor=page.cursor,
                         limit=self.pull_limit,
                     )
-                    ahead = _Ahead(self.api.bound_pull(nxt), nxt)
-                self.store.apply_pull_page(page)
+                    ahead = _Ahead(self._pull_prepared(self.api.bound_pull(nxt)), nxt)
+                self.store.apply_pull_page(pulled.ready())
                 crash_point("pull.after_apply")
                 report.pages += 1
                 report.pulled += len(page.changes)
@@ -653,14 +672,22 @@ class SyncEngine:
             if ahead is not None:
                 ahead.discard()
 
-    def _fetch_page(
-        self, req: PullRequest, pending: _Ahead[PullRequest, PullResponse] | None
-    ) -> PullResponse:
+    def _pull_prepared(self, pull: Callable[[], PullResponse]) -> Callable[[], _Pulled]:
+        def fetch_and_prepare() -> _Pulled:
+            page = pull()
+            try:
+                return _Pulled(page, self.store.prepare_pull_page(page))
+            except Exception as exc:  # raised when the page is applied (`_Pulled.ready`)
+                return _Pulled(page, exc)
+
+        return fetch_and_prepare
+
+    def _fetch_page(self, req: PullRequest, pending: _Ahead[PullRequest, _Pulled] | None) -> _Pulled:
         if pending is not None:
             if pending.request == req:
                 return pending.result()
             pending.discard()
-        return self.api.pull(req)
+        return _Pulled(self.api.pull(req))
 
 
 @contextmanager

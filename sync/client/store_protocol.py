@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from models.wire import PullResponse, PushResponse
-from storage.records import BlobState, LocalReport, OutboxEntry, SyncState
+from storage.records import BlobState, LocalReport, OutboxEntry, PulledPage, SyncState
 
 __all__ = ["SyncStore"]
 
@@ -23,7 +23,9 @@ class SyncStore(Protocol):
 
     def apply_push_response(self, resp: PushResponse) -> None: ...
 
-    def apply_pull_page(self, resp: PullResponse) -> None: ...
+    def prepare_pull_page(self, resp: PullResponse) -> PulledPage: ...
+
+    def apply_pull_page(self, page: PullResponse | PulledPage) -> None: ...
 
     def blob_bytes(self, sha256: str) -> bytes | None: ...
 

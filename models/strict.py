@@ -32,7 +32,22 @@ def _in_calendar(year: int) -> None:
         raise PydanticCustomError("fv.date_range", "date out of range (years 0002 to 9998)")
 
 
+# Dates repeat across a pull's visits (their repayment records' due dates); one seen well-formed is remembered
+# so that the next costs a set lookup. Only accepted strings are kept, so refusals stay exactly as below.
+_DATES_SEEN: set[str] = set()
+_DATES_MAX = 65536
+
+
 def _date_text(value: Any) -> Any:
+    if type(value) is str:
+        if value in _DATES_SEEN:
+            return value
+        if _DATE(value) is not None:
+            _in_calendar(int(value[:4]))
+            if len(_DATES_SEEN) >= _DATES_MAX:
+                _DATES_SEEN.clear()
+            _DATES_SEEN.add(value)
+            return value
     if isinstance(value, date) and not isinstance(value, datetime):
         _in_calendar(value.year)
         return value

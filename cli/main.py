@@ -248,9 +248,14 @@ def cmd_retention(args: argparse.Namespace) -> int:
 
 def _expire_partial_uploads(database: Any, settings: Any, now: datetime) -> int:
     """Resumable uploads untouched for `upload_expiry_days` go, with their files and any file no row names."""
-    from sync.server.store.uploads import PartialFiles, expire_uploads, live_uploads
+    from sync.server.blobstore import blob_store_for
+    from sync.server.store.uploads import expire_uploads, live_uploads, partial_store
 
-    files = PartialFiles(Path(settings.uploads_path))
+    files = partial_store(
+        blob_store_for(settings.blob_location, s3_endpoint=settings.s3_endpoint),
+        upload_dir=settings.upload_dir,
+        default_dir=settings.uploads_path,
+    )
     n = 0
     while True:
         gone = database.write_sync(expire_uploads, now=now, days=settings.upload_expiry_days)

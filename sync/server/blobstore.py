@@ -16,13 +16,23 @@ import os
 import re
 import tempfile
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import IO, Any, Protocol
 from urllib.parse import unquote, urlparse
 
-__all__ = ["CHUNK", "BlobStore", "FileBlobStore", "S3BlobStore", "blob_store_for", "default_blob_url"]
+__all__ = [
+    "CHUNK",
+    "SCRATCH",
+    "BlobStore",
+    "FileBlobStore",
+    "S3BlobStore",
+    "blob_store_for",
+    "default_blob_url",
+]
 
 CHUNK = 256 * 1024
+SCRATCH = "uploads/"  # where an object store keeps the pieces of partial uploads, beside the blobs
 _SHA = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -209,6 +219,37 @@ class S3BlobStore:
 
     def delete(self, sha256: str) -> None:
         self._s3.delete_object(Bucket=self.bucket, Key=self.key(sha256))
+
+    # -- scratch objects: the pieces of partial uploads (`sync.server.store.uploads.PartialObjects`), under
+    # `<prefix>/uploads/`, apart from the blobs (whose names are bare hashes) ----------------------------
+
+    def scratch_key(self, name: str) -> str:
+        return f"{self.prefix}/{SCRATCH}{name}" if self.prefix else f"{SCRATCH}{name}"
+
+    def put_scratch(self, name: str, data: bytes) -> None:
+        self._s3.put_object(Bucket=self.bucket, Key=self.scratch_key(name), Body=bytes(data))
+
+    def list_scratch(self, under: str = "") -> list[tuple[str, int, datetime]]:
+        """Every scratch object whose name starts with `under`: (name, size, last modified), by name."""
+        root = self.scratch_key("")
+        found = []
+        pages = self._s3.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=self.scratch_key(under)
+        )
+        for page in pages:
+            for o in page.get("Contents", []):
+                found.append((str(o["Key"])[len(root) :], int(o["Size"]), o["LastModified"]))
+        return sorted(found)
+
+    def open_scratch(self, name: str, chunk: int = CHUNK) -> Iterator[bytes]:
+        body = self._s3.get_object(Bucket=self.bucket, Key=self.scratch_key(name))["Body"]
+        with contextlib.closing(body):
+            yield from body.iter_chunks(chunk)
+
+    def delete_scratch(self, names: list[str]) -> None:
+        for i in range(0, len(names), 1000):  # the most one request deletes
+            keys = [{"Key": self.scratch_key(n)} for n in names[i : i + 1000]]
+            self._s3.delete_objects(Bucket=self.bucket, Delete={"Objects": keys, "Quiet": True})
 
 
 def default_blob_url(db_path: str) -> str:

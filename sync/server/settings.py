@@ -48,7 +48,9 @@ class Settings(BaseSettings):
     retention_document_days: int = Field(default=90, ge=1)
     retention_document_kinds: str = "payslip,bank_statement,id_shown,document"
     # Resumable uploads (tus): a partial upload untouched this long is discarded; its bytes wait in
-    # `upload_dir` (default: `<db>.uploads` beside the database).
+    # `upload_dir` when set, else with object storage in the bucket beside the blobs (every host sees
+    # them), else in `uploads_path` (`<db>.uploads` beside the database, `<dir>.uploads` beside a
+    # `file://` blob directory).
     upload_expiry_days: int = Field(default=7, ge=1)
     upload_dir: str | None = None
     # Where blob bytes live (sync/server/blobstore.py): `file:///dir` (default: `<db>.blobs` beside the
@@ -138,8 +140,8 @@ class Settings(BaseSettings):
         if self.upload_dir:
             return self.upload_dir
         if self.is_postgres:
-            # Beside a shared blob directory; with object storage, per host (an upload resumes on the host
-            # whose worker holds its bytes unless FIELDVISIT_UPLOAD_DIR names a directory all hosts share).
+            # Beside a shared blob directory. (With object storage the partial bytes go to the bucket,
+            # `sync.server.store.uploads.partial_store`; this directory is then unused.)
             blobs = urlparse(self.blob_url or "")
             if blobs.scheme == "file":
                 return f"{blobs.path.rstrip('/')}.uploads"

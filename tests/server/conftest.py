@@ -157,6 +157,7 @@ BOTH_BACKENDS: tuple[str, ...] = (
     "test_cli_evaluate",
     "test_desk_tracking_labels",
     "test_malformed_input",
+    "test_upload_pieces",
 )
 
 

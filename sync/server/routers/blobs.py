@@ -10,7 +10,6 @@ import asyncio
 import hashlib
 import logging
 import re
-from pathlib import Path
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
@@ -21,12 +20,13 @@ from sync.server.errors import ApiError
 from sync.server.store.blobs import blob_exists, blob_size_for, legacy_blob_data, put_blob
 from sync.server.store.common import Principal
 from sync.server.store.uploads import (
-    PartialFiles,
+    PartialStore,
     begin_upload,
     discard_upload,
     expire_uploads,
     finish_upload,
     partial_for,
+    partial_store,
     record_offset,
 )
 
@@ -136,8 +136,8 @@ async def get(sha256: str, actor: Actor, ctx: Ctx) -> Response:
     )
 
 
-def _files(ctx: ServerContext) -> PartialFiles:
-    return PartialFiles(Path(ctx.settings.uploads_path))
+def _files(ctx: ServerContext) -> PartialStore:
+    return partial_store(ctx.blobs, upload_dir=ctx.settings.upload_dir, default_dir=ctx.settings.uploads_path)
 
 
 def _header_int(request: Request, name: str, *, required: bool) -> int | None:
@@ -244,22 +244,26 @@ async def _append(
         raise ApiError(400, "bad_request", "the body goes past Upload-Length", headers=TUS)
     if data or offset == 0:  # an empty upload's file exists too, for the hash check below
         held = await run_in_threadpool(files.append, actor.user_id, sha, offset, data)
-        await ctx.db.write(record_offset, user_id=actor.user_id, sha256=sha, offset=held, now=now)
+        moved = await ctx.db.write(
+            record_offset, user_id=actor.user_id, sha256=sha, was=offset, offset=held, now=now
+        )
+        if moved is not None:  # another request (another worker's) got there first
+            raise _offset_conflict(moved.offset, moved.length or partial.length)
     else:
         held = offset
     if held < partial.length:
         return Response(status_code=204, headers={**TUS, "Upload-Offset": str(held)})
     if await run_in_threadpool(files.digest, actor.user_id, sha, partial.length) != sha:
         await ctx.db.write(discard_upload, user_id=actor.user_id, sha256=sha)
-        files.remove(actor.user_id, sha)
+        await run_in_threadpool(files.remove, actor.user_id, sha)
         log.warning("upload of blob %s by user %s did not match its hash; discarded", sha, actor.user_id)
         raise ApiError(
             422, "hash_mismatch", "the uploaded bytes do not match the SHA-256 in the path", headers=TUS
         )
     if await ctx.db.read(blob_exists, sha) is None:
-        await run_in_threadpool(files.store, actor.user_id, sha, ctx.blobs)
+        await run_in_threadpool(files.store, actor.user_id, sha, partial.length, ctx.blobs)
     created = await ctx.db.write(finish_upload, actor=actor, sha256=sha, size=partial.length, now=now)
-    files.remove(actor.user_id, sha)
+    await run_in_threadpool(files.remove, actor.user_id, sha)
     return Response(status_code=201 if created else 200, headers={**TUS, "Upload-Offset": str(held)})
 
 
@@ -268,4 +272,4 @@ async def _expire(ctx: ServerContext) -> None:
     gone = await ctx.db.write(expire_uploads, now=ctx.clock(), days=ctx.settings.upload_expiry_days)
     files = _files(ctx)
     for user_id, sha in gone:
-        files.remove(user_id, sha)
+        await run_in_threadpool(files.remove, user_id, sha)

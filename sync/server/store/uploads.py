@@ -1,38 +1,54 @@
-"""Resumable blob uploads (tus 1.0 core): the bytes received so far live in a file per caller and hash,
-their count in `blob_uploads`; a complete upload is hash-checked and becomes a blob, a stale one expires.
+"""Resumable blob uploads (tus 1.0 core): the bytes received so far are kept by a `PartialStore`, their
+count in `blob_uploads`; a complete upload is hash-checked and becomes a blob, a stale one expires.
 
-The database row is the truth: a file longer than its row's offset (the server stopped between the write
-and the commit) is cut back to the offset before the next append.
+The database row is the truth. Where the bytes so far are kept:
+- `PartialFiles`: a file per caller and hash in a directory (`FIELDVISIT_UPLOAD_DIR`, or beside the
+  database or the blob directory). A file longer than its row's offset (the server stopped between the
+  write and the commit) is cut back to the offset before the next append.
+- `PartialObjects`, with object storage (unless `FIELDVISIT_UPLOAD_DIR` names a directory): every piece
+  received is an object of its own beside the blobs, so any worker on any host behind a load balancer
+  takes an upload up where another left off. A piece's name carries its offset, its size and a fresh token,
+  so a piece written twice at one offset (a retry after a lost answer, two workers at once) never
+  overwrites the other; the complete bytes are a chain of pieces from 0 to the length, checked against
+  the hash like any upload.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import os
 import re
+import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Protocol
 
 from sqlite_utils import Database
 
-from sync.server.blobstore import BlobStore
+from sync.server.blobstore import BlobStore, S3BlobStore
 from sync.server.store.blobs import put_blob
 from sync.server.store.common import Principal
 
 __all__ = [
     "Partial",
     "PartialFiles",
+    "PartialObjects",
+    "PartialStore",
     "begin_upload",
     "discard_upload",
     "expire_uploads",
     "finish_upload",
     "partial_for",
+    "partial_store",
     "record_offset",
 ]
 
 _SAFE = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
+_PIECE = re.compile(r"^([0-9]{20})-([0-9]{12})-[0-9a-f]{32}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +56,34 @@ class Partial:
     offset: int
     length: int
     updated_at: str
+
+
+class PartialStore(Protocol):
+    """Where the bytes of partial uploads are kept until complete (names checked against `_SAFE`)."""
+
+    def append(self, user_id: str, sha256: str, offset: int, data: bytes) -> int:
+        """Keep `data` as the bytes from `offset` on, durably; answers the bytes held from 0."""
+
+    def digest(self, user_id: str, sha256: str, length: int) -> str:
+        """The SHA-256 of the first `length` bytes ("" when they are not all held)."""
+
+    def store(self, user_id: str, sha256: str, length: int, blobs: BlobStore) -> None:
+        """Hand the first `length` bytes to the blob store, streamed."""
+
+    def remove(self, user_id: str, sha256: str) -> None: ...
+
+    def sweep(self, keep: set[tuple[str, str]], older_than: datetime) -> int:
+        """Delete the partials no row names that were last written before `older_than`; answers how many."""
+
+
+def partial_store(blobs: BlobStore, *, upload_dir: str | None, default_dir: str) -> PartialStore:
+    """Partial uploads in `upload_dir` when one is named, else beside the blobs of object storage, else in
+    `default_dir` (beside the database or the blob directory)."""
+    if upload_dir:
+        return PartialFiles(Path(upload_dir))
+    if isinstance(blobs, S3BlobStore):
+        return PartialObjects(blobs)
+    return PartialFiles(Path(default_dir))
 
 
 class PartialFiles:
@@ -79,7 +123,7 @@ class PartialFiles:
                 left -= len(piece)
         return h.hexdigest()
 
-    def store(self, user_id: str, sha256: str, blobs: BlobStore) -> None:
+    def store(self, user_id: str, sha256: str, length: int, blobs: BlobStore) -> None:
         """Hand the complete bytes to the blob store, streamed from the file."""
         with open(self.path(user_id, sha256), "rb") as f:
             blobs.put(sha256, f)
@@ -101,6 +145,111 @@ class PartialFiles:
                 if path.stat().st_mtime < older_than.timestamp():
                     path.unlink()
                     n += 1
+        return n
+
+
+class PartialObjects:
+    """Partial uploads as pieces in the object store: `uploads/<user>.<hash>/<offset>-<size>-<token>`."""
+
+    def __init__(self, blobs: S3BlobStore) -> None:
+        self.blobs = blobs
+
+    def _dir(self, user_id: str, sha256: str) -> str:
+        if not _SAFE.match(user_id) or not _SAFE.match(sha256):
+            raise ValueError("unsafe upload name")
+        return f"{user_id}.{sha256}/"
+
+    def append(self, user_id: str, sha256: str, offset: int, data: bytes) -> int:
+        if data:
+            name = f"{self._dir(user_id, sha256)}{offset:020d}-{len(data):012d}-{uuid.uuid4().hex}"
+            self.blobs.put_scratch(name, data)
+        return offset + len(data)
+
+    def _chain(self, user_id: str, sha256: str, length: int) -> list[str] | None:
+        """Names of pieces that follow one another from 0 to `length` (the longest first where pieces start at
+        one offset), or None when the pieces held leave a gap."""
+        starts: dict[int, list[tuple[int, str]]] = {}
+        for name, _, _ in self.blobs.list_scratch(self._dir(user_id, sha256)):
+            m = _PIECE.match(name.rpartition("/")[2])
+            if m is not None:
+                starts.setdefault(int(m.group(1)), []).append((int(m.group(2)), name))
+        chain: list[str] = []
+        dead: set[int] = set()  # offsets from which no chain reaches the length
+
+        def walk(at: int) -> bool:
+            if at == length:
+                return True
+            if at in dead:
+                return False
+            for size, name in sorted(starts.get(at, ()), reverse=True):
+                if 0 < size <= length - at:
+                    chain.append(name)
+                    if walk(at + size):
+                        return True
+                    chain.pop()
+            dead.add(at)
+            return False
+
+        return chain if walk(0) else None
+
+    def _bytes(self, names: list[str]) -> Iterator[bytes]:
+        for name in names:
+            yield from self.blobs.open_scratch(name)
+
+    def digest(self, user_id: str, sha256: str, length: int) -> str:
+        names = self._chain(user_id, sha256, length)
+        if names is None:
+            return ""
+        h = hashlib.sha256()
+        for piece in self._bytes(names):
+            h.update(piece)
+        return h.hexdigest()
+
+    def store(self, user_id: str, sha256: str, length: int, blobs: BlobStore) -> None:
+        names = self._chain(user_id, sha256, length)
+        if names is None:
+            raise FileNotFoundError(f"partial upload {sha256} is not complete")
+        blobs.put(sha256, io.BufferedReader(_Pieces(self._bytes(names))))
+
+    def remove(self, user_id: str, sha256: str) -> None:
+        with contextlib.suppress(ValueError):
+            names = [name for name, _, _ in self.blobs.list_scratch(self._dir(user_id, sha256))]
+            self.blobs.delete_scratch(names)
+
+    def sweep(self, keep: set[tuple[str, str]], older_than: datetime) -> int:
+        uploads: dict[str, list[tuple[str, datetime]]] = {}
+        for name, _, modified in self.blobs.list_scratch():
+            upload, _, _ = name.partition("/")
+            uploads.setdefault(upload, []).append((name, modified))
+        n = 0
+        for upload, pieces in uploads.items():
+            user_id, _, sha = upload.rpartition(".")
+            if (user_id, sha) in keep or any(m >= older_than for _, m in pieces):
+                continue
+            self.blobs.delete_scratch([name for name, _ in pieces])
+            n += 1
+        return n
+
+
+class _Pieces(io.RawIOBase):
+    """A read-only stream over an iterator of byte strings (for the blob store's `put` of a file object)."""
+
+    def __init__(self, pieces: Iterator[bytes]) -> None:
+        self._pieces = pieces
+        self._held = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        while not self._held:
+            piece = next(self._pieces, None)
+            if piece is None:
+                return 0
+            self._held = piece
+        n = min(len(buffer), len(self._held))
+        buffer[:n] = self._held[:n]
+        self._held = self._held[n:]
         return n
 
 
@@ -126,11 +275,22 @@ def begin_upload(db: Database, *, user_id: str, sha256: str, length: int, now: d
     return Partial(0, length, ts)
 
 
-def record_offset(db: Database, *, user_id: str, sha256: str, offset: int, now: datetime) -> None:
+def record_offset(
+    db: Database, *, user_id: str, sha256: str, was: int, offset: int, now: datetime
+) -> Partial | None:
+    """Move the upload's offset from `was` to `offset`; answers the partial as it stands when another
+    request (another worker's) moved it first, or the upload is gone (then a `Partial` at 0 and length 0),
+    and None when moved. Writes are serialised, so the check and the update see the same row."""
+    found = partial_for(db, user_id=user_id, sha256=sha256)
+    if found is None:
+        return Partial(0, 0, "")
+    if found.offset != was:
+        return found
     db.execute(
         'UPDATE blob_uploads SET "offset" = ?, updated_at = ? WHERE user_id = ? AND sha256 = ?',
         [offset, now.isoformat(), user_id, sha256],
     )
+    return None
 
 
 def discard_upload(db: Database, *, user_id: str, sha256: str) -> None:

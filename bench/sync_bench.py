@@ -450,6 +450,7 @@ def run_pull(workdir: Path, url: str, runs: int) -> dict[str, Any]:
         "visits": changes,
         "pages": pages,
         "seconds_median": round(statistics.median(totals), 3),
+        "seconds_runs": [round(t, 3) for t in totals],
         "http_seconds_median": round(statistics.median(http_times), 3),
         "device_prepare_seconds_median": round(statistics.median(prepare_times), 3),
         "device_apply_seconds_median": round(statistics.median(apply_times), 3),
@@ -525,8 +526,18 @@ def main() -> int:
         action="store_true",
         help="reach PostgreSQL over TCP on 127.0.0.1 (default: its Unix socket, as a server on the same host)",
     )
+    ap.add_argument(
+        "--pull-only",
+        action="store_true",
+        help="only the initial pull of 5,000 visits, 9 runs (SQLite); writes sync_bench_pull.json",
+    )
     args = ap.parse_args()
     scale = 0.1 if args.quick else 1.0
+    if args.pull_only:
+        results = _pull_only(runs=9)
+        print(json.dumps(results, indent=2))
+        _write(results, "sync_bench_pull.json")
+        return 0
     if args.backend != "both":
         results = _one(args.backend, args.workers, scale, args.keep, args.many, args.pg_tcp)
         _print_table(results)
@@ -543,6 +554,22 @@ def main() -> int:
     _print_side_by_side(both)
     _write(both, f"sync_bench_backends_w{args.workers}.json")
     return 0
+
+
+def _pull_only(runs: int) -> dict[str, Any]:
+    """The initial pull alone, more runs than the whole benchmark makes (the figure varies from run to run
+    on a shared machine)."""
+    workdir = Path(tempfile.mkdtemp(prefix="fv-sync-bench-"))
+    try:
+        seed(workdir / "server.db", 5000)
+        server = Server(workdir / "server.db")
+        try:
+            pull = run_pull(workdir, server.url, runs=runs)
+        finally:
+            server.stop()
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return {"backend": "sqlite", "workers": 1, "pull": pull, "machine": {"cpus": os.cpu_count()}}
 
 
 def _write(results: dict[str, Any], name: str) -> None:

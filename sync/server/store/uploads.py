@@ -76,6 +76,13 @@ class PartialStore(Protocol):
         """Delete the partials no row names that were last written before `older_than`; answers how many."""
 
 
+def _upload_name(user_id: str, sha256: str) -> str:
+    """`<user>.<hash>`, the name of one caller's upload of one hash (ValueError unless both are safe)."""
+    if not _SAFE.match(user_id) or not _SAFE.match(sha256):
+        raise ValueError("unsafe upload name")
+    return f"{user_id}.{sha256}"
+
+
 def partial_store(blobs: BlobStore, *, upload_dir: str | None, default_dir: str) -> PartialStore:
     """Partial uploads in `upload_dir` when one is named, else beside the blobs of object storage, else in
     `default_dir` (beside the database or the blob directory)."""
@@ -93,9 +100,7 @@ class PartialFiles:
         self.root = root
 
     def path(self, user_id: str, sha256: str) -> Path:
-        if not _SAFE.match(user_id) or not _SAFE.match(sha256):
-            raise ValueError("unsafe upload name")
-        return self.root / f"{user_id}.{sha256}.part"
+        return self.root / f"{_upload_name(user_id, sha256)}.part"
 
     def append(self, user_id: str, sha256: str, offset: int, data: bytes) -> int:
         """Write `data` at `offset` (dropping anything past it first) durably; answers the new size."""
@@ -155,9 +160,7 @@ class PartialObjects:
         self.blobs = blobs
 
     def _dir(self, user_id: str, sha256: str) -> str:
-        if not _SAFE.match(user_id) or not _SAFE.match(sha256):
-            raise ValueError("unsafe upload name")
-        return f"{user_id}.{sha256}/"
+        return f"{_upload_name(user_id, sha256)}/"
 
     def append(self, user_id: str, sha256: str, offset: int, data: bytes) -> int:
         if data:

@@ -174,3 +174,15 @@ def test_retention_expires_a_stale_upload_and_its_pieces_when_blobs_are_in_objec
     assert out.returncode == 0, out.stderr
     assert "1 partial uploads expired" in out.stdout
     assert [k.split("/")[2] for k in local_s3.keys(bucket)] == [f"u-1.{fresh}"]
+
+
+def test_blob_is_made_of_more_pieces_than_python_recurses_when_the_link_was_cut_often(
+    local_s3: LocalS3,
+) -> None:
+    _, pieces = _pieces(local_s3)
+    data = os.urandom(10_500)  # 1,050 pieces: past the interpreter's default recursion limit of 1,000
+    sha = hashlib.sha256(data).hexdigest()
+    for at in range(0, len(data), 10):
+        pieces.append("u-1", sha, at, data[at : at + 10])
+
+    assert pieces.digest("u-1", sha, len(data)) == sha

@@ -176,24 +176,26 @@ class PartialObjects:
             m = _PIECE.match(name.rpartition("/")[2])
             if m is not None:
                 starts.setdefault(int(m.group(1)), []).append((int(m.group(2)), name))
+        # Depth-first over offsets, with a stack rather than recursion: an upload may come in thousands of
+        # pieces (a link cut every few kilobytes).
         chain: list[str] = []
         dead: set[int] = set()  # offsets from which no chain reaches the length
-
-        def walk(at: int) -> bool:
+        stack = [(0, iter(sorted(starts.get(0, ()), reverse=True)))]
+        while stack:
+            at, options = stack[-1]
             if at == length:
-                return True
-            if at in dead:
-                return False
-            for size, name in sorted(starts.get(at, ()), reverse=True):
-                if 0 < size <= length - at:
+                return chain
+            for size, name in options:
+                if 0 < size <= length - at and at + size not in dead:
                     chain.append(name)
-                    if walk(at + size):
-                        return True
+                    stack.append((at + size, iter(sorted(starts.get(at + size, ()), reverse=True))))
+                    break
+            else:
+                dead.add(at)
+                stack.pop()
+                if chain:
                     chain.pop()
-            dead.add(at)
-            return False
-
-        return chain if walk(0) else None
+        return None
 
     def _bytes(self, names: list[str]) -> Iterator[bytes]:
         for name in names:

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import hashlib
 import os
+import socket
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
+import pytest
 
 from sync.server.blobstore import S3BlobStore, blob_store_for
 from sync.server.db import Database
@@ -186,3 +188,24 @@ def test_blob_is_made_of_more_pieces_than_python_recurses_when_the_link_was_cut_
         pieces.append("u-1", sha, at, data[at : at + 10])
 
     assert pieces.digest("u-1", sha, len(data)) == sha
+
+
+def test_finished_upload_leaves_its_pieces_for_the_sweep_when_the_store_cannot_be_reached(
+    local_s3: LocalS3, caplog: pytest.LogCaptureFixture
+) -> None:
+    import boto3
+    from botocore.config import Config
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]  # nothing listens here once the socket is closed
+    client = boto3.client(
+        "s3",
+        endpoint_url=f"http://127.0.0.1:{closed}",
+        config=Config(retries={"max_attempts": 1}, connect_timeout=1, read_timeout=1),
+    )
+    pieces = PartialObjects(S3BlobStore("fv-gone", client=client))
+
+    pieces.remove("u-1", hashlib.sha256(b"x").hexdigest())  # answers; the request it serves succeeds
+
+    assert "left for the sweep" in caplog.text

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
+import logging
 import os
 import re
 import uuid
@@ -46,6 +47,8 @@ __all__ = [
     "partial_store",
     "record_offset",
 ]
+
+log = logging.getLogger("fieldvisit.server.uploads")
 
 _SAFE = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
 _PIECE = re.compile(r"^([0-9]{20})-([0-9]{12})-[0-9a-f]{32}$")
@@ -217,9 +220,13 @@ class PartialObjects:
         blobs.put(sha256, io.BufferedReader(_Pieces(self._bytes(names))))
 
     def remove(self, user_id: str, sha256: str) -> None:
-        with contextlib.suppress(ValueError):
+        try:
             names = [name for name, _, _ in self.blobs.list_scratch(self._dir(user_id, sha256))]
             self.blobs.delete_scratch(names)
+        except ValueError:
+            return
+        except Exception as exc:  # the store unreachable: what it holds of the upload waits for the sweep
+            log.warning("pieces of upload %s left for the sweep: %s", sha256, type(exc).__name__)
 
     def sweep(self, keep: set[tuple[str, str]], older_than: datetime) -> int:
         uploads: dict[str, list[tuple[str, datetime]]] = {}

@@ -249,13 +249,27 @@ class Database:
                 self._reader_dbs.append(db)
         return db
 
-    def _read_job(self, fn: Callable[..., T], args: Any, kwargs: Any) -> T:
+    def _on_reader(self, run: Callable[[SUDatabase], T]) -> T:
+        """`run` on this thread's reader connection, and once more on a new one when the database ended the
+        connection it had (a restart, a failover, an operator's pg_terminate_backend): a read changes
+        nothing, so it may be repeated. (A write that finds its connection gone fails; see `_reopened`.)"""
         db = self._reader()
-        db.execute("BEGIN")
         try:
-            return fn(db, *args, **kwargs)
-        finally:
-            db.execute("ROLLBACK")
+            return run(db)
+        except Exception:
+            if not getattr(db.conn, "broken", False):
+                raise
+        return run(self._reader())
+
+    def _read_job(self, fn: Callable[..., T], args: Any, kwargs: Any) -> T:
+        def in_transaction(db: SUDatabase) -> T:
+            db.execute("BEGIN")
+            try:
+                return fn(db, *args, **kwargs)
+            finally:
+                db.execute("ROLLBACK")
+
+        return self._on_reader(in_transaction)
 
     async def read(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         loop = asyncio.get_running_loop()
@@ -272,7 +286,7 @@ class Database:
     def read_statement(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """`read_here` for a read of one statement: outside an explicit transaction, as one statement reads
         one consistent state of the database on its own (a request's caller is read on every request)."""
-        return fn(self._reader(), *args, **kwargs)
+        return self._on_reader(lambda db: fn(db, *args, **kwargs))
 
     def close(self) -> None:
         if self._closed:

@@ -7,6 +7,7 @@ transaction's savepoint is rolled back before the answer goes out.
 from __future__ import annotations
 
 import logging
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -179,8 +180,43 @@ async def _not_unicode(_: Request, exc: Exception) -> JSONResponse:
     return error_response(422, "validation", "the request contains text that is not valid Unicode")
 
 
+# Seconds a client is asked to wait when the database or the object store is out of reach.
+RETRY_UNAVAILABLE = 5
+
+
+def transient(exc: BaseException) -> bool:
+    """Whether `exc` says the database or the object store is out of reach for now (a restart, a failover,
+    the network, a lock or serialisation conflict), not that the request or the server is at fault: worth a
+    retry. The drivers' classes are looked up only when their module is loaded (with SQLite and a file
+    blob store neither is)."""
+    pg = sys.modules.get("psycopg")
+    if pg is not None and isinstance(exc, pg.OperationalError):
+        return True
+    boto = sys.modules.get("botocore.exceptions")
+    if boto is not None:
+        if isinstance(exc, boto.ConnectionError | boto.HTTPClientError):
+            return True
+        if isinstance(exc, boto.ClientError):
+            meta = exc.response.get("ResponseMetadata", {})
+            return int(meta.get("HTTPStatusCode") or 0) >= 500
+    return False
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     # The path and type only: request bodies may carry personal data.
+    if transient(exc):
+        log.warning(
+            "%s on %s %s: a storage service is unavailable",
+            type(exc).__name__,
+            request.method,
+            request.url.path,
+        )
+        return error_response(
+            503,
+            "unavailable",
+            "the database or the file store cannot be reached just now; try again shortly",
+            headers={"Retry-After": str(RETRY_UNAVAILABLE)},
+        )
     log.error("unhandled %s on %s %s", type(exc).__name__, request.method, request.url.path)
     return error_response(500, "internal", "internal server error")
 

@@ -7,6 +7,7 @@ transaction's savepoint is rolled back before the answer goes out.
 from __future__ import annotations
 
 import logging
+import sqlite3
 import sys
 from dataclasses import dataclass
 from typing import Any
@@ -189,6 +190,8 @@ def transient(exc: BaseException) -> bool:
     the network, a lock or serialisation conflict), not that the request or the server is at fault: worth a
     retry. The drivers' classes are looked up only when their module is loaded (with SQLite and a file
     blob store neither is)."""
+    if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
+        return True  # SQLite busy past its timeout (30 s)
     pg = sys.modules.get("psycopg")
     if pg is not None and isinstance(exc, pg.OperationalError):
         return True

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import socket
+import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,6 +17,7 @@ from fastapi.testclient import TestClient
 from models.demo_data import demo_users
 from sync.server import create_app
 from sync.server.blobstore import S3BlobStore
+from sync.server.errors import transient
 
 from .conftest import Server, fast_settings
 from .s3_local import LocalS3
@@ -91,3 +93,30 @@ def test_write_answers_503_and_the_next_succeeds_when_postgresql_ended_the_conne
     assert lost.status_code == 503, lost.text
     assert lost.json()["error"] == "unavailable" and lost.headers["Retry-After"] == "5"
     assert again.status_code == 200, again.text
+
+
+def _client_error(status: int) -> Exception:
+    from botocore.exceptions import ClientError
+
+    return ClientError(
+        {"Error": {"Code": str(status)}, "ResponseMetadata": {"HTTPStatusCode": status}}, "PutObject"
+    )
+
+
+@pytest.mark.parametrize(
+    ("exc", "expected"),
+    [
+        (sqlite3.OperationalError("database is locked"), True),
+        (sqlite3.OperationalError("no such table: visits"), False),
+        (psycopg.OperationalError("server closed the connection unexpectedly"), True),
+        (psycopg.errors.UndefinedTable("relation does not exist"), False),
+        (_client_error(503), True),
+        (_client_error(404), False),
+        (ValueError("a bug"), False),
+    ],
+)
+def test_only_an_unreachable_or_busy_store_counts_as_transient(exc: Exception, expected: bool) -> None:
+    from botocore.exceptions import EndpointConnectionError
+
+    assert transient(exc) is expected
+    assert transient(EndpointConnectionError(endpoint_url="http://127.0.0.1:1"))

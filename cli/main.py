@@ -223,15 +223,15 @@ def cmd_retention(args: argparse.Namespace) -> int:
                 )
             if args.dry_run or out["cases_anonymised"] < 1000:
                 break
-        expired = 0 if args.dry_run else _expire_partial_uploads(database, settings, now)
+        expired = 0
         if not args.dry_run:
             from sync.server.blobstore import blob_store_for
             from sync.server.store.blobs import drain_blob_deletions
 
+            blobs = blob_store_for(settings.blob_location, s3_endpoint=settings.s3_endpoint)
+            expired = _expire_partial_uploads(database, settings, blobs, now)
             # After the commit: the bytes of every blob whose row went leave the blob store.
-            drain_blob_deletions(
-                database, blob_store_for(settings.blob_location, s3_endpoint=settings.s3_endpoint)
-            )
+            drain_blob_deletions(database, blobs)
     finally:
         database.close()
     verb = "would be" if args.dry_run else "were"
@@ -246,16 +246,12 @@ def cmd_retention(args: argparse.Namespace) -> int:
     return 0
 
 
-def _expire_partial_uploads(database: Any, settings: Any, now: datetime) -> int:
-    """Resumable uploads untouched for `upload_expiry_days` go, with their files and any file no row names."""
-    from sync.server.blobstore import blob_store_for
+def _expire_partial_uploads(database: Any, settings: Any, blobs: Any, now: datetime) -> int:
+    """Resumable uploads untouched for `upload_expiry_days` go, with their bytes (a file, or pieces beside
+    the `blobs`) and any partial no row names."""
     from sync.server.store.uploads import expire_uploads, live_uploads, partial_store
 
-    files = partial_store(
-        blob_store_for(settings.blob_location, s3_endpoint=settings.s3_endpoint),
-        upload_dir=settings.upload_dir,
-        default_dir=settings.uploads_path,
-    )
+    files = partial_store(blobs, settings.uploads_path)
     n = 0
     while True:
         gone = database.write_sync(expire_uploads, now=now, days=settings.upload_expiry_days)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import tempfile
 from decimal import Decimal
@@ -135,18 +134,17 @@ class Settings(BaseSettings):
         )
 
     @property
-    def uploads_path(self) -> str:
-        """Where partial uploads are kept."""
+    def uploads_path(self) -> str | None:
+        """Where partial uploads are kept: `upload_dir`; else None with object storage, whose bucket keeps them
+        beside the blobs (`sync.server.store.uploads.partial_store`); else beside the blob directory with
+        PostgreSQL (every worker shares it), beside the database file with SQLite."""
         if self.upload_dir:
             return self.upload_dir
+        blobs = urlparse(self.blob_location)
+        if blobs.scheme != "file":
+            return None
         if self.is_postgres:
-            # Beside a shared blob directory. (With object storage the partial bytes go to the bucket,
-            # `sync.server.store.uploads.partial_store`; this directory is then unused.)
-            blobs = urlparse(self.blob_url or "")
-            if blobs.scheme == "file":
-                return f"{blobs.path.rstrip('/')}.uploads"
-            digest = hashlib.sha256(self.db.encode()).hexdigest()[:16]
-            return os.path.join(tempfile.gettempdir(), f"fieldvisit-uploads-{digest}")
+            return f"{blobs.path.rstrip('/')}.uploads"
         if self.db == ":memory:" or self.db.startswith("file:"):
             return os.path.join(tempfile.gettempdir(), f"fieldvisit-uploads-{os.getpid()}")
         return f"{self.db}.uploads"

@@ -137,7 +137,7 @@ async def get(sha256: str, actor: Actor, ctx: Ctx) -> Response:
 
 
 def _files(ctx: ServerContext) -> PartialStore:
-    return partial_store(ctx.blobs, upload_dir=ctx.settings.upload_dir, default_dir=ctx.settings.uploads_path)
+    return partial_store(ctx.blobs, ctx.settings.uploads_path)
 
 
 def _header_int(request: Request, name: str, *, required: bool) -> int | None:

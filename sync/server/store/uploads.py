@@ -86,14 +86,14 @@ def _upload_name(user_id: str, sha256: str) -> str:
     return f"{user_id}.{sha256}"
 
 
-def partial_store(blobs: BlobStore, *, upload_dir: str | None, default_dir: str) -> PartialStore:
-    """Partial uploads in `upload_dir` when one is named, else beside the blobs of object storage, else in
-    `default_dir` (beside the database or the blob directory)."""
-    if upload_dir:
-        return PartialFiles(Path(upload_dir))
-    if isinstance(blobs, S3BlobStore):
-        return PartialObjects(blobs)
-    return PartialFiles(Path(default_dir))
+def partial_store(blobs: BlobStore, directory: str | None) -> PartialStore:
+    """Partial uploads in `directory` (`Settings.uploads_path`), or beside the blobs of object storage when
+    there is none."""
+    if directory is not None:
+        return PartialFiles(Path(directory))
+    if not isinstance(blobs, S3BlobStore):
+        raise ValueError("partial uploads need a directory unless the blobs are in object storage")
+    return PartialObjects(blobs)
 
 
 class PartialFiles:

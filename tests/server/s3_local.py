@@ -14,7 +14,9 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-__all__ = ["LocalS3", "local_s3"]
+from sync.server.blobstore import S3BlobStore
+
+__all__ = ["LocalS3", "local_s3", "unreachable_store"]
 
 CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "fieldvisit-test",
@@ -46,6 +48,20 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def unreachable_store() -> S3BlobStore:
+    """An object store on a loopback port nothing listens on (a free port, its socket closed), tried once:
+    every call fails at once as an unreachable service does."""
+    import boto3
+    from botocore.config import Config
+
+    client = boto3.client(
+        "s3",
+        endpoint_url=f"http://127.0.0.1:{_free_port()}",
+        config=Config(retries={"max_attempts": 1}, connect_timeout=1, read_timeout=1),
+    )
+    return S3BlobStore("fv-unreachable", client=client)
 
 
 @pytest.fixture(scope="session")

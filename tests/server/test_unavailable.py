@@ -4,7 +4,6 @@ retries), not a 500; the next request after it comes back succeeds."""
 from __future__ import annotations
 
 import hashlib
-import socket
 import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -16,11 +15,10 @@ from fastapi.testclient import TestClient
 
 from models.demo_data import demo_users
 from sync.server import create_app
-from sync.server.blobstore import S3BlobStore
 from sync.server.errors import transient
 
 from .conftest import Server, fast_settings
-from .s3_local import LocalS3
+from .s3_local import LocalS3, unreachable_store
 
 
 def _app_server(db: str, **settings: object) -> Iterator[tuple[Server, object]]:
@@ -40,25 +38,11 @@ def on_postgres(pg_url: str, tmp_path: Path) -> Iterator[tuple[Server, object]]:
     yield from _app_server(pg_url, blob_url=(tmp_path / "blobs").as_uri())
 
 
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])  # nothing listens once the socket is closed
-
-
 def test_upload_answers_503_with_retry_after_when_the_object_store_cannot_be_reached(
     on_sqlite: tuple[Server, object], local_s3: LocalS3
 ) -> None:
-    import boto3
-    from botocore.config import Config
-
     server, ctx = on_sqlite
-    client = boto3.client(
-        "s3",
-        endpoint_url=f"http://127.0.0.1:{_closed_port()}",
-        config=Config(retries={"max_attempts": 1}, connect_timeout=1, read_timeout=1),
-    )
-    ctx.blobs = S3BlobStore("fv-gone", client=client)  # type: ignore[attr-defined]
+    ctx.blobs = unreachable_store()  # type: ignore[attr-defined]
     sha = hashlib.sha256(b"photo").hexdigest()
     headers = server.h("inv.a1") | {
         "Content-Type": "application/offset+octet-stream",

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import socket
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -20,7 +19,7 @@ from sync.server.db import Database
 from sync.server.store.uploads import Partial, PartialObjects, begin_upload, record_offset
 
 from .conftest import example_report, mutation
-from .s3_local import LocalS3
+from .s3_local import LocalS3, unreachable_store
 from .serve_process import ROOT, prepared_database, serve
 
 TUS = {"Content-Type": "application/offset+octet-stream", "Tus-Resumable": "1.0.0"}
@@ -193,18 +192,7 @@ def test_blob_is_made_of_more_pieces_than_python_recurses_when_the_link_was_cut_
 def test_finished_upload_leaves_its_pieces_for_the_sweep_when_the_store_cannot_be_reached(
     local_s3: LocalS3, caplog: pytest.LogCaptureFixture
 ) -> None:
-    import boto3
-    from botocore.config import Config
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        closed = s.getsockname()[1]  # nothing listens here once the socket is closed
-    client = boto3.client(
-        "s3",
-        endpoint_url=f"http://127.0.0.1:{closed}",
-        config=Config(retries={"max_attempts": 1}, connect_timeout=1, read_timeout=1),
-    )
-    pieces = PartialObjects(S3BlobStore("fv-gone", client=client))
+    pieces = PartialObjects(unreachable_store())
 
     pieces.remove("u-1", hashlib.sha256(b"x").hexdigest())  # answers; the request it serves succeeds
 

@@ -24,8 +24,9 @@ FONT_FAMILY = "NotoSansSC"
 # Relative to the assets folder; the subset is built by scripts/make_font.py. In the browser the same file is
 # also registered before the first frame by assets/assets/FontManifest.json (the web client's manifest plus
 # this font as "NotoSansSC" and as "Roboto", the family Flutter falls back to): text drawn before the theme's
-# font has loaded then still finds its Chinese glyphs, and Flutter never asks for its Noto fallback slices
-# (which it would request from /assets/fonts/notosanssc/… and get 404 for).
+# font has loaded then still finds its Chinese glyphs. Should Flutter's font fallback still ask for its Noto Sans SC
+# slices (/assets/fonts/notosanssc/…, which it does while a font is being registered), assets/index.html answers
+# them with this same file inside the page.
 FONTS = {FONT_FAMILY: "/fonts/NotoSansSC-FieldVisit-Regular.otf"}
 
 

@@ -179,19 +179,23 @@ class PartialObjects:
             m = _PIECE.match(name.rpartition("/")[2])
             if m is not None:
                 starts.setdefault(int(m.group(1)), []).append((int(m.group(2)), name))
+
+        def pieces_from(at: int) -> Iterator[tuple[int, str]]:
+            return iter(sorted(starts.get(at, ()), reverse=True))
+
         # Depth-first over offsets, with a stack rather than recursion: an upload may come in thousands of
         # pieces (a link cut every few kilobytes).
         chain: list[str] = []
         dead: set[int] = set()  # offsets from which no chain reaches the length
-        stack = [(0, iter(sorted(starts.get(0, ()), reverse=True)))]
+        stack = [(0, pieces_from(0))]
         while stack:
-            at, options = stack[-1]
+            at, untried = stack[-1]
             if at == length:
                 return chain
-            for size, name in options:
+            for size, name in untried:
                 if 0 < size <= length - at and at + size not in dead:
                     chain.append(name)
-                    stack.append((at + size, iter(sorted(starts.get(at + size, ()), reverse=True))))
+                    stack.append((at + size, pieces_from(at + size)))
                     break
             else:
                 dead.add(at)

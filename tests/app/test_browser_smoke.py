@@ -16,6 +16,7 @@ import flet_web
 import httpx
 import pytest
 
+from app.main import FONT_FAMILY, FONTS
 from tests.app.journey_helpers import (
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -205,7 +206,7 @@ def test_chinese_fallback_font_slices_are_answered_by_the_bundled_font_inside_th
     slice_path = "assets/fonts/" + found.group(0)
     # The server has no slices, so a request that reached it would fail (the page answers them itself).
     assert httpx.get(app_url + slice_path).status_code == 404
-    bundled = (ROOT / "assets" / "fonts" / "NotoSansSC-FieldVisit-Regular.otf").read_bytes()
+    bundled = (ROOT / "assets" / "fonts" / Path(FONTS[FONT_FAMILY]).name).read_bytes()
     ctx, page, outside = _open(browser, app_url, 390, 844)
     try:
         reached: list[str] = []

@@ -364,6 +364,15 @@ def test_desk_review_journey(central: Central, browser: Any) -> None:
         page.locator("#filters select[name=bucket]").select_option(b.lstrip("M").rstrip("+"))
         page.locator("#filters button[type=submit]").click()
         expect(bucket).to_be_visible()
+        # The main report's row is shown before the filter applies too: wait for the filtered table.
+        page.wait_for_function(
+            """(b) => {
+                const cells = [...document.querySelectorAll('#inbox-table tbody [data-col=bucket]')];
+                return cells.length > 0 && cells.every((c) => c.innerText.trim() === b);
+            }""",
+            arg=b,
+            timeout=15_000,
+        )
         cells = page.locator("#inbox-table tbody [data-col=bucket]").all_inner_texts()
         assert cells and {x.strip() for x in cells} == {b}, cells
         page.locator("#filters select[name=bucket]").select_option("")

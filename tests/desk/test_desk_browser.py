@@ -363,8 +363,8 @@ def test_desk_review_journey(central: Central, browser: Any) -> None:
         b = page.locator(f'#inbox-table tr[data-id="{rid}"] [data-col=bucket]').inner_text().strip()
         page.locator("#filters select[name=bucket]").select_option(b.lstrip("M").rstrip("+"))
         page.locator("#filters button[type=submit]").click()
-        expect(bucket).to_be_visible()
-        # The main report's row is shown before the filter applies too: wait for the filtered table.
+        # The main report's row is shown before the filter applies too: wait for the filtered table, then
+        # look for the row in it.
         page.wait_for_function(
             """(b) => {
                 const cells = [...document.querySelectorAll('#inbox-table tbody [data-col=bucket]')];
@@ -373,6 +373,7 @@ def test_desk_review_journey(central: Central, browser: Any) -> None:
             arg=b,
             timeout=15_000,
         )
+        expect(bucket).to_be_visible()
         cells = page.locator("#inbox-table tbody [data-col=bucket]").all_inner_texts()
         assert cells and {x.strip() for x in cells} == {b}, cells
         page.locator("#filters select[name=bucket]").select_option("")

@@ -408,14 +408,13 @@ def test_report_submitted_during_photo_uploads_is_pushed_before_the_next_photo_w
 ) -> None:
     metas = [photo(store) for _ in range(engine.upload_lanes + 1)]
     store.submit_report(report(attachments=metas))
-    late: list[str] = []
     late_photo = photo(store)
+    # The lanes' PATCHes reach the hook at the same time: the first to take this (never released) submits.
+    first_patch = threading.Lock()
 
     def submit_during_first_photo(request: httpx.Request) -> httpx.Response | None:
-        if request.method == "PATCH" and not late:
-            late.append(
-                str(store.submit_report(report(notes="later", attachments=[late_photo])).mutation.report_id)
-            )
+        if request.method == "PATCH" and first_patch.acquire(blocking=False):
+            store.submit_report(report(notes="later", attachments=[late_photo]))
         return None
 
     fake.hooks.append(submit_during_first_photo)

@@ -21,12 +21,14 @@ __all__ = ["FONTS", "FONT_FAMILY", "configure_page", "main", "make_model"]
 log = logging.getLogger(__name__)
 
 FONT_FAMILY = "NotoSansSC"
-# Relative to the assets folder; the subset is built by scripts/make_font.py. In the browser the same file is
-# also registered before the first frame by assets/assets/FontManifest.json (the web client's manifest plus
-# this font as "NotoSansSC" and as "Roboto", the family Flutter falls back to): text drawn before the theme's
-# font has loaded then still finds its Chinese glyphs. Should Flutter's font fallback still ask for its Noto Sans SC
-# slices (/assets/fonts/notosanssc/…, which it does while a font is being registered), assets/index.html answers
-# them with this same file inside the page.
+# Relative to the assets folder; the subset (GB2312 whole, and every character of the app's own text) is built
+# by scripts/make_font.py. In the browser the same file is also registered before the first frame by
+# assets/assets/FontManifest.json (the web client's manifest plus this font as "NotoSansSC" and as "Roboto", the
+# family Flutter falls back to): text drawn before the theme's font has loaded then still finds its Chinese
+# glyphs. For a character this font lacks (a rare hanzi of a name or a place), Flutter's font fallback asks for
+# a Noto CJK slice; assets/index.html answers it inside the page with the rare characters' font
+# (fonts/NotoSansSC-FieldVisit-Rare.woff2, every other unified ideograph), fetched only then. On a phone the
+# system's fonts draw such a character.
 FONTS = {FONT_FAMILY: "/fonts/NotoSansSC-FieldVisit-Regular.otf"}
 
 

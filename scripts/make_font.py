@@ -1,13 +1,22 @@
-"""Regenerates assets/fonts/NotoSansSC-FieldVisit.otf: Noto Sans CJK SC subset for offline Chinese text.
+"""Regenerates the shipped Chinese fonts, subsets of Noto Sans CJK SC (Debian's fonts-noto-cjk):
 
-Keeps GB2312 (symbols + level-1 hanzi), ASCII, Latin-1, CJK/fullwidth punctuation and every non-ASCII
-character in the app's catalogues, models and demo data, so the web client never needs a CDN fallback font.
+- assets/fonts/NotoSansSC-FieldVisit-Regular.otf, the app's font: GB2312 whole (its symbols and both levels of
+  hanzi, 6,763 characters: the names, addresses and words of nearly every case), ASCII, Latin-1, CJK and
+  fullwidth punctuation and every non-ASCII character in the app's catalogues, models and demo data;
+- assets/fonts/NotoSansSC-FieldVisit-Rare.woff2, every other CJK unified ideograph the source font draws
+  (U+4E00–U+9FFF, about 14,200 more: the rarer characters of personal and place names, such as 喆, 堃 or
+  犇), loaded only when a text needs one: by the web client as its fallback font (assets/index.html), by the
+  desk's pages and by the report PDF.
+
+Then `scripts/otf2ttf.py` turns the app's font into the TrueType copy the PDF embeds. Writing WOFF2 needs the
+`brotli` module (in the `server` extra).
 """
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 from fontTools import subset
 from fontTools.ttLib import TTCollection
@@ -23,9 +32,9 @@ SC_FACE_NAME = "Noto Sans CJK SC"
 
 
 def gb2312_chars() -> set[str]:
-    """Rows 1-9 (symbols) and 16-55 (level-1 hanzi, 3,755 characters) of GB2312."""
+    """Rows 1-9 (symbols), 16-55 (level-1 hanzi, 3,755 characters) and 56-87 (level-2, 3,008) of GB2312."""
     out: set[str] = set()
-    rows = [*range(0xA1, 0xAA), *range(0xB0, 0xD8)]
+    rows = [*range(0xA1, 0xAA), *range(0xB0, 0xF8)]
     for hi in rows:
         for lo in range(0xA1, 0xFF):
             try:
@@ -52,18 +61,32 @@ def wanted_codepoints() -> set[int]:
     return points
 
 
-def build(weight: str, out_dir: Path) -> Path:
+def rare_codepoints(font: Any) -> set[int]:
+    """The unified ideographs the source font draws that the app's font leaves out."""
+    return {c for c in font.getBestCmap() if 0x4E00 <= c <= 0x9FFF} - wanted_codepoints()
+
+
+def _source(weight: str) -> Any:
     collection = TTCollection(str(SOURCES[weight]))
-    font = next(f for f in collection.fonts if f["name"].getDebugName(1) == SC_FACE_NAME)
+    return next(f for f in collection.fonts if f["name"].getDebugName(1) == SC_FACE_NAME)
+
+
+def build(weight: str, out_dir: Path, *, rare: bool = False) -> Path:
+    font = _source(weight)
+    points = rare_codepoints(font) if rare else wanted_codepoints()
     options = subset.Options()
     options.layout_features = ["kern", "liga", "locl", "vert", "palt", "halt"]
     options.name_IDs = ["*"]
     options.notdef_outline = True
     options.hinting = False
     subsetter = subset.Subsetter(options)
-    subsetter.populate(unicodes=wanted_codepoints())
+    subsetter.populate(unicodes=points)
     subsetter.subset(font)
-    out = out_dir / f"NotoSansSC-FieldVisit-{weight}.otf"
+    if rare:
+        font.flavor = "woff2"
+        out = out_dir / "NotoSansSC-FieldVisit-Rare.woff2"
+    else:
+        out = out_dir / f"NotoSansSC-FieldVisit-{weight}.otf"
     font.save(str(out))
     return out
 
@@ -74,8 +97,9 @@ def main() -> None:
     parser.add_argument("--weights", default="Regular", help="comma-separated: Regular,Bold")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    for weight in args.weights.split(","):
-        path = build(weight.strip(), args.out)
+    paths = [build(weight.strip(), args.out) for weight in args.weights.split(",")]
+    paths.append(build("Regular", args.out, rare=True))
+    for path in paths:
         print(f"{path.relative_to(ROOT)}: {path.stat().st_size / 1e6:.2f} MB")
 
 

@@ -16,7 +16,6 @@ import flet_web
 import httpx
 import pytest
 
-from app.main import FONT_FAMILY, FONTS
 from tests.app.journey_helpers import (
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -197,29 +196,32 @@ def test_desktop_layout_after_unlock(browser, app_url):
         ctx.close()
 
 
-def test_chinese_fallback_font_slices_are_answered_by_the_bundled_font_inside_the_page(browser, app_url):
+def test_cjk_fallback_font_slices_are_answered_by_the_rare_hanzi_font_inside_the_page(browser, app_url):
     # Offline, the web client looks for Flutter's Noto fallback slices under assets/fonts/ of the app's server.
     assert 'fontFallbackBaseUrl="assets/fonts/"' in httpx.get(app_url).text
     client = (Path(flet_web.__file__).parent / "web" / "main.dart.js").read_text(encoding="utf-8")
-    found = re.search(r"notosanssc/v\d+/[\w-]+\.\d+\.woff2", client)
-    assert found, "the web client names no Noto Sans SC slice"
-    slice_path = "assets/fonts/" + found.group(0)
+    slice_paths = []
+    for family in ("notosanssc", "notosanshk", "notosanstc", "notosansjp"):
+        found = re.search(family + r"/v\d+/[\w-]+\.\d+\.woff2", client)
+        assert found, f"the web client names no {family} slice"
+        slice_paths.append("assets/fonts/" + found.group(0))
     # The server has no slices, so a request that reached it would fail (the page answers them itself).
-    assert httpx.get(app_url + slice_path).status_code == 404
-    bundled = (ROOT / "assets" / "fonts" / Path(FONTS[FONT_FAMILY]).name).read_bytes()
+    assert httpx.get(app_url + slice_paths[0]).status_code == 404
+    rare = (ROOT / "assets" / "fonts" / "NotoSansSC-FieldVisit-Rare.woff2").read_bytes()
     ctx, page, outside = _open(browser, app_url, 390, 844)
     try:
         reached: list[str] = []
-        page.on("request", lambda r: reached.append(r.url) if "notosanssc" in r.url else None)
-        got = page.evaluate(
-            """async (path) => {
-                const r = await fetch(path);
-                const bytes = new Uint8Array(await r.arrayBuffer());
-                return [r.status, bytes.length, Array.from(bytes.slice(0, 4))];
-            }""",
-            slice_path,
-        )
-        assert got == [200, len(bundled), list(bundled[:4])]
+        page.on("request", lambda r: reached.append(r.url) if "/assets/fonts/notosans" in r.url else None)
+        for path in slice_paths:
+            got = page.evaluate(
+                """async (path) => {
+                    const r = await fetch(path);
+                    const bytes = new Uint8Array(await r.arrayBuffer());
+                    return [r.status, bytes.length, Array.from(bytes.slice(0, 4))];
+                }""",
+                path,
+            )
+            assert got == [200, len(rare), list(rare[:4])], path
         assert reached == [] and outside == []
     finally:
         ctx.close()

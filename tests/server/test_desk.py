@@ -43,6 +43,15 @@ def test_desk_page_serves_html_when_opened_without_token(server: Server) -> None
     assert server.client.get("/desk/desk.js").status_code == 200
 
 
+def test_desk_serves_the_rare_hanzi_font_as_its_second_family_when_a_page_needs_it(server: Server) -> None:
+    rare = server.client.get("/desk/font-rare.woff2")
+    assert rare.status_code == 200 and rare.headers["content-type"] == "font/woff2"
+    assert rare.content[:4] == b"wOF2"
+    css = server.client.get("/desk/desk.css").text
+    assert 'url("font-rare.woff2")' in css
+    assert 'font-family:"FV Sans", "FV Sans Rare", system-ui' in css
+
+
 @pytest.mark.parametrize(
     ("query", "lang"), [("zh-CN", "zh-CN"), ("zh", "zh-CN"), ("en", "en"), ("en-GB", "en")]
 )
@@ -100,6 +109,24 @@ def test_report_pdf_lists_flag_labels_and_sign_off_reason_when_present() -> None
         assert re.sub(r"\s+", "", LABELS[f"flag_help.{flag}"][0]) in text
     assert "配偶下月复工，收入可恢复" in text and "审批理由" in text
     assert "已批准" in text and "见到本人" in text and "批准" in text
+
+
+def test_report_pdf_draws_rare_name_hanzi_from_the_rare_font_when_the_report_has_them() -> None:
+    # 喆 and 堃 are outside GB2312, so outside the first font: without the rare font they are left out.
+    rep = example_report("visit-1")
+    rep["notes"] = "借款人王喆与配偶张堃在家"
+    # (pypdf's text extraction puts a NUL where the text moves from one embedded font to the other.)
+    text = _pdf_text(render_report_pdf(report=rep, status="submitted")).replace("\x00", "")
+    assert "借款人王喆与配偶张堃在家" in text
+
+
+def test_report_pdf_leaves_the_rare_font_out_when_every_character_is_in_the_first() -> None:
+    plain = render_report_pdf(report=example_report("visit-1"), status="submitted")
+    rep = example_report("visit-1")
+    rep["notes"] = "王喆"
+    rare = render_report_pdf(report=rep, status="submitted")
+    fonts = [len(PdfReader(io.BytesIO(pdf)).pages[0]["/Resources"]["/Font"]) for pdf in (plain, rare)]
+    assert fonts == [1, 2]
 
 
 def test_report_pdf_names_no_raw_flag_code_when_flags_are_listed() -> None:

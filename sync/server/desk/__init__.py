@@ -17,7 +17,7 @@ from models.attestations import attestations
 from models.labels import labels
 from models.rules import DEFAULT_SETTINGS, RuleSettings
 from sync.server.context import Actor, Ctx
-from sync.server.desk.pdf import FONT_PATH, render_report_pdf
+from sync.server.desk.pdf import FONT_PATH, RARE_FONT_PATH, render_report_pdf
 from sync.server.desk.stats import dashboard, risk_csv
 from sync.server.errors import ApiError
 from sync.server.store.common import audit, loads
@@ -181,5 +181,11 @@ def install_desk(app: FastAPI) -> None:
     @app.get("/desk/font.ttf", include_in_schema=False)
     async def font() -> FileResponse:
         return FileResponse(FONT_PATH, media_type="font/ttf")
+
+    @app.get("/desk/font-rare.woff2", include_in_schema=False)
+    async def font_rare() -> FileResponse:
+        # The rare hanzi of names and places (the desk's second font: a browser fetches it only for a page
+        # with a character the first one lacks).
+        return FileResponse(RARE_FONT_PATH, media_type="font/woff2")
 
     app.mount("/desk", StaticFiles(directory=STATIC, html=True), name="desk")

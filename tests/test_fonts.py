@@ -1,10 +1,13 @@
-"""The shipped Chinese fonts (scripts/make_font.py): the app's font draws GB2312 whole and every character the
-app's own text uses, the rare characters' font draws every other hanzi of GBK, and the PDF's TrueType copy
-draws what the app's font draws."""
+"""The shipped fonts: the app's font (scripts/make_font.py) draws GB2312 whole and every character the app's own
+text uses, the rare characters' font every other hanzi of GBK, the PDF's TrueType copy what the app's font
+draws; the Simplified Chinese fallback slices the web page answers with the app's font hold only characters it
+draws; the emoji slices are the COLRv1 fonts Chromium's canvas draws."""
 
 from __future__ import annotations
 
 import functools
+import json
+import re
 from pathlib import Path
 
 from fontTools.ttLib import TTFont
@@ -58,3 +61,37 @@ def test_rare_font_draws_every_other_hanzi_of_gbk_and_none_the_app_font_has() ->
 
 def test_pdf_font_draws_what_the_app_font_draws() -> None:
     assert _drawn("NotoSansSC-FieldVisit-Regular.ttf") == _drawn("NotoSansSC-FieldVisit-Regular.otf")
+
+
+def _ranges(text: str) -> set[int]:
+    out: set[int] = set()
+    for part in text.split(","):
+        low, _, high = part.strip().removeprefix("U+").partition("-")
+        out.update(range(int(low, 16), int(high or low, 16) + 1))
+    return out
+
+
+def test_sc_fallback_slices_answered_with_the_app_font_hold_only_characters_it_draws() -> None:
+    page = (ROOT / "assets" / "index.html").read_text(encoding="utf-8")
+    found = re.search(r"const common = .*\\.11\[(\d)-(\d)\]\\.woff2", page)
+    assert found, "the page names the slices it answers with the app's font"
+    numbers = range(110 + int(found.group(1)), 110 + int(found.group(2)) + 1)
+    slices = json.loads((ROOT / "scripts" / "data" / "notosanssc-slices.json").read_text())["slices"]
+    app = _drawn("NotoSansSC-FieldVisit-Regular.otf")
+    for n in numbers:
+        wanted = {c for c in _ranges(slices[str(n)]) if c > 0x7E}
+        assert wanted and not wanted - app, n
+    # A slice of rarer characters holds some the app's font lacks: it is answered with the rare font.
+    assert {c for c in _ranges(slices["100"]) if c > 0x7E} - app
+
+
+def test_emoji_slices_are_colrv1_fonts_that_draw_common_emoji() -> None:
+    paths = sorted((FONTS / "emoji").glob("NotoColorEmoji-*.woff2"))
+    assert sorted(int(p.stem.rsplit("-", 1)[1]) for p in paths) == list(range(11))
+    drawn: set[int] = set()
+    for path in paths:
+        font = TTFont(str(path), lazy=True)
+        assert "COLR" in font and "CPAL" in font, path.name
+        drawn |= set(font.getBestCmap())
+    assert {ord(c) for c in "😀😂👍🙏❤✅📞💰🏠🚗😭🎉"} <= drawn
+    assert (FONTS / "emoji" / "OFL.txt").read_text().find("SIL Open Font License") >= 0

@@ -196,23 +196,32 @@ def test_desktop_layout_after_unlock(browser, app_url):
         ctx.close()
 
 
-def test_cjk_fallback_font_slices_are_answered_by_the_rare_hanzi_font_inside_the_page(browser, app_url):
+def test_cjk_and_emoji_fallback_font_slices_are_answered_by_shipped_fonts_inside_the_page(browser, app_url):
     # Offline, the web client looks for Flutter's Noto fallback slices under assets/fonts/ of the app's server.
     assert 'fontFallbackBaseUrl="assets/fonts/"' in httpx.get(app_url).text
     client = (Path(flet_web.__file__).parent / "web" / "main.dart.js").read_text(encoding="utf-8")
-    slice_paths = []
-    for family in ("notosanssc", "notosanshk", "notosanstc", "notosansjp"):
-        found = re.search(family + r"/v\d+/[\w-]+\.\d+\.woff2", client)
-        assert found, f"the web client names no {family} slice"
-        slice_paths.append("assets/fonts/" + found.group(0))
+    fonts = ROOT / "assets" / "fonts"
+    rare = (fonts / "NotoSansSC-FieldVisit-Rare.woff2").read_bytes()
+    expected: dict[str, bytes] = {}
+    for family, number in (("notosanssc", r"\d+"), ("notosanshk", r"\d+"), ("notosanstc", r"\d+"),
+                           ("notosansjp", r"\d+"), ("notosanssc", "118"), ("notocoloremoji", "9")):  # fmt: skip
+        found = re.search(family + r"/v\d+/[\w-]+\.(" + number + r")\.woff2", client)
+        assert found, f"the web client names no {family} slice {number}"
+        n = int(found.group(1))
+        if family == "notocoloremoji":
+            body = (fonts / "emoji" / f"NotoColorEmoji-{n}.woff2").read_bytes()
+        elif family == "notosanssc" and 111 <= n <= 118:  # the most frequent hanzi: the app's own font
+            body = (fonts / "NotoSansSC-FieldVisit-Regular.otf").read_bytes()
+        else:
+            body = rare
+        expected["assets/fonts/" + found.group(0)] = body
     # The server has no slices, so a request that reached it would fail (the page answers them itself).
-    assert httpx.get(app_url + slice_paths[0]).status_code == 404
-    rare = (ROOT / "assets" / "fonts" / "NotoSansSC-FieldVisit-Rare.woff2").read_bytes()
+    assert all(httpx.get(app_url + path).status_code == 404 for path in expected)
     ctx, page, outside = _open(browser, app_url, 390, 844)
     try:
         reached: list[str] = []
-        page.on("request", lambda r: reached.append(r.url) if "/assets/fonts/notosans" in r.url else None)
-        for path in slice_paths:
+        page.on("request", lambda r: reached.append(r.url) if "/assets/fonts/noto" in r.url else None)
+        for path, body in expected.items():
             got = page.evaluate(
                 """async (path) => {
                     const r = await fetch(path);
@@ -221,7 +230,7 @@ def test_cjk_fallback_font_slices_are_answered_by_the_rare_hanzi_font_inside_the
                 }""",
                 path,
             )
-            assert got == [200, len(rare), list(rare[:4])], path
+            assert got == [200, len(body), list(body[:4])], path
         assert reached == [] and outside == []
     finally:
         ctx.close()

@@ -61,14 +61,17 @@ def _total(text: str) -> int | None:
 
 
 def _store_counts(data_dir: Path, queries: list[str]) -> dict[str, int]:
-    """The device store's own answer for each query, from a copy of the app's database."""
+    """The device store's own answer for each query, from a copy of the app's database (sealed at rest: its
+    data key is unwrapped from the key file beside it with the investigator's password, as the app does)."""
+    from storage.keyfile import KeyFile
     from storage.store import DeviceStore
 
     src = next(data_dir.glob("fieldvisit-*.db"))
+    key = KeyFile.for_store(src).unlock(PASSWORD, context=src.stem.removeprefix("fieldvisit-"))
     tmp = Path(tempfile.mkdtemp()) / "copy.db"
     with sqlite3.connect(f"file:{src}?mode=ro", uri=True) as ro, sqlite3.connect(tmp) as dst:
         ro.backup(dst)
-    store = DeviceStore(tmp, blob_dir=tmp.with_name("blobs"))
+    store = DeviceStore(tmp, key=key, blob_dir=tmp.with_name("blobs"))
     try:
         return {q: store.queue_count(search=q) for q in queries}
     finally:
@@ -96,7 +99,12 @@ def _type_search(s: Screen, query: str, expect: int) -> tuple[float, float]:
     first = time.perf_counter()
     s.page.keyboard.type(query)
     last = time.perf_counter()
-    until(lambda: _total(_count_text(s)) == expect, 30, 0.01, what=f"search {query!r} → {expect}")
+    until(
+        lambda: _total(_count_text(s)) == expect,
+        30,
+        0.01,
+        what=f"search {query!r} → {expect} (the count shows {_count_text(s)!r})",
+    )
     done = time.perf_counter()
     return (done - first) * 1000, (done - last) * 1000
 

@@ -8,19 +8,11 @@ name), headless Debian chromium with every non-loopback request aborted."""
 from __future__ import annotations
 
 import os
-import subprocess
 import time
 
 import pytest
 
-from tests.app.journey_helpers import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    FIELDVISIT,
-    free_port,
-    keep_to_loopback,
-    wait_http,
-)
+from tests.app.journey_helpers import CHROMIUM, AppServer, keep_to_loopback, launch
 
 pytestmark = pytest.mark.browser
 
@@ -34,24 +26,19 @@ EMOJI = "fonts/emoji/NotoColorEmoji-"
 
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory):
-    data = tmp_path_factory.mktemp("device")
-    port = free_port()
-    env = dict(os.environ, FLET_APP_STORAGE_DATA=str(data))
     # The sign-in page only: the server address is never reached.
-    proc = subprocess.Popen([str(FIELDVISIT), "app", "--server", "http://127.0.0.1:9", "--port", str(port)],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=data)  # fmt: skip
+    app = AppServer(tmp_path_factory.mktemp("app"), "http://127.0.0.1:9")
+    app.start()
     try:
-        wait_http(f"http://127.0.0.1:{port}/")
-        yield f"http://127.0.0.1:{port}/"
+        yield app.url
     finally:
-        proc.terminate()
-        proc.wait(10)
+        app.stop()
 
 
 @pytest.fixture(scope="module")
 def browser():
     with playwright.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        b = launch(p)
         yield b
         b.close()
 

@@ -61,9 +61,9 @@ def wanted_codepoints() -> set[int]:
     return points
 
 
-def rare_codepoints(font: Any) -> set[int]:
-    """The unified ideographs the source font draws that the app's font leaves out."""
-    return {c for c in font.getBestCmap() if 0x4E00 <= c <= 0x9FFF} - wanted_codepoints()
+def rare_codepoints(font: Any, wanted: set[int]) -> set[int]:
+    """The unified ideographs the source font draws that the app's font (`wanted`) leaves out."""
+    return {c for c in font.getBestCmap() if 0x4E00 <= c <= 0x9FFF} - wanted
 
 
 def _source(weight: str) -> Any:
@@ -71,9 +71,10 @@ def _source(weight: str) -> Any:
     return next(f for f in collection.fonts if f["name"].getDebugName(1) == SC_FACE_NAME)
 
 
-def build(weight: str, out_dir: Path, *, rare: bool = False) -> Path:
+def build(weight: str, out_dir: Path, wanted: set[int], *, rare: bool = False) -> Path:
+    """The app's font of `weight` (the `wanted` code points), or with `rare` the rare characters' font."""
     font = _source(weight)
-    points = rare_codepoints(font) if rare else wanted_codepoints()
+    points = rare_codepoints(font, wanted) if rare else wanted
     options = subset.Options()
     options.layout_features = ["kern", "liga", "locl", "vert", "palt", "halt"]
     options.name_IDs = ["*"]
@@ -97,8 +98,9 @@ def main() -> None:
     parser.add_argument("--weights", default="Regular", help="comma-separated: Regular,Bold")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    paths = [build(weight.strip(), args.out) for weight in args.weights.split(",")]
-    paths.append(build("Regular", args.out, rare=True))
+    wanted = wanted_codepoints()  # reads every source file once
+    paths = [build(weight.strip(), args.out, wanted) for weight in args.weights.split(",")]
+    paths.append(build("Regular", args.out, wanted, rare=True))
     for path in paths:
         print(f"{path.relative_to(ROOT)}: {path.stat().st_size / 1e6:.2f} MB")
 

@@ -140,6 +140,7 @@ class Phone:
                 still += 1
                 if still >= 2:
                     direction, still = -direction, 0
+        self.page.screenshot(path=str(SHOTS / f"{self.prefix}-failure.png"))
         raise AssertionError(f"{what} never came on screen:\n{self.text()[-1500:]}")
 
     def button(self, name: str | re.Pattern[str], exact: bool = True) -> Any:
@@ -391,8 +392,8 @@ def _journey(browser: Any, central: Central, app: AppServer, size: tuple[int, in
         s.tap(tr("visit.as.add_income"))
         s.type_into(tr("visit.as.amount"), "3000", nth=1)
         s.pick(tr("visit.as.evidence"), label("evidence", "bank_statement"))
-        s.sees("1,840.00")  # capacity: (9,000 − 5,900 − 800) × 0.8
-        s.reveal(lambda: page.get_by_text("1,840.00"), "the capacity")
+        # capacity: (9,000 − 5,900 − 800) × 0.8, below the lines on a phone: scrolled to, then read
+        s.reveal(lambda: page.get_by_text("1,840.00"), "the capacity 1,840.00")
         s.shot("totals")
 
         # -- the plan from the loan, marked as such (point 9e)

@@ -504,7 +504,7 @@ class Screen:
                 print(f"{time.strftime('%H:%M:%S')} fill {ident} at {box.bounding_box()}", flush=True)
             box.click()
             try:
-                until(lambda: self._editing_value() is not None, 3, 0.05, f"focus on {ident}")
+                until(lambda box=box: focused_in(self.page, box), 3, 0.05, f"focus on {ident}")
             except AssertionError:
                 time.sleep(0.5)  # the layout was still moving (a line was just added): aim again
                 continue
@@ -541,6 +541,24 @@ class Screen:
         path = SHOTS / f"{name}.png"
         self.page.screenshot(path=str(path))
         return path
+
+
+def focused_in(page: Any, field: Any) -> bool:
+    """Whether the element being typed into is `field`'s: Flutter's editing element is its own input, laid
+    over the field it edits, so its centre lies inside the field's box. A tap the layout moved elsewhere
+    focuses another field, whose text a select-all and the keys would replace."""
+    centre = page.evaluate(
+        "() => { const e = document.activeElement; if (!e || !['INPUT', 'TEXTAREA'].includes(e.tagName))"
+        " return null; const r = e.getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2]; }"
+    )
+    try:
+        box = field.bounding_box(timeout=1_000)
+    except Exception:
+        return False
+    if not centre or not box:
+        return False
+    x, y = centre
+    return bool(box["x"] <= x <= box["x"] + box["width"] and box["y"] <= y <= box["y"] + box["height"])
 
 
 def keep_to_loopback(page: Any, outside: list[str], allowed: tuple[str, ...] = LOOPBACK) -> None:

@@ -25,6 +25,7 @@ from tests.app.journey_helpers import (
     SHOTS,
     AppServer,
     Central,
+    focused_in,
     have_browser,
     keep_to_loopback,
     launch,
@@ -213,18 +214,12 @@ class Phone:
     def type_into(self, name: str, value: str, *, clear: bool = True, nth: int = 0) -> None:
         """Focus the field as a thumb would and type; `clear` first selects and deletes what is there."""
         for _ in range(4):
-            target = self.field(name, nth)
-            before = target.input_value() if target.evaluate("e => 'value' in e") else None
             self._click(lambda: self.field(name, nth), name)
             try:
-                until(lambda: self.editing() is not None, 3, 0.05, f"focus on {name}")
+                # The layout may move under the pointer: the tap must have focused this field, not another.
+                until(lambda: focused_in(self.page, self.field(name, nth)), 3, 0.05, f"focus on {name}")
             except AssertionError:
-                continue
-            # The layout may move under the pointer: another field took the tap when the focused one holds
-            # other text. An empty reading says nothing (the screen's input mirrors its value only once
-            # focused), and neither does a field that already holds what is to be typed.
-            now = self.editing()
-            if before and now != before and now != value:
+                time.sleep(0.5)
                 continue
             if clear:
                 self.page.keyboard.press("Control+a")

@@ -69,7 +69,9 @@ def _typed(
     page = ctx.new_page()
     outside: list[str] = []
     keep_to_loopback(page, outside)
+    asked: list[str] = []
     fetched: list[str] = []
+    page.on("request", lambda r: asked.append(r.url) if font in r.url else None)
     page.on("requestfinished", lambda r: fetched.append(r.url) if font in r.url else None)
     if not served:
         page.route(lambda u: font in u, lambda r: r.abort())
@@ -79,14 +81,15 @@ def _typed(
         page.eval_on_selector("flt-semantics-placeholder", "el => el.click()")
         field = page.get_by_role("textbox", name="用户名")
         field.wait_for(timeout=30_000)
-        assert fetched == [], "the font is fetched only for a text that needs it"
+        assert asked == [], "the font is asked for only for a text that needs it"
         field.click()
         page.keyboard.type(text)
         page.keyboard.press("Tab")  # the cursor leaves the field (no caret in the pictures)
-        if served:
-            deadline = time.monotonic() + 30
-            while not fetched and time.monotonic() < deadline:
-                page.wait_for_timeout(200)
+        # Flutter asks for the font once it lays the text out: on both pages the picture is taken after that,
+        # so the page without the font is pictured with its boxes, not before the text was painted.
+        deadline = time.monotonic() + 30
+        while not (fetched if served else asked) and time.monotonic() < deadline:
+            page.wait_for_timeout(200)
         box = field.bounding_box()
         assert box is not None
         return _settled(page, box, unlike=unlike), fetched, outside

@@ -215,9 +215,10 @@ class Phone:
         """Focus the field as a thumb would and type; `clear` first selects and deletes what is there."""
         for _ in range(4):
             self._click(lambda: self.field(name, nth), name)
+            target = self.field(name, nth)
             try:
                 # The layout may move under the pointer: the tap must have focused this field, not another.
-                until(lambda: focused_in(self.page, self.field(name, nth)), 3, 0.05, f"focus on {name}")
+                until(lambda target=target: focused_in(self.page, target), 3, 0.05, f"focus on {name}")
             except AssertionError:
                 time.sleep(0.5)
                 continue

@@ -227,11 +227,13 @@ def assess(
 
     committed = debt + instalment
     dsr: Decimal | None = None
+    exact: Decimal | None = None  # the limits judge the ratio itself; `dsr` is its 4-place figure
     if net_income > 0:
-        dsr = Decimal(fmt_rate(committed / net_income))
-        if dsr > policy.dsr_severe:
+        exact = committed / net_income
+        dsr = Decimal(fmt_rate(exact))
+        if exact > policy.dsr_severe:
             severity: Literal["ok", "high", "severe"] = "severe"
-        elif dsr > assessment.dsr_limit:
+        elif exact > assessment.dsr_limit:
             severity = "high"
         else:
             severity = "ok"
@@ -244,7 +246,7 @@ def assess(
         reasons.append("no_disposable_income")
     if instalment > capacity:
         reasons.append("instalment_above_capacity")
-    if (dsr is None and committed > 0) or (dsr is not None and dsr > assessment.dsr_limit):
+    if (exact is None and committed > 0) or (exact is not None and exact > assessment.dsr_limit):
         reasons.append("dsr_above_limit")
     if term_months > assessment.max_term:
         reasons.append("term_above_max")

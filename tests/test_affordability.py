@@ -123,6 +123,34 @@ def test_assess_flags_dsr_high_and_severe_when_limits_crossed() -> None:
     assert severe.dsr_severity == "severe"
 
 
+@pytest.mark.parametrize(
+    ("instalment", "shown", "severity", "verdict"),
+    [
+        # 50% exactly is at the limit, not above it.
+        ("1000.00", "0.5000", "ok", "pass"),
+        # 50.004% shows as 50.00% but lies above the limit: the limit judges the ratio, not its figure.
+        ("1000.40", "0.5000", "high", "fail"),
+        ("3000.00", "0.7000", "high", "fail"),
+        ("3000.40", "0.7000", "severe", "fail"),
+    ],
+)
+def test_dsr_limits_judge_the_ratio_not_its_rounded_figure_when_just_above(
+    instalment: str, shown: str, severity: str, verdict: str
+) -> None:
+    household = AssessmentInput.model_validate(
+        {
+            "incomes": [{"amount": "10000.00", "source": "salary", "evidence": "payslip"}],
+            "expenses": [{"amount": "4000.00", "category": "DEBT"}],
+            "buffer": "1.00",
+        }
+    )
+    result = assess(household, instalment=D(instalment), principal=D(1000), monthly_rate=D(0), term_months=1)
+    assert result.dsr_after == D(shown)
+    assert result.dsr_severity == severity
+    assert result.verdict == verdict
+    assert ("dsr_above_limit" in result.reasons) == (severity != "ok")
+
+
 def test_assess_flags_hardship_when_disposable_income_not_positive() -> None:
     body = e11()
     poor = body.model_copy(update={"incomes": body.incomes[1:]})

@@ -47,6 +47,7 @@ __all__ = [
     "preview_plan",
     "settlement",
     "total_cost_of_credit",
+    "waiver_share",
 ]
 
 MAX_MONTHLY_RATE = Decimal("0.05")
@@ -227,6 +228,11 @@ class Settlement(BaseModel):
     waived_fees: Money
 
 
+def waiver_share(waiver: Decimal, total_due: Decimal) -> Decimal:
+    """F-8 `waiver_% = waiver / total_due`, as a fraction to 4 places, half-up (0 for nothing due)."""
+    return (waiver / total_due).quantize(_FOUR, rounding=ROUND_HALF_UP) if total_due > 0 else ZERO
+
+
 def settlement(
     *,
     principal: Decimal,
@@ -248,7 +254,7 @@ def settlement(
     w_penalty = q2(penalty) if waive_penalty else ZERO
     w_fees = q2(fees) if waive_fees else ZERO
     waiver = w_principal + w_interest + w_penalty + w_fees
-    pct = (waiver / total_due).quantize(_FOUR, rounding=ROUND_HALF_UP) if total_due > 0 else ZERO
+    pct = waiver_share(waiver, total_due)
     return Settlement(
         total_due=total_due,
         settlement_amount=total_due - waiver,

@@ -31,6 +31,7 @@ __all__ = [
     "fmt_rate",
     "money_text",
     "parse_decimal",
+    "percent_text",
     "q2",
     "typed_input",
 ]
@@ -58,6 +59,19 @@ def money_text(x: Decimal | str | None) -> str:
         return f"{q2(Decimal(str(x))):,.2f}"
     except InvalidOperation:
         return str(x)
+
+
+def percent_text(x: Decimal | str | None) -> str:
+    """How a rate or a share reads for people: a percentage to two places, half-up (F-3), so that 0.01225
+    reads 1.23% in the app, on the desk and in the report PDF alike. Empty for none; a value that is not a
+    number is shown as it came."""
+    if x is None or x == "":
+        return ""
+    try:
+        d = Decimal(str(x))
+    except InvalidOperation:
+        return str(x)
+    return f"{(d * 100).quantize(CENT, rounding=ROUND_HALF_UP)}%" if d.is_finite() else str(x)
 
 
 def fmt_rate(x: Decimal, places: int = 4) -> str:

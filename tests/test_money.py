@@ -11,7 +11,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from models.canonical import MAX_JSON_DEPTH, loads_json
 from models.messages import MESSAGES
-from models.money import DecStr, Money, NonNegMoney, Rate, money_text, typed_input
+from models.money import DecStr, Money, NonNegMoney, Rate, money_text, percent_text, typed_input
 
 MONEY = TypeAdapter(NonNegMoney)
 RATE = TypeAdapter(Rate)
@@ -119,3 +119,20 @@ def test_money_text_writes_separators_and_two_decimals_when_shown_to_people(
     value: str | None, text: str
 ) -> None:
     assert money_text(value) == text
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        ("0.01225", "1.23%"),  # half-up (F-3); a float or Python's own rounding of halves reads 1.22%
+        ("0.01235", "1.24%"),
+        ("0.2314", "23.14%"),
+        ("-0.01225", "-1.23%"),
+        (Decimal("0.5"), "50.00%"),
+        ("0", "0.00%"),
+        (None, ""),
+        ("n/a", "n/a"),
+    ],
+)
+def test_percent_text_rounds_half_up_to_two_places_when_shown_to_people(value: Any, text: str) -> None:
+    assert percent_text(value) == text

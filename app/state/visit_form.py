@@ -24,7 +24,7 @@ from models.codes import (
     PlanOption,
     ProductType,
 )
-from models.finance import P4Check, PlanPreview, PlanPreviewRequest, preview_plan
+from models.finance import P4Check, PlanPreview, PlanPreviewRequest, preview_plan, waiver_share
 from models.ids import new_id as make_id
 from models.money import ZERO, q2, typed_input
 from models.privacy import DEFAULT_TZ, local_time, mask_name
@@ -722,7 +722,7 @@ class VisitFormState:
             return None
         if due <= 0 or paid > due:
             return None
-        return q2(due - paid), ((due - paid) / due).quantize(Decimal("0.0001"))
+        return q2(due - paid), waiver_share(due - paid, due)
 
     # ---------------------------------------------------------------- validation and the report
     def report_data(self) -> tuple[dict[str, Any], dict[str, list[int]]]:

@@ -510,3 +510,11 @@ def test_settlement_waiver_is_shown_when_amounts_are_typed_with_separators(form:
     form.set("plan.total_due", "11,450")
     form.set("plan.settlement_amount", "８８００")  # full-width digits, as some keyboards type them
     assert form.waiver_total() == (Decimal("2650.00"), Decimal("0.2314"))  # E-10
+
+
+def test_settlement_waiver_share_rounds_half_up_when_on_the_half(form: VisitFormState) -> None:
+    form.set_outcome("MET_BORROWER")
+    form.set_plan_option("P-SETTLE")
+    form.set("plan.total_due", "1000.00")
+    form.set("plan.settlement_amount", "876.55")  # 123.45 waived: 12.345% is 12.35% half-up (F-3), not 12.34%
+    assert form.waiver_total() == (Decimal("123.45"), Decimal("0.1235"))

@@ -36,6 +36,7 @@ import pytest
 from models.demo_data import DEMO_PASSWORD, demo_users, generate_import_records, to_csv_rows
 from models.finance import PlanPreviewRequest, preview_plan
 from models.labels import label
+from models.money import percent_text
 from tests.app.journey_helpers import keep_to_loopback
 from tests.server.conftest import example_report, mutation
 
@@ -499,6 +500,9 @@ def test_desk_speaks_the_desks_language_when_showing_versions_attestations_and_m
     ctx, page = _open(browser)
     try:
         _sign_in(page, "sup.a")
+        # Rates read as the app and the PDF write them: two places, half-up on the decimal digits.
+        rates = ["0.01225", "0.01235", "0.2314", "1", "-0.01225", "0.00005", "0", ".5", "", None]
+        assert page.evaluate("(rates) => rates.map(pct)", rates) == [percent_text(r) for r in rates]
         # Point 13: the header names the report's version, the timeline shows versions and review steps.
         page.goto(f"{c.url}/desk/#/report/{rid}")
         expect(page.get_by_test_id("report-status")).to_have_text("已批准")

@@ -13,6 +13,7 @@ from app.views.visit._ui import card, choice, field, note, sem, warn
 from app.views.visit.interview import locked_notice
 from app.views.widgets import text_button
 from models.codes import EvidenceLevel, ExpenseCategory, IncomeSource
+from models.money import percent_text
 
 __all__ = ["AssessmentSection", "BudgetChart", "Totals"]
 
@@ -122,7 +123,7 @@ def _debts(form: VisitFormState) -> list[ft.Control]:
 
 
 def _pct(x: Decimal | None) -> str:
-    return "—" if x is None else f"{x * 100:.2f}%"
+    return "—" if x is None else percent_text(x)
 
 
 @ft.component

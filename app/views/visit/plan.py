@@ -14,6 +14,7 @@ from app.views.visit._ui import card, chips, field, msg, note, sem, warn
 from app.views.visit.interview import locked_notice
 from models.codes import AgreementMethod, HolidayMode, InterviewResult, PlanMethod, PlanOption
 from models.finance import PlanPreview
+from models.money import percent_text
 
 __all__ = ["APR_SIMPLE_SIZE", "APR_SIZE", "MONTHLY_RATE_SIZE", "PlanSection", "PlanSummary", "Schedule"]
 
@@ -25,7 +26,7 @@ MONTHLY_RATE_SIZE = 16
 
 
 def _pct(x: Decimal) -> str:
-    return f"{x * 100:.2f}%"
+    return percent_text(x)
 
 
 def _inputs(form: VisitFormState) -> list[ft.Control]:

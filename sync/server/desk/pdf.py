@@ -13,7 +13,7 @@ from fpdf import FPDF
 
 from models.attestations import attestations
 from models.labels import label
-from models.money import money_text
+from models.money import money_text, percent_text
 from models.privacy import local_time
 
 __all__ = ["FONT_PATH", "RARE_FONT_PATH", "render_report_pdf"]
@@ -83,10 +83,8 @@ def _timeline(
 
 
 def _pct(v: Any) -> str:
-    try:
-        return f"{float(v) * 100:.2f}%"  # display only; the figure itself stays a decimal string
-    except (TypeError, ValueError):
-        return ""
+    text = percent_text(None if v is None else str(v))
+    return text if text.endswith("%") else ""  # a value that is not a rate is left blank
 
 
 @functools.lru_cache(maxsize=1)

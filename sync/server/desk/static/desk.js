@@ -187,7 +187,18 @@ function localTime(iso) {
     return new Date(iso).toLocaleString(S.lang === "zh" ? "zh-CN" : "en-GB", { timeZone: "Asia/Shanghai", hour12: false });
   } catch (e) { return iso; }
 }
-function pct(v) { return v == null || v === "" ? "" : (Number(v) * 100).toFixed(2) + "%"; }
+// A rate or share as a percentage to two places, half-up on its decimal digits (F-3), as the app and the PDF
+// write it: "0.01225" reads 1.23% (binary floating point would read 1.22%).
+function pct(v) {
+  if (v == null || v === "") return "";
+  const m = /^(-?)(\d*)(?:\.(\d*))?$/.exec(String(v).trim());
+  if (!m || !(m[2] || m[3])) return String(v);
+  const frac = (m[3] || "") + "00000";
+  let units = BigInt((m[2] || "0") + frac.slice(0, 4)); // the value × 10,000
+  if (frac[4] >= "5") units += 1n;
+  const digits = units.toString().padStart(3, "0");
+  return `${m[1] && units ? "-" : ""}${digits.slice(0, -2)}.${digits.slice(-2)}%`;
+}
 /* Amounts read as on the investigators' screens and in the PDF, in either language: thousands separators and
    two decimals ("8,529.48"), rounded half-up to the cent from the decimal string (a float never touches it). */
 function moneyText(v) {

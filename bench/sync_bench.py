@@ -497,7 +497,7 @@ def run_ceiling(db_path: Path | str, visits: list[str], n: int, batch: int) -> d
                         report=body,
                     )
                 )
-                muts.append(prepare(m, today=now.date()))
+                muts.append(prepare(m, now=now))
             out = db.write_sync(apply_push, actor=actor, mutations=muts, now=now)
             assert all(r["status"] == "applied" for r in out["results"]), out["results"][:1]
         span = time.perf_counter() - t0

@@ -5,13 +5,14 @@ List and queue screens show only masked values; full values appear on the detail
 
 from __future__ import annotations
 
-from datetime import datetime, time
+from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
 __all__ = [
     "DEFAULT_TZ",
     "VISIT_END",
     "VISIT_START",
+    "business_day",
     "local_time",
     "mask_bank_card",
     "mask_id_number",
@@ -66,6 +67,12 @@ def local_time(ts: datetime, tz: str = DEFAULT_TZ) -> datetime:
     if ts.tzinfo is None or ts.utcoffset() is None:
         raise ValueError("timestamp must carry a UTC offset")
     return ts.astimezone(ZoneInfo(tz))
+
+
+def business_day(ts: datetime, tz: str = DEFAULT_TZ) -> date:
+    """The calendar day at the visit address (by default the lender's, Asia/Shanghai) of an instant: a plan's
+    first due date, a promise date and "today" in the rule book are local days, not UTC ones."""
+    return local_time(ts, tz).date()
 
 
 def within_visit_hours(ts: datetime, tz: str = DEFAULT_TZ) -> bool:

@@ -8,7 +8,7 @@ import csv
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -19,6 +19,8 @@ from fastapi.testclient import TestClient
 from models.demo_data import demo_users
 from models.entities import TRUSTED, Visit
 from sync.server import create_app
+from sync.server.desk.stats import dashboard
+from sync.server.store.common import Principal
 from tests.helpers.pg_fixtures import backend_settings
 from tests.server.conftest import Server, example_report, fast_settings, mutation
 from tests.server.tracking_live import promise_report
@@ -122,6 +124,39 @@ def test_dashboard_counts_promise_kept_when_paid_between_the_visit_and_the_promi
     assert posted.json()["created"] == 1
     clocked.at(datetime(2026, 11, 29, 4, 0, tzinfo=UTC))
     assert clocked.get("/v1/stats").json()["promises"] == {"kept": 1, "broken": 0, "open": 0}
+
+
+def test_dashboard_judges_a_promise_the_tracker_has_not_evaluated_by_the_trackers_rule(
+    clocked: Clocked,
+) -> None:
+    vid, _rid = clocked.promise_visit(clocked.now[0], "500.00", "2026-11-25")
+    ext = clocked.get(f"/v1/visits/{vid}").json()["external_id"]
+    records = [
+        # Paid in full two days before the promise date, then a later instalment: the promise was kept.
+        {"payment_id": "E-1", "external_id": ext, "paid_on": "2026-11-23", "amount": "500.00"},
+        {"payment_id": "E-2", "external_id": ext, "paid_on": "2026-12-10", "amount": "100.00"},
+    ]
+    posted = clocked.server.client.post(
+        "/v1/repayments", headers=clocked.server.h("sup.a"), json={"records": records}
+    )
+    assert posted.json()["created"] == 2
+    ctx = clocked.server.client.app.state.ctx  # type: ignore[attr-defined]
+    ctx.db.write_sync(lambda db: db.execute("DELETE FROM promise_tracking"))  # not evaluated yet
+    sup = Principal(clocked.server.users["sup.a"], "sup.a", "sup.a", "supervisor", "hz-a", "desk")
+    figures = ctx.db.read_sync(dashboard, actor=sup, today=date(2026, 12, 15))
+    assert figures["promises"] == {"kept": 1, "broken": 0, "open": 0}
+
+
+def test_plan_preview_counts_from_the_shanghai_day_when_utc_is_still_the_day_before(clocked: Clocked) -> None:
+    clocked.at(datetime(2026, 1, 31, 20, 0, tzinfo=UTC))  # 1 February, 04:00 in Shanghai
+    r = clocked.server.client.post(
+        "/v1/plans/preview",
+        headers=clocked.server.h("inv.a1"),
+        json={"method": "annuity", "principal": "1200.00", "term_months": 2, "monthly_rate": "0.01"},
+    )
+    assert r.status_code == 200, r.text
+    # The default first due date is a month after today where the visit takes place (as the app counts).
+    assert r.json()["schedule"][0]["due_date"] == "2026-03-01"
 
 
 def test_pull_carries_the_accounts_promises_with_their_state_when_a_collector_syncs(

@@ -15,6 +15,7 @@ from fastapi.staticfiles import StaticFiles
 
 from models.attestations import attestations
 from models.labels import labels
+from models.privacy import business_day
 from models.rules import DEFAULT_SETTINGS, RuleSettings
 from sync.server.context import Actor, Ctx
 from sync.server.desk.pdf import FONT_PATH, RARE_FONT_PATH, render_report_pdf
@@ -65,10 +66,13 @@ async def stats(actor: Actor, ctx: Ctx, days: int = 30, team: str | None = None)
     _supervisor(actor)
     days = max(1, min(days, 366))
     now = ctx.clock()
-    today = now.date()
+    today = business_day(now)
     # Plans and promises evaluated against the clock first, as before the feed.
-    await ctx.db.write(sweep, now=now, policy=TrackingPolicy.from_settings(ctx.settings))
-    return await ctx.db.read(dashboard, actor=actor, today=today, days=days, team=team)
+    policy = TrackingPolicy.from_settings(ctx.settings)
+    await ctx.db.write(sweep, now=now, policy=policy)
+    return await ctx.db.read(
+        dashboard, actor=actor, today=today, days=days, team=team, grace_days=policy.grace_days
+    )
 
 
 @router.get("/v1/exports/risk.csv", response_class=Response)

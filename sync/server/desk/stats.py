@@ -12,10 +12,10 @@ from typing import Any
 from sqlite_utils import Database
 
 from models.money import fmt_money
-from models.risk import ptp_kept
+from models.tracking import DEFAULT_GRACE_DAYS
 from sync.server.desk.csvsafe import SafeCsvWriter
 from sync.server.store.common import Principal, loads
-from sync.server.store.tracking import RISK_CSV_FACTS, risk_csv_facts
+from sync.server.store.tracking import RISK_CSV_FACTS, risk_csv_facts, untracked_promise_state
 
 __all__ = ["RISK_CSV_COLUMNS", "RISK_CSV_MONEY", "dashboard", "risk_csv"]
 
@@ -34,14 +34,20 @@ def _dt(v: str | None) -> datetime | None:
 
 
 def dashboard(
-    db: Database, *, actor: Principal, today: date, days: int = 30, team: str | None = None
+    db: Database,
+    *,
+    actor: Principal,
+    today: date,
+    days: int = 30,
+    team: str | None = None,
+    grace_days: int = DEFAULT_GRACE_DAYS,
 ) -> dict[str, Any]:
     """Visits per day and per investigator, outcomes, reasons, promises, plans and review times."""
     where, args = _scope(actor, team)
     since = (today - timedelta(days=days - 1)).isoformat()
     rows = list(
         db.query(
-            "SELECT r.id, r.status, r.investigator_id, r.outcome, r.visit_date, r.visited_at, r.created_at, "
+            "SELECT r.id, r.visit_id, r.status, r.investigator_id, r.outcome, r.visit_date, r.visited_at, r.created_at, "
             "v.body, vi.data AS visit_data, pt.state AS promise_state FROM reports r "
             "LEFT JOIN report_versions v ON v.version_id = r.current_version_id "
             "JOIN visits vi ON vi.id = r.visit_id "
@@ -70,7 +76,15 @@ def dashboard(
         promise = iv.get("promise")
         if promise:
             # The server's evaluation against the repayments (P-6, §5.2), else the imported history.
-            state = r["promise_state"] or _promise_state(promise, loads(r["visit_data"], {}) or {}, today)
+            state = r["promise_state"] or untracked_promise_state(
+                db,
+                visit_id=r["visit_id"],
+                data=loads(r["visit_data"], {}) or {},
+                promise=promise,
+                since=date.fromisoformat((r["visit_date"] or r["created_at"])[:10]),
+                today=today,
+                grace_days=grace_days,
+            )
             promises[state] += 1
         plan = body.get("plan")
         if plan:
@@ -96,26 +110,6 @@ def dashboard(
         },
         "review_time": review_hours,
     }
-
-
-def _promise_state(promise: dict[str, Any], visit: dict[str, Any], today: date) -> str:
-    """Kept/broken from the loan system's repayment record after the promise (domain §5.2, grace 3 days)."""
-    try:
-        amount = Decimal(promise["amount"])
-        due = date.fromisoformat(promise["date"])
-    except (KeyError, ValueError, ArithmeticError):
-        return "open"
-    history = (visit.get("loan") or {}).get("repayment_history") or visit.get("repayment_history") or []
-    paid = Decimal("0.00")
-    last_paid: date | None = None
-    for h in history:
-        paid_on = h.get("paid_on")
-        if paid_on and paid_on >= due.isoformat() and Decimal(h.get("amount_paid") or "0") > 0:
-            paid += Decimal(h["amount_paid"])
-            last_paid = max(last_paid or date.fromisoformat(paid_on), date.fromisoformat(paid_on))
-    if ptp_kept(amount, paid, due, last_paid):
-        return "kept"
-    return "open" if today <= due + timedelta(days=3) else "broken"
 
 
 def _review_hours(db: Database, where: str, args: list[Any], since: str) -> dict[str, Any]:

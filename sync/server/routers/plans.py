@@ -9,6 +9,7 @@ from fastapi import APIRouter
 from pydantic import ValidationError
 
 from models.finance import PlanPreview, PlanPreviewRequest, preview_plan
+from models.privacy import business_day
 from sync.server.context import Actor, Ctx
 from sync.server.errors import ApiError
 from sync.server.wirejson import WireJsonRoute
@@ -19,7 +20,7 @@ router = APIRouter(tags=["plans"], route_class=WireJsonRoute)
 @router.post("/v1/plans/preview", response_model=PlanPreview)
 async def preview(body: PlanPreviewRequest, actor: Actor, ctx: Ctx) -> Any:
     try:
-        result = await asyncio.to_thread(preview_plan, body, today=ctx.clock().date())
+        result = await asyncio.to_thread(preview_plan, body, today=business_day(ctx.clock()))
     except ValidationError as exc:
         # Well-formed terms whose schedule or totals reach amounts no money field holds (≥ 1e12).
         raise ApiError(

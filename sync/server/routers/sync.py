@@ -44,12 +44,12 @@ async def push(body: PushBody, actor: Actor, ctx: Ctx) -> Any:
             "the server was restored; re-register this device",
             extra={"server_epoch": ctx.epoch},
         )
-    today = ctx.clock().date()
+    now = ctx.clock()
     mutations = [MutationIn(m) for m in body.mutations]
 
     def prepare_all(cases: dict[str, VisitCase] | None) -> None:
         for m in mutations:
-            prepare(m, today=today, rules=ctx.settings.rules, cases=cases)
+            prepare(m, now=now, rules=ctx.settings.rules, cases=cases)
 
     def read_and_prepare_all() -> None:
         visit_ids = [

@@ -22,7 +22,7 @@ from sqlite_utils import Database
 
 from models.codes import FINAL_STATES
 from models.ids import new_id
-from models.privacy import local_time
+from models.privacy import business_day
 from models.report import VisitReport
 from models.rules import DEFAULT_SETTINGS, CaseContext, Evaluation, RuleSettings, evaluate, warm
 from models.wire import Mutation
@@ -110,14 +110,15 @@ class MutationIn:
 def prepare(
     m: MutationIn,
     *,
-    today: date,
+    now: datetime,
     rules: RuleSettings = DEFAULT_SETTINGS,
     cases: dict[str, VisitCase] | None = None,
 ) -> MutationIn:
     """Hash, validate and recompute the plan of one mutation; safe to run on any thread. `m.report` is the
     value as received, parsed by `models.canonical.loads_json` (as the push route does) or built of JSON
     types without floats, so that its canonical JSON may take the fast path. With `cases` (`visit_cases`
-    for the push's visits, read before the writer) the whole rule book is evaluated here, off the writer."""
+    for the push's visits, read before the writer) the whole rule book is evaluated here, off the writer.
+    The rule book's "today" is the day at the visit address at `now` (the app's, too)."""
     p = Prepared()
     m.prepared = p
     if m.kind not in REPORT_KINDS:
@@ -164,12 +165,13 @@ def prepare(
     p.report = report
     found = cases.get(report.visit_id) if cases is not None else None
     if found is not None and found.case is not None:
+        today = business_day(now, found.case.timezone)
         p.visit, p.evaluated_for = found, today
         p.evaluation = evaluate(report, found.case, rules, today=today)
     else:
         # The rule book's dear parts (the plan's schedule and IRR, the household's minimum-term search)
         # computed here, off the writer thread, for the writer's evaluation to find them remembered.
-        warm(report, rules, today=today)
+        warm(report, rules, today=business_day(now))
     return m
 
 
@@ -551,7 +553,7 @@ def _apply_one(
     reads: _Reads,
 ) -> dict[str, Any]:
     mid = m.mutation_id
-    p = m.prepared if m.prepared is not None else prepare(m, today=now.date(), rules=rules).prepared
+    p = m.prepared if m.prepared is not None else prepare(m, now=now, rules=rules).prepared
     assert p is not None
     if p.rejection is not None:
         return _rejected(mid, *p.rejection)
@@ -605,10 +607,11 @@ def _apply_one(
 
     assigned, case = vc.assigned, vc.case
     # Evaluated before the writer against the same visit, collectors and day: nothing to do again.
+    today = business_day(now, case.timezone)
     evaluation: Evaluation = (
         p.evaluation
-        if not fresh and p.evaluation is not None and p.evaluated_for == now.date()
-        else evaluate(report, case, rules, today=now.date())
+        if not fresh and p.evaluation is not None and p.evaluated_for == today
+        else evaluate(report, case, rules, today=today)
     )
     flags = evaluation.flags
     blobs = sorted({b.lower() for b in m.blobs} | {a.sha256 for a in report.attachments})
@@ -656,7 +659,7 @@ def _apply_one(
 
     tz = case.timezone
     visited_at = report.checkin.at if report.checkin else report.created_at
-    visit_date = local_time(visited_at, tz).date().isoformat() if visited_at else now.date().isoformat()
+    visit_date = business_day(visited_at or now, tz).isoformat()
     outcome = report.outcome.value if report.outcome else None
     verdict = evaluation.assessment.verdict if evaluation.assessment is not None else None
 

@@ -24,10 +24,11 @@ from sqlite_utils import Database
 
 from models.messages import field_errors, message_for
 from models.money import PosMoney
-from models.privacy import local_time
+from models.privacy import business_day
 from models.report import RepaymentPlan
 from models.rules import DEFAULT_SETTINGS, RuleSettings, plan_figures
 from models.tracking import (
+    DEFAULT_GRACE_DAYS,
     Due,
     EscalationInputs,
     Payment,
@@ -60,6 +61,7 @@ __all__ = [
     "sweep",
     "today_of",
     "tracking_board",
+    "untracked_promise_state",
 ]
 
 log = logging.getLogger("fieldvisit.server.tracking")
@@ -73,7 +75,7 @@ _PROMISE_FINAL = ("kept", "broken")
 class TrackingPolicy:
     """The server's settings for tracking, the recommendation and the contact rules."""
 
-    grace_days: int = 3
+    grace_days: int = DEFAULT_GRACE_DAYS
     visits_per_day: int = 1
     visits_per_month: int = 4
     unreachable_attempts: int = 3
@@ -100,7 +102,7 @@ class TrackingPolicy:
 
 def today_of(now: datetime) -> date:
     """The business day (Asia/Shanghai) of a server instant: due dates and promise dates are local days."""
-    return local_time(now, _DEFAULT_TZ).date()
+    return business_day(now, _DEFAULT_TZ)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -250,6 +252,26 @@ def _payments(db: Database, visit_id: str, data: dict[str, Any]) -> list[Payment
         if paid_on is not None and amount > 0 and paid_on not in days:
             out.append(Payment(paid_on, amount))
     return out
+
+
+def untracked_promise_state(
+    db: Database,
+    *,
+    visit_id: str,
+    data: dict[str, Any],
+    promise: dict[str, Any],
+    since: date,
+    today: date,
+    grace_days: int = DEFAULT_GRACE_DAYS,
+) -> str:
+    """§5.2 for a promise the tracker has not evaluated yet: the tracker's own rule over the same payments
+    (those from `since`, the check-in day, up to the promise date plus grace)."""
+    try:
+        amount, when = Decimal(promise["amount"]), date.fromisoformat(promise["date"])
+    except (KeyError, TypeError, ValueError, ArithmeticError):
+        return "open"
+    payments = _payments(db, visit_id, data)
+    return promise_status(amount, when, payments, since=since, today=today, grace_days=grace_days).state
 
 
 def _reports(db: Database, visit_id: str) -> list[dict[str, Any]]:

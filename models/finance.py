@@ -76,9 +76,10 @@ def annuity_payment(principal: Decimal, monthly_rate: Decimal, n: int) -> Decima
         raise ValueError("n must be at least 1")
     with localcontext() as ctx:
         ctx.prec = _PREC
-        if monthly_rate == 0:
-            return q2(principal / n)
         growth = (1 + monthly_rate) ** n
+        if growth == 1:
+            # No interest, or a rate too small to move the balance at this precision (its limit is P/n).
+            return q2(principal / n)
         return q2(principal * monthly_rate * growth / (growth - 1))
 
 

@@ -56,6 +56,11 @@ def test_annuity_payment_is_1100_16_when_e1() -> None:
     assert annuity_payment(D("12000"), D("0.015"), 12) == D("1100.16")
 
 
+def test_annuity_payment_is_p_over_n_when_the_rate_is_too_small_to_move_the_balance() -> None:
+    # (1 + i)^n rounds to 1 at the working precision: the limit of F-1 as i → 0, not a division by zero.
+    assert annuity_payment(Decimal("1200"), Decimal("1e-41"), 12) == Decimal("100.00")
+
+
 def test_schedule_matches_e1_rows_and_totals_when_annuity() -> None:
     rows = build_schedule(
         principal=D("12000.00"), monthly_rate=D("0.015"), term_months=12, first_due_date=date(2027, 1, 15)

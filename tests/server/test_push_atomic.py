@@ -129,3 +129,67 @@ def test_push_mutation_the_database_refuses_rolls_back_alone_wherever_it_is_in_t
         ).fetchone()[0]
     )
     assert audited == 0
+
+
+@pytest.mark.parametrize("batch", [2, 6])  # prepared on the event loop, and on a worker thread with the rules
+def test_push_mutation_failing_while_prepared_is_rejected_alone_and_the_others_apply(
+    server: Server, monkeypatch: pytest.MonkeyPatch, batch: int
+) -> None:
+    vid = server.new_visit()
+    reports = [example_report(vid) for _ in range(batch)]
+    bad = reports[1]["report_id"]
+    real_canonical = push_module.canonical_json_parsed
+
+    def failing_canonical(raw: Any) -> bytes:
+        # A defect the second report alone meets before the writer (e.g. in its hashing or its rules).
+        if isinstance(raw, dict) and raw.get("report_id") == bad:
+            raise ArithmeticError("a defect")
+        return real_canonical(raw)
+
+    monkeypatch.setattr(push_module, "canonical_json_parsed", failing_canonical)
+    r = push(server, "inv.a1", [mutation(i + 1, rep) for i, rep in enumerate(reports)])
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["last_mutation_id"] == batch
+    statuses = [x["status"] for x in body["results"]]
+    assert statuses == ["applied", "rejected", *["applied"] * (batch - 2)]
+    assert body["results"][1]["error"] == "internal"
+
+
+def test_push_applies_a_plan_whose_rate_is_too_small_to_move_the_balance(server: Server) -> None:
+    vid = server.new_visit()
+    rep = example_report(vid)
+    rep["plan"]["monthly_rate"] = "0." + "0" * 40 + "1"
+    for figure in ("instalment", "total_payment", "apr_simple", "apr_compound"):
+        rep["plan"].pop(figure, None)
+    later = example_report(vid)
+    r = push(server, "inv.a1", [mutation(1, rep), mutation(2, later)])
+    assert r.status_code == 200, r.text
+    assert [x["status"] for x in r.json()["results"]] == ["applied", "applied"]
+    preview = server.client.post(
+        "/v1/plans/preview",
+        headers=server.h("inv.a1"),
+        json={
+            "method": "annuity",
+            "principal": "1200.00",
+            "term_months": 12,
+            "monthly_rate": "0." + "0" * 40 + "1",
+        },
+    )
+    assert preview.status_code == 200, preview.text
+    assert preview.json()["instalment"] == "100.00"
+
+
+def test_push_rejects_a_base_version_beyond_any_version_and_applies_the_next(server: Server) -> None:
+    vid = server.new_visit()
+    r = push(
+        server,
+        "inv.a1",
+        [mutation(1, example_report(vid), base_version=2**63), mutation(2, example_report(vid))],
+    )
+    assert r.status_code == 200, r.text
+    first, second = r.json()["results"]
+    assert (first["status"], first["error"]) == ("rejected", "validation")
+    assert first["details"][0]["loc"] == ["base_version"]
+    assert second["status"] == "applied"
+    assert r.json()["last_mutation_id"] == 2

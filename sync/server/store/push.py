@@ -49,6 +49,7 @@ log = logging.getLogger("fieldvisit.server.push")
 REPORT_KINDS = frozenset({"submit_report", "resubmit_report", "amend_report"})
 _SHA = re.compile(r"^[0-9a-f]{64}$")
 _FINAL = {s.value for s in FINAL_STATES}
+MAX_VERSION = 2**63 - 1  # versions are 64-bit integers in the database
 
 
 @dataclass(slots=True)
@@ -146,6 +147,12 @@ def prepare(
         return m
     if m.version_id is not None and "\x00" in m.version_id:
         p.rejection = ("validation", [nul_detail(["version_id"])])
+        return m
+    if m.base_version > MAX_VERSION:
+        p.rejection = (
+            "validation",
+            [{"loc": ["base_version"], "msg": "is not a version this server issued"}],
+        )
         return m
     try:
         report = VisitReport.model_validate(raw)

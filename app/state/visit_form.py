@@ -143,7 +143,7 @@ def _fill(defaults: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
 
 
 def _key(part: str) -> str | int:
-    return int(part) if part.isdigit() else part
+    return int(part) if part.isascii() and part.isdigit() else part
 
 
 @dataclass(frozen=True)

@@ -382,7 +382,7 @@ def _raise_for(resp: httpx.Response, *, clock: Callable[[], datetime]) -> None:
 
 def _int_header(resp: httpx.Response, name: str) -> int | None:
     raw = resp.headers.get(name, "").strip()
-    return int(raw) if raw.isdigit() else None
+    return int(raw) if raw.isascii() and raw.isdigit() else None
 
 
 def _path(url: str) -> str:

@@ -114,7 +114,7 @@ class BodyLimitMiddleware:
             return
         gzip = encoding in ("gzip", "x-gzip")
         length = _header(scope, b"content-length")
-        if not gzip and length and length.isdigit() and int(length) > self.limit:
+        if not gzip and length and length.isascii() and length.isdigit() and int(length) > self.limit:
             await _send_error(send, 413, "payload_too_large", f"the body exceeds {self.limit} bytes")
             return
         try:

@@ -287,3 +287,27 @@ def test_repayments_make_a_nul_record_a_row_error(server: Server, as_csv: bool) 
 )
 def test_other_json_bodies_with_nul_are_422(server: Server, path: str, body: Any, loc: list[Any]) -> None:
     _assert_nul_422(server.client.post(path, json=body, headers=server.h("sup.a")), loc)
+
+
+@pytest.mark.parametrize("since", ["²", "1²", "①", "１", "٣"])
+def test_feed_cursor_of_other_digits_is_422_when_not_ascii(server: Server, since: str) -> None:
+    # str.isdigit() takes each of these; int() refuses some and reads others as a cursor never issued.
+    r = server.client.get("/v1/feed", params={"since": since}, headers=server.h("sup.a"))
+    assert r.status_code == 422, r.text
+    assert r.json()["details"][0]["loc"] == ["query", "since"]
+
+
+@pytest.mark.parametrize("seq", ["²", "٣", "１", "0²"])
+def test_pull_cursor_of_other_digits_is_410_reset_required(server: Server, seq: str) -> None:
+    s = server.sessions.get("inv.a1") or server.login("inv.a1")
+    first = server.client.post(
+        "/v1/sync/pull", headers=server.h("inv.a1"), json={"device_id": s["device_id"], "cursor": None}
+    ).json()
+    epoch = first["cursor"].split(".")[0]
+    r = server.client.post(
+        "/v1/sync/pull",
+        headers=server.h("inv.a1"),
+        json={"device_id": s["device_id"], "cursor": f"{epoch}.{seq}"},
+    )
+    assert r.status_code == 410, r.text
+    assert r.json()["error"] == "reset_required"

@@ -26,7 +26,8 @@ async def feed(
     since_seq = 0
     if since not in (None, "", "0"):
         assert since is not None
-        if not since.isdigit() or len(since) > 18:
+        # ASCII digits only: str.isdigit() also takes "²" (int() refuses it) and "１" (not a cursor we write).
+        if not (since.isascii() and since.isdigit()) or len(since) > 18:
             raise ApiError(
                 422,
                 "validation",

@@ -76,7 +76,7 @@ def pull(
         seq, snapshot_after = max_seq, ""
     else:
         parts = cursor.split(".")
-        if len(parts) not in (2, 3) or parts[0] != e8 or not parts[1].isdigit():
+        if len(parts) not in (2, 3) or parts[0] != e8 or not _count(parts[1]):
             raise _reset("unknown cursor")
         seq = int(parts[1])
         if seq > max_seq or seq < floor:
@@ -183,10 +183,16 @@ def pull(
     }
 
 
+def _count(text: str) -> bool:
+    """ASCII digits, as the server writes a cursor: str.isdigit() alone also takes "²", which int() refuses,
+    and other scripts' digits."""
+    return text.isascii() and text.isdigit() and len(text) <= 18
+
+
 def cursor_seq(cursor: str | None) -> int | None:
     """The change-log position a well-formed cursor stands at (None for a snapshot from scratch)."""
     parts = (cursor or "").split(".")
-    return int(parts[1]) if len(parts) in (2, 3) and parts[1].isdigit() else None
+    return int(parts[1]) if len(parts) in (2, 3) and _count(parts[1]) else None
 
 
 def record_pull(

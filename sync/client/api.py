@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
@@ -71,11 +72,26 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+_REFRESH_LOCKS: dict[str, threading.Lock] = {}
+_REFRESH_LOCKS_GUARD = threading.Lock()
+
+
+def _refresh_lock_for(store: SyncStore) -> threading.Lock:
+    """One lock per device database file in this process (a store without a file gets its own)."""
+    where = getattr(store, "path", None)
+    if where is None:
+        return threading.Lock()
+    with _REFRESH_LOCKS_GUARD:
+        return _REFRESH_LOCKS.setdefault(str(Path(where).resolve()), threading.Lock())
+
+
 class ApiClient:
     """Calls the central server for one device; the server URL and device live in the store's sync state,
     the token pair in a `TokenStore` (by default a 0600 file beside the store's database).
 
-    Token refresh is serialised, so two threads never spend the same refresh token.
+    Token refresh is serialised, so two threads never spend the same refresh token: the server revokes a
+    device that presents a rotated one. Clients on the same device database in one process (two browser
+    tabs of the web app) share the lock.
     """
 
     def __init__(
@@ -92,7 +108,7 @@ class ApiClient:
         self.tokens = tokens if tokens is not None else default_token_store(store)
         self.clock = clock
         self.gzip_level = gzip_level
-        self._refresh_lock = threading.Lock()
+        self._refresh_lock = _refresh_lock_for(store)
 
     # -- identity -----------------------------------------------------------------------------------------
 

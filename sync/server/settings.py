@@ -32,9 +32,10 @@ class Settings(BaseSettings):
     body_limit: int = Field(default=16 * 1024 * 1024, ge=1024)
     access_ttl_seconds: int = Field(default=3600, ge=60)
     refresh_ttl_seconds: int = Field(default=30 * 24 * 3600, ge=300)
-    # A device whose refresh answer was lost presents the just-rotated token again; within this window it
-    # gets the same new pair back instead of being revoked for reuse (0 = no grace).
-    refresh_grace_seconds: int = Field(default=60, ge=0, le=3600)
+    # Reusing a rotated refresh token revokes the device (protocol "Identity and auth"), at once by default.
+    # An operator whose devices often lose answers may allow a window in which a device presenting the
+    # just-rotated token again gets the same new pair back instead (a thief within it gets that pair too).
+    refresh_grace_seconds: int = Field(default=0, ge=0, le=3600)
     # Failed sign-ins allowed per account (over every client address) and per client address (over every
     # username) within the window; past either, 429 with Retry-After.
     login_max_failures: int = Field(default=5, ge=1)

@@ -7,6 +7,7 @@ import json
 import random
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -21,6 +22,7 @@ from sync.client import (
     DeviceRevoked,
     ReauthRequired,
     ServerBusy,
+    StoredTokens,
     SyncEngine,
     SyncScheduler,
     SyncStatus,
@@ -598,3 +600,35 @@ def test_next_batch_is_sent_while_the_previous_answer_is_stored(
     assert waited == [True]
     assert rep.applied == 100
     assert store.pending_count() == 0
+
+
+def test_two_clients_on_one_device_database_refresh_once_when_both_find_the_token_expired(
+    tmp_path: Path, fake: FakeServer
+) -> None:
+    # Two browser tabs of the web app: two stores and clients on the same device database in one process.
+    # Each spending the same refresh token would be reuse, which revokes the device.
+    stores = [DeviceStore(tmp_path / "device.db") for _ in range(2)]
+    http = httpx.Client(transport=fake.transport())
+    try:
+        stores[0].update_sync_state(server_url="http://fake", device_id="dev-1", server_epoch=fake.epoch)
+        clients = [ApiClient(s, http) for s in stores]
+        clients[0].tokens.save(StoredTokens("dev-1", fake.access, fake.refresh_token))
+        expired = fake.access
+
+        def slow_refresh(request: httpx.Request) -> httpx.Response | None:
+            if request.url.path == "/v1/auth/refresh":
+                time.sleep(0.2)  # both clients are inside `refresh` meanwhile
+            return None
+
+        fake.hooks.append(slow_refresh)
+        threads = [threading.Thread(target=c.refresh, kwargs={"used_access_token": expired}) for c in clients]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(10)
+        assert len([r for r in fake.requests if r.url.path == "/v1/auth/refresh"]) == 1
+        assert all(c.tokens.load().access_token == fake.access for c in clients)  # type: ignore[union-attr]
+    finally:
+        http.close()
+        for s in stores:
+            s.close()

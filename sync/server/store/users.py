@@ -246,10 +246,11 @@ def refresh_tokens(
                 )
                 access, refresh, expires_in = again
                 return TokenPair(device_id, access, refresh, expires_in, _public(user), server_epoch(db))
+        # Revoked as a supervisor revokes (the tokens stay, so every later call with any of them is answered
+        # 401 device_revoked, not invalid_token).
         db.execute(
             "UPDATE devices SET revoked = 1, revoked_at = ? WHERE id = ?", [now.isoformat(), device_id]
         )
-        db.execute("DELETE FROM tokens WHERE device_id = ?", [device_id])
         audit(
             db,
             at=now.isoformat(),

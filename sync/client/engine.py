@@ -591,10 +591,12 @@ class SyncEngine:
         return data
 
     def _finish_blob(self, event: _LaneEvent, report: SyncReport) -> None:
-        """Record one ended upload: a refused photo as the report's error, a stored one as uploaded."""
+        """Record one ended upload: a refused photo as the report's error, a stored one as uploaded. A photo
+        the server holds outside this user's scope (404: the visit was reassigned since its report went) is
+        refused too; the other photos still go."""
         sha, outcome = event.sha, event.outcome
         if event.error is not None:
-            if isinstance(event.error, ServerError) and event.error.status in (413, 422):
+            if isinstance(event.error, ServerError) and event.error.status in (404, 413, 422):
                 report.errors.append(f"blob {sha}: {event.error.code}")
                 return
             raise event.error

@@ -100,15 +100,17 @@ def test_partial_is_invisible_to_another_caller_when_head_asks_for_it(server: Se
     assert fresh.status_code == 409 and fresh.headers["Upload-Offset"] == "0"  # type: ignore[attr-defined]
 
 
-def test_patch_of_a_stored_blob_outside_scope_answers_201_when_complete(server: Server) -> None:
+def test_patch_of_a_stored_blob_outside_scope_is_404_as_get_answers_it(server: Server) -> None:
     data = os.urandom(4_000)
     sha = pushed_with_photo(server, data)
     patch(server, "inv.a1", sha, 0, data, length=len(data))
 
     outsider = patch(server, "sup.b", sha, 0, data, length=len(data))
+    partly = patch(server, "inv.b1", sha, 0, data[:1_000], length=len(data))
     owner_again = patch(server, "inv.a2", sha, 0, data, length=len(data))
 
-    assert outsider.status_code == 201  # type: ignore[attr-defined]
+    assert outsider.status_code == 404 and outsider.json()["error"] == "not_found"  # type: ignore[attr-defined]
+    assert partly.status_code == 404  # type: ignore[attr-defined]
     assert owner_again.status_code == 200  # type: ignore[attr-defined]
     assert server.client.head(f"/v1/blobs/{sha}", headers=server.h("sup.b")).status_code == 404
 

@@ -292,9 +292,12 @@ def test_blob_head_is_404_without_length_when_the_blob_is_another_teams(server: 
         assert r.status_code == 404 and r.headers.get("content-length", "0") == "0"
     own = server.client.head(f"/v1/blobs/{sha}", headers=server.h("sup.a"))
     assert own.status_code == 200 and own.headers["content-length"] == str(len(data))
-    # PUT of the same bytes by an outsider answers as for a new blob: nothing is revealed.
-    assert server.client.put(f"/v1/blobs/{sha}", content=data, headers=server.h("sup.b")).status_code == 201
+    # PUT of the same bytes follows GET's scope rules: 404 outside the scope, 200 (already present) within.
+    for outsider in ("sup.b", "inv.b1", "inv.a3"):
+        r = server.client.put(f"/v1/blobs/{sha}", content=data, headers=server.h(outsider))
+        assert r.status_code == 404 and r.json()["error"] == "not_found"
     assert server.client.put(f"/v1/blobs/{sha}", content=data, headers=server.h("inv.a2")).status_code == 200
+    assert server.client.put(f"/v1/blobs/{sha}", content=data, headers=server.h("sup.a")).status_code == 200
 
 
 # ------------------------------------------------------------------------------------ 6. security headers

@@ -463,6 +463,27 @@ def test_corrupt_local_photo_not_uploaded_when_its_bytes_do_not_match_the_hash(
     assert store.reports()[0].missing_blobs == [meta.sha256]
 
 
+def test_photo_the_server_holds_outside_the_users_scope_is_refused_alone_and_the_others_go(
+    store: DeviceStore, fake: FakeServer, engine: SyncEngine
+) -> None:
+    metas = [photo(store) for _ in range(3)]
+    store.submit_report(report(attachments=metas))
+    outside = metas[1].sha256
+    # The visit was reassigned after the report went: its photo is another pair's now (404, as GET answers).
+    fake.hooks.append(
+        lambda r: (
+            err(404, "not_found") if r.url.path == f"/v1/blobs/{outside}" and r.method != "HEAD" else None
+        )
+    )
+
+    rep = engine.sync()
+
+    assert any(outside in e and "not_found" in e for e in rep.errors)
+    assert rep.blobs_uploaded == 2
+    assert all(store.blob_state(m.sha256) == "uploaded" for m in (metas[0], metas[2]))
+    assert store.blob_state(outside) != "uploaded"
+
+
 def test_try_sync_returns_none_and_sync_waits_when_a_sync_is_running(
     store: DeviceStore, fake: FakeServer, engine: SyncEngine
 ) -> None:

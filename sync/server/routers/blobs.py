@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 
 from sync.server.context import Actor, Ctx, ServerContext
 from sync.server.errors import ApiError
-from sync.server.store.blobs import blob_exists, blob_size_for, legacy_blob_data, put_blob
+from sync.server.store.blobs import blob_exists, blob_size_for, check_blob_scope, legacy_blob_data, put_blob
 from sync.server.store.common import Principal
 from sync.server.store.uploads import (
     PartialStore,
@@ -59,7 +59,8 @@ def _digest(sha256: str) -> str:
     "/v1/blobs/{sha256}",
     status_code=201,
     responses={
-        200: {"description": "already present (201 when present but outside the caller's scope)"},
+        200: {"description": "already present"},
+        404: {"description": "already present, but outside the caller's scope (as GET answers it)"},
         413: {"description": "too large"},
         422: {"description": "hash_mismatch: the bytes do not hash to the path"},
     },
@@ -170,6 +171,7 @@ def _offset_conflict(offset: int, length: int) -> ApiError:
     status_code=204,
     responses={
         200: {"description": "complete, and the blob was already stored in the caller's scope"},
+        404: {"description": "the blob is stored, but outside the caller's scope (as GET answers it)"},
         201: {"description": "complete: the bytes hash to the path and are stored"},
         204: {"description": "appended; Upload-Offset is the bytes now held"},
         400: {"description": "Upload-Offset or Upload-Length missing or malformed, or past the length"},
@@ -228,6 +230,7 @@ async def _append(
 ) -> Response:
     files = _files(ctx)
     now = ctx.clock()
+    await ctx.db.read(check_blob_scope, actor=actor, sha256=sha)  # as GET answers an existing blob
     partial = await ctx.db.read(partial_for, user_id=actor.user_id, sha256=sha)
     if partial is None:
         if length is None:

@@ -15,11 +15,13 @@ from typing import Any
 from sqlite_utils import Database
 
 from sync.server.blobstore import BlobStore
+from sync.server.errors import ApiError
 from sync.server.store.common import Principal, audit
 
 __all__ = [
     "blob_exists",
     "blob_size_for",
+    "check_blob_scope",
     "drain_blob_deletions",
     "legacy_blob_data",
     "move_legacy_blobs",
@@ -36,10 +38,12 @@ def blob_exists(db: Database, sha256: str) -> int | None:
 
 def put_blob(db: Database, *, actor: Principal, sha256: str, size: int, now: datetime) -> bool:
     """Record a blob whose verified bytes are already in the blob store; returns True when newly stored,
-    False when already present. A blob already stored but outside the caller's scope answers True as if
-    it were new: the caller proved it holds the bytes, and learns nothing about another team's photos."""
+    False when already present. A blob already stored but outside the caller's scope is 404, as GET answers
+    it (protocol "Resumable blob uploads": PUT and PATCH follow GET's scope rules for existing blobs)."""
     if blob_exists(db, sha256) is not None:
-        return not _in_scope(db, actor, sha256)
+        if not _in_scope(db, actor, sha256):
+            raise _not_found()
+        return False
     db.execute(
         "INSERT INTO blobs(sha256, size, data, created_at) VALUES (?, ?, NULL, ?)",
         [sha256, size, now.isoformat()],
@@ -75,6 +79,16 @@ def _in_scope(db: Database, actor: Principal, sha256: str) -> bool:
         [sha256, *args],
     ).fetchone()
     return ok is not None
+
+
+def _not_found() -> ApiError:
+    return ApiError(404, "not_found", "no such blob")
+
+
+def check_blob_scope(db: Database, *, actor: Principal, sha256: str) -> None:
+    """404 for a blob stored but outside the caller's scope (an upload of it is answered as GET would be)."""
+    if blob_exists(db, sha256) is not None and not _in_scope(db, actor, sha256):
+        raise _not_found()
 
 
 def blob_size_for(db: Database, *, actor: Principal, sha256: str) -> int | None:

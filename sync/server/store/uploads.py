@@ -315,7 +315,8 @@ def discard_upload(db: Database, *, user_id: str, sha256: str) -> None:
 
 def finish_upload(db: Database, *, actor: Principal, sha256: str, size: int, now: datetime) -> bool:
     """The verified bytes, already in the blob store, become a blob and the partial row goes, in one
-    transaction; answers what `put_blob` answers (True: stored now, or held outside the caller's scope)."""
+    transaction; answers what `put_blob` answers (True: stored now; 404 when stored outside the caller's
+    scope)."""
     created = put_blob(db, actor=actor, sha256=sha256, size=size, now=now)
     discard_upload(db, user_id=actor.user_id, sha256=sha256)
     return created

@@ -32,6 +32,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--port", type=int, default=DEFAULT_SERVER_PORT, help="central server port")
     p.add_argument("--app-port", type=int, default=DEFAULT_APP_PORT, help="app (web) port")
     p.add_argument("--db", default=None, help="demo database (default var/demo/fieldvisit.db)")
+    p.add_argument(
+        "--database-url",
+        default=None,
+        help="sqlite:///PATH, or postgresql://… for the demo on PostgreSQL (seeded when it holds no users; "
+        "photos under var/demo/blobs unless FIELDVISIT_BLOB_URL says otherwise); wins over --db",
+    )
     p.add_argument("--visits", type=int, default=120, help="demo visits per team")
     p.add_argument("--fresh", action="store_true", help="recreate the demo database")
     p.add_argument("--no-app", action="store_true", help="run the central server only")
@@ -65,11 +71,13 @@ def _wait_http(url: str, timeout: float = 90.0) -> bool:
     return False
 
 
-def seed(db: Path, visits_per_team: int) -> list[dict[str, Any]]:
-    """Create the demo users and import the demo cases; returns the users."""
+def seed(db: Path, visits_per_team: int, where: list[str] | None = None) -> list[dict[str, Any]]:
+    """Create the demo users and import the demo cases (into `where`, the database options of the commands,
+    by default `--db db`); returns the users. `db` names the folder the import file is written to."""
     from models.demo_data import demo_users, generate_import_records
 
     users = demo_users()
+    where = where or ["--db", str(db)]
     env = dict(os.environ, FIELDVISIT_DB=str(db))
     for u in users:
         cmd = [
@@ -85,8 +93,7 @@ def seed(db: Path, visits_per_team: int) -> list[dict[str, Any]]:
             u["team"],
             "--name",
             u.get("name", u["username"]),
-            "--db",
-            str(db),
+            *where,
         ]
         if u.get("districts"):
             cmd += ["--district", ",".join(u["districts"])]
@@ -107,7 +114,7 @@ def seed(db: Path, visits_per_team: int) -> list[dict[str, Any]]:
     file = db.with_name("demo-import.json")
     file.write_text(json.dumps({"records": records}, ensure_ascii=False), encoding="utf-8")
     subprocess.run(
-        [*_fieldvisit(), "import", str(file), "--db", str(db)], check=True, env=env, stdout=subprocess.DEVNULL
+        [*_fieldvisit(), "import", str(file), *where], check=True, env=env, stdout=subprocess.DEVNULL
     )
     return users
 
@@ -237,6 +244,30 @@ def submit_demo_reports(server: str, users: list[dict[str, Any]], per_team: int 
     return sent
 
 
+def _location(database_url: str | None) -> str | None:
+    """The PostgreSQL URL of `--database-url`, or None for SQLite (a `sqlite:///` URL or none)."""
+    if not database_url:
+        return None
+    if database_url.startswith(("postgresql://", "postgres://", "postgresql+psycopg://")):
+        return database_url
+    if database_url.startswith("sqlite:///") or "://" not in database_url:
+        return None
+    raise SystemExit(f"fieldvisit demo: unsupported database URL: {database_url.split('://')[0]}://")
+
+
+def _has_users(url: str) -> bool:
+    """Whether the PostgreSQL database already holds users (a demo seeded before)."""
+    from sync.server.db import connect
+
+    db = connect(url)
+    try:
+        return bool(db.execute("SELECT to_regclass('users') IS NOT NULL").fetchone()[0]) and bool(
+            db.execute("SELECT EXISTS (SELECT 1 FROM users)").fetchone()[0]
+        )
+    finally:
+        db.conn.close()
+
+
 def _interrupt(_signum: int, _frame: Any) -> None:
     raise KeyboardInterrupt
 
@@ -246,29 +277,48 @@ def run(args: argparse.Namespace) -> int:
     host = getattr(args, "host", "127.0.0.1")
     port = getattr(args, "port", DEFAULT_SERVER_PORT) or DEFAULT_SERVER_PORT
     app_port = getattr(args, "app_port", DEFAULT_APP_PORT) or DEFAULT_APP_PORT
-    db = Path(getattr(args, "db", None) or Path("var") / "demo" / "fieldvisit.db").resolve()
     visits = getattr(args, "visits", 120) or 120
-    fresh = bool(getattr(args, "fresh", False)) or not db.exists()
-    if fresh:
+    url = _location(getattr(args, "database_url", None))
+    if url is not None and getattr(args, "fresh", False):
+        print(
+            "fieldvisit demo: --fresh is for the SQLite demo file; on PostgreSQL drop and re-create the "
+            "database to start over (an empty one is seeded)",
+            file=sys.stderr,
+        )
+        return 2
+    if url is None:
+        sqlite_url = getattr(args, "database_url", None)
+        named = sqlite_url.removeprefix("sqlite://") if sqlite_url else getattr(args, "db", None)
+        db = Path(named or Path("var") / "demo" / "fieldvisit.db").resolve()
+        where = ["--db", str(db)]
+        env = dict(os.environ, FIELDVISIT_DB=str(db))
+        fresh = bool(getattr(args, "fresh", False)) or not db.exists()
+        if fresh:
+            db.parent.mkdir(parents=True, exist_ok=True)
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{db}{suffix}").unlink(missing_ok=True)
+    else:
+        db = (Path("var") / "demo" / "fieldvisit.db").resolve()  # the folder for the import file and devices
         db.parent.mkdir(parents=True, exist_ok=True)
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{db}{suffix}").unlink(missing_ok=True)
-        users = seed(db, visits)
+        where = ["--database-url", url]
+        env = dict(os.environ, FIELDVISIT_DATABASE_URL=url)
+        env.setdefault("FIELDVISIT_BLOB_URL", (db.parent / "blobs").as_uri())
+        os.environ["FIELDVISIT_BLOB_URL"] = env["FIELDVISIT_BLOB_URL"]  # the seeding commands need it too
+        fresh = not _has_users(url)
+    if fresh:
+        users = seed(db, visits, where)
     else:
         from models.demo_data import demo_users
 
         users = demo_users()
     server_url = f"http://{host}:{port}"
-    env = dict(os.environ, FIELDVISIT_DB=str(db))
     procs: list[subprocess.Popen[bytes]] = []
     # A terminate (service manager, closed terminal) stops the server and the app like Ctrl+C does,
     # instead of leaving them running on their ports.
     signal.signal(signal.SIGTERM, _interrupt)
     signal.signal(signal.SIGHUP, _interrupt)
     procs.append(
-        subprocess.Popen(
-            [*_fieldvisit(), "serve", "--host", host, "--port", str(port), "--db", str(db)], env=env
-        )
+        subprocess.Popen([*_fieldvisit(), "serve", "--host", host, "--port", str(port), *where], env=env)
     )
     try:
         _wait_healthy(server_url)

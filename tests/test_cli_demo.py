@@ -1,4 +1,5 @@
-"""`fieldvisit demo` (what the README's run command starts): a terminate stops the server it started."""
+"""`fieldvisit demo` (what the README's run command starts): a terminate stops the server it started; the
+demo also runs on a database named by `--database-url` (a SQLite URL, or PostgreSQL), seeded there."""
 
 from __future__ import annotations
 
@@ -11,6 +12,9 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
+
+from tests.helpers.pg_fixtures import pg_cluster, pg_url  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[1]
 FIELDVISIT = Path(sys.executable).with_name("fieldvisit")
@@ -65,3 +69,58 @@ def test_terminate_stops_the_demo_server_too(tmp_path: Path) -> None:
     finally:
         if demo.poll() is None:
             demo.kill()
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+def test_demo_runs_on_the_database_its_database_url_names(
+    tmp_path: Path, kind: str, request: pytest.FixtureRequest
+) -> None:
+    location = f"sqlite:///{tmp_path / 'demo.db'}" if kind == "sqlite" else request.getfixturevalue("pg_url")
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = dict(
+        os.environ,
+        FIELDVISIT_ARGON2_TIME_COST="1",
+        FIELDVISIT_ARGON2_MEMORY_KIB="64",
+        FIELDVISIT_BLOB_URL=(tmp_path / "blobs").as_uri(),
+    )
+    args = ["demo", "--no-app", "--port", str(port), "--database-url", location, "--visits", "5"]
+    demo = subprocess.Popen([str(FIELDVISIT), *args], cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        signed_in = None
+        while signed_in is None:
+            assert demo.poll() is None, "the demo stopped early"
+            assert time.monotonic() < deadline, "the demo was not seeded and served in time"
+            if _healthy(url):
+                r = httpx.post(
+                    f"{url}/v1/auth/login",
+                    json={"username": "sup.a", "password": "demo1234", "device_name": "t"},
+                    timeout=5,
+                )
+                signed_in = r.json()["access_token"] if r.status_code == 200 else None
+            time.sleep(0.3)
+        headers = {"Authorization": f"Bearer {signed_in}"}
+        deadline = time.monotonic() + 60
+        while not httpx.get(f"{url}/v1/reports", headers=headers, timeout=5).json()["total"]:
+            assert time.monotonic() < deadline, "the demo synced no reports"
+            time.sleep(0.3)
+        if kind == "sqlite":
+            assert (tmp_path / "demo.db").exists()
+    finally:
+        demo.send_signal(signal.SIGTERM)
+        try:
+            demo.wait(30)
+        except subprocess.TimeoutExpired:
+            demo.kill()
+    if kind == "postgres":
+        # The demo cannot start PostgreSQL afresh itself: --fresh is refused with what to do instead.
+        again = subprocess.run(
+            [str(FIELDVISIT), "demo", "--no-app", "--fresh", "--database-url", location],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert again.returncode == 2 and "--fresh" in again.stderr

@@ -23,8 +23,10 @@ __all__ = [
     "IncomeLine",
     "OtherDebt",
     "assess",
+    "buffer_in_range",
     "counted_income",
     "debt_service",
+    "dsr_limit_in_range",
     "min_term",
 ]
 
@@ -91,6 +93,16 @@ def _fraction(value: Any, *, code: str, message: str) -> Decimal:
     return d
 
 
+def buffer_in_range(value: Any) -> Decimal:
+    """A-5's buffer: a share of DI above 0 and at most 1 (all of it)."""
+    return _fraction(value, code="fv.buffer_range", message="buffer must be above 0 and at most 1")
+
+
+def dsr_limit_in_range(value: Any) -> Decimal:
+    """A-6's limit: a share of net income above 0 and at most 1."""
+    return _fraction(value, code="fv.dsr_limit_range", message="DSR limit must be above 0 and at most 1")
+
+
 class AssessmentInput(BaseModel):
     """What the investigator records on site: incomes, expenses and the lender's sizing parameters."""
 
@@ -127,12 +139,12 @@ class AssessmentInput(BaseModel):
     @field_validator("buffer", mode="after")
     @classmethod
     def _buffer_range(cls, value: Decimal) -> Decimal:
-        return _fraction(value, code="fv.buffer_range", message="buffer must be above 0 and at most 1")
+        return buffer_in_range(value)
 
     @field_validator("dsr_limit", mode="after")
     @classmethod
     def _dsr_limit_range(cls, value: Decimal) -> Decimal:
-        return _fraction(value, code="fv.dsr_limit_range", message="DSR limit must be above 0 and at most 1")
+        return dsr_limit_in_range(value)
 
     @field_validator("max_term", mode="after")
     @classmethod

@@ -16,7 +16,14 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from models.affordability import AssessmentInput, ExpenseLine, IncomeLine, OtherDebt
+from models.affordability import (
+    AssessmentInput,
+    ExpenseLine,
+    IncomeLine,
+    OtherDebt,
+    buffer_in_range,
+    dsr_limit_in_range,
+)
 from models.codes import (
     THIRD_PARTY_OUTCOMES,
     AgreementMethod,
@@ -148,8 +155,19 @@ class Assessment(_Section):
     incomes: list[IncomeLine] = Field(default_factory=list, max_length=50)
     expenses: list[ExpenseLine] = Field(default_factory=list, max_length=100)
     other_debts: list[OtherDebt] = Field(default_factory=list, max_length=50)
-    buffer: Rate = Decimal("0.80")
-    dsr_limit: Rate = Decimal("0.50")
+    # What the device showed with (the rule book uses the server's own figures): the same range as.
+    buffer: DecStr = Decimal("0.80")
+    dsr_limit: DecStr = Decimal("0.50")
+
+    @field_validator("buffer", mode="after")
+    @classmethod
+    def _buffer_range(cls, value: Decimal) -> Decimal:
+        return buffer_in_range(value)
+
+    @field_validator("dsr_limit", mode="after")
+    @classmethod
+    def _dsr_limit_range(cls, value: Decimal) -> Decimal:
+        return dsr_limit_in_range(value)
 
     def as_input(
         self, max_term: int = 60, *, buffer: Decimal | None = None, dsr_limit: Decimal | None = None

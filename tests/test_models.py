@@ -256,3 +256,21 @@ def test_every_error_code_raised_in_code_has_a_bilingual_message() -> None:
             raised |= set(pattern.findall(path.read_text(encoding="utf-8")))
     assert raised, "the scan found no error codes"
     assert sorted(raised - set(MESSAGES)) == []
+
+
+@pytest.mark.parametrize(
+    ("field", "code"), [("buffer", "fv.buffer_range"), ("dsr_limit", "fv.dsr_limit_range")]
+)
+def test_report_assessment_takes_the_whole_range_of_a_5_and_a_6_when_a_device_sends_its_figures(
+    field: str, code: str
+) -> None:
+    # The figures the device showed with (the server uses its own): above 0 and at most 1, as in.
+    body = copy.deepcopy(BASE)
+    for ok in ("1.00", "1", "0.05"):
+        body["assessment"][field] = ok
+        assert VisitReport.model_validate(body).assessment.model_dump(mode="json")[field] == ok  # type: ignore[union-attr]
+    for bad in ("1.01", "0", "-0.5"):
+        body["assessment"][field] = bad
+        with pytest.raises(ValidationError) as info:
+            VisitReport.model_validate(body)
+        assert [e["type"] for e in info.value.errors()] == [code]

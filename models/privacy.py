@@ -48,8 +48,15 @@ def _compact(value: str) -> str:
 
 
 def mask_phone(phone: str) -> str:
-    """13812345678 → 138****5678 (first 3, last 4)."""
-    return _keep_ends(_compact(phone), 3, 4)
+    """13812345678 → 138****5678 (first 3, last 4); a mainland mobile written with its country code
+    (+86 138 1234 5678, 0086…) is masked as the number itself is."""
+    compact = _compact(phone)
+    for code in ("+86", "0086", "86"):
+        rest = compact.removeprefix(code)
+        if rest != compact and len(rest) == 11 and rest.startswith("1") and rest.isascii() and rest.isdigit():
+            compact = rest
+            break
+    return _keep_ends(compact, 3, 4)
 
 
 def mask_id_number(id_number: str) -> str:

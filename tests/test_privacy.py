@@ -27,6 +27,8 @@ def test_mask_name_keeps_first_and_last_when_long_enough(name: str, masked: str)
 def test_mask_phone_shows_3_and_4_when_mainland_mobile() -> None:
     assert mask_phone("13812345678") == "138****5678"
     assert mask_phone("138 1234 5678") == "138****5678"
+    for written in ("+86 138 1234 5678", "+86-13812345678", "008613812345678", "8613812345678"):
+        assert mask_phone(written) == "138****5678", written
 
 
 def test_mask_id_number_shows_first_6_last_4_when_18_chars() -> None:

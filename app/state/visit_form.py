@@ -15,7 +15,14 @@ from typing import TYPE_CHECKING, Any, Literal
 import flet as ft
 from pydantic import ValidationError
 
-from models.affordability import Affordability, AssessmentInput, ExpenseLine, IncomeLine, OtherDebt
+from models.affordability import (
+    Affordability,
+    AssessmentInput,
+    ExpenseLine,
+    IncomeLine,
+    OtherDebt,
+    debt_service,
+)
 from models.codes import (
     THIRD_PARTY_OUTCOMES,
     ContactOutcome,
@@ -701,14 +708,19 @@ class VisitFormState:
         return self.evaluation().has("over_capacity")
 
     def budget(self) -> list[tuple[str, Decimal]]:
-        """Income against each expense category, for the household budget chart."""
-        inp = self.assessment_input()
-        if inp is None or not self.borrower_met:
+        """Income against each expense category, for the household budget chart; DEBT is every debt service,
+        the itemised other debts' payments included (A-4), as the totals count it."""
+        household = self.household()
+        if household is None or not self.borrower_met:
             return []
+        inp = household.as_input()
         totals = self.totals()
         out = [("income", totals.net_income if totals else ZERO)]
         for cat in ExpenseCategory:
-            amount = sum((x.amount for x in inp.expenses if x.category is cat), ZERO)
+            if cat is ExpenseCategory.DEBT:
+                amount = debt_service(inp)
+            else:
+                amount = sum((x.amount for x in inp.expenses if x.category is cat), ZERO)
             if amount > 0:
                 out.append((cat.value, amount))
         return out

@@ -255,6 +255,7 @@ def test_itemised_debts_count_toward_debt_service_when_e13(form: VisitFormState)
     assert totals is not None
     assert (totals.debt_service, totals.disposable_income, totals.capacity) == (
         Decimal("800.00"), Decimal("2300.00"), Decimal("1840.00"))  # fmt: skip
+    assert dict(form.budget())["DEBT"] == Decimal("800.00")  # the chart's DEBT bar is the same debt service
     i = form.add_line("other_debts")
     form.set(f"assessment.other_debts.{i}.monthly_payment", "2000")
     form.set_plan_option("P-INSTAL")

@@ -16,7 +16,7 @@ from typing import Annotated, Any
 from pydantic import AwareDatetime, BeforeValidator, StrictBool
 from pydantic_core import PydanticCustomError
 
-__all__ = ["WireBool", "WireDate", "WireDateTime"]
+__all__ = ["WireBool", "WireDate", "WireDateTime", "wire_date"]
 
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}").fullmatch
 _DATETIME = re.compile(
@@ -30,6 +30,14 @@ _DATETIME = re.compile(
 def _in_calendar(year: int) -> None:
     if not 1 < year < 9999:
         raise PydanticCustomError("fv.date_range", "date out of range (years 0002 to 9998)")
+
+
+def wire_date(text: str) -> date:
+    """A date as the wire writes it, `YYYY-MM-DD` only (date.fromisoformat also reads "20261210" or a week
+    date); ValueError otherwise."""
+    if _DATE(text) is None or not 1 < int(text[:4]) < 9999:
+        raise ValueError("a date must be YYYY-MM-DD")
+    return date.fromisoformat(text)
 
 
 # Dates repeat across a pull's visits (their repayment records' due dates); one seen well-formed is remembered

@@ -337,3 +337,26 @@ def test_cli_import_reports_the_row_error_and_refuses_a_file_nested_without_end(
     deep.write_text('{"records": [' + _nested(10_000) + "]}", encoding="utf-8")
     assert main(["import", str(deep), "--db", db]) == 2
     assert "not valid JSON" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("day", ["20261210", "2026-W50-4", "2026-344", "2026-12-1", "２０２６-12-10"])
+def test_dates_in_dispatch_bodies_and_queries_are_422_unless_yyyy_mm_dd(server: Server, day: str) -> None:
+    vid = server.new_visit()
+    ids = [server.users["inv.a1"], server.users["inv.a2"]]
+    sup = server.h("sup.a")
+    assign = server.client.post(
+        f"/v1/visits/{vid}/assign", json={"investigator_ids": ids, "planned_date": day}, headers=sup
+    )
+    suggest = server.client.post("/v1/dispatch/suggest", json={"date": day, "team": "hz-a"}, headers=sup)
+    routes = server.client.get("/v1/dispatch/routes", params={"date": day}, headers=sup)
+    for r, loc in (
+        (assign, ["body", "planned_date"]),
+        (suggest, ["body", "date"]),
+        (routes, ["query", "date"]),
+    ):
+        assert r.status_code == 422, r.text
+        assert r.json()["details"][0]["loc"] == loc
+    ok = server.client.post(
+        f"/v1/visits/{vid}/assign", json={"investigator_ids": ids, "planned_date": "2026-12-10"}, headers=sup
+    )
+    assert ok.status_code == 200, ok.text

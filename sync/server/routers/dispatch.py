@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from fastapi import APIRouter, Request
 
 from models.messages import request_lang
+from models.strict import wire_date
 from models.wire import SuggestRequest
 from sync.server.context import Actor, Ctx
 from sync.server.errors import ApiError
@@ -24,7 +24,7 @@ async def suggest_(body: SuggestRequest, request: Request, actor: Actor, ctx: Ct
     if actor.is_investigator:
         raise ApiError(403, "forbidden", "only supervisors and admins dispatch")
     try:
-        day = date.fromisoformat(body.date)
+        day = wire_date(body.date)
     except ValueError as exc:
         raise ApiError(
             422,

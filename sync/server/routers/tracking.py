@@ -12,6 +12,7 @@ from fastapi import APIRouter, Request
 
 from models.messages import request_lang
 from models.route import Stop, order_route
+from models.strict import wire_date
 from sync.server.context import Actor, Ctx
 from sync.server.errors import ApiError
 from sync.server.store.common import loads
@@ -133,4 +134,4 @@ async def routes(actor: Actor, ctx: Ctx, date: str, team: str | None = None) -> 
     return {"date": day.isoformat(), "team": scope, "routes": await ctx.db.read(_routes, team=scope, day=day)}
 
 
-_date = date.fromisoformat
+_date = wire_date

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 
 from models.messages import request_lang
+from models.strict import wire_date
 from models.wire import AssignRequest
 from sync.server.context import Actor, Ctx
 from sync.server.errors import ApiError
@@ -155,7 +156,7 @@ async def assign(
     planned: date | None = None
     if body.planned_date:
         try:
-            planned = date.fromisoformat(body.planned_date)
+            planned = wire_date(body.planned_date)
         except ValueError as exc:
             raise ApiError(
                 422,

@@ -360,3 +360,10 @@ def test_dates_in_dispatch_bodies_and_queries_are_422_unless_yyyy_mm_dd(server: 
         f"/v1/visits/{vid}/assign", json={"investigator_ids": ids, "planned_date": "2026-12-10"}, headers=sup
     )
     assert ok.status_code == 200, ok.text
+
+
+@pytest.mark.parametrize("path", ["/v1/reports", "/v1/visits", "/v1/feed"])
+def test_a_limit_of_any_size_is_capped_not_refused(server: Server, path: str) -> None:
+    for limit in ("1001", "1000000001", str(10**30)):
+        r = server.client.get(path, params={"limit": limit}, headers=server.h("sup.a"))
+        assert r.status_code == 200, (limit, r.text)

@@ -32,7 +32,7 @@ async def reports(
     q: Annotated[str | None, Query(max_length=200)] = None,
     outcome: str | None = None,
     verdict: Literal["pass", "fail", "hardship"] | None = None,
-    limit: Annotated[int, Query(ge=1, le=1_000_000_000)] = 100,
+    limit: Annotated[int, Query(ge=1)] = 100,  # larger values are capped (ctx.limit)
     offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
 ) -> dict[str, Any]:
     filters = ReportFilters(

@@ -73,7 +73,7 @@ async def visits(
     district: str | None = None,
     unassigned: bool = False,
     team: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=1_000_000_000)] = 100,
+    limit: Annotated[int, Query(ge=1)] = 100,  # larger values are capped (ctx.limit)
     offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
 ) -> dict[str, Any]:
     _forbid_investigator(actor, "list visits")

@@ -178,7 +178,12 @@ async def _http(_: Request, exc: Exception) -> JSONResponse:
 
 async def _not_unicode(_: Request, exc: Exception) -> JSONResponse:
     # JSON may spell a lone surrogate ("\\ud800"), which no UTF-8 text (hash, database) can hold.
-    return error_response(422, "validation", "the request contains text that is not valid Unicode")
+    return error_response(
+        422,
+        "validation",
+        "the request contains text that is not valid Unicode",
+        [{"loc": ["body"], "msg": "text that is not valid Unicode (a lone surrogate)"}],
+    )
 
 
 # Seconds a client is asked to wait when the database or the object store is out of reach.

@@ -12,6 +12,7 @@ import json
 import zlib
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
+from urllib.parse import unquote_plus
 
 from sync.server.errors import ApiError
 
@@ -190,6 +191,16 @@ DESK_CSP = (
 _ALWAYS = ((b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer"))
 
 
+def _nul_locs(scope: Scope) -> list[list[str]]:
+    """Where a URL spells U+0000: `["path"]`, and `["query", name]` for each query parameter that does."""
+    locs: list[list[str]] = [["path"]] if "\x00" in scope.get("path", "") else []
+    for pair in scope.get("query_string", b"").split(b"&"):
+        name = pair.partition(b"=")[0]
+        if b"%00" in pair or b"\x00" in pair:
+            locs.append(["query", unquote_plus(name.decode("latin-1")).replace("\x00", "\\u0000")])
+    return locs or [["query"]]
+
+
 class NulInUrlMiddleware:
     """422 for a path or query string that spells U+0000 (`%00`): no ID or filter holds it, and PostgreSQL
     text cannot hold it at all, so the request never reaches a handler on either backend."""
@@ -201,7 +212,18 @@ class NulInUrlMiddleware:
         if scope["type"] == "http":
             query = scope.get("query_string", b"")
             if "\x00" in scope.get("path", "") or b"%00" in query or b"\x00" in query:
-                await _send_error(send, 422, "validation", "the URL contains the NUL character (U+0000)")
+                await _send_error(
+                    send,
+                    422,
+                    "validation",
+                    "the URL contains the NUL character (U+0000)",
+                    {
+                        "details": [
+                            {"loc": loc, "msg": "contains the NUL character (U+0000)"}
+                            for loc in _nul_locs(scope)
+                        ]
+                    },
+                )
                 return
         await self.app(scope, receive, send)
 

@@ -18,26 +18,30 @@ from .conftest import Server, example_report, mutation, push
 
 
 @pytest.mark.parametrize(
-    ("path", "params"),
+    ("path", "params", "locs"),
     [
-        ("/v1/reports", {"outcome": "a\x00b"}),
-        ("/v1/reports", {"q": "\x00"}),
-        ("/v1/reports", {"team": "hz-a\x00", "investigator_id": "x\x00"}),
-        ("/v1/visits", {"district": "西湖区\x00"}),
-        ("/v1/visits", {"team": "\x00hz-a"}),
-        ("/v1/visits/a%00b", {}),
-        ("/v1/reports/a%00b", {}),
+        ("/v1/reports", {"outcome": "a\x00b"}, [["query", "outcome"]]),
+        ("/v1/reports", {"q": "\x00"}, [["query", "q"]]),
+        (
+            "/v1/reports",
+            {"team": "hz-a\x00", "investigator_id": "x\x00"},
+            [["query", "team"], ["query", "investigator_id"]],
+        ),
+        ("/v1/visits", {"district": "西湖区\x00"}, [["query", "district"]]),
+        ("/v1/visits", {"team": "\x00hz-a"}, [["query", "team"]]),
+        ("/v1/visits/a%00b", {}, [["path"]]),
+        ("/v1/reports/a%00b", {}, [["path"]]),
     ],
 )
-def test_url_with_nul_is_422_when_a_supervisor_sends_it(
-    server: Server, path: str, params: dict[str, str]
+def test_url_with_nul_is_422_naming_where_when_a_supervisor_sends_it(
+    server: Server, path: str, params: dict[str, str], locs: list[list[str]]
 ) -> None:
     r = server.client.get(path, params=params, headers=server.h("sup.a"))
     assert r.status_code == 422, r.text
     assert r.json() == {
         "error": "validation",
         "message": "the URL contains the NUL character (U+0000)",
-        "details": [],
+        "details": [{"loc": loc, "msg": "contains the NUL character (U+0000)"} for loc in locs],
     }
 
 
@@ -311,3 +315,10 @@ def test_pull_cursor_of_other_digits_is_410_reset_required(server: Server, seq: 
     )
     assert r.status_code == 410, r.text
     assert r.json()["error"] == "reset_required"
+
+
+def test_body_with_text_that_is_not_unicode_is_422_with_details(server: Server) -> None:
+    raw = '{"username": "\\ud800", "password": "x", "device_name": "phone"}'
+    r = server.client.post("/v1/auth/login", content=raw, headers={"Content-Type": "application/json"})
+    assert r.status_code == 422, r.text
+    assert r.json()["details"] and all(d["loc"] and d["msg"] for d in r.json()["details"])

@@ -193,3 +193,19 @@ def test_push_rejects_a_base_version_beyond_any_version_and_applies_the_next(ser
     assert first["details"][0]["loc"] == ["base_version"]
     assert second["status"] == "applied"
     assert r.json()["last_mutation_id"] == 2
+
+
+def test_push_rejects_a_kind_it_does_not_know_as_validation_naming_the_kind(server: Server) -> None:
+    vid = server.new_visit()
+    r = push(
+        server,
+        "inv.a1",
+        [mutation(1, example_report(vid), kind="update_weather"), mutation(2, example_report(vid))],
+    )
+    first, second = r.json()["results"]
+    assert (first["status"], first["error"], first["details"][0]["loc"]) == (
+        "rejected",
+        "validation",
+        ["kind"],
+    )
+    assert second["status"] == "applied" and r.json()["last_mutation_id"] == 2

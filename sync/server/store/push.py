@@ -123,7 +123,7 @@ def prepare(
     p = Prepared()
     m.prepared = p
     if m.kind not in REPORT_KINDS:
-        p.rejection = ("unsupported_kind", [{"loc": ["kind"], "msg": f"unsupported kind {m.kind!r}"}])
+        p.rejection = ("validation", [{"loc": ["kind"], "msg": f"unsupported kind {m.kind!r}"}])
         return m
     raw = m.report
     if not isinstance(raw, dict):

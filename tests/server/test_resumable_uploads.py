@@ -203,3 +203,12 @@ def test_partial_expires_when_untouched_for_the_expiry_period(
 
     assert head.status_code == 404 and "Upload-Offset" not in head.headers
     assert [p.name.rsplit(".", 2)[1] for p in uploads.glob("*.part")] == [new_sha]
+
+
+def test_options_tells_the_tus_version_and_the_largest_upload(server: Server) -> None:
+    sha = hashlib.sha256(b"x").hexdigest()
+    r = server.client.options(f"/v1/blobs/{sha}", headers=server.h("inv.a1"))
+    assert r.status_code == 204, r.text
+    assert r.headers["Tus-Resumable"] == "1.0.0" and r.headers["Tus-Version"] == "1.0.0"
+    assert int(r.headers["Tus-Max-Size"]) == 16 * 1024 * 1024
+    assert server.client.options(f"/v1/blobs/{sha}").status_code == 401

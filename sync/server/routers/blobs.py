@@ -114,6 +114,17 @@ async def head(sha256: str, actor: Actor, ctx: Ctx) -> Response:
     return Response(status_code=404, headers=headers)
 
 
+@router.options(
+    "/v1/blobs/{sha256}",
+    status_code=204,
+    responses={204: {"description": "tus 1.0 core: the version spoken and the largest upload"}},
+)
+async def options(sha256: str, actor: Actor, ctx: Ctx) -> Response:
+    _digest(sha256)
+    headers = {**TUS, "Tus-Version": TUS_VERSION, "Tus-Max-Size": str(ctx.settings.body_limit)}
+    return Response(status_code=204, headers=headers)
+
+
 @router.get(
     "/v1/blobs/{sha256}",
     response_class=Response,

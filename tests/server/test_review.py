@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from sync.server.schemas import FeedPage
+
 from .conftest import Server, example_report, mutation, push
 
 
@@ -116,6 +118,8 @@ def test_feed_emits_one_event_per_final_transition_and_pages_by_cursor(server: S
     rest = server.client.get(f"/v1/feed?since={first['cursor']}", headers=h).json()
     assert [e["type"] for e in rest["events"]] == ["legal_escalated"]
     assert rest["events"][0]["data"]["route"] == "lawyer_letter"
+    for page in (first, rest):  # as /openapi.json documents the answer
+        FeedPage.model_validate(page)
     assert server.client.get("/v1/feed?since=abc", headers=h).status_code == 422
     assert server.client.get("/v1/feed", headers=server.h("sup.b")).json()["events"] == []
     assert server.client.get("/v1/feed", headers=server.h("inv.a1")).status_code == 403

@@ -24,6 +24,7 @@ from models.wire import (
     typed_changes,
 )
 from storage.store import DeviceStore
+from sync.server.desk.stats import RISK_CSV_COLUMNS
 from sync.server.schemas import PushBody
 
 from .conftest import Server, example_report, mutation, push
@@ -47,6 +48,29 @@ def test_push_body_documents_the_wire_mutation_when_openapi_is_read(server: Serv
     }
     assert schemas["Mutation"]["properties"]["report_id"]["anyOf"][0]["maxLength"] == 64
     assert "PushMutation" not in schemas
+
+
+def test_feed_and_risk_csv_document_the_events_and_columns_when_openapi_is_read(server: Server) -> None:
+    spec = server.client.get("/openapi.json").json()
+    feed = spec["paths"]["/v1/feed"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    assert feed == {"$ref": "#/components/schemas/FeedPage"}
+    schemas = spec["components"]["schemas"]
+    assert set(schemas["FeedEvent"]["properties"]["type"]["enum"]) == {
+        "report_approved", "legal_escalated", "report_rejected", "plan_lapsed", "ptp_broken"}  # fmt: skip
+    facts = set(schemas["FeedEventData"]["properties"])
+    assert {
+        "reasons",
+        "willingness",
+        "ability",
+        "segment",
+        "assessment",
+        "promise",
+        "recommendation",
+    } <= facts
+    assert {"flags", "sign_off_reason", "plan", "plan_status"} <= facts
+    risk = spec["paths"]["/v1/exports/risk.csv"]["get"]
+    assert all(f"`{c}`" in risk["description"] for c in RISK_CSV_COLUMNS)
+    assert "text/csv" in risk["responses"]["200"]["content"]
 
 
 def test_server_applies_the_devices_outbox_entry_when_pushed_as_stored(server: Server) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 
 from models.demo_data import DEMO_PASSWORD, generate_import_records
+from sync.server.schemas import FeedPage
 from tests.helpers.pg_fixtures import shared_blob_url
 from tests.server.conftest import example_report, mutation
 
@@ -154,6 +155,7 @@ class Live:
     def feed(self) -> list[dict[str, Any]]:
         r = self.api("sup.a").get("/v1/feed", params={"limit": 1000})
         assert r.status_code == 200, r.text
+        FeedPage.model_validate(r.json())  # the shape /openapi.json documents
         return list(r.json()["events"])
 
     # -- a device -------------------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from models.privacy import business_day
 from models.rules import DEFAULT_SETTINGS, RuleSettings
 from sync.server.context import Actor, Ctx
 from sync.server.desk.pdf import FONT_PATH, RARE_FONT_PATH, render_report_pdf
-from sync.server.desk.stats import dashboard, risk_csv
+from sync.server.desk.stats import RISK_CSV_COLUMNS, dashboard, risk_csv
 from sync.server.errors import ApiError
 from sync.server.store.common import audit, loads
 from sync.server.store.reports import get_report
@@ -75,9 +75,23 @@ async def stats(actor: Actor, ctx: Ctx, days: int = 30, team: str | None = None)
     )
 
 
-@router.get("/v1/exports/risk.csv", response_class=Response)
+@router.get(
+    "/v1/exports/risk.csv",
+    response_class=Response,
+    description="The risk feed's events as CSV (UTF-8 with a byte-order mark, one row per event, cells that "
+    "a spreadsheet would read as a formula neutralised), for the same scope. Columns: "
+    + ", ".join(f"`{c}`" for c in RISK_CSV_COLUMNS)
+    + ". Money columns are 2-decimal amounts, `dsr_after` a rate; lists (`flags`, `other_reasons`, "
+    "`recommendation_reasons`) are separated by spaces.",
+    responses={
+        200: {
+            "content": {
+                "text/csv": {"schema": {"type": "string"}, "example": ",".join(RISK_CSV_COLUMNS) + "\r\n"}
+            }
+        }
+    },
+)
 async def export_risk_csv(actor: Actor, ctx: Ctx, team: str | None = None) -> Response:
-    """Approved plans and legal escalations as CSV (the same events as the risk feed)."""
     _supervisor(actor)
     # The lapses and broken promises due by now are in the export, as in the feed.
     await ctx.db.write(sweep, now=ctx.clock(), policy=TrackingPolicy.from_settings(ctx.settings))

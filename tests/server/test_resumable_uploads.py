@@ -205,6 +205,25 @@ def test_partial_expires_when_untouched_for_the_expiry_period(
     assert [p.name.rsplit(".", 2)[1] for p in uploads.glob("*.part")] == [new_sha]
 
 
+def test_expired_partial_is_gone_for_its_owner_before_any_sweep_drops_it(
+    clocked: tuple[Server, list[datetime], Path],
+) -> None:
+    server, now, _ = clocked
+    data = os.urandom(5_000)
+    sha = hashlib.sha256(data).hexdigest()
+    patch(server, "inv.a1", sha, 0, data[:1_000], length=len(data))
+
+    now[0] += timedelta(days=8)  # no upload has started since, nor has retention run
+    server.sessions.clear()
+    head = server.client.head(f"/v1/blobs/{sha}", headers=server.h("inv.a1"))
+    resume = patch(server, "inv.a1", sha, 1_000, data[1_000:], length=len(data))
+    fresh = patch(server, "inv.a1", sha, 0, data, length=len(data))
+
+    assert head.status_code == 404 and "Upload-Offset" not in head.headers
+    assert resume.status_code == 409 and resume.headers["Upload-Offset"] == "0"  # type: ignore[attr-defined]
+    assert fresh.status_code == 201  # type: ignore[attr-defined]
+
+
 def test_options_tells_the_tus_version_and_the_largest_upload(server: Server) -> None:
     sha = hashlib.sha256(b"x").hexdigest()
     r = server.client.options(f"/v1/blobs/{sha}", headers=server.h("inv.a1"))

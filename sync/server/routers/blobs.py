@@ -10,6 +10,7 @@ import asyncio
 import hashlib
 import logging
 import re
+from datetime import timedelta
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
@@ -107,7 +108,7 @@ async def head(sha256: str, actor: Actor, ctx: Ctx) -> Response:
     if lock is not None:
         async with lock:  # a PATCH being recorded (a cut one, say) answers first
             pass
-    partial = await ctx.db.read(partial_for, user_id=actor.user_id, sha256=sha)
+    partial = await ctx.db.read(partial_for, user_id=actor.user_id, sha256=sha, live_after=_live_after(ctx))
     headers = {**TUS, "Cache-Control": "no-store"}
     if partial is not None:
         headers |= {"Upload-Offset": str(partial.offset), "Upload-Length": str(partial.length)}
@@ -242,7 +243,8 @@ async def _append(
     files = _files(ctx)
     now = ctx.clock()
     await ctx.db.read(check_blob_scope, actor=actor, sha256=sha)  # as GET answers an existing blob
-    partial = await ctx.db.read(partial_for, user_id=actor.user_id, sha256=sha)
+    # An expired partial is gone for the caller (a resume is told offset 0) before the sweep drops it.
+    partial = await ctx.db.read(partial_for, user_id=actor.user_id, sha256=sha, live_after=_live_after(ctx))
     if partial is None:
         if length is None:
             raise ApiError(400, "bad_request", "Upload-Length is required to start an upload", headers=TUS)
@@ -279,6 +281,11 @@ async def _append(
     created = await ctx.db.write(finish_upload, actor=actor, sha256=sha, size=partial.length, now=now)
     await run_in_threadpool(files.remove, actor.user_id, sha)
     return Response(status_code=201 if created else 200, headers={**TUS, "Upload-Offset": str(held)})
+
+
+def _live_after(ctx: ServerContext) -> str:
+    """The oldest last touch a partial upload may have and still be resumed (the expiry period)."""
+    return (ctx.clock() - timedelta(days=ctx.settings.upload_expiry_days)).isoformat()
 
 
 async def _expire(ctx: ServerContext) -> None:

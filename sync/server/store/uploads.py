@@ -269,10 +269,13 @@ class _Pieces(io.RawIOBase):
         return n
 
 
-def partial_for(db: Database, *, user_id: str, sha256: str) -> Partial | None:
+def partial_for(db: Database, *, user_id: str, sha256: str, live_after: str | None = None) -> Partial | None:
+    """The caller's partial upload of this hash; with `live_after` (a timestamp), None for one untouched
+    since then (expired, though not yet dropped)."""
     row = db.execute(
-        'SELECT "offset", length, updated_at FROM blob_uploads WHERE user_id = ? AND sha256 = ?',
-        [user_id, sha256],
+        'SELECT "offset", length, updated_at FROM blob_uploads WHERE user_id = ? AND sha256 = ?'
+        + (" AND updated_at >= ?" if live_after is not None else ""),
+        [user_id, sha256] + ([live_after] if live_after is not None else []),
     ).fetchone()
     return None if row is None else Partial(int(row[0]), int(row[1]), str(row[2]))
 

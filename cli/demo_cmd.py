@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -48,9 +49,18 @@ def _fieldvisit() -> list[str]:
     return [str(exe)] if exe.exists() else [sys.executable, "-m", "cli.main"]
 
 
-def _wait_healthy(url: str, timeout: float = 60.0) -> None:
+def _port_taken(host: str, port: int) -> bool:
+    """Whether something already listens on host:port (another server would answer the demo's calls)."""
+    with socket.socket() as s:
+        s.settimeout(1.0)
+        return s.connect_ex((host, port)) == 0
+
+
+def _wait_healthy(url: str, server: subprocess.Popen[bytes] | None = None, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if server is not None and server.poll() is not None:
+            raise SystemExit(f"fieldvisit demo: the central server stopped (exit {server.returncode})")
         try:
             if httpx.get(f"{url}/v1/health", timeout=1.0).status_code == 200:
                 return
@@ -278,6 +288,12 @@ def run(args: argparse.Namespace) -> int:
     port = getattr(args, "port", DEFAULT_SERVER_PORT) or DEFAULT_SERVER_PORT
     app_port = getattr(args, "app_port", DEFAULT_APP_PORT) or DEFAULT_APP_PORT
     visits = getattr(args, "visits", 120) or 120
+    for taken in (port, *(() if getattr(args, "no_app", False) else (app_port,))):
+        if _port_taken(host, taken):
+            print(
+                f"fieldvisit demo: port {taken} on {host} is in use; stop what runs there or choose another"
+            )
+            return 2
     url = _location(getattr(args, "database_url", None))
     if url is not None and getattr(args, "fresh", False):
         print(
@@ -306,7 +322,13 @@ def run(args: argparse.Namespace) -> int:
         os.environ["FIELDVISIT_BLOB_URL"] = env["FIELDVISIT_BLOB_URL"]  # the seeding commands need it too
         fresh = not _has_users(url)
     if fresh:
-        users = seed(db, visits, where)
+        try:
+            users = seed(db, visits, where)
+        except subprocess.CalledProcessError as exc:
+            print(
+                f"fieldvisit demo: seeding the demo database failed ({exc.cmd[len(_fieldvisit())]} exited {exc.returncode})"
+            )
+            return 2
     else:
         from models.demo_data import demo_users
 
@@ -321,7 +343,7 @@ def run(args: argparse.Namespace) -> int:
         subprocess.Popen([*_fieldvisit(), "serve", "--host", host, "--port", str(port), *where], env=env)
     )
     try:
-        _wait_healthy(server_url)
+        _wait_healthy(server_url, procs[0])
         if fresh:
             n = dispatch(server_url, users)
             log.info("dispatched %d demo visits", n)

@@ -157,7 +157,12 @@ def cmd_import(args: argparse.Namespace) -> int:
     from sync.server.store.visits import csv_records, import_visits
 
     path = Path(args.file)
-    text = path.read_text(encoding="utf-8-sig")
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = "not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else (exc.strerror or str(exc))
+        print(f"fieldvisit: cannot read {path}: {reason}", file=sys.stderr)
+        return 2
     if path.suffix.lower() == ".csv":
         records: list[Any] = csv_records(text)
     else:
@@ -452,9 +457,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in _DELEGATED:
         # argparse cannot pass leading options through REMAINDER, so these go straight to their module.
-        return int(_delegate(_DELEGATED[argv[0]], argv[0])(argparse.Namespace(rest=argv[1:])))
-    args = build_parser().parse_args(argv)
-    return int(args.func(args))
+        command, run = argv[0], _delegate(_DELEGATED[argv[0]], argv[0])
+        args = argparse.Namespace(rest=argv[1:])
+    else:
+        args = build_parser().parse_args(argv)
+        command, run = args.command, args.func
+    try:
+        return int(run(args))
+    except Exception as exc:
+        if not _unusable_database(exc):
+            raise
+        print(f"fieldvisit {command}: cannot use the database: {_one_line(exc)}", file=sys.stderr)
+        return 2
+
+
+def _unusable_database(exc: BaseException) -> bool:
+    """A database that is not there to be used: a file that is not SQLite, a path that cannot be opened, a
+    PostgreSQL server out of reach or refusing the connection. Told in one line, not a traceback."""
+    import sqlite3
+
+    if isinstance(exc, sqlite3.DatabaseError | IsADirectoryError | PermissionError | NotADirectoryError):
+        return True
+    return type(exc).__module__.startswith("psycopg") and type(exc).__name__ == "OperationalError"
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text[:300] or type(exc).__name__
 
 
 if __name__ == "__main__":

@@ -170,6 +170,44 @@ def test_backup_and_restore_issue_a_new_epoch(tmp_path: Path) -> None:
     assert after != before and r.status_code == 200 and r.json()["server_epoch"] == after
 
 
+def test_backup_is_one_complete_file_and_a_failed_one_leaves_nothing(tmp_path: Path) -> None:
+    db, out = tmp_path / "live.db", tmp_path / "backups"
+    with TestClient(create_app(fast_settings(db))):
+        pass  # a migrated database, in WAL mode
+    assert _cli("backup", str(out / "good.db"), "--db", str(db)).returncode == 0
+    assert sorted(p.name for p in out.iterdir()) == ["good.db"]  # no -wal or -shm beside it
+    (tmp_path / "garbage.db").write_bytes(b"not a database at all" * 100)
+    for source in (tmp_path / "missing.db", tmp_path / "garbage.db"):
+        failed = _cli("backup", str(out / "bad.db"), "--db", str(source))
+        assert failed.returncode == 2 and "Traceback" not in failed.stderr, failed.stderr
+        assert sorted(p.name for p in out.iterdir()) == ["good.db"]
+    assert not (tmp_path / "missing.db").exists()  # nor a new empty database where none was
+
+
+def test_commands_answer_an_unusable_database_or_file_in_one_line(tmp_path: Path) -> None:
+    garbage = tmp_path / "garbage.db"
+    garbage.write_bytes(b"not a database at all" * 100)
+    (tmp_path / "latin1.json").write_bytes('{"records": ["caf\xe9"]}'.encode("latin-1"))
+    unreachable = "postgresql://fieldvisit@127.0.0.1:1/none"
+    runs = [
+        ("users", "add", "x", "--password", "pw", "--role", "admin", "--team", "t", "--db", str(garbage)),
+        ("import", str(tmp_path / "missing.json"), "--db", str(tmp_path / "a.db")),
+        ("import", str(tmp_path), "--db", str(tmp_path / "a.db")),
+        ("import", str(tmp_path / "latin1.json"), "--db", str(tmp_path / "a.db")),
+        ("evaluate", "--db", str(garbage)),
+        ("compact", "--db", str(garbage)),
+        ("evaluate", "--database-url", unreachable),
+        ("serve", "--port", "1", "--db", str(garbage)),
+    ]
+    for args in runs:
+        done = _cli(*args)
+        assert done.returncode == 2, (args, done.stdout, done.stderr)
+        assert "Traceback" not in done.stderr and done.stderr.strip().startswith("fieldvisit"), (
+            args,
+            done.stderr,
+        )
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -22,17 +22,28 @@ __all__ = ["BackupError", "backup", "restore"]
 
 def backup(db_path: str, dest: str) -> str:
     """Copy the live database to `dest` page by page under a read transaction (PostgreSQL: table by table in
-    one snapshot); returns its epoch."""
+    one snapshot); returns its epoch. The copy is one self-contained file, and `dest` appears only once it is
+    complete: a failed backup (no database there, not a FieldVisit one) leaves nothing behind."""
     if is_postgres_url(db_path):
         return backup_postgres(db_path, dest)
-    Path(dest).parent.mkdir(parents=True, exist_ok=True)
-    copy_database(db_path, dest)
-    copy = sqlite3.connect(f"file:{Path(dest).resolve()}?mode=ro", uri=True)
+    if not Path(db_path).is_file():
+        raise FileNotFoundError(f"no database at {db_path}")
+    target = Path(dest)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    part = target.with_name(f".{target.name}.{uuid.uuid4().hex}.part")
     try:
-        row = copy.execute("SELECT value FROM meta WHERE key = 'server_epoch'").fetchone()
+        copy_database(db_path, str(part))
+        copy = sqlite3.connect(part)
+        try:
+            row = copy.execute("SELECT value FROM meta WHERE key = 'server_epoch'").fetchone()
+            copy.execute("PRAGMA journal_mode=DELETE")  # one file: no -wal or -shm beside it
+        finally:
+            copy.close()
+        part.replace(target)
         return row[0] if row else ""
     finally:
-        copy.close()
+        for left in (part, Path(f"{part}-wal"), Path(f"{part}-shm"), Path(f"{part}-journal")):
+            left.unlink(missing_ok=True)
 
 
 def restore(db_path: str, source: str) -> str:

@@ -13,7 +13,7 @@ import importlib
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -368,6 +368,32 @@ def _delegate(module_name: str, command: str) -> Any:
     return run
 
 
+def _bounded(low: int, high: int) -> Callable[[str], int]:
+    """An argparse type: an integer from `low` to `high` (argparse answers anything else with exit 2)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{value} is not between {low} and {high}")
+        return value
+
+    return parse
+
+
+def _text(what: str) -> Callable[[str], str]:
+    """An argparse type: text that is not blank."""
+
+    def parse(text: str) -> str:
+        if not text.strip():
+            raise argparse.ArgumentTypeError(f"the {what} may not be empty")
+        return text
+
+    return parse
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="fieldvisit", description="FieldVisit central server and tools")
     sub = p.add_subparsers(dest="command", required=True)
@@ -382,22 +408,24 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("serve", help="run the central server")
     s.add_argument("--host", default="127.0.0.1")
-    s.add_argument("--port", type=int, default=8000)
+    s.add_argument("--port", type=_bounded(0, 65535), default=8000)
     s.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
-    s.add_argument("--workers", type=int, default=1, help="worker processes (more than 1 needs PostgreSQL)")
+    s.add_argument(
+        "--workers", type=_bounded(1, 64), default=1, help="worker processes (more than 1 needs PostgreSQL)"
+    )
     with_db(s)
     s.set_defaults(func=cmd_serve)
 
     users = sub.add_parser("users", help="manage users")
     usub = users.add_subparsers(dest="users_command", required=True)
     ua = usub.add_parser("add", help="create or update a user")
-    ua.add_argument("username")
-    ua.add_argument("--password", required=True)
+    ua.add_argument("username", type=_text("username"))
+    ua.add_argument("--password", required=True, type=_text("password"))
     ua.add_argument("--role", required=True, choices=["investigator", "supervisor", "admin"])
-    ua.add_argument("--team", required=True)
+    ua.add_argument("--team", required=True, type=_text("team"))
     ua.add_argument("--name", default=None)
     ua.add_argument("--district", default=None, help="comma-separated districts, e.g. 西湖区,上城区")
-    ua.add_argument("--experience-years", type=int, default=0)
+    ua.add_argument("--experience-years", type=_bounded(0, 60), default=0)
     with_db(ua)
     ua.set_defaults(func=cmd_users_add)
 

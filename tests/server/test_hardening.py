@@ -208,6 +208,35 @@ def test_commands_answer_an_unusable_database_or_file_in_one_line(tmp_path: Path
         )
 
 
+def test_commands_refuse_values_the_api_would_refuse_before_touching_the_database(tmp_path: Path) -> None:
+    db = str(tmp_path / "never.db")
+    runs = [
+        ("users", "add", "", "--password", "pw", "--role", "admin", "--team", "t", "--db", db),
+        ("users", "add", "u", "--password", " ", "--role", "admin", "--team", "t", "--db", db),
+        (
+            "users",
+            "add",
+            "u",
+            "--password",
+            "pw",
+            "--role",
+            "admin",
+            "--team",
+            "t",
+            "--experience-years",
+            "-5",
+            "--db",
+            db,
+        ),
+        ("serve", "--port", "99999", "--db", db),
+        ("serve", "--workers", "0", "--db", db),
+    ]
+    for args in runs:
+        done = _cli(*args)
+        assert done.returncode == 2 and "error: argument" in done.stderr, (args, done.stderr)
+    assert not (tmp_path / "never.db").exists()
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -131,7 +131,8 @@ def cmd_users_add(args: argparse.Namespace) -> int:
     from sync.server.security import Passwords
     from sync.server.store.users import add_user
 
-    districts = [d.strip() for d in (args.district or "").split(",") if d.strip()]
+    # Options left out keep what an existing user has (`--district ""` clears the districts).
+    districts = None if args.district is None else [d.strip() for d in args.district.split(",") if d.strip()]
     database = _open(_db_path(args))
     try:
         row = database.write_sync(
@@ -425,7 +426,7 @@ def build_parser() -> argparse.ArgumentParser:
     ua.add_argument("--team", required=True, type=_text("team"))
     ua.add_argument("--name", default=None)
     ua.add_argument("--district", default=None, help="comma-separated districts, e.g. 西湖区,上城区")
-    ua.add_argument("--experience-years", type=_bounded(0, 60), default=0)
+    ua.add_argument("--experience-years", type=_bounded(0, 60), default=None)
     with_db(ua)
     ua.set_defaults(func=cmd_users_add)
 

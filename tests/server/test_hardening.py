@@ -237,6 +237,36 @@ def test_commands_refuse_values_the_api_would_refuse_before_touching_the_databas
     assert not (tmp_path / "never.db").exists()
 
 
+def test_users_add_again_keeps_the_profile_options_it_leaves_out(tmp_path: Path) -> None:
+    db = str(tmp_path / "u.db")
+    base = ("users", "add", "inv.k1", "--role", "investigator", "--team", "hz-a", "--db", db)
+    first = _cli(
+        *base,
+        "--password",
+        "first-pass",
+        "--name",
+        "张 三",
+        "--district",
+        "西湖区,上城区",
+        "--experience-years",
+        "5",
+    )
+    assert first.returncode == 0, first.stderr
+    assert _cli(*base, "--password", "second-pass").returncode == 0
+    with TestClient(create_app(fast_settings(db))) as c:
+        ok = c.post(
+            "/v1/auth/login", json={"username": "inv.k1", "password": "second-pass", "device_name": "d"}
+        )
+        assert ok.status_code == 200
+        user = c.app.state.ctx.db.read_sync(  # type: ignore[attr-defined]
+            lambda d: d.execute(
+                "SELECT name, districts, experience_years FROM users WHERE username = 'inv.k1'"
+            ).fetchone()
+        )
+    assert tuple(user) == ("张 三", '["西湖区","上城区"]', 5)
+    assert _cli(*base, "--password", "third-pass", "--district", "").returncode == 0
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -70,23 +70,33 @@ def add_user(
     team: str,
     name: str | None = None,
     districts: list[str] | None = None,
-    experience_years: int = 0,
+    experience_years: int | None = None,
     now: datetime,
     user_id: str | None = None,
 ) -> dict[str, Any]:
-    """Create a user, or update the one with this username (password, role, team, profile)."""
+    """Create a user, or update the one with this username (password, role, team, profile). On an update,
+    a name, districts or experience left out (None) keep their stored values."""
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
     existing = db.execute("SELECT id FROM users WHERE username = ?", [username]).fetchone()
     uid = existing[0] if existing else (user_id or f"u-{uuid.uuid4()}")
-    values = [password_hash, name or username, role, team, dumps(districts or []), experience_years]
     if existing:
         db.execute(
-            "UPDATE users SET password_hash=?, name=?, role=?, team=?, districts=?, experience_years=?, active=1 "
+            "UPDATE users SET password_hash=?, name=COALESCE(?, name), role=?, team=?, "
+            "districts=COALESCE(?, districts), experience_years=COALESCE(?, experience_years), active=1 "
             "WHERE id=?",
-            [*values, uid],
+            [
+                password_hash,
+                name or None,
+                role,
+                team,
+                None if districts is None else dumps(districts),
+                experience_years,
+                uid,
+            ],
         )
     else:
+        values = [password_hash, name or username, role, team, dumps(districts or []), experience_years or 0]
         db.execute(
             "INSERT INTO users(id, username, password_hash, name, role, team, districts, experience_years, "
             "active, created_at) VALUES (?,?,?,?,?,?,?,?,1,?)",

@@ -304,7 +304,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     if url is None:
         sqlite_url = getattr(args, "database_url", None)
-        named = sqlite_url.removeprefix("sqlite://") if sqlite_url else getattr(args, "db", None)
+        named = sqlite_url.removeprefix("sqlite:///") if sqlite_url else getattr(args, "db", None)
         db = Path(named or Path("var") / "demo" / "fieldvisit.db").resolve()
         where = ["--db", str(db)]
         env = dict(os.environ, FIELDVISIT_DB=str(db))

@@ -43,7 +43,8 @@ def _sqlite_path(url: str) -> str:
     if url.startswith(("postgresql://", "postgres://", "postgresql+psycopg://")):
         return url
     if url.startswith("sqlite:///"):
-        return url.removeprefix("sqlite://")
+        # As SQLAlchemy reads it: sqlite:///var/fv.db is relative, sqlite:////srv/fv.db absolute.
+        return url.removeprefix("sqlite:///")
     if "://" in url:
         raise SystemExit(f"fieldvisit: unsupported database URL scheme: {url.split('://')[0]}://")
     return url

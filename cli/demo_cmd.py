@@ -254,17 +254,6 @@ def submit_demo_reports(server: str, users: list[dict[str, Any]], per_team: int 
     return sent
 
 
-def _location(database_url: str | None) -> str | None:
-    """The PostgreSQL URL of `--database-url`, or None for SQLite (a `sqlite:///` URL or none)."""
-    if not database_url:
-        return None
-    if database_url.startswith(("postgresql://", "postgres://", "postgresql+psycopg://")):
-        return database_url
-    if database_url.startswith("sqlite:///") or "://" not in database_url:
-        return None
-    raise SystemExit(f"fieldvisit demo: unsupported database URL: {database_url.split('://')[0]}://")
-
-
 def _has_users(url: str) -> bool:
     """Whether the PostgreSQL database already holds users (a demo seeded before)."""
     from sync.server.db import connect
@@ -291,10 +280,16 @@ def run(args: argparse.Namespace) -> int:
     for taken in (port, *(() if getattr(args, "no_app", False) else (app_port,))):
         if _port_taken(host, taken):
             print(
-                f"fieldvisit demo: port {taken} on {host} is in use; stop what runs there or choose another"
+                f"fieldvisit demo: port {taken} on {host} is in use; stop what runs there or choose another",
+                file=sys.stderr,
             )
             return 2
-    url = _location(getattr(args, "database_url", None))
+    from cli.main import database_location
+    from sync.server.pg import is_postgres_url
+
+    given = getattr(args, "database_url", None)
+    location = database_location(given) if given else getattr(args, "db", None)
+    url = location if location and is_postgres_url(location) else None
     if url is not None and getattr(args, "fresh", False):
         print(
             "fieldvisit demo: --fresh is for the SQLite demo file; on PostgreSQL drop and re-create the "
@@ -303,9 +298,7 @@ def run(args: argparse.Namespace) -> int:
         )
         return 2
     if url is None:
-        sqlite_url = getattr(args, "database_url", None)
-        named = sqlite_url.removeprefix("sqlite:///") if sqlite_url else getattr(args, "db", None)
-        db = Path(named or Path("var") / "demo" / "fieldvisit.db").resolve()
+        db = Path(location or Path("var") / "demo" / "fieldvisit.db").resolve()
         where = ["--db", str(db)]
         env = dict(os.environ, FIELDVISIT_DB=str(db))
         fresh = bool(getattr(args, "fresh", False)) or not db.exists()
@@ -325,8 +318,10 @@ def run(args: argparse.Namespace) -> int:
         try:
             users = seed(db, visits, where)
         except subprocess.CalledProcessError as exc:
+            step = exc.cmd[len(_fieldvisit())]
             print(
-                f"fieldvisit demo: seeding the demo database failed ({exc.cmd[len(_fieldvisit())]} exited {exc.returncode})"
+                f"fieldvisit demo: seeding the demo database failed ({step} exited {exc.returncode})",
+                file=sys.stderr,
             )
             return 2
     else:

@@ -30,16 +30,17 @@ def _db_path(args: argparse.Namespace) -> str:
     A `sqlite:///path` URL (or a plain path) selects a SQLite file, a `postgresql://` URL PostgreSQL."""
     url = getattr(args, "database_url", None)
     if url:
-        return _sqlite_path(url)
+        return database_location(url)
     if args.db:
         return str(args.db)
     env_url = os.environ.get("FIELDVISIT_DATABASE_URL")
     if env_url:
-        return _sqlite_path(env_url)
+        return database_location(env_url)
     return str(os.environ.get("FIELDVISIT_DB") or DEFAULT_DB)
 
 
-def _sqlite_path(url: str) -> str:
+def database_location(url: str) -> str:
+    """A `--database-url` as the database layer takes it: a SQLite file's path, or the PostgreSQL URL."""
     if url.startswith(("postgresql://", "postgres://", "postgresql+psycopg://")):
         return url
     if url.startswith("sqlite:///"):

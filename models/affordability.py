@@ -6,9 +6,18 @@ Pure Decimal arithmetic; the same code sizes a plan on the device and re-checks 
 from __future__ import annotations
 
 from decimal import ROUND_CEILING, Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    WithJsonSchema,
+    field_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from models.codes import EvidenceLevel, ExpenseCategory, IncomeSource
@@ -19,14 +28,14 @@ __all__ = [
     "Affordability",
     "AffordabilityPolicy",
     "AssessmentInput",
+    "BufferShare",
+    "DsrLimit",
     "ExpenseLine",
     "IncomeLine",
     "OtherDebt",
     "assess",
-    "buffer_in_range",
     "counted_income",
     "debt_service",
-    "dsr_limit_in_range",
     "min_term",
 ]
 
@@ -93,14 +102,26 @@ def _fraction(value: Any, *, code: str, message: str) -> Decimal:
     return d
 
 
-def buffer_in_range(value: Any) -> Decimal:
-    """A-5's buffer: a share of DI above 0 and at most 1 (all of it)."""
+def _buffer_range(value: Any) -> Decimal:
     return _fraction(value, code="fv.buffer_range", message="buffer must be above 0 and at most 1")
 
 
-def dsr_limit_in_range(value: Any) -> Decimal:
-    """A-6's limit: a share of net income above 0 and at most 1."""
+def _dsr_limit_range(value: Any) -> Decimal:
     return _fraction(value, code="fv.dsr_limit_range", message="DSR limit must be above 0 and at most 1")
+
+
+# A-5's buffer (a share of DI) and A-6's DSR limit (a share of net income): above 0, at most 1.
+_SHARE = r"^[0-9]+(\.[0-9]+)?$"
+BufferShare = Annotated[
+    DecStr,
+    AfterValidator(_buffer_range),
+    WithJsonSchema({"type": "string", "pattern": _SHARE, "examples": ["0.80"]}),
+]
+DsrLimit = Annotated[
+    DecStr,
+    AfterValidator(_dsr_limit_range),
+    WithJsonSchema({"type": "string", "pattern": _SHARE, "examples": ["0.50"]}),
+]
 
 
 class AssessmentInput(BaseModel):
@@ -132,19 +153,9 @@ class AssessmentInput(BaseModel):
     expenses: list[ExpenseLine] = Field(default_factory=list)
     # A-4: itemised debts count toward DEBT beside the DEBT expense lines.
     other_debts: list[OtherDebt] = Field(default_factory=list)
-    buffer: DecStr = Decimal("0.80")
-    dsr_limit: DecStr = Decimal("0.50")
+    buffer: BufferShare = Decimal("0.80")
+    dsr_limit: DsrLimit = Decimal("0.50")
     max_term: StrictInt = Field(default=60, json_schema_extra={"minimum": 1, "maximum": 60})
-
-    @field_validator("buffer", mode="after")
-    @classmethod
-    def _buffer_range(cls, value: Decimal) -> Decimal:
-        return buffer_in_range(value)
-
-    @field_validator("dsr_limit", mode="after")
-    @classmethod
-    def _dsr_limit_range(cls, value: Decimal) -> Decimal:
-        return dsr_limit_in_range(value)
 
     @field_validator("max_term", mode="after")
     @classmethod

@@ -16,14 +16,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from models.affordability import (
-    AssessmentInput,
-    ExpenseLine,
-    IncomeLine,
-    OtherDebt,
-    buffer_in_range,
-    dsr_limit_in_range,
-)
+from models.affordability import AssessmentInput, BufferShare, DsrLimit, ExpenseLine, IncomeLine, OtherDebt
 from models.codes import (
     THIRD_PARTY_OUTCOMES,
     AgreementMethod,
@@ -156,18 +149,8 @@ class Assessment(_Section):
     expenses: list[ExpenseLine] = Field(default_factory=list, max_length=100)
     other_debts: list[OtherDebt] = Field(default_factory=list, max_length=50)
     # What the device showed with (the rule book uses the server's own figures): the same range as.
-    buffer: DecStr = Decimal("0.80")
-    dsr_limit: DecStr = Decimal("0.50")
-
-    @field_validator("buffer", mode="after")
-    @classmethod
-    def _buffer_range(cls, value: Decimal) -> Decimal:
-        return buffer_in_range(value)
-
-    @field_validator("dsr_limit", mode="after")
-    @classmethod
-    def _dsr_limit_range(cls, value: Decimal) -> Decimal:
-        return dsr_limit_in_range(value)
+    buffer: BufferShare = Decimal("0.80")
+    dsr_limit: DsrLimit = Decimal("0.50")
 
     def as_input(
         self, max_term: int = 60, *, buffer: Decimal | None = None, dsr_limit: Decimal | None = None

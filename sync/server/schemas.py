@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from models.codes import LegalRoute, Willingness
 from models.entities import VisitImportRecord
 from models.report import VisitReport
+from models.tracking import RECOMMENDATION_REASONS
 from models.wire import Mutation
 
 __all__ = ["IMPORT_EXAMPLE", "PUSH_EXAMPLE", "FeedPage", "ImportBody", "PushBody"]
@@ -68,16 +69,10 @@ class FeedRecommendation(BaseModel):
     """Domain §5.5, computed by the server for the account; the decision stays the supervisor's."""
 
     escalate_legal: bool
-    reasons: list[
-        Literal[
-            "unwilling_able",
-            "contact_lost_30d",
-            "broken_ptp_2",
-            "plan_lapsed",
-            "late_bucket_high_balance",
-            "fraud",
-        ]
-    ]
+    reasons: list[str] = Field(
+        description="the conditions that hold, in this order",
+        json_schema_extra={"items": {"type": "string", "enum": list(RECOMMENDATION_REASONS)}},
+    )
 
 
 class FeedAssessment(BaseModel):

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from models.entities import TRUSTED, Visit
 from models.report import VisitReport
+from models.tracking import RECOMMENDATION_REASONS
 from models.wire import (
     Change,
     Mutation,
@@ -26,6 +27,7 @@ from models.wire import (
 from storage.store import DeviceStore
 from sync.server.desk.stats import RISK_CSV_COLUMNS
 from sync.server.schemas import PushBody
+from tests.server.test_tracking_e2e import FACT_KEYS
 
 from .conftest import Server, example_report, mutation, push
 from .test_pull_blobs import pull
@@ -58,16 +60,10 @@ def test_feed_and_risk_csv_document_the_events_and_columns_when_openapi_is_read(
     assert set(schemas["FeedEvent"]["properties"]["type"]["enum"]) == {
         "report_approved", "legal_escalated", "report_rejected", "plan_lapsed", "ptp_broken"}  # fmt: skip
     facts = set(schemas["FeedEventData"]["properties"])
-    assert {
-        "reasons",
-        "willingness",
-        "ability",
-        "segment",
-        "assessment",
-        "promise",
-        "recommendation",
-    } <= facts
-    assert {"flags", "sign_off_reason", "plan", "plan_status"} <= facts
+    assert FACT_KEYS | {"sign_off_reason", "plan", "plan_status"} <= facts
+    assert schemas["FeedRecommendation"]["properties"]["reasons"]["items"]["enum"] == list(
+        RECOMMENDATION_REASONS
+    )
     risk = spec["paths"]["/v1/exports/risk.csv"]["get"]
     assert all(f"`{c}`" in risk["description"] for c in RISK_CSV_COLUMNS)
     assert "text/csv" in risk["responses"]["200"]["content"]

@@ -267,6 +267,20 @@ def test_users_add_again_keeps_the_profile_options_it_leaves_out(tmp_path: Path)
     assert _cli(*base, "--password", "third-pass", "--district", "").returncode == 0
 
 
+def test_sqlite_urls_read_as_sqlalchemy_writes_them_relative_and_absolute(tmp_path: Path) -> None:
+    exe = Path(sys.executable).with_name("fieldvisit")
+    add = [str(exe), "users", "add", "u.rel", "--password", "pw", "--role", "admin", "--team", "t"]
+    for url, where in (
+        ("sqlite:///rel/fv.db", tmp_path / "rel" / "fv.db"),
+        (f"sqlite:///{tmp_path}/abs.db", tmp_path / "abs.db"),
+    ):
+        done = subprocess.run(
+            [*add, "--database-url", url], cwd=tmp_path, capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode == 0, done.stderr
+        assert where.is_file(), url
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -8,7 +8,10 @@ concurrent writes share one fsync. Reads run on reader threads, each in its own 
 The same machinery serves PostgreSQL (a `postgresql://` location; `sync.server.pg` says how): there the
 writer's transaction also holds the database-wide write lock until it commits, so the writer threads of
 several worker processes take turns as the one SQLite writer would, and each still commits a whole batch at
-once; reads run in REPEATABLE READ snapshots.
+once; reads run in REPEATABLE READ snapshots. There a job's writes are held back and sent with its next read
+or the commit, so a failing write may be found only after the job returned: such a job is run once more, in
+its place, with each write sent as it is made, so that the job meets its failure where SQLite would have
+raised it (the push isolates the one bad report that way).
 """
 
 from __future__ import annotations
@@ -174,18 +177,12 @@ class Database:
         try:
             conn.execute("BEGIN IMMEDIATE")
             for fn, args, kwargs, fut in batch:
-                conn.execute("SAVEPOINT job")
-                try:
-                    result = fn(db, *args, **kwargs)
-                    # Inside the job's error handling: on PostgreSQL this sends the writes the job left held
-                    # back (sync.server.pg), and their error is this job's.
-                    conn.execute("RELEASE job")
-                except BaseException as exc:
-                    conn.execute("ROLLBACK TO job")
-                    conn.execute("RELEASE job")
-                    outcomes.append((fut, False, exc))
-                else:
-                    outcomes.append((fut, True, result))
+                ok, value, held_failed = Database._run_job(db, fn, args, kwargs)
+                if held_failed:
+                    # Its held writes failed (PostgreSQL): once more, each write sent as it is made (after the
+                    # ROLLBACK TO, the connection sends them so until the transaction ends).
+                    ok, value, _ = Database._run_job(db, fn, args, kwargs)
+                outcomes.append((fut, ok, value))
             conn.execute("COMMIT")
         except BaseException as exc:
             log.error("write transaction failed: %s", type(exc).__name__)
@@ -202,18 +199,52 @@ class Database:
                 fut.set_exception(value)
 
     @staticmethod
+    def _run_job(db: SUDatabase, fn: Callable[..., Any], args: Any, kwargs: Any) -> tuple[bool, Any, bool]:
+        """One job of a group under its own savepoint: `(True, result, False)`, or `(False, its exception,
+        whether writes held back failed)` with its writes rolled back."""
+        conn = db.conn
+        conn.execute("SAVEPOINT job")
+        try:
+            result = fn(db, *args, **kwargs)
+            conn.execute("RELEASE job")
+            # Inside the job's error handling: on PostgreSQL this sends the writes the job left held back
+            # (sync.server.pg), and their error is this job's.
+            settle(db)
+        except BaseException as exc:
+            failed = _writes_failed(conn)
+            conn.execute("ROLLBACK TO job")
+            conn.execute("RELEASE job")
+            return False, exc, failed
+        return True, result, False
+
+    @staticmethod
     def _run_alone(conn: sqlite3.Connection, db: SUDatabase, job: Any) -> None:
         fn, args, kwargs, fut = job
         try:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                result = fn(db, *args, **kwargs)
-            except BaseException as exc:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                fut.set_exception(exc)
-                return
-            conn.execute("COMMIT")
+            for again in (False, True):
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    result = fn(db, *args, **kwargs)
+                except BaseException as exc:
+                    held_failed = _writes_failed(conn)
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    if held_failed and not again:
+                        conn.send_each_write()  # type: ignore[attr-defined]
+                        continue
+                    fut.set_exception(exc)
+                    return
+                try:
+                    conn.execute("COMMIT")
+                except Exception:
+                    if again or not _writes_failed(conn):
+                        raise
+                    # The writes the job left held back failed with the commit (PostgreSQL): the job runs
+                    # once more, in a new transaction sending each write as it is made.
+                    conn.rollback()
+                    conn.send_each_write()  # type: ignore[attr-defined]
+                    continue
+                break
         except BaseException as exc:
             log.error("write transaction failed: %s", type(exc).__name__)
             if conn.in_transaction:
@@ -301,6 +332,11 @@ class Database:
             self._reader_dbs.clear()
         if self._lock_file is not None:
             self._lock_file.close()
+
+
+def _writes_failed(conn: Any) -> bool:
+    """Whether the last failure on `conn` was of writes a PostgreSQL connection held back (sync.server.pg)."""
+    return bool(getattr(conn, "writes_failed", False))
 
 
 def settle(db: Any) -> None:

@@ -32,9 +32,10 @@ façade leave it out, so `SELECT *` answers the same columns on both backends. C
 mode with explicit transactions, as the SQLite connections are, and `synchronous_commit` is on: a write is
 answered only once it is durable.
 
-Every statement is a round trip to another process, where SQLite's is a function call; so a statement whose
-answer nobody reads (a write, a savepoint) is held back and sent in one pipeline with the next one that must
-be answered (`PgConnection` says exactly which, and how an error stays with the job that caused it).
+Every statement is a round trip to another process, where SQLite's is a function call, and each costs the
+driver as much again as the database: so a statement whose answer nobody reads (a write, a savepoint) is held
+back and sent with the next one that must be answered, all of them as one simple query whose parameters the
+driver binds itself (`PgConnection` says exactly which, and how an error stays with the job that caused it).
 """
 
 from __future__ import annotations
@@ -151,8 +152,8 @@ class PgCursor:
     __slots__ = ("_at", "_result", "_rows", "rowcount")
 
     def __init__(self, cur: Any) -> None:
-        result = cur.pgresult
-        self.rowcount = int(cur.rowcount)
+        result = cur.pgresult if cur is not None else None
+        self.rowcount = int(cur.rowcount) if cur is not None else -1
         self._at = 0
         # Whether the statement returned rows (a cheaper test than `description`, which builds its columns).
         if result is not None and result.status == _TUPLES_OK:
@@ -193,7 +194,7 @@ class _Held:
     """A statement held back to go with the next one that must be answered (see `PgConnection`). Its cursor
     answers no rows; `rowcount`, asked for, sends what is held and answers the statement's own."""
 
-    __slots__ = ("conn", "cur", "many", "params", "sql", "write")
+    __slots__ = ("conn", "count", "many", "params", "sql", "write")
 
     description = None
     lastrowid = None
@@ -204,20 +205,21 @@ class _Held:
         self.params = params
         self.many = many
         self.write = params is not None  # a data statement (not BEGIN, SAVEPOINT, RELEASE)
-        self.cur: Any = None
+        self.count: int | None = None  # its row count, once sent
 
-    def send(self, raw: Any) -> None:
+    def texts(self, bind: Callable[[str, Any], str]) -> list[str]:
+        """The statement as SQL text, its parameters bound by `bind` (several statements for many rows)."""
+        if self.params is None:
+            return [self.sql]
         if self.many:
-            self.cur = raw.cursor()
-            _insert_many(self.cur, self.sql, self.params)
-        else:
-            self.cur = raw.execute(self.sql, self.params)
+            return [bind(sql, params) for sql, params in _many_statements(self.sql, self.params)]
+        return [bind(self.sql, self.params)]
 
     @property
     def rowcount(self) -> int:
-        if self.cur is None:
+        if self.count is None:
             self.conn.settle()
-        return int(self.cur.rowcount) if self.cur is not None else -1
+        return self.count if self.count is not None else -1
 
     def fetchone(self) -> None:
         return None
@@ -234,16 +236,38 @@ _ONE_ROW = re.compile(r"^(\s*INSERT INTO .*? VALUES\s*)(\((?:%s|\s|,)*\))(.*)$",
 _ROWS_PER_STATEMENT = 500
 
 
-def _insert_many(cur: Any, sql: str, rows: list[list[Any]]) -> None:
-    """`executemany` of an INSERT as multi-row INSERTs: one statement per 500 rows instead of one per row."""
+def _many_statements(sql: str, rows: list[list[Any]]) -> list[tuple[str, list[Any]]]:
+    """`executemany` of `sql` as statements: an INSERT as multi-row INSERTs (one statement per 500 rows, not one
+    per row), anything else once per row."""
     match = _ONE_ROW.match(sql)
-    if match is None or not rows:
-        cur.executemany(sql, rows)
-        return
+    if match is None:
+        return [(sql, list(r)) for r in rows]
     head, row, tail = match.groups()
+    out: list[tuple[str, list[Any]]] = []
     for start in range(0, len(rows), _ROWS_PER_STATEMENT):
         chunk = rows[start : start + _ROWS_PER_STATEMENT]
-        cur.execute(f"{head}{', '.join([row] * len(chunk))}{tail}", [v for r in chunk for v in r])
+        out.append((f"{head}{', '.join([row] * len(chunk))}{tail}", [v for r in chunk for v in r]))
+    return out
+
+
+_PLACEHOLDER = re.compile(r"%%|%s")
+_PREPARE_AT = 2  # uses of a statement sent as text before it is prepared on its connection
+_PREPARED_MAX = 256  # statements prepared on one connection
+_SEEN_MAX = 4096  # statements counted on one connection before the counts start again
+
+
+def _numbered(sql: str) -> tuple[str, int]:
+    """psycopg's placeholders as PostgreSQL's: each `%s` as `$1`, `$2`…, `%%` as `%`; and how many there are."""
+    count = 0
+
+    def number(m: re.Match[str]) -> str:
+        nonlocal count
+        if m.group(0) == "%%":
+            return "%"
+        count += 1
+        return f"${count}"
+
+    return _PLACEHOLDER.sub(number, sql), count
 
 
 _BEGIN_WRITE = ("BEGIN ISOLATION LEVEL READ COMMITTED", f"SELECT pg_advisory_xact_lock({WRITE_LOCK})")
@@ -251,33 +275,67 @@ _BEGIN_READ = ("BEGIN ISOLATION LEVEL REPEATABLE READ",)
 _WRITES = ("INSERT ", "UPDATE ", "DELETE ")
 
 
-def _controls(held: list[_Held]) -> bool:
-    """Whether every held statement is one without parameters (BEGIN, the write lock, SAVEPOINT, RELEASE)."""
-    return all(h.params is None for h in held)
+def _plan_gone(exc: BaseException) -> bool:
+    """Whether `exc` says a statement prepared on the connection can no longer run as prepared."""
+    import psycopg
+
+    return isinstance(exc, psycopg.errors.InvalidSqlStatementName) or (
+        isinstance(exc, psycopg.errors.FeatureNotSupported) and "cached plan" in str(exc)
+    )
+
+
+def _aborted() -> Exception:
+    import psycopg
+
+    return psycopg.errors.InFailedSqlTransaction(
+        "the transaction failed earlier and was rolled back: nothing of it was committed"
+    )
 
 
 class PgConnection:
     """The part of `sqlite3.Connection` the store and `sync.server.db` use, on one psycopg connection.
 
-    Round trips. Statements whose answer the caller does not read are held back and sent in one pipeline with
-    the next statement that must be answered (a query, `COMMIT`), so a transaction costs a round trip per
-    read and one for its commit, not one per statement:
+    Round trips. Statements whose answer the caller does not read are held back and sent together with the
+    next statement that must be answered (a query, `COMMIT`), so a transaction costs a round trip per read
+    and one for its commit, not one per statement:
     - always `BEGIN` (with the write lock) and `SAVEPOINT`;
-    - in a write transaction, `INSERT`, `UPDATE` and `DELETE` without `RETURNING` (their cursor's `rowcount`,
-      asked for, sends them at once), and `RELEASE` while no such write is held.
-    A held write's error is raised with the statement it went with, or by `settle()`; so that an error stays
-    with the job that caused it, `RELEASE` sends the writes it follows at once (a job's savepoint is released
-    inside the job's own error handling, see `sync.server.db`), and a `ROLLBACK TO` drops what was held after
-    its savepoint and sends each statement on its own until the transaction ends (the statement that fails
-    is then the one that raises). `raw` (the psycopg connection) sends what is held before anyone uses it.
+    - `RELEASE`, and in a write transaction `INSERT`, `UPDATE` and `DELETE` without `RETURNING` (their
+      cursor's `rowcount`, asked for, sends them at once).
+    What is sent together goes as one simple query, its parameters bound by the driver (psycopg's client-side
+    binding, the same quoting as its `ClientCursor`): one message and one call into the driver for them all,
+    where sending each statement with its own parameters costs the driver about as much per statement as
+    the database spends on it. A statement that recurs is prepared once on the connection (`PREPARE`, while no
+    transaction is open) and sent as `EXECUTE name(literals)`, so PostgreSQL plans it once, not on every
+    push; a statement PostgreSQL cannot prepare on its own (a parameter whose type nothing fixes) keeps going
+    as text. A lone statement with nothing held and not prepared goes with its parameters apart (the
+    extended protocol).
+    A held write's error is raised with the statement it went with (`COMMIT` at the latest), or by `settle()`,
+    and `writes_failed` says so. The writer settles each job of a group inside the job's own error handling,
+    so that an error stays with the job that caused it, and runs a job whose held writes failed once more
+    with each write sent as it is made (`send_each_write`, see `sync.server.db`), where the statement that
+    fails is the one that raises, inside the job. A `ROLLBACK TO` drops what was held after its savepoint and
+    sends each write as it comes until the transaction ends. `raw` (the psycopg connection) sends what is
+    held before anyone uses it.
     """
 
     def __init__(self, raw: Any) -> None:
+        import psycopg
+
         self._raw = raw
         self._cur = raw.cursor()
+        self._binder = psycopg.ClientCursor(raw)
         self._held: list[_Held] = []
         self._writing = False  # inside a write transaction (BEGIN IMMEDIATE)
         self._one_by_one = False  # after a ROLLBACK TO, until the transaction ends
+        self._each_write_next = False  # the next transaction sends each write as it is made
+        self.writes_failed = False  # the last send failed, and it carried held writes
+        # Statements (as to_postgres writes them) prepared on this connection: `EXECUTE name(%s, …)`.
+        self._executes: dict[str, str] = {}
+        self._unpreparable: set[str] = set()
+        self._seen: dict[str, int] = {}
+        self._to_prepare: list[str] = []
+        self._deallocate = False  # DEALLOCATE ALL before preparing again
+        self._prepared_count = 0  # names fv_1, fv_2… each used once per connection
 
     @property
     def raw(self) -> Any:
@@ -288,50 +346,133 @@ class PgConnection:
         """Send what is held back; its error (if any) is raised here."""
         self._send()
 
-    def _send(
-        self, answer: Callable[[], Any] = lambda: None, *, control: str | None = None, pipeline: bool = False
-    ) -> Any:
-        """Send what is held back, then call `answer` (the statements that must be answered) and return what
-        it returns, in one round trip where psycopg allows:
-        - held statements with parameters go in one pipeline with `answer`'s;
-        - when every held statement is one without parameters (BEGIN, the write lock, SAVEPOINT, RELEASE),
-          they go as one simple query (one call, not one each), and `control`, a statement without
-          parameters that ends what is sent (COMMIT, ROLLBACK TO), goes in that same query;
-        - `pipeline` sends even those in the pipeline (`answer` sends several statements)."""
-        held, self._held = self._held, []
-        if control is not None:
-            if not pipeline and _controls(held):
-                return self._cur.execute("; ".join([*(h.sql for h in held), control]))
-            answer = functools.partial(self._cur.execute, control)
-        if not held and not pipeline:
-            return answer()
-        if not pipeline and _controls(held):
-            self._cur.execute("; ".join(h.sql for h in held))
-            return answer()
-        with self._raw.pipeline():
-            for statement in held:
-                statement.send(self._raw)
-            return answer()
+    def send_each_write(self) -> None:
+        """Have the next transaction send each write as it is made, so that a failing one raises itself (a job
+        run again after its held writes failed, see `sync.server.db`)."""
+        self._each_write_next = True
 
-    def _run(self, sql: str, params: list[Any], *, control: bool = False) -> Any:
-        if control:
-            return self._send(control=sql)
-        return self._send(functools.partial(self._cur.execute, sql, params))
+    def _bind(self, sql: str, params: Any) -> str:
+        """`sql` with its parameters as literals (statements without parameters as they are); a statement
+        prepared on this connection as its `EXECUTE`."""
+        if params is None:
+            return sql
+        execute = self._executes.get(sql)
+        if execute is None:
+            self._count(sql)
+            text: str = self._binder.mogrify(sql, params)
+            return text
+        if not params:
+            return execute
+        text = self._binder.mogrify(execute, params)
+        return text
+
+    def _count(self, sql: str) -> None:
+        """Count a use of a statement sent as text; at its second it is to be prepared."""
+        if sql in self._unpreparable:
+            return
+        if len(self._seen) >= _SEEN_MAX:
+            self._seen.clear()
+        seen = self._seen[sql] = self._seen.get(sql, 0) + 1
+        if seen == _PREPARE_AT and len(self._executes) < _PREPARED_MAX:
+            self._to_prepare.append(sql)
+
+    def _forget_prepared(self) -> None:
+        """Drop every statement prepared on this connection (once no transaction is open): the schema changed
+        under one (a column added to a table a `SELECT *` reads), and PostgreSQL refuses to run it."""
+        self._deallocate = True
+        self._to_prepare = list(self._executes)
+        self._executes.clear()
+        self._seen.clear()
+
+    def _prepare_waiting(self) -> None:
+        """Prepare the statements that recur (see `_count`); called while no transaction is open, so that one
+        PostgreSQL refuses to prepare (a parameter whose type nothing in it fixes) aborts nothing: it is
+        sent as text from then on."""
+        import psycopg
+
+        if self._deallocate:
+            self._cur.execute("DEALLOCATE ALL", prepare=False)
+            self._deallocate = False
+        waiting, self._to_prepare = self._to_prepare, []
+        for sql in waiting:
+            if sql in self._executes:
+                continue
+            self._prepared_count += 1
+            name = f"fv_{self._prepared_count}"
+            numbered, count = _numbered(sql)
+            try:
+                self._cur.execute(f"PREPARE {name} AS {numbered}", prepare=False)
+            except psycopg.Error:
+                if self.broken:
+                    raise
+                self._unpreparable.add(sql)
+                continue
+            self._executes[sql] = (
+                f"EXECUTE {name}({', '.join(['%s'] * count)})" if count else f"EXECUTE {name}"
+            )
+
+    def _idle(self, held: list[_Held]) -> bool:
+        """Whether no transaction is open on the server (what is held, if anything, begins one)."""
+        from psycopg.pq import TransactionStatus
+
+        return (not held or held[0].sql.startswith("BEGIN")) and (
+            self._raw.info.transaction_status == TransactionStatus.IDLE
+        )
+
+    def _send(self, statements: Sequence[tuple[str, Any]] = ()) -> list[PgCursor]:
+        """Send what is held back followed by `statements` (`(sql, parameters or None)`, each to be answered),
+        in one round trip, and answer each of `statements` in order; the held statements' row counts are
+        recorded on them."""
+        held, self._held = self._held, []
+        if (self._to_prepare or self._deallocate) and self._idle(held):
+            self._prepare_waiting()
+        if not held:
+            if not statements:
+                return []
+            if len(statements) == 1 and (statements[0][1] is None or statements[0][0] not in self._executes):
+                # Alone and not prepared (yet): with its parameters apart, the extended protocol.
+                sql, params = statements[0]
+                if params is not None:
+                    self._count(sql)
+                return [PgCursor(self._cur.execute(sql, params, prepare=False))]
+        texts: list[str] = []
+        parts: list[int] = []  # how many statements each held one became
+        for h in held:
+            mine = h.texts(self._bind)
+            texts += mine
+            parts.append(len(mine))
+        texts += [self._bind(sql, params) for sql, params in statements]
+        cur = self._cur
+        self.writes_failed = False
+        # No parameters: one simple query, answered statement by statement (its text, literals and all, is new
+        # every time: nothing for psycopg to count towards preparing it).
+        try:
+            cur.execute("; ".join(texts), prepare=False)
+        except Exception as exc:
+            self.writes_failed = any(h.write for h in held)
+            if _plan_gone(exc):
+                self._forget_prepared()
+            raise
+        for h, n in zip(held, parts, strict=True):
+            count = 0
+            for _ in range(n):
+                count += max(cur.rowcount, 0)
+                cur.nextset()
+            h.count = count
+        out: list[PgCursor] = []
+        for i in range(len(statements)):
+            if i:
+                cur.nextset()
+            out.append(PgCursor(cur))
+        return out
+
+    def _run(self, sql: str, params: list[Any] | None) -> PgCursor:
+        return self._send([(sql, params)])[0]
 
     def query_each(self, statements: list[tuple[str, list[Any]]]) -> list[tuple[list[str], list[Any]]]:
-        """Several queries in one pipeline (one round trip), each answered as `(column names, rows)`."""
-        cursors = [self._raw.cursor() for _ in statements]
-
-        def answer() -> None:
-            for cur, (sql, params) in zip(cursors, statements, strict=True):
-                cur.execute(to_postgres(sql), list(params))
-
-        self._send(answer, pipeline=True)
-        out: list[tuple[list[str], list[Any]]] = []
-        for cur in cursors:
-            result = PgCursor(cur)
-            out.append(([d[0] for d in result.description or ()], result.fetchall()))
-        return out
+        """Several queries in one round trip, each answered as `(column names, rows)`."""
+        answers = self._send([(to_postgres(sql), list(params)) for sql, params in statements])
+        return [([d[0] for d in a.description or ()], a.fetchall()) for a in answers]
 
     def _hold(self, sql: str, params: Any = None, *, many: bool = False) -> _Held:
         statement = _Held(self, sql, params, many=many)
@@ -348,25 +489,28 @@ class PgConnection:
             plain = (sql.strip(),) if word.rstrip() not in ("BEGIN", "BEGIN IMMEDIATE") else _BEGIN_READ
             for statement in _BEGIN_WRITE if immediate else plain:
                 self._hold(statement)
-            self._writing, self._one_by_one = immediate, False
+            self._writing, self._one_by_one = immediate, self._each_write_next
+            self._each_write_next = False
             return self._held[-1]
         if word.startswith("SAVEPOINT "):
             return self._hold(sql)
         if word.startswith("RELEASE "):
-            held = self._hold(sql)
-            if self._holds_writes():
-                self.settle()
-            return held
+            return self._hold(sql)
         if word.startswith(("COMMIT", "END")):
             self._writing = self._one_by_one = False
-            return PgCursor(self._run(sql.strip(), [], control=True))
+            if not self._held and self._failed_transaction():
+                # PostgreSQL answers COMMIT in a failed transaction by rolling it back, without an error: a job
+                # that caught a failure without rolling back to a savepoint would lose its writes unseen.
+                self.rollback()
+                raise _aborted()
+            return self._run(sql.strip(), None)
         if word.startswith("ROLLBACK TO "):
             name = sql.strip()[len("ROLLBACK TO ") :].strip()
             if name.upper().startswith("SAVEPOINT "):
                 name = name[len("SAVEPOINT ") :].strip()
             self._drop_after(name)
             self._one_by_one = True
-            return PgCursor(self._run(sql.strip(), [], control=True))
+            return self._run(sql.strip(), None)
         if word.rstrip() == "ROLLBACK":
             self.rollback()
             return _Held(self, "")
@@ -377,7 +521,12 @@ class PgConnection:
             and "RETURNING" not in sql.upper()
         ):
             return self._hold(to_postgres(sql), list(params or []))
-        return PgCursor(self._run(to_postgres(sql), list(params or [])))
+        return self._run(to_postgres(sql), list(params or []))
+
+    def _failed_transaction(self) -> bool:
+        from psycopg.pq import TransactionStatus
+
+        return bool(self._raw.info.transaction_status == TransactionStatus.INERROR)
 
     def _drop_after(self, savepoint: str) -> None:
         """Forget what was held after `SAVEPOINT savepoint` (rolling back to it undoes it anyway)."""
@@ -392,9 +541,11 @@ class PgConnection:
         params = [list(r) for r in rows]
         if self._writing and not self._one_by_one:
             return self._hold(to_postgres(sql), params, many=True)
-        cur = self._raw.cursor()
-        self._send(functools.partial(_insert_many, cur, to_postgres(sql), params))
-        return PgCursor(cur)
+        answers = self._send([(s, p) for s, p in _many_statements(to_postgres(sql), params)])
+        rows_changed = sum(max(a.rowcount, 0) for a in answers)
+        cursor = answers[-1] if answers else PgCursor(None)
+        cursor.rowcount = rows_changed
+        return cursor
 
     @property
     def broken(self) -> bool:
@@ -484,7 +635,7 @@ class PgDatabase:
         cur = self.conn._run(to_postgres(sql), list(params or []))
         if cur.description is None:
             return
-        names = [c.name for c in cur.description]
+        names = [c[0] for c in cur.description]
         hidden = "rowid" in names
         for row in cur.fetchall():
             out = dict(zip(names, row, strict=True))
@@ -501,5 +652,8 @@ def connect_pg(url: str) -> PgDatabase:
     import psycopg
 
     raw = psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True)
+    # The façade prepares what recurs itself (PgConnection); psycopg's own preparing would deallocate every
+    # prepared statement of the session at each ROLLBACK it saw.
+    raw.prepare_threshold = None
     raw.execute("SET synchronous_commit = on; SET TIME ZONE 'UTC'")
     return PgDatabase(raw)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 from collections.abc import Iterator
 from concurrent.futures import Future
@@ -40,9 +41,7 @@ def _round_trips(db: PgDatabase, work: object) -> int:
     return sum(1 for f in sent if len(f) > 3 and f[1] == "F" and f[3].split(" ")[0] in ("Sync", "Query"))
 
 
-def test_a_write_transaction_costs_a_round_trip_for_its_statement_and_one_for_its_commit(
-    db: PgDatabase,
-) -> None:
+def test_a_write_transaction_whose_statements_answer_nothing_costs_one_round_trip(db: PgDatabase) -> None:
     def work() -> None:
         db.execute("BEGIN IMMEDIATE")
         db.execute("SAVEPOINT job")
@@ -52,7 +51,7 @@ def test_a_write_transaction_costs_a_round_trip_for_its_statement_and_one_for_it
 
     trips = _round_trips(db, work)
 
-    assert trips == 2
+    assert trips == 1  # begin, the lock, the savepoint, the insert, the release and the commit
     assert db.execute("SELECT a FROM t").fetchall() == [(1,)]
 
 
@@ -125,20 +124,78 @@ def test_after_rolling_back_to_a_savepoint_the_failing_write_raises_itself(db: P
     db.execute("ROLLBACK")
 
 
-def test_a_held_write_that_fails_is_raised_by_the_release_of_its_savepoint(db: PgDatabase) -> None:
+def test_a_held_write_that_fails_is_raised_by_settling_and_said_to_be_a_held_write(db: PgDatabase) -> None:
     db.execute("CREATE UNIQUE INDEX t_a ON t(a)")
     db.execute("BEGIN IMMEDIATE")
     db.execute("INSERT INTO t(a) VALUES (?)", [1])
     db.execute("SAVEPOINT job")
     db.execute("INSERT INTO t(a) VALUES (?)", [1])
+    db.execute("RELEASE job")
 
     with pytest.raises(psycopg.errors.UniqueViolation):
-        db.execute("RELEASE job")
+        db.conn.settle()
+    assert db.conn.writes_failed
     db.execute("ROLLBACK TO job")
     db.execute("RELEASE job")
     db.execute("COMMIT")
 
+    assert not db.conn.writes_failed
     assert db.execute("SELECT a FROM t").fetchall() == [(1,)]
+
+
+def _insert_once_catching(calls: list[str]) -> Any:
+    """A job that inserts 1 into `g` and answers "caught" when the database refuses it at the statement (as
+    the push does: under a savepoint of its own, rolled back to)."""
+
+    def job(d: Any) -> str:
+        calls.append("run")
+        d.execute("SAVEPOINT mine")
+        try:
+            d.execute("INSERT INTO g(a) VALUES (?)", [1])
+        except psycopg.errors.UniqueViolation:
+            d.execute("ROLLBACK TO mine")
+            return "caught"
+        finally:
+            d.execute("RELEASE mine")
+        return "inserted"
+
+    return job
+
+
+@pytest.mark.parametrize("grouped", [False, True])
+def test_a_job_whose_held_write_fails_runs_once_more_meeting_the_failure_at_its_statement(
+    pg_url: str, grouped: bool
+) -> None:
+    database = Database(pg_url, readers=1)
+    try:
+        database.write_sync(lambda d: d.execute("CREATE TABLE g (a INTEGER PRIMARY KEY)"))
+        database.write_sync(lambda d: d.execute("INSERT INTO g(a) VALUES (?)", [1]))
+        calls: list[str] = []
+        jobs: list[tuple[Any, tuple[()], dict[str, Any], Future[Any]]] = [
+            (_insert_once_catching(calls), (), {}, Future())
+        ]
+        if grouped:
+            jobs.append((lambda d: d.execute("INSERT INTO g(a) VALUES (?)", [2]), (), {}, Future()))
+        writer = connect(pg_url)
+        try:
+            Database._run_batch(writer, jobs)
+            # The next transaction holds its writes again.
+            writer.execute("BEGIN IMMEDIATE")
+            held = writer.execute("INSERT INTO g(a) VALUES (?)", [3])
+            writer.execute("COMMIT")
+        finally:
+            writer.conn.close()
+        rows = database.read_sync(lambda d: d.execute("SELECT a FROM g ORDER BY a").fetchall())
+    finally:
+        database.close()
+
+    # Held back, the insert failed only with the commit (or the job's release): the job was run again with
+    # each write sent as it was made, and caught the refusal itself.
+    assert calls == ["run", "run"]
+    assert jobs[0][3].result() == "caught"
+    assert all(f.exception() is None for *_, f in jobs)
+    assert type(held).__name__ == "_Held"
+    assert [tuple(r) for r in rows] == ([(1,), (2,), (3,)] if grouped else [(1,), (3,)])
 
 
 def test_a_grouped_job_whose_write_fails_fails_alone(pg_url: str) -> None:
@@ -210,3 +267,60 @@ def test_many_rows_of_an_insert_go_as_multi_row_statements_with_what_follows_the
 
     assert db.execute("SELECT count(*), min(a), max(a) FROM t").fetchone() == (1200, 0, 1199)
     assert trips == 1  # the whole transaction: begin, the lock, three inserts, commit
+
+
+def test_a_job_that_swallows_a_database_error_fails_at_commit_instead_of_losing_its_writes(
+    pg_url: str,
+) -> None:
+    database = Database(pg_url, readers=1)
+    try:
+        database.write_sync(lambda d: d.execute("CREATE TABLE g (a INTEGER PRIMARY KEY)"))
+
+        def job(d: Any) -> str:
+            d.execute("INSERT INTO g(a) VALUES (?)", [5])
+            with contextlib.suppress(psycopg.errors.UndefinedTable):
+                d.execute("SELECT * FROM no_such_table")  # aborts the transaction on PostgreSQL
+            return "done"
+
+        with pytest.raises(psycopg.errors.InFailedSqlTransaction):
+            database.write_sync(job)
+        rows = database.read_sync(lambda d: d.execute("SELECT a FROM g").fetchall())
+        database.write_sync(lambda d: d.execute("INSERT INTO g(a) VALUES (?)", [6]))  # the writer goes on
+        after = database.read_sync(lambda d: d.execute("SELECT a FROM g").fetchall())
+    finally:
+        database.close()
+
+    assert rows == []
+    assert [tuple(r) for r in after] == [(6,)]
+
+
+def test_a_statement_that_recurs_is_prepared_once_and_stays_prepared_across_rollbacks(db: PgDatabase) -> None:
+    seen: list[Any] = []
+
+    def read_in_a_transaction() -> None:
+        db.execute("BEGIN IMMEDIATE")
+        db.execute("INSERT INTO t(a) VALUES (?)", [7])
+        seen.append(db.execute("SELECT count(*) FROM t WHERE a > ?", [1]).fetchone())
+        db.execute("ROLLBACK")
+
+    for _ in range(4):
+        read_in_a_transaction()
+    prepared = db.conn._raw.execute("SELECT statement FROM pg_prepared_statements").fetchall()
+
+    assert seen == [(1,)] * 4
+    texts = sorted(p[0] for p in prepared)
+    assert any("FROM t WHERE a > $1" in t for t in texts), texts
+    assert sum("INSERT INTO t(a)" in t for t in texts) == 1, texts
+
+
+def test_a_prepared_select_of_every_column_runs_again_once_a_column_is_added(db: PgDatabase) -> None:
+    db.execute("INSERT INTO t(a) VALUES (?)", [1])
+    for _ in range(3):
+        db.execute("SELECT * FROM t WHERE a = ?", [1])
+    db.conn._raw.execute("ALTER TABLE t ADD COLUMN b INTEGER")
+
+    with pytest.raises(psycopg.errors.FeatureNotSupported):  # PostgreSQL refuses the changed result once
+        db.execute("SELECT * FROM t WHERE a = ?", [1])
+    row = db.execute("SELECT * FROM t WHERE a = ?", [1]).fetchone()
+
+    assert row == (1, None)

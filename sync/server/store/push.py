@@ -27,7 +27,7 @@ from models.report import VisitReport
 from models.rules import DEFAULT_SETTINGS, CaseContext, Evaluation, RuleSettings, evaluate, warm
 from models.wire import Mutation
 from sync.server.canonical import canonical_json_parsed
-from sync.server.db import read_each, settle
+from sync.server.db import read_each
 from sync.server.errors import NUL_ESCAPE_BYTES, ApiError, nul_detail, nul_path, validation_details
 from sync.server.store.common import Principal, dumps, loads
 from sync.server.store.state import missing_blobs, review_state
@@ -233,17 +233,19 @@ class _Reads:
     """The rows a push's mutations look up (their visits with the assignees, reports and versions), read for
     the whole batch at once: four queries (on PostgreSQL one round trip) instead of four per mutation. A row
     is taken from the batch's read the first time only: a later mutation of the same push may follow one
-    that wrote it, so it reads the row again on its own."""
+    that wrote it, so it reads the row again on its own. With `device_id`, the device's row
+    (`revoked, wipe, last_mutation_id`) is read in the same round trip, as `device`."""
 
-    __slots__ = ("batched", "conn", "people", "reports", "used", "versions", "visits")
+    __slots__ = ("batched", "conn", "device", "people", "reports", "used", "versions", "visits")
 
-    def __init__(self, conn: Any, mutations: list[MutationIn]) -> None:
+    def __init__(self, conn: Any, mutations: list[MutationIn], *, device_id: str | None = None) -> None:
         self.conn = conn
         self.visits: dict[str, tuple[Any, ...]] = {}
         self.people: dict[str, tuple[tuple[Any, ...], ...]] = {}
         self.reports: dict[str, dict[str, Any]] = {}
         self.versions: dict[str, tuple[Any, ...]] = {}
         self.used: set[tuple[str, str]] = set()
+        self.device: tuple[Any, ...] | None = None
         visit_ids: set[str] = set()
         report_ids: set[str] = set()
         version_ids: set[str] = set()
@@ -256,22 +258,33 @@ class _Reads:
             if m.version_id:
                 version_ids.add(m.version_id.lower())
         self.batched = bool(report_ids)
+        statements = (
+            [("SELECT revoked, wipe, last_mutation_id FROM devices WHERE id = ?", [device_id])]
+            if device_id is not None
+            else []
+        )
+        if self.batched:
+            statements += _visits_statements(visit_ids)
+            where, params = _where_in("id", report_ids)
+            statements.append((f"SELECT * FROM reports WHERE {where}", params))
+            if version_ids:
+                where, params = _where_in("version_id", version_ids)
+                statements.append(
+                    (f"SELECT version_id, {_VERSION_COLUMNS} FROM report_versions WHERE {where}", params)
+                )
+        if not statements:
+            return
+        answers = read_each(conn, statements)
+        if device_id is not None:
+            found = answers.pop(0)[1]
+            self.device = tuple(found[0]) if found else None
         if not self.batched:
             return
-        statements = _visits_statements(visit_ids)
-        where, params = _where_in("id", report_ids)
-        statements.append((f"SELECT * FROM reports WHERE {where}", params))
-        if version_ids:
-            where, params = _where_in("version_id", version_ids)
-            statements.append(
-                (f"SELECT version_id, {_VERSION_COLUMNS} FROM report_versions WHERE {where}", params)
-            )
-        answers = read_each(conn, statements)
         self.visits, self.people = _visits_rows(answers[0][1], answers[1][1])
         names, rows = answers[2]
         for row in rows:
-            found = dict(zip(names, row, strict=True))
-            self.reports[found["id"]] = found
+            found_report = dict(zip(names, row, strict=True))
+            self.reports[found_report["id"]] = found_report
         if version_ids:
             self.versions = {r[0]: tuple(r[1:]) for r in answers[3][1]}
 
@@ -322,11 +335,12 @@ def apply_push(
     per mutation, where the failing one alone rolls back and is answered `rejected` (`internal`).
     """
     conn = db.conn
-    # Checked again inside the transaction: a revoke committed by any process after this request was
-    # authenticated is seen here, and the push is refused whole.
-    device = conn.execute(
-        "SELECT revoked, wipe, last_mutation_id FROM devices WHERE id = ?", [actor.device_id]
-    ).fetchone()
+    # The device is checked again inside the transaction: a revoke committed by any process after this
+    # request was authenticated is seen here, and the push is refused whole. Its row is read with the rows
+    # the mutations look up (one round trip on PostgreSQL); those of mutations already applied are read for
+    # nothing, which costs less than a round trip of its own for the device.
+    reads = _Reads(conn, mutations, device_id=actor.device_id)
+    device = reads.device
     if device is None or device[0]:
         raise ApiError(
             401, "device_revoked", "this device has been revoked", extra={"wipe": bool(device and device[1])}
@@ -336,7 +350,7 @@ def apply_push(
     conn.execute("SAVEPOINT push")
     try:
         try:
-            out = _apply_all(db, actor, mutations, now, rules, last=first, isolate=False)
+            out = _apply_all(db, actor, mutations, now, rules, last=first, isolate=False, reads=reads)
         except _MutationFailed:
             conn.execute("ROLLBACK TO push")
             out = _apply_all(db, actor, mutations, now, rules, last=first, isolate=True)
@@ -357,12 +371,14 @@ def _apply_all(
     *,
     last: int,
     isolate: bool,
+    reads: _Reads | None = None,
 ) -> dict[str, Any]:
     conn = db.conn
     results: list[dict[str, Any]] = []
     gap: int | None = None
     log_rows = _Log()
-    reads = _Reads(conn, [m for m in mutations if m.mutation_id > last])
+    if reads is None:  # applied again after a failure: read afresh
+        reads = _Reads(conn, [m for m in mutations if m.mutation_id > last])
     for m in mutations:
         mid = m.mutation_id
         if mid <= last:
@@ -403,6 +419,20 @@ def _apply_all(
         log_rows.results[mid] = outcome
         last = mid
         results.append(res)
+    try:
+        _write_log(conn, log_rows, actor=actor, last=last, now=now)
+    except Exception as exc:
+        if isolate:
+            raise
+        raise _MutationFailed(last) from exc
+    return {"last_mutation_id": last, "results": results, "gap": gap}
+
+
+def _write_log(conn: Any, log_rows: _Log, *, actor: Principal, last: int, now: datetime) -> None:
+    """The rows every applied mutation appends, and the device's counter. On PostgreSQL these writes, and the
+    mutations' own, are held back and go with the commit; should one fail there, the writer runs the push
+    once more sending each write as it is made (`sync.server.db`), where a failure here or in a mutation
+    raises `_MutationFailed` and the push is applied again with a savepoint per mutation."""
     if log_rows.changes:
         conn.executemany(
             "INSERT INTO changes(user_id, type, op, entity_id) VALUES (?, ?, ?, ?)", log_rows.changes
@@ -421,14 +451,6 @@ def _apply_all(
         "UPDATE devices SET last_mutation_id = ?, last_sync_at = ? WHERE id = ?",
         [last, now.isoformat(), actor.device_id],
     )
-    if not isolate:
-        # A write held back to go with a later statement (PostgreSQL) fails here at the latest: the push is
-        # then applied again with a savepoint per mutation, where the failing one alone is rejected.
-        try:
-            settle(db)
-        except Exception as exc:
-            raise _MutationFailed(last) from exc
-    return {"last_mutation_id": last, "results": results, "gap": gap}
 
 
 @dataclass(frozen=True, slots=True)

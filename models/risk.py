@@ -1,4 +1,5 @@
-"""Delinquency and case triage (domain §5.2, §5.4, §5.5, §6): DPD, buckets, visit priority, PTP, escalation.
+"""Delinquency and case triage (domain §5.4, §5.5, §6): DPD, buckets, visit priority, escalation; promises to pay
+(§5.2) are judged in `models.tracking`.
 
 Pure functions with configurable weights; the server ranks the visit queue with them and the app shows
 the same figures.
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from typing import Any
@@ -34,7 +35,6 @@ __all__ = [
     "is_able",
     "is_willing",
     "priority_score",
-    "ptp_kept",
     "segment",
     "should_escalate_legal",
 ]
@@ -152,23 +152,6 @@ def priority_score(
         - (w.active_plan if active_plan_current else ZERO)
     )
     return score.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
-
-
-# ---------------------------------------------------------------------------------------------------
-# §5.2 promises to pay
-
-
-def ptp_kept(
-    promised: Decimal,
-    paid: Decimal,
-    promise_date: date,
-    paid_on: date | None,
-    grace_days: int = 3,
-) -> bool:
-    """§5.2: kept when at least the promised amount arrived by promise_date + grace."""
-    if paid_on is None:
-        return False
-    return paid >= promised and paid_on <= promise_date + timedelta(days=grace_days)
 
 
 # ---------------------------------------------------------------------------------------------------

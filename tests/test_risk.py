@@ -18,7 +18,6 @@ from models.risk import (
     dpd,
     dpd_from_history,
     priority_score,
-    ptp_kept,
     segment,
     should_escalate_legal,
 )
@@ -137,17 +136,6 @@ def test_priority_uses_configured_weights_when_given() -> None:
     weights = PriorityWeights(balance=D(0), bucket_weights={3: D(1)})
     score = priority_score(bucket=3, balance=D("20000"), weights=weights)
     assert score == D("30.00")
-
-
-def test_ptp_kept_when_full_amount_within_grace() -> None:
-    assert ptp_kept(D("500"), D("500"), date(2027, 3, 1), date(2027, 3, 4))
-
-
-def test_ptp_broken_when_paid_after_grace_or_short_or_never() -> None:
-    assert not ptp_kept(D("500"), D("500"), date(2027, 3, 1), date(2027, 3, 5))
-    assert not ptp_kept(D("500"), D("499.99"), date(2027, 3, 1), date(2027, 3, 1))
-    assert not ptp_kept(D("500"), D("0"), date(2027, 3, 1), None)
-    assert ptp_kept(D("500"), D("500"), date(2027, 3, 1), date(2027, 3, 5), grace_days=4)
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,12 @@ from models.money import fmt_money
 from models.tracking import DEFAULT_GRACE_DAYS
 from sync.server.desk.csvsafe import SafeCsvWriter
 from sync.server.store.common import Principal, loads
-from sync.server.store.tracking import RISK_CSV_FACTS, risk_csv_facts, untracked_promise_state
+from sync.server.store.tracking import (
+    RISK_CSV_FACTS,
+    payments_since,
+    risk_csv_facts,
+    untracked_promise_state,
+)
 
 __all__ = ["RISK_CSV_COLUMNS", "RISK_CSV_MONEY", "dashboard", "risk_csv"]
 
@@ -48,7 +53,7 @@ def dashboard(
     rows = list(
         db.query(
             "SELECT r.id, r.visit_id, r.status, r.investigator_id, r.outcome, r.visit_date, r.visited_at, r.created_at, "
-            "v.body, vi.data AS visit_data, pt.state AS promise_state FROM reports r "
+            "v.body, v.received_at, vi.data AS visit_data, pt.state AS promise_state FROM reports r "
             "LEFT JOIN report_versions v ON v.version_id = r.current_version_id "
             "JOIN visits vi ON vi.id = r.visit_id "
             "LEFT JOIN promise_tracking pt ON pt.report_id = r.id "
@@ -81,7 +86,7 @@ def dashboard(
                 visit_id=r["visit_id"],
                 data=loads(r["visit_data"], {}) or {},
                 promise=promise,
-                since=date.fromisoformat((r["visit_date"] or r["created_at"])[:10]),
+                since=payments_since(r),
                 today=today,
                 grace_days=grace_days,
             )

@@ -55,6 +55,7 @@ __all__ = [
     "account_view",
     "device_tracking",
     "evaluate_accounts",
+    "payments_since",
     "post_repayments",
     "report_facts",
     "risk_csv_facts",
@@ -287,8 +288,9 @@ def _reports(db: Database, visit_id: str) -> list[dict[str, Any]]:
     )
 
 
-def _since(report: dict[str, Any]) -> date:
-    """Payments count from the visit's check-in day (its local date), or the day the report arrived."""
+def payments_since(report: dict[str, Any]) -> date:
+    """Payments count from the visit's check-in day (its local date), or the day the report arrived: `report`
+    holds `visit_date`, the current version's `received_at` and `created_at`."""
     return date.fromisoformat((report["visit_date"] or report["received_at"] or report["created_at"])[:10])
 
 
@@ -361,7 +363,11 @@ def _evaluate_account(
             )
             if schedule is not None:
                 st = plan_status(
-                    schedule, payments, since=_since(plan_report), today=today, grace_days=policy.grace_days
+                    schedule,
+                    payments,
+                    since=payments_since(plan_report),
+                    today=today,
+                    grace_days=policy.grace_days,
                 )
                 _store_plan(db, plan_report, st, ts)
                 if prev is None or prev[0] != st.state:
@@ -384,7 +390,7 @@ def _evaluate_account(
         except (KeyError, TypeError, ValueError, ArithmeticError):
             continue
         ps = promise_status(
-            amount, when, payments, since=_since(r), today=today, grace_days=policy.grace_days
+            amount, when, payments, since=payments_since(r), today=today, grace_days=policy.grace_days
         )
         db.execute(
             "INSERT INTO promise_tracking(report_id, visit_id, amount, date, state, updated_at) "

@@ -14,6 +14,7 @@ from datetime import timedelta
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
+from sqlite_utils import Database
 from starlette.concurrency import run_in_threadpool
 
 from sync.server.context import Actor, Ctx, ServerContext
@@ -21,6 +22,7 @@ from sync.server.errors import ApiError
 from sync.server.store.blobs import blob_exists, blob_size_for, check_blob_scope, legacy_blob_data, put_blob
 from sync.server.store.common import Principal
 from sync.server.store.uploads import (
+    Partial,
     PartialStore,
     begin_upload,
     discard_upload,
@@ -32,6 +34,14 @@ from sync.server.store.uploads import (
 )
 
 router = APIRouter(tags=["blobs"])
+
+
+def _scoped_partial(db: Database, *, actor: Principal, sha256: str, live_after: str | None) -> Partial | None:
+    """404 for a blob stored outside the caller's scope (`check_blob_scope`), else the caller's partial."""
+    check_blob_scope(db, actor=actor, sha256=sha256)
+    return partial_for(db, user_id=actor.user_id, sha256=sha256, live_after=live_after)
+
+
 _SHA = re.compile(r"^[0-9a-f]{64}$")
 _DIGITS = re.compile(r"[0-9]+")
 _HUGE = 10**18
@@ -242,9 +252,9 @@ async def _append(
 ) -> Response:
     files = _files(ctx)
     now = ctx.clock()
-    await ctx.db.read(check_blob_scope, actor=actor, sha256=sha)  # as GET answers an existing blob
-    # An expired partial is gone for the caller (a resume is told offset 0) before the sweep drops it.
-    partial = await ctx.db.read(partial_for, user_id=actor.user_id, sha256=sha, live_after=_live_after(ctx))
+    # One read: the blob's scope, as GET answers an existing blob, then the caller's partial (an expired one
+    # is gone for the caller, so a resume is told offset 0, before the sweep drops it).
+    partial = await ctx.db.read(_scoped_partial, actor=actor, sha256=sha, live_after=_live_after(ctx))
     if partial is None:
         if length is None:
             raise ApiError(400, "bad_request", "Upload-Length is required to start an upload", headers=TUS)

@@ -424,6 +424,7 @@ class PgConnection:
         in one round trip, and answer each of `statements` in order; the held statements' row counts are
         recorded on them."""
         held, self._held = self._held, []
+        self.writes_failed = False
         if (self._to_prepare or self._deallocate) and self._idle(held):
             self._prepare_waiting()
         if not held:
@@ -443,7 +444,6 @@ class PgConnection:
             parts.append(len(mine))
         texts += [self._bind(sql, params) for sql, params in statements]
         cur = self._cur
-        self.writes_failed = False
         # No parameters: one simple query, answered statement by statement (its text, literals and all, is new
         # every time: nothing for psycopg to count towards preparing it).
         try:

@@ -136,6 +136,7 @@ def test_a_held_write_that_fails_is_raised_by_settling_and_said_to_be_a_held_wri
         db.conn.settle()
     assert db.conn.writes_failed
     db.execute("ROLLBACK TO job")
+    assert not db.conn.writes_failed  # said of the last statement sent only
     db.execute("RELEASE job")
     db.execute("COMMIT")
 

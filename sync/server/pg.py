@@ -253,6 +253,9 @@ def _many_statements(sql: str, rows: list[list[Any]]) -> list[tuple[str, list[An
 _PLACEHOLDER = re.compile(r"%%|%s")
 _PREPARE_AT = 2  # uses of a statement sent as text before it is prepared on its connection
 _PREPARED_MAX = 256  # statements prepared on one connection
+# Statements with more parameters (the multi-row inserts of a big batch, one per row count) are not prepared:
+# they are many and each rare, and would take the places of the statements that recur.
+_PREPARE_PARAMS_MAX = 64
 _SEEN_MAX = 4096  # statements counted on one connection before the counts start again
 
 
@@ -367,13 +370,18 @@ class PgConnection:
         return text
 
     def _count(self, sql: str) -> None:
-        """Count a use of a statement sent as text; at its second it is to be prepared."""
+        """Count a use of a statement sent as text; at its second it is to be prepared (unless it has more than
+        `_PREPARE_PARAMS_MAX` parameters)."""
         if sql in self._unpreparable:
             return
         if len(self._seen) >= _SEEN_MAX:
             self._seen.clear()
         seen = self._seen[sql] = self._seen.get(sql, 0) + 1
-        if seen == _PREPARE_AT and len(self._executes) < _PREPARED_MAX:
+        if (
+            seen == _PREPARE_AT
+            and len(self._executes) < _PREPARED_MAX
+            and sql.count("%s") <= _PREPARE_PARAMS_MAX
+        ):
             self._to_prepare.append(sql)
 
     def _forget_prepared(self) -> None:

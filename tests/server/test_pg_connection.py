@@ -325,3 +325,17 @@ def test_a_prepared_select_of_every_column_runs_again_once_a_column_is_added(db:
     row = db.execute("SELECT * FROM t WHERE a = ?", [1]).fetchone()
 
     assert row == (1, None)
+
+
+def test_a_statement_with_many_parameters_is_not_prepared(db: PgDatabase) -> None:
+    rows = [(i,) for i in range(100)]  # one INSERT of 100 rows: 100 parameters
+    for _ in range(3):
+        db.execute("BEGIN IMMEDIATE")
+        db.conn.executemany("INSERT INTO t(a) VALUES (?)", rows)
+        assert db.execute("SELECT count(*) FROM t WHERE a > ?", [1]).fetchone() == (98,)
+        db.execute("ROLLBACK")
+
+    prepared = [p[0] for p in db.conn._raw.execute("SELECT statement FROM pg_prepared_statements").fetchall()]
+
+    assert not any("INSERT INTO t(a)" in p for p in prepared), prepared
+    assert any("FROM t WHERE a > $1" in p for p in prepared), prepared

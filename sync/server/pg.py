@@ -487,9 +487,6 @@ class PgConnection:
         self._held.append(statement)
         return statement
 
-    def _holds_writes(self) -> bool:
-        return any(h.write for h in self._held)
-
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> PgCursor | _Held:
         word = sql.lstrip()[:16].upper()
         if word.startswith("BEGIN"):

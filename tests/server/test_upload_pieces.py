@@ -96,23 +96,53 @@ def test_blob_is_made_of_the_pieces_that_follow_one_another_when_one_offset_was_
     pieces.append("u-1", sha, 0, data[:1_200])
     held = pieces.append("u-1", sha, 1_200, data[1_200:])
 
-    digest = pieces.digest("u-1", sha, len(data))
-    pieces.store("u-1", sha, len(data), pieces.blobs)
+    matched = pieces.complete("u-1", sha, len(data), pieces.blobs)
     pieces.remove("u-1", sha)
 
-    assert held == len(data) and digest == sha
+    assert held == len(data) and matched
     assert pieces.blobs.get(sha) == data
     assert local_s3.keys(bucket) == [f"blobs/{sha}"]
 
 
-def test_digest_is_empty_when_the_pieces_held_leave_a_gap(local_s3: LocalS3) -> None:
+def test_upload_is_not_complete_when_the_pieces_held_leave_a_gap(local_s3: LocalS3) -> None:
     _, pieces = _pieces(local_s3)
     data = os.urandom(2_000)
     sha = hashlib.sha256(data).hexdigest()
     pieces.append("u-1", sha, 0, data[:500])
     pieces.append("u-1", sha, 1_000, data[1_000:])
 
-    assert pieces.digest("u-1", sha, len(data)) == ""
+    assert not pieces.complete("u-1", sha, len(data), pieces.blobs)
+    assert pieces.blobs.get(sha) is None
+
+
+def test_completing_an_upload_fetches_each_piece_once_and_stores_nothing_when_the_hash_differs(
+    local_s3: LocalS3, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bucket, pieces = _pieces(local_s3)
+    data = os.urandom(9_000)
+    sha = hashlib.sha256(data).hexdigest()
+    wrong = hashlib.sha256(b"something else").hexdigest()
+    for at in range(0, len(data), 3_000):
+        pieces.append("u-1", sha, at, data[at : at + 3_000])
+        pieces.append("u-1", wrong, at, data[at : at + 3_000])
+    fetched: list[str] = []
+    listed: list[str] = []
+    open_scratch, list_scratch = pieces.blobs.open_scratch, pieces.blobs.list_scratch
+    monkeypatch.setattr(
+        pieces.blobs, "open_scratch", lambda name: (fetched.append(name), open_scratch(name))[1]
+    )
+    monkeypatch.setattr(
+        pieces.blobs, "list_scratch", lambda under="": (listed.append(under), list_scratch(under))[1]
+    )
+
+    stored = pieces.complete("u-1", sha, len(data), pieces.blobs)
+    pieces_of_one = list(fetched)
+    refused = pieces.complete("u-1", wrong, len(data), pieces.blobs)
+
+    assert stored and pieces.blobs.get(sha) == data
+    assert len(pieces_of_one) == len(set(pieces_of_one)) == 3 and len(listed) == 2
+    assert not refused and pieces.blobs.get(wrong) is None
+    assert f"blobs/{wrong}" not in local_s3.keys(bucket)
 
 
 def test_pieces_no_upload_names_are_swept_when_older_than_the_cutoff(local_s3: LocalS3) -> None:
@@ -186,7 +216,7 @@ def test_blob_is_made_of_more_pieces_than_python_recurses_when_the_link_was_cut_
     for at in range(0, len(data), 10):
         pieces.append("u-1", sha, at, data[at : at + 10])
 
-    assert pieces.digest("u-1", sha, len(data)) == sha
+    assert pieces.complete("u-1", sha, len(data), None)
 
 
 def test_finished_upload_leaves_its_pieces_for_the_sweep_when_the_store_cannot_be_reached(

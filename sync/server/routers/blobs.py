@@ -279,15 +279,15 @@ async def _append(
         held = offset
     if held < partial.length:
         return Response(status_code=204, headers={**TUS, "Upload-Offset": str(held)})
-    if await run_in_threadpool(files.digest, actor.user_id, sha, partial.length) != sha:
+    # Hash-checked and, unless the blob is held already, stored in one pass over the bytes.
+    blobs = None if await ctx.db.read(blob_exists, sha) is not None else ctx.blobs
+    if not await run_in_threadpool(files.complete, actor.user_id, sha, partial.length, blobs):
         await ctx.db.write(discard_upload, user_id=actor.user_id, sha256=sha)
         await run_in_threadpool(files.remove, actor.user_id, sha)
         log.warning("upload of blob %s by user %s did not match its hash; discarded", sha, actor.user_id)
         raise ApiError(
             422, "hash_mismatch", "the uploaded bytes do not match the SHA-256 in the path", headers=TUS
         )
-    if await ctx.db.read(blob_exists, sha) is None:
-        await run_in_threadpool(files.store, actor.user_id, sha, partial.length, ctx.blobs)
     created = await ctx.db.write(finish_upload, actor=actor, sha256=sha, size=partial.length, now=now)
     await run_in_threadpool(files.remove, actor.user_id, sha)
     return Response(status_code=201 if created else 200, headers={**TUS, "Upload-Offset": str(held)})

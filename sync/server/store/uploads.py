@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import io
 import logging
 import os
 import re
+import tempfile
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -50,6 +50,7 @@ __all__ = [
 
 log = logging.getLogger("fieldvisit.server.uploads")
 
+SPOOL_MEMORY = 8 * 1024 * 1024  # a completed upload held in memory up to this, on disk beyond
 _SAFE = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
 _PIECE = re.compile(r"^([0-9]{20})-([0-9]{12})-[0-9a-f]{32}$")
 
@@ -67,11 +68,9 @@ class PartialStore(Protocol):
     def append(self, user_id: str, sha256: str, offset: int, data: bytes) -> int:
         """Keep `data` as the bytes from `offset` on, durably; answers the bytes held from 0."""
 
-    def digest(self, user_id: str, sha256: str, length: int) -> str:
-        """The SHA-256 of the first `length` bytes ("" when they are not all held)."""
-
-    def store(self, user_id: str, sha256: str, length: int, blobs: BlobStore) -> None:
-        """Hand the first `length` bytes to the blob store, streamed."""
+    def complete(self, user_id: str, sha256: str, length: int, blobs: BlobStore | None) -> bool:
+        """Whether the first `length` bytes are all held and hash to `sha256`; when they do and `blobs` is
+        given, they are handed to it, streamed. The bytes are fetched once for both."""
 
     def remove(self, user_id: str, sha256: str) -> None: ...
 
@@ -121,20 +120,21 @@ class PartialFiles:
         with open(self.path(user_id, sha256), "rb") as f:
             return f.read(length)
 
-    def digest(self, user_id: str, sha256: str, length: int) -> str:
-        """The SHA-256 of the first `length` bytes, read in pieces."""
+    def complete(self, user_id: str, sha256: str, length: int, blobs: BlobStore | None) -> bool:
+        """Hashed in pieces, then streamed to the blob store from the same file (local, so the second pass
+        comes from the page cache)."""
         h = hashlib.sha256()
         with open(self.path(user_id, sha256), "rb") as f:
             left = length
             while left > 0 and (piece := f.read(min(left, 1 << 20))):
                 h.update(piece)
                 left -= len(piece)
-        return h.hexdigest()
-
-    def store(self, user_id: str, sha256: str, length: int, blobs: BlobStore) -> None:
-        """Hand the complete bytes to the blob store, streamed from the file."""
-        with open(self.path(user_id, sha256), "rb") as f:
-            blobs.put(sha256, f)
+            if left or h.hexdigest() != sha256:
+                return False
+            if blobs is not None:
+                f.seek(0)
+                blobs.put(sha256, f)
+        return True
 
     def remove(self, user_id: str, sha256: str) -> None:
         with contextlib.suppress(FileNotFoundError, ValueError):
@@ -204,24 +204,26 @@ class PartialObjects:
                     chain.pop()
         return None
 
-    def _bytes(self, names: list[str]) -> Iterator[bytes]:
-        for name in names:
-            yield from self.blobs.open_scratch(name)
-
-    def digest(self, user_id: str, sha256: str, length: int) -> str:
+    def complete(self, user_id: str, sha256: str, length: int, blobs: BlobStore | None) -> bool:
+        """One listing and one GET per piece: the pieces are hashed as they arrive and kept in a spool
+        (memory up to `SPOOL_MEMORY`, a temporary file beyond), which the blob store then reads. Nothing
+        is written under the blob's name before its hash is known to match."""
         names = self._chain(user_id, sha256, length)
         if names is None:
-            return ""
+            return False
         h = hashlib.sha256()
-        for piece in self._bytes(names):
-            h.update(piece)
-        return h.hexdigest()
-
-    def store(self, user_id: str, sha256: str, length: int, blobs: BlobStore) -> None:
-        names = self._chain(user_id, sha256, length)
-        if names is None:
-            raise FileNotFoundError(f"partial upload {sha256} is not complete")
-        blobs.put(sha256, io.BufferedReader(_Pieces(self._bytes(names))))
+        with tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY) as spool:
+            for name in names:
+                for piece in self.blobs.open_scratch(name):
+                    h.update(piece)
+                    if blobs is not None:
+                        spool.write(piece)
+            if h.hexdigest() != sha256:
+                return False
+            if blobs is not None:
+                spool.seek(0)
+                blobs.put(sha256, spool)
+        return True
 
     def remove(self, user_id: str, sha256: str) -> None:
         try:
@@ -244,28 +246,6 @@ class PartialObjects:
                 continue
             self.blobs.delete_scratch([name for name, _ in pieces])
             n += 1
-        return n
-
-
-class _Pieces(io.RawIOBase):
-    """A read-only stream over an iterator of byte strings (for the blob store's `put` of a file object)."""
-
-    def __init__(self, pieces: Iterator[bytes]) -> None:
-        self._pieces = pieces
-        self._held = b""
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
-        while not self._held:
-            piece = next(self._pieces, None)
-            if piece is None:
-                return 0
-            self._held = piece
-        n = min(len(buffer), len(self._held))
-        buffer[:n] = self._held[:n]
-        self._held = self._held[n:]
         return n
 
 

@@ -11,7 +11,9 @@ several worker processes take turns as the one SQLite writer would, and each sti
 once; reads run in REPEATABLE READ snapshots. There a job's writes are held back and sent with its next read
 or the commit, so a failing write may be found only after the job returned: such a job is run once more, in
 its place, with each write sent as it is made, so that the job meets its failure where SQLite would have
-raised it (the push isolates the one bad report that way).
+raised it (the push isolates the one bad report that way). A job, read or write, that met a statement
+PostgreSQL no longer runs as prepared (the schema changed under it: a newer version migrated the database
+while this one serves) is run once more as well; the connection prepares its statements again.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from typing import IO, Any, TypeVar
 from sqlite_utils import Database as SUDatabase
 
 from sync.server.migrations import migrate
-from sync.server.pg import connect_pg, is_postgres_url
+from sync.server.pg import connect_pg, is_postgres_url, plan_gone
 
 try:
     import fcntl
@@ -178,9 +180,10 @@ class Database:
             conn.execute("BEGIN IMMEDIATE")
             for fn, args, kwargs, fut in batch:
                 ok, value, held_failed = Database._run_job(db, fn, args, kwargs)
-                if held_failed:
+                if held_failed or (not ok and plan_gone(value)):
                     # Its held writes failed (PostgreSQL): once more, each write sent as it is made (after the
-                    # ROLLBACK TO, the connection sends them so until the transaction ends).
+                    # ROLLBACK TO, the connection sends them so until the transaction ends). Or a statement
+                    # prepared before a schema change was refused: once more, the statements sent as text.
                     ok, value, _ = Database._run_job(db, fn, args, kwargs)
                 outcomes.append((fut, ok, value))
             conn.execute("COMMIT")
@@ -229,8 +232,9 @@ class Database:
                     held_failed = _writes_failed(conn)
                     if conn.in_transaction:
                         conn.execute("ROLLBACK")
-                    if held_failed and not again:
-                        conn.send_each_write()  # type: ignore[attr-defined]
+                    if (held_failed or plan_gone(exc)) and not again:
+                        if held_failed:
+                            conn.send_each_write()  # type: ignore[attr-defined]
                         continue
                     fut.set_exception(exc)
                     return
@@ -281,14 +285,15 @@ class Database:
         return db
 
     def _on_reader(self, run: Callable[[SUDatabase], T]) -> T:
-        """`run` on this thread's reader connection, and once more on a new one when the database ended the
-        connection it had (a restart, a failover, an operator's pg_terminate_backend): a read changes
-        nothing, so it may be repeated. (A write that finds its connection gone fails; see `_reopened`.)"""
+        """`run` on this thread's reader connection, and once more when the database ended the connection it
+        had (a restart, a failover, an operator's pg_terminate_backend; on a new one) or refused a statement
+        prepared before a schema change: a read changes nothing, so it may be repeated. (A write that finds
+        its connection gone fails; see `_reopened`.)"""
         db = self._reader()
         try:
             return run(db)
-        except Exception:
-            if not getattr(db.conn, "broken", False):
+        except Exception as exc:
+            if not (getattr(db.conn, "broken", False) or plan_gone(exc)):
                 raise
         return run(self._reader())
 

@@ -278,8 +278,12 @@ _BEGIN_READ = ("BEGIN ISOLATION LEVEL REPEATABLE READ",)
 _WRITES = ("INSERT ", "UPDATE ", "DELETE ")
 
 
-def _plan_gone(exc: BaseException) -> bool:
-    """Whether `exc` says a statement prepared on the connection can no longer run as prepared."""
+def plan_gone(exc: BaseException) -> bool:
+    """Whether `exc` says a statement prepared on the connection can no longer run as prepared (the schema
+    changed under it). The connection has then forgotten what it prepared: the work the statement was part
+    of may run again as it is (`sync.server.db` does so, once)."""
+    if not type(exc).__module__.startswith("psycopg"):
+        return False
     import psycopg
 
     return isinstance(exc, psycopg.errors.InvalidSqlStatementName) or (
@@ -458,7 +462,7 @@ class PgConnection:
             cur.execute("; ".join(texts), prepare=False)
         except Exception as exc:
             self.writes_failed = any(h.write for h in held)
-            if _plan_gone(exc):
+            if plan_gone(exc):
                 self._forget_prepared()
             raise
         for h, n in zip(held, parts, strict=True):

@@ -327,6 +327,49 @@ def test_a_prepared_select_of_every_column_runs_again_once_a_column_is_added(db:
     assert row == (1, None)
 
 
+@pytest.mark.parametrize("where", ["read", "write", "grouped write"])
+def test_a_job_meeting_a_statement_prepared_before_a_column_was_added_runs_again_and_succeeds(
+    pg_url: str, where: str
+) -> None:
+    database = Database(pg_url, readers=1)
+    calls: list[str] = []
+
+    def job(d: Any) -> Any:
+        calls.append("run")
+        return d.execute("SELECT * FROM s WHERE a = ?", [1]).fetchone()
+
+    try:
+        database.write_sync(lambda d: d.execute("CREATE TABLE s (a INTEGER PRIMARY KEY)"))
+        database.write_sync(lambda d: d.execute("INSERT INTO s(a) VALUES (?)", [1]))
+        writer = connect(pg_url)
+        try:
+            for _ in range(3):  # prepared on the connection that will meet the change
+                if where == "read":
+                    database.read_sync(job)
+                else:
+                    Database._run_batch(writer, [(job, (), {}, Future())])
+            # A newer version migrates the database while this one serves.
+            with psycopg.connect(pg_url, autocommit=True) as other:
+                other.execute("ALTER TABLE s ADD COLUMN b INTEGER")
+            calls.clear()
+            if where == "read":
+                row = database.read_sync(job)
+            else:
+                jobs: list[tuple[Any, tuple[()], dict[str, Any], Future[Any]]] = [(job, (), {}, Future())]
+                if where == "grouped write":
+                    jobs.append((lambda d: d.execute("INSERT INTO s(a) VALUES (?)", [2]), (), {}, Future()))
+                Database._run_batch(writer, jobs)
+                row = jobs[0][3].result()
+                assert all(f.exception() is None for *_, f in jobs)
+        finally:
+            writer.conn.close()
+    finally:
+        database.close()
+
+    assert tuple(row) == (1, None)
+    assert calls == ["run", "run"]  # refused once as prepared, then run as text and prepared again
+
+
 def test_a_statement_with_many_parameters_is_not_prepared(db: PgDatabase) -> None:
     rows = [(i,) for i in range(100)]  # one INSERT of 100 rows: 100 parameters
     for _ in range(3):

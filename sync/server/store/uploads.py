@@ -70,7 +70,7 @@ class PartialStore(Protocol):
 
     def complete(self, user_id: str, sha256: str, length: int, blobs: BlobStore | None) -> bool:
         """Whether the first `length` bytes are all held and hash to `sha256`; when they do and `blobs` is
-        given, they are handed to it, streamed. The bytes are fetched once for both."""
+        given, they are handed to it, streamed. Pieces in object storage are fetched once for both."""
 
     def remove(self, user_id: str, sha256: str) -> None: ...
 

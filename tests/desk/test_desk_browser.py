@@ -11,6 +11,8 @@ getting the 412 message, team scope), the risk CSV and the report PDF, dispatch 
 rows through the import form, the suggestion applied, the collectors' devices receiving their visits), the
 screenshots in docs/screenshots/desk-*.png, and the rule book's gate on approval (each flag explained, the
 device's figures beside the server's, a sign-off reason asked for and kept, the 24% cap refusing approval).
+Every journey runs on both server backends: a SQLite file, then a database on the session's private
+PostgreSQL (the screenshots in docs/ are taken on the first).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from models.finance import PlanPreviewRequest, preview_plan
 from models.labels import label
 from models.money import percent_text
 from tests.app.journey_helpers import keep_to_loopback
+from tests.helpers.pg_fixtures import BACKENDS
 from tests.server.conftest import example_report, mutation
 
 pytestmark = pytest.mark.browser
@@ -147,7 +150,8 @@ class Device:
 @dataclass
 class Central:
     url: str
-    db: str
+    db: str  # a SQLite file or a postgresql:// URL
+    backend: str
     ids: dict[str, str]  # username -> user id
     districts: dict[str, list[str]]  # user id -> districts
     http: httpx.Client
@@ -184,16 +188,24 @@ def _wait_up(url: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> No
     raise RuntimeError("the central server did not come up")
 
 
-@pytest.fixture(scope="module")
-def central(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Central]:
+@pytest.fixture(scope="module", params=BACKENDS)
+def central(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Central]:
     """`fieldvisit serve` on a fresh database with the demo users of both teams and a few cases each."""
     tmp = tmp_path_factory.mktemp("desk-central")
-    db = str(tmp / "server.db")
+    env = dict(os.environ)
+    cluster = request.getfixturevalue("pg_cluster") if request.param == "postgres" else None
+    if cluster is not None:
+        db = cluster.new_database()
+        where = ["--database-url", db]
+        env["FIELDVISIT_BLOB_URL"] = (tmp / "blobs").as_uri()
+    else:
+        db = str(tmp / "server.db")
+        where = ["--db", db]
     ids: dict[str, str] = {}
     districts: dict[str, list[str]] = {}
     for u in demo_users():
         args = ["users", "add", u["username"], "--password", u["password"], "--role", u["role"],
-                "--team", u["team"], "--name", u["name"], "--db", db,
+                "--team", u["team"], "--name", u["name"], *where,
                 "--experience-years", str(u["experience_years"])]  # fmt: skip
         if u["districts"]:
             args += ["--district", ",".join(u["districts"])]
@@ -204,15 +216,15 @@ def central(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Central]:
         3, seed=506, team="hz-b"
     )
     (tmp / "cases.json").write_text(json.dumps({"records": records}, ensure_ascii=False), encoding="utf-8")
-    assert "errors 0" in _cli("import", str(tmp / "cases.json"), "--db", db)
+    assert "errors 0" in _cli("import", str(tmp / "cases.json"), *where)
 
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     # A day's capacity large enough that the 495 dispatched cases all fit on one planned date.
-    env = dict(os.environ, FIELDVISIT_DISPATCH_CAPACITY="400")
+    env["FIELDVISIT_DISPATCH_CAPACITY"] = "400"
     log = open(tmp / "serve.log", "wb")
     proc = subprocess.Popen(
-        [str(FIELDVISIT), "serve", "--host", "127.0.0.1", "--port", str(port), "--db", db],
+        [str(FIELDVISIT), "serve", "--host", "127.0.0.1", "--port", str(port), *where],
         stdout=log,
         stderr=subprocess.STDOUT,
         env=env,
@@ -220,7 +232,7 @@ def central(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Central]:
     try:
         _wait_up(url, proc)
         with httpx.Client(base_url=url, timeout=60) as http:
-            c = Central(url=url, db=db, ids=ids, districts=districts, http=http)
+            c = Central(url=url, db=db, backend=request.param, ids=ids, districts=districts, http=http)
             # Assign each team's cases to a pair of its investigators for the planned date.
             for sup, pair in (("sup.a", ("inv.a1", "inv.a2")), ("sup.b", ("inv.b1", "inv.b2"))):
                 for v in http.get("/v1/visits", params={"limit": 1000}, headers=c.h(sup)).json()["items"]:
@@ -235,6 +247,8 @@ def central(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Central]:
         proc.terminate()
         proc.wait(15)
         log.close()
+        if cluster is not None:
+            cluster.drop_database(db)
 
 
 # ---------------------------------------------------------------------------------------------- reports
@@ -784,9 +798,13 @@ def _sign_in(page: Any, username: str) -> None:
 _BASE: list[str] = []
 
 
+_DOCS: list[bool] = [True]  # whether desk-*.png go to docs/screenshots/ (on the SQLite run only)
+
+
 @pytest.fixture(scope="module", autouse=True)
 def _base(central: Central) -> Iterator[None]:
     _BASE[:] = [central.url]
+    _DOCS[:] = [central.backend == "sqlite"]
     yield
     assert not _OUTSIDE, f"the desk asked for something outside loopback: {_OUTSIDE}"
 
@@ -796,7 +814,11 @@ def _shot(page: Any, name: str, *, docs: bool = True) -> Path:
     page.evaluate("document.fonts.ready")
     page.evaluate("document.getElementById('toast').hidden = true")
     time.sleep(0.3)
-    folder = SHOTS if docs else ROOT / "tests" / "artifacts" / "screenshots"
+    artifacts = ROOT / "tests" / "artifacts" / "screenshots"
+    if not _DOCS[0]:
+        folder = artifacts / "postgres"
+    else:
+        folder = SHOTS if docs else artifacts
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.png"
     page.screenshot(path=str(path))

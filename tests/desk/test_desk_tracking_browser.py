@@ -1,7 +1,7 @@
 """The supervisor desk showing the account follow-up in a real browser: a lapsed plan on the dashboard's
 board and on the report, with the legal-escalation recommendation and its reasons (the decision stays the
-supervisor's). The central server is its own process on a movable clock; every non-loopback request is
-blocked."""
+supervisor's). The central server is its own process on a movable clock, on a SQLite file and on a database
+of the session's private PostgreSQL; every non-loopback request is blocked."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import pytest
 
 from models.demo_data import DEMO_PASSWORD
 from tests.app.journey_helpers import keep_to_loopback
+from tests.helpers.pg_fixtures import BACKENDS
 from tests.server.tracking_live import Live, report_on
 
 pytestmark = pytest.mark.browser
@@ -25,8 +26,8 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"
 
 
 @pytest.fixture
-def lapsed(tmp_path: Path) -> Iterator[tuple[Live, str, str]]:
-    live = Live(tmp_path).start("2026-11-20T04:00:00+00:00")
+def lapsed(tmp_path: Path, database_location: str) -> Iterator[tuple[Live, str, str]]:
+    live = Live(tmp_path, database=database_location).start("2026-11-20T04:00:00+00:00")
     try:
         vid, ext = live.import_visit()
         assert live.assign(vid, "2026-11-20").status_code == 200
@@ -39,6 +40,7 @@ def lapsed(tmp_path: Path) -> Iterator[tuple[Live, str, str]]:
         live.stop()
 
 
+@pytest.mark.parametrize("backend", BACKENDS, indirect=True)
 def test_desk_shows_lapsed_plan_and_recommendation_when_instalments_were_missed(
     lapsed: tuple[Live, str, str],
 ) -> None:

@@ -116,10 +116,6 @@ class PartialFiles:
             os.fsync(f.fileno())
             return f.tell()
 
-    def read(self, user_id: str, sha256: str, length: int) -> bytes:
-        with open(self.path(user_id, sha256), "rb") as f:
-            return f.read(length)
-
     def complete(self, user_id: str, sha256: str, length: int, blobs: BlobStore | None) -> bool:
         """Hashed in pieces, then streamed to the blob store from the same file (local, so the second pass
         comes from the page cache)."""

@@ -14,9 +14,11 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 __all__ = ["PgCluster", "find_bin_dir"]
 
@@ -53,6 +55,10 @@ class PgCluster:
         self.proc: subprocess.Popen[bytes] | None = None
         self._as_other = os.geteuid() == 0
         self.user = "postgres" if self._as_other else (os.environ.get("USER") or "fieldvisit")
+        self._admin: Any = None
+        self._admin_lock = threading.Lock()
+        self._template: str | None = None
+        self._template_lock = threading.Lock()
 
     def _cmd(self, *args: str) -> list[str]:
         return ["runuser", "-u", "postgres", "--", *args] if self._as_other else list(args)
@@ -108,18 +114,59 @@ class PgCluster:
         return f"postgresql://{self.user}@127.0.0.1:{self.port}/postgres"
 
     def admin(self, sql: str) -> None:
+        """One statement on the `postgres` database, on a connection kept open for the cluster's life
+        (opening one costs more than creating a database); opened again if the server ended it."""
         import psycopg
 
-        with psycopg.connect(self.url, autocommit=True, connect_timeout=2) as conn:
-            conn.execute(sql)  # type: ignore[arg-type]
+        with self._admin_lock:
+            for again in (False, True):
+                if self._admin is None or self._admin.closed:
+                    self._admin = psycopg.connect(self.url, autocommit=True, connect_timeout=2)
+                try:
+                    self._admin.execute(sql)
+                    return
+                except psycopg.OperationalError:
+                    if again or not self._admin.closed:
+                        raise
+                    self._admin = None
 
-    def new_database(self, *, unix_socket: bool = False) -> str:
-        """A fresh database's URL: over TCP, or over the server's Unix socket (a server on the same host)."""
+    def new_database(self, *, unix_socket: bool = False, migrated: bool = False) -> str:
+        """A fresh database's URL: over TCP, or over the server's Unix socket (a server on the same host).
+        `migrated`: already holding the server's schema as a server's first start leaves it (a copy of a
+        database migrated once per cluster, given a server epoch of its own), so a server starts on it
+        without building the schema again."""
         name = f"fv_{uuid.uuid4().hex[:12]}"
-        self.admin(f"CREATE DATABASE {name}")
-        if unix_socket:
-            return f"postgresql://{self.user}@/{name}?host={self.sockets}&port={self.port}"
-        return f"postgresql://{self.user}@127.0.0.1:{self.port}/{name}"
+        template = f" TEMPLATE {self._migrated_template()}" if migrated else ""
+        self.admin(f"CREATE DATABASE {name}{template}")
+        url = (
+            f"postgresql://{self.user}@/{name}?host={self.sockets}&port={self.port}"
+            if unix_socket
+            else f"postgresql://{self.user}@127.0.0.1:{self.port}/{name}"
+        )
+        if migrated:
+            import psycopg
+
+            with psycopg.connect(url, autocommit=True, connect_timeout=2) as conn:
+                conn.execute("UPDATE meta SET value = %s WHERE key = 'server_epoch'", [str(uuid.uuid4())])
+        return url
+
+    def _migrated_template(self) -> str:
+        """The database the server's migrations built, made on first use; nothing stays connected to it,
+        as CREATE DATABASE … TEMPLATE requires."""
+        with self._template_lock:
+            if self._template is None:
+                from sync.server.db import connect
+                from sync.server.migrations import migrate
+
+                name = f"fv_template_{uuid.uuid4().hex[:8]}"
+                self.admin(f"CREATE DATABASE {name}")
+                db = connect(f"postgresql://{self.user}@127.0.0.1:{self.port}/{name}")
+                try:
+                    migrate(db)
+                finally:
+                    db.conn.close()
+                self._template = name
+            return self._template
 
     def drop_database(self, url: str) -> None:
         name = url.rsplit("/", 1)[1].split("?", 1)[0]
@@ -131,6 +178,10 @@ class PgCluster:
 
     def stop(self) -> None:
         """Fast shutdown by PID (SIGINT), then the temporary directory goes."""
+        if self._admin is not None:
+            with contextlib.suppress(Exception):
+                self._admin.close()
+            self._admin = None
         if self.proc is not None and self.proc.poll() is None:
             # The postmaster's own PID (runuser, when it started it, does not pass signals on).
             pid = self.postmaster_pid() if (self.data / "postmaster.pid").exists() else self.proc.pid

@@ -105,3 +105,53 @@ def test_models_modules_are_all_probed_when_walking_the_package() -> None:
     expected = {f"models.{p.stem}" for p in (ROOT / "models").glob("*.py") if p.stem != "__init__"}
     assert expected <= set(result["modules"])  # type: ignore[arg-type]
     assert result["errors"] == {}, result["errors"]
+
+
+# The commands that only open the database (the demo runs `users add` once per demo user) start without
+# importing the web framework, which is most of a command's start-up.
+DATABASE_COMMANDS = [
+    ["users", "add", "probe", "--password", "probe-password-1", "--role", "investigator", "--team", "hz-a"],
+    ["backup", "{tmp}/copy.db"],
+    ["compact"],
+    ["retention"],
+    ["evaluate"],
+]
+
+
+def _imported(args: list[str]) -> tuple[subprocess.CompletedProcess[str], set[str]]:
+    out = subprocess.run(
+        [sys.executable, "-X", "importtime", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={
+            "PYTHONPATH": str(ROOT),
+            "PATH": "/usr/bin:/bin",
+            "FIELDVISIT_ARGON2_TIME_COST": "1",
+            "FIELDVISIT_ARGON2_MEMORY_KIB": "64",
+        },
+    )
+    names = {
+        line.rsplit("|", 1)[1].strip() for line in out.stderr.splitlines() if line.startswith("import time:")
+    }
+    return out, {n.split(".")[0] for n in names}
+
+
+@pytest.mark.parametrize("command", DATABASE_COMMANDS, ids=[" ".join(c[:2]) for c in DATABASE_COMMANDS])
+def test_database_command_imports_no_web_framework_when_run(command: list[str], tmp_path: Path) -> None:
+    from sync.server.db import Database
+
+    Database(str(tmp_path / "fv.db")).close()  # a server's database, with its schema
+    args = [a.format(tmp=tmp_path) for a in command]
+    out, imported = _imported(["-m", "cli.main", *args, "--db", str(tmp_path / "fv.db")])
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "sqlite_utils" in imported  # it did open the database
+    assert not imported & {"fastapi", "uvicorn"}, sorted(imported & SERVER_LIBS)
+
+
+def test_import_listing_names_the_web_framework_when_the_server_is_imported() -> None:
+    # The listing the test above reads must be able to show fastapi.
+    out, imported = _imported(["-c", "import sync.server.app"])
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert {"fastapi", "starlette"} <= imported

@@ -10,14 +10,16 @@ import logging
 import sqlite3
 import sys
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse
 
 from models.messages import field_errors, message_for, request_lang
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 __all__ = [
     "NUL_ESCAPE",
@@ -162,6 +164,8 @@ async def _api_error(_: Request, exc: Exception) -> JSONResponse:
 
 
 async def _validation(request: Request, exc: Exception) -> JSONResponse:
+    from fastapi.exceptions import RequestValidationError
+
     assert isinstance(exc, RequestValidationError)
     lang = request_lang(request.headers.get("accept-language"))
     return error_response(
@@ -230,6 +234,10 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
 
 
 def install_handlers(app: FastAPI) -> None:
+    # FastAPI is imported here, not with the module: the store's jobs raise ApiError from commands that
+    # never serve (`fieldvisit users add`), and importing the web framework is most of their start-up.
+    from fastapi.exceptions import RequestValidationError
+
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(StarletteHTTPException, _http)

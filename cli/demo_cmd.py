@@ -1,6 +1,6 @@
 """`fieldvisit demo`: the central server on a demo database with demo data and users, plus the app.
 
-Everything goes through the documented commands and the wire protocol (users add, import, dispatch
+Everything goes through the documented commands and the wire protocol (users import, import, dispatch
 suggest + assign), so the demo exercises the same paths a real installation does.
 """
 
@@ -89,27 +89,26 @@ def seed(db: Path, visits_per_team: int, where: list[str] | None = None) -> list
     users = demo_users()
     where = where or ["--db", str(db)]
     env = dict(os.environ, FIELDVISIT_DB=str(db))
-    for u in users:
-        cmd = [
-            *_fieldvisit(),
-            "users",
-            "add",
-            u["username"],
-            "--password",
-            u.get("password", DEMO_PASSWORD),
-            "--role",
-            u["role"],
-            "--team",
-            u["team"],
-            "--name",
-            u.get("name", u["username"]),
-            *where,
-        ]
-        if u.get("districts"):
-            cmd += ["--district", ",".join(u["districts"])]
-        if u.get("experience_years") is not None:
-            cmd += ["--experience-years", str(u["experience_years"])]
-        subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL)
+    # All in one `users import`, the accounts (passwords too) on its standard input, never in a file.
+    accounts = [
+        {
+            "username": u["username"],
+            "password": u.get("password", DEMO_PASSWORD),
+            "role": u["role"],
+            "team": u["team"],
+            "name": u.get("name", u["username"]),
+            "districts": u.get("districts") or [],
+            **({"experience_years": u["experience_years"]} if u.get("experience_years") is not None else {}),
+        }
+        for u in users
+    ]
+    subprocess.run(
+        [*_fieldvisit(), "users", "import", "-", *where],
+        input=json.dumps({"users": accounts}, ensure_ascii=False).encode("utf-8"),
+        check=True,
+        env=env,
+        stdout=subprocess.DEVNULL,
+    )
     records: list[dict[str, Any]] = []
     teams: dict[str, set[str]] = {}
     for u in users:

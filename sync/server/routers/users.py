@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Literal
+from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
+from sync.server.accounts import NewUser
 from sync.server.context import Actor, Ctx
 from sync.server.errors import ApiError
 from sync.server.store.common import audit
@@ -16,30 +16,6 @@ from sync.server.store.users import add_user, list_users
 from sync.server.wirejson import WireJsonRoute
 
 router = APIRouter(tags=["users"], route_class=WireJsonRoute)
-
-_NEW_USER_EXAMPLE: dict[str, Any] = {
-    "username": "inv.c7",
-    "password": "change-me-2026",
-    "role": "investigator",
-    "team": "hz-a",
-    "name": "外访专员 C7",
-    "districts": ["西湖区", "拱墅区"],
-    "experience_years": 2,
-}
-
-
-class NewUser(BaseModel):
-    """An account an admin creates (the same fields as `fieldvisit users add`)."""
-
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [_NEW_USER_EXAMPLE]})
-
-    username: str = Field(min_length=2, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")
-    password: str = Field(min_length=8, max_length=256)
-    role: Literal["investigator", "supervisor", "admin"]
-    team: str = Field(min_length=1, max_length=64)
-    name: str | None = Field(default=None, max_length=100)
-    districts: list[str] = Field(default_factory=list, max_length=50)
-    experience_years: StrictInt = Field(default=0, ge=0, le=60)
 
 
 @router.get("/v1/users")

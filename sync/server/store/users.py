@@ -17,6 +17,7 @@ __all__ = [
     "Revoked",
     "TokenPair",
     "add_user",
+    "add_users",
     "caller_for_token",
     "get_user",
     "issue_device",
@@ -404,3 +405,15 @@ def list_users(db: Database, *, actor: Principal, team: str | None = None) -> li
         }
         for r in db.query(sql + " ORDER BY username", params)
     ]
+
+
+def add_users(db: Database, *, users: list[dict[str, Any]], now: datetime) -> dict[str, int]:
+    """`add_user` for each of `users` (its keywords but `now`) in the one transaction: a new username
+    creates its user, a known one updates it. Answers how many were created and how many updated."""
+    created = updated = 0
+    for user in users:
+        known = db.execute("SELECT 1 FROM users WHERE username = ?", [user["username"]]).fetchone()
+        add_user(db, now=now, **user)
+        updated += bool(known)
+        created += not known
+    return {"created": created, "updated": updated}

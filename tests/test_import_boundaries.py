@@ -111,6 +111,7 @@ def test_models_modules_are_all_probed_when_walking_the_package() -> None:
 # importing the web framework, which is most of a command's start-up.
 DATABASE_COMMANDS = [
     ["users", "add", "probe", "--password", "probe-password-1", "--role", "investigator", "--team", "hz-a"],
+    ["users", "import", "{tmp}/team.json"],
     ["backup", "{tmp}/copy.db"],
     ["compact"],
     ["retention"],
@@ -143,6 +144,8 @@ def test_database_command_imports_no_web_framework_when_run(command: list[str], 
     from sync.server.db import Database
 
     Database(str(tmp_path / "fv.db")).close()  # a server's database, with its schema
+    account = {"username": "probe.2", "password": "probe-password-2", "role": "investigator", "team": "hz-a"}
+    (tmp_path / "team.json").write_text(json.dumps([account]), encoding="utf-8")
     args = [a.format(tmp=tmp_path) for a in command]
     out, imported = _imported(["-m", "cli.main", *args, "--db", str(tmp_path / "fv.db")])
     assert out.returncode == 0, out.stderr[-2000:]

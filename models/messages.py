@@ -260,3 +260,12 @@ def field_errors(errors: Iterable[Mapping[str, Any]], lang: str = "en") -> list[
             msg = str(e["msg"]).removeprefix("Value error, ")
         out.append({"loc": loc, "msg": msg, "type": code})
     return out
+
+
+def row_errors(row: int, errors: Iterable[Mapping[str, Any]], lang: str = "en") -> list[dict[str, Any]]:
+    """A file record's pydantic `errors()` as the row errors of an import: `{"row", "field" (the dotted path
+    within the record), "msg"}` each, in the chosen language."""
+    return [
+        {"row": row, "field": ".".join(str(p) for p in e["loc"]), "msg": e["msg"]}
+        for e in field_errors(errors, lang)
+    ]

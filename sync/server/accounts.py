@@ -12,7 +12,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
 
 from models.canonical import MAX_JSON_DEPTH, loads_json
-from models.messages import field_errors
+from models.messages import render, row_errors
+from sync.server.errors import nul_path
 
 __all__ = ["Account", "NewUser", "read_accounts"]
 
@@ -106,14 +107,6 @@ def _json_rows(text: str) -> list[Any]:
     return found
 
 
-def _holds_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, list | dict):
-        return any(_holds_nul(v) for v in (value.values() if isinstance(value, dict) else value))
-    return False
-
-
 def read_accounts(text: str, *, as_csv: bool, lang: str = "en") -> tuple[list[Account], list[dict[str, Any]]]:
     """The accounts of an import file, and an error per field of each row refused (`row` counts the file's
     accounts from 1, as `fieldvisit import` counts records). A bad row never stops the others; a username
@@ -124,16 +117,16 @@ def read_accounts(text: str, *, as_csv: bool, lang: str = "en") -> tuple[list[Ac
     first_row: dict[str, int] = {}
     for number, rec in enumerate(rows, start=1):
         if not isinstance(rec, dict):
-            errors.append({"row": number, "field": "", "msg": "an account must be an object"})
+            errors.append({"row": number, "field": "", "msg": render("import.not_object", lang)})
             continue
-        if _holds_nul(rec):
-            errors.append({"row": number, "field": "", "msg": "text may not hold the NUL character (U+0000)"})
+        if (nul := nul_path(rec)) is not None:
+            field = ".".join(str(p) for p in nul)
+            errors.append({"row": number, "field": field, "msg": render("fv.text_nul", lang)})
             continue
         try:
             user = NewUser.model_validate(rec)
         except ValidationError as exc:
-            for e in field_errors(exc.errors(), lang):
-                errors.append({"row": number, "field": ".".join(str(p) for p in e["loc"]), "msg": e["msg"]})
+            errors += row_errors(number, exc.errors(), lang)
             continue
         if user.username in first_row:
             errors.append(

@@ -120,7 +120,7 @@ def test_users_import_reports_each_bad_row_by_field_and_still_adds_the_good_ones
         "row 5 username",
         "row 6",
         "row 7 experience_years",
-        "row 8",
+        "row 8 name",
     ], done.stdout
     assert "already given in row 1" in lines[4]
     assert "good-pass" not in done.stdout + done.stderr and "pw-7x" not in done.stdout  # no password shown

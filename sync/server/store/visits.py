@@ -15,7 +15,7 @@ from sqlite_utils import Database
 from models.canonical import MAX_JSON_DEPTH, loads_json
 from models.entities import Borrower, LoanAccount, VisitImportRecord
 from models.ids import new_id
-from models.messages import field_errors, render
+from models.messages import render, row_errors
 from models.privacy import mask_name
 from models.risk import bucket as bucket_of
 from models.risk import priority_score
@@ -162,8 +162,7 @@ def import_visits(
         try:
             r = VisitImportRecord.model_validate(rec)
         except ValidationError as exc:
-            for e in field_errors(exc.errors(), lang):
-                errors.append({"row": row, "field": ".".join(str(p) for p in e["loc"]), "msg": e["msg"]})
+            errors += row_errors(row, exc.errors(), lang)
             continue
         if not actor.is_admin and r.team != actor.team:
             errors.append({"row": row, "field": "team", "msg": render("import.team_scope", lang)})

@@ -45,7 +45,16 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
-__all__ = ["WRITE_LOCK", "PgDatabase", "connect_pg", "is_postgres", "is_postgres_url", "to_postgres"]
+__all__ = [
+    "CONNECTION_DEFAULTS",
+    "WRITE_LOCK",
+    "PgDatabase",
+    "connect_pg",
+    "connection_params",
+    "is_postgres",
+    "is_postgres_url",
+    "to_postgres",
+]
 
 # The advisory lock key every write transaction holds until it ends (any 64-bit value; "fieldvis").
 WRITE_LOCK = 0x6669656C64766973
@@ -656,11 +665,35 @@ class PgDatabase:
         return _PgTable(self, name)
 
 
+# What a connection does when the database's host is gone without a word (powered off, cut off by the
+# network: no reset comes back), unless the URL says otherwise (`?connect_timeout=…&tcp_user_timeout=…`):
+# a new connection gives up after 10 s, a statement whose bytes the host never acknowledges after 30 s, and an
+# idle connection is found dead by keepalives within a minute. Left to the operating system each would take
+# minutes, every request of the worker waiting on it; given up, the request answers 503 `unavailable` and the
+# next one runs on a new connection. (Over a Unix socket only the first applies.)
+CONNECTION_DEFAULTS = {
+    "connect_timeout": "10",
+    "tcp_user_timeout": "30000",
+    "keepalives": "1",
+    "keepalives_idle": "30",
+    "keepalives_interval": "10",
+    "keepalives_count": "3",
+}
+
+
+def connection_params(url: str) -> dict[str, Any]:
+    """The libpq parameters of a `postgresql://` URL, with `CONNECTION_DEFAULTS` for those it leaves out."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    params = conninfo_to_dict(url.replace("postgresql+psycopg://", "postgresql://"))
+    return CONNECTION_DEFAULTS | params
+
+
 def connect_pg(url: str) -> PgDatabase:
     """A PostgreSQL database on its own connection, in autocommit mode (transactions are explicit)."""
     import psycopg
 
-    raw = psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True)
+    raw = psycopg.connect(**connection_params(url), autocommit=True)
     # The façade prepares what recurs itself (PgConnection); psycopg's own preparing would deallocate every
     # prepared statement of the session at each ROLLBACK it saw.
     raw.prepare_threshold = None

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import socket
 import tempfile
+import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import Future
 from pathlib import Path
@@ -14,7 +17,7 @@ import pytest
 from psycopg.pq import TransactionStatus
 
 from sync.server.db import Database, connect
-from sync.server.pg import WRITE_LOCK, PgDatabase, connect_pg
+from sync.server.pg import CONNECTION_DEFAULTS, WRITE_LOCK, PgDatabase, connect_pg
 
 
 @pytest.fixture
@@ -382,3 +385,48 @@ def test_a_statement_with_many_parameters_is_not_prepared(db: PgDatabase) -> Non
 
     assert not any("INSERT INTO t(a)" in p for p in prepared), prepared
     assert any("FROM t WHERE a > $1" in p for p in prepared), prepared
+
+
+def _dsn(db: PgDatabase) -> dict[str, str]:
+    return dict(part.split("=", 1) for part in db.conn._raw.info.dsn.split())
+
+
+def test_a_connection_gets_the_timeouts_its_url_leaves_out_and_keeps_those_it_gives(pg_url: str) -> None:
+    plain = connect_pg(pg_url)
+    own = connect_pg(f"{pg_url}?tcp_user_timeout=5000&connect_timeout=3")
+    try:
+        assert {k: _dsn(plain).get(k) for k in CONNECTION_DEFAULTS} == CONNECTION_DEFAULTS
+        mine = _dsn(own)
+        assert (mine["tcp_user_timeout"], mine["connect_timeout"], mine["keepalives_idle"]) == (
+            "5000",
+            "3",
+            "30",
+        )
+    finally:
+        plain.conn.close()
+        own.conn.close()
+
+
+def test_connecting_to_a_host_that_never_answers_gives_up_after_ten_seconds() -> None:
+    # A port whose handshake the kernel completes but where no server ever speaks: without a connect
+    # timeout the connection would wait for ever, and with it every request of the worker that needs one.
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        url = f"postgresql://fieldvisit@127.0.0.1:{silent.getsockname()[1]}/fieldvisit?sslmode=disable"
+        outcome: list[BaseException | float] = []
+
+        def attempt() -> None:
+            started = time.monotonic()
+            try:
+                connect_pg(url).conn.close()
+            except psycopg.OperationalError:
+                outcome.append(time.monotonic() - started)
+            except BaseException as exc:  # reported below
+                outcome.append(exc)
+
+        runner = threading.Thread(target=attempt, daemon=True)
+        runner.start()
+        runner.join(40)
+    assert outcome, "the connection attempt was still waiting after 40 s"
+    assert isinstance(outcome[0], float) and 9 <= outcome[0] < 20, outcome

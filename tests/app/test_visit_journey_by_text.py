@@ -1,5 +1,5 @@
 """One visit from dispatch to approval as the people do it, by what they see: the investigator's phone at
-360×740 and at 390×844, the supervisor's desk at 1440×900 (headless Debian chromium, every non-loopback
+360×740 (the server on SQLite) and at 390×844 (the server on PostgreSQL), the supervisor's desk at 1440×900 (headless Debian chromium, every non-loopback
 request aborted). Controls are found by their role and visible text (labels from the app's catalogue and the
 desk's), never by an internal key.
 
@@ -34,6 +34,7 @@ from tests.app.journey_helpers import (
     until,
     yesterday_shanghai,
 )
+from tests.helpers.pg_fixtures import pg_cluster  # noqa: F401 - the PostgreSQL run's fixture
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(900)]
 
@@ -307,12 +308,21 @@ def browser():
         b.close()
 
 
-@pytest.mark.parametrize("size", [(360, 740), (390, 844)], ids=["360x740", "390x844"])
+# The smaller phone against a server on SQLite, the common one against a server on PostgreSQL.
+@pytest.mark.parametrize(
+    ("size", "backend"),
+    [((360, 740), "sqlite"), ((390, 844), "postgres")],
+    ids=["360x740-sqlite", "390x844-postgres"],
+)
 def test_visit_is_returned_resubmitted_and_approved_when_done_by_visible_text(
-    browser, tmp_path_factory, size: tuple[int, int]
+    browser, tmp_path_factory, request: pytest.FixtureRequest, size: tuple[int, int], backend: str
 ) -> None:
     folder = tmp_path_factory.mktemp(f"journey-{size[0]}")
-    central = Central(folder, PASSWORD)
+    cluster = request.getfixturevalue("pg_cluster") if backend == "postgres" else None
+    database_url = cluster.new_database(migrated=True) if cluster is not None else None
+    if cluster is not None and database_url is not None:
+        request.addfinalizer(lambda: cluster.drop_database(database_url))
+    central = Central(folder, PASSWORD, database_url=database_url)
     central.add_user("sup.a", "supervisor", "hz-a", "沈丽萍")
     central.add_user("inv.a1", "investigator", "hz-a", "陈志刚")
     central.add_user("inv.a2", "investigator", "hz-a", "王婷")

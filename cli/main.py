@@ -154,6 +154,20 @@ def cmd_users_add(args: argparse.Namespace) -> int:
     return 0
 
 
+def _read_text(name: str) -> str | None:
+    """The UTF-8 text (a byte-order mark dropped) of the file `name`, or of standard input for `-`; None,
+    having said why in one line, when it cannot be read."""
+    try:
+        if name == "-":
+            return sys.stdin.buffer.read().decode("utf-8-sig")
+        return Path(name).read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = "not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else (exc.strerror or str(exc))
+        where = "standard input" if name == "-" else str(Path(name))
+        print(f"fieldvisit: cannot read {where}: {reason}", file=sys.stderr)
+        return None
+
+
 def cmd_users_import(args: argparse.Namespace) -> int:
     from concurrent.futures import ThreadPoolExecutor
 
@@ -162,14 +176,8 @@ def cmd_users_import(args: argparse.Namespace) -> int:
     from sync.server.store.users import add_users
 
     source = "standard input" if args.file == "-" else args.file
-    try:
-        if args.file == "-":
-            text = sys.stdin.buffer.read().decode("utf-8-sig")
-        else:
-            text = Path(args.file).read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = "not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else (exc.strerror or str(exc))
-        print(f"fieldvisit: cannot read {source}: {reason}", file=sys.stderr)
+    text = _read_text(args.file)
+    if text is None:
         return 2
     as_csv = args.file.lower().endswith(".csv") or (args.file == "-" and text.lstrip()[:1] not in ("{", "["))
     try:
@@ -205,11 +213,8 @@ def cmd_import(args: argparse.Namespace) -> int:
     from sync.server.store.visits import csv_records, import_visits
 
     path = Path(args.file)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = "not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else (exc.strerror or str(exc))
-        print(f"fieldvisit: cannot read {path}: {reason}", file=sys.stderr)
+    text = _read_text(args.file)
+    if text is None:
         return 2
     if path.suffix.lower() == ".csv":
         records: list[Any] = csv_records(text)

@@ -89,26 +89,19 @@ def seed(db: Path, visits_per_team: int, where: list[str] | None = None) -> list
     users = demo_users()
     where = where or ["--db", str(db)]
     env = dict(os.environ, FIELDVISIT_DB=str(db))
-    # All in one `users import`, the accounts (passwords too) on its standard input, never in a file.
-    accounts = [
-        {
-            "username": u["username"],
-            "password": u.get("password", DEMO_PASSWORD),
-            "role": u["role"],
-            "team": u["team"],
-            "name": u.get("name", u["username"]),
-            "districts": u.get("districts") or [],
-            **({"experience_years": u["experience_years"]} if u.get("experience_years") is not None else {}),
-        }
-        for u in users
-    ]
-    subprocess.run(
+    # All in one `users import`, the accounts (passwords too) on its standard input, never in a file. The
+    # demo users have the fields of an account; each must be added, as each `users add` had to succeed.
+    accounts = [{"password": DEMO_PASSWORD, **u} for u in users]
+    done = subprocess.run(
         [*_fieldvisit(), "users", "import", "-", *where],
         input=json.dumps({"users": accounts}, ensure_ascii=False).encode("utf-8"),
         check=True,
         env=env,
-        stdout=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
     )
+    summary = done.stdout.decode("utf-8", "replace")
+    if not summary.startswith("created ") or ", errors 0" not in summary.splitlines()[0]:
+        raise SystemExit(f"fieldvisit demo: the demo users were not all added:\n{summary}")
     records: list[dict[str, Any]] = []
     teams: dict[str, set[str]] = {}
     for u in users:

@@ -318,10 +318,11 @@ def test_visit_is_returned_resubmitted_and_approved_when_done_by_visible_text(
     browser, tmp_path_factory, request: pytest.FixtureRequest, size: tuple[int, int], backend: str
 ) -> None:
     folder = tmp_path_factory.mktemp(f"journey-{size[0]}")
-    cluster = request.getfixturevalue("pg_cluster") if backend == "postgres" else None
-    database_url = cluster.new_database(migrated=True) if cluster is not None else None
-    if cluster is not None and database_url is not None:
-        request.addfinalizer(lambda: cluster.drop_database(database_url))
+    database_url = None
+    if backend == "postgres":
+        cluster = request.getfixturevalue("pg_cluster")
+        database_url = url = cluster.new_database(migrated=True)
+        request.addfinalizer(lambda: cluster.drop_database(url))
     central = Central(folder, PASSWORD, database_url=database_url)
     central.add_user("sup.a", "supervisor", "hz-a", "沈丽萍")
     central.add_user("inv.a1", "investigator", "hz-a", "陈志刚")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -22,13 +23,15 @@ from sync.server.middleware import (
 from sync.server.openapi import install_docs, install_openapi
 from sync.server.routers import auth, blobs, devices, dispatch, feed, health, plans, reports, users, visits
 from sync.server.routers import sync as sync_router
-from sync.server.security import Passwords
+from sync.server.security import Passwords, token_digest
 from sync.server.settings import Settings
 from sync.server.store.blobs import move_legacy_blobs
 from sync.server.store.common import Principal, server_epoch
 from sync.server.store.users import caller_for_token
 
-__all__ = ["create_app"]
+__all__ = ["Callers", "create_app"]
+
+PUSH_PATH = "/v1/sync/push"
 
 
 def _utcnow() -> datetime:
@@ -79,13 +82,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
         app.include_router(module.router)
     install_desk(app)
 
-    async def resolve(token: str) -> Principal:
-        # Read from the database on every request (one indexed read), never cached in the process: a
-        # revocation, a rotation or a restore made by any process on this database counts at once.
-        principal, ctx.epoch = db.read_statement(
-            caller_for_token, secret=ctx.secret, token=token, now=ctx.clock()
-        )
-        return principal
+    resolve = Callers(ctx, remember_pushes=settings.is_postgres)
 
     # Added last = outermost: authentication runs before the URL is checked, the URL before the body is read.
     app.add_middleware(BodyLimitMiddleware, limit=settings.body_limit)
@@ -95,3 +92,43 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
     build = app.build_middleware_stack
     app.build_middleware_stack = lambda: SecurityHeadersMiddleware(build())  # type: ignore[method-assign]
     return app
+
+
+class Callers:
+    """The caller behind each request's access token (the `resolve` of `AuthMiddleware`).
+
+    Every request's caller is read from the database, with the epoch, in one statement: a revocation, a
+    rotation, a disabled account or a restore committed by any process counts at once. A push is the one
+    exception, and only on PostgreSQL (`remember_pushes`), where that read is a round trip to another
+    process: the push's own transaction reads the caller again by its token (store.push.apply_push confirms
+    token, device, account and epoch there, with the answer the door would give), so at the door a push may
+    be let in by a memory of the tokens this process has let in within `ttl` seconds (at most `size` of them,
+    forgotten all at once when full). A token the memory still lets in after it stopped being good (revoked,
+    rotated away, disabled, expired) has its push refused by the transaction, whole, with the same 401; its
+    only cost is the validation of that push's body, which the same device pays while its token is good.
+    The memory holds token digests, never tokens.
+    """
+
+    def __init__(
+        self, ctx: ServerContext, *, remember_pushes: bool, ttl: float = 60.0, size: int = 10_000
+    ) -> None:
+        self.ctx = ctx
+        self.remember_pushes = remember_pushes
+        self.ttl = ttl
+        self.size = size
+        self._known: dict[str, tuple[Principal, float]] = {}
+
+    async def __call__(self, token: str, path: str) -> Principal:
+        ctx = self.ctx
+        if self.remember_pushes and path == PUSH_PATH:
+            known = self._known.get(token_digest(ctx.secret, token))
+            if known is not None and known[1] > time.monotonic():
+                return known[0]
+        principal, ctx.epoch = ctx.db.read_statement(
+            caller_for_token, secret=ctx.secret, token=token, now=ctx.clock()
+        )
+        if self.remember_pushes:
+            if len(self._known) >= self.size:
+                self._known.clear()
+            self._known[principal.credential] = (principal, time.monotonic() + self.ttl)
+        return principal

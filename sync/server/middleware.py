@@ -60,7 +60,7 @@ def _header(scope: Scope, name: bytes) -> str | None:
 class AuthMiddleware:
     """Resolve `Authorization: Bearer` on every /v1 path but the public ones; 401 stops the request."""
 
-    def __init__(self, app: ASGIApp, resolve: Callable[[str], Awaitable[Any]]) -> None:
+    def __init__(self, app: ASGIApp, resolve: Callable[[str, str], Awaitable[Any]]) -> None:
         self.app = app
         self.resolve = resolve
 
@@ -82,7 +82,7 @@ class AuthMiddleware:
             )
             return
         try:
-            principal = await self.resolve(token)
+            principal = await self.resolve(token, path)
         except ApiError as exc:
             await _send_error(
                 send, exc.status, exc.error, exc.message, exc.extra, headers={"WWW-Authenticate": "Bearer"}

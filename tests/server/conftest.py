@@ -158,6 +158,7 @@ BOTH_BACKENDS: tuple[str, ...] = (
     "test_desk_tracking_labels",
     "test_malformed_input",
     "test_upload_pieces",
+    "test_push_confirms_caller",
 )
 
 

@@ -83,6 +83,26 @@ def test_rotated_access_token_is_refused_on_every_worker_when_it_was_refreshed(p
     assert [r.status_code for r in old] == [401] * ROUNDS
 
 
+def test_push_with_a_rotated_token_is_refused_on_every_worker_that_remembered_it(pg_url: str) -> None:
+    # Pushes are let in at the door from each worker's memory of recent tokens (sync.server.app.Callers);
+    # the push's transaction confirms the token, so one rotated away applies nothing on any worker.
+    _, visit_id = prepared_database(pg_url)
+    with serve(pg_url, workers=2) as url:
+        workers = _wait_for_workers(url.pid, 2)
+        phone = login(url, "inv.a1").json()
+        before = [push_report(url, phone, visit_id, 1 + i) for i in range(ROUNDS)]
+        fresh = httpx.post(
+            f"{url}/v1/auth/refresh", json={"refresh_token": phone["refresh_token"]}, timeout=30
+        ).json()
+        old = [push_report(url, phone, visit_id, 1 + ROUNDS + i) for i in range(ROUNDS)]
+        new = push_report(url, fresh, visit_id, 1 + ROUNDS)
+
+    assert len(workers) == 2
+    assert [r.json()["results"][0]["status"] for r in before] == ["applied"] * ROUNDS
+    assert [(r.status_code, r.json()["error"]) for r in old] == [(401, "invalid_token")] * ROUNDS
+    assert new.status_code == 200 and new.json()["results"][0]["status"] == "applied"
+
+
 def test_sixth_wrong_password_is_429_when_two_workers_share_the_attempts(pg_url: str) -> None:
     prepared_database(pg_url)
     with serve(pg_url, workers=2) as url:

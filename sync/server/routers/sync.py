@@ -40,13 +40,7 @@ def _check_device(actor_device: str, device_id: str | None) -> None:
 @nul_in_handler  # text holding U+0000 makes its mutation rejected, not the push refused (store.push.prepare)
 async def push(body: PushBody, actor: Actor, ctx: Ctx) -> Any:
     _check_device(actor.device_id, body.device_id)
-    if body.server_epoch is not None and body.server_epoch != ctx.epoch:
-        raise ApiError(
-            410,
-            "reset_required",
-            "the server was restored; re-register this device",
-            extra={"server_epoch": ctx.epoch},
-        )
+    # The caller, its device and the epoch are confirmed inside the push's transaction (apply_push).
     now = ctx.clock()
     mutations = [MutationIn(m) for m in body.mutations]
 
@@ -74,7 +68,12 @@ async def push(body: PushBody, actor: Actor, ctx: Ctx) -> Any:
     else:
         prepare_all(None)
     result = await ctx.db.write(
-        apply_push, actor=actor, mutations=mutations, now=ctx.clock(), rules=ctx.settings.rules
+        apply_push,
+        actor=actor,
+        mutations=mutations,
+        now=ctx.clock(),
+        rules=ctx.settings.rules,
+        server_epoch=body.server_epoch,
     )
     if result["gap"] is not None:
         return JSONResponse(
@@ -95,7 +94,7 @@ async def push(body: PushBody, actor: Actor, ctx: Ctx) -> Any:
         to_json(
             {
                 "last_mutation_id": result["last_mutation_id"],
-                "server_epoch": ctx.epoch,
+                "server_epoch": result["server_epoch"],
                 "results": result["results"],
             }
         ),

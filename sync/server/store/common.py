@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlite_utils import Database
@@ -29,6 +29,10 @@ class Principal:
     role: str
     team: str
     device_id: str
+    # The digest of the access token the caller came with (sync.server.security.token_digest): a push
+    # confirms its caller by it inside its own transaction (store.push.apply_push). Empty for callers
+    # that came with no token (the command line).
+    credential: str = field(default="", repr=False, compare=False)
 
     @property
     def is_admin(self) -> bool:

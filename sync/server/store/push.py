@@ -31,6 +31,7 @@ from sync.server.db import read_each
 from sync.server.errors import NUL_ESCAPE_BYTES, ApiError, nul_detail, nul_path, validation_details
 from sync.server.store.common import Principal, dumps, loads
 from sync.server.store.state import missing_blobs, review_state
+from sync.server.store.users import PUSHER_SQL, confirm_pusher
 
 __all__ = [
     "REPORT_KINDS",
@@ -233,19 +234,20 @@ class _Reads:
     """The rows a push's mutations look up (their visits with the assignees, reports and versions), read for
     the whole batch at once: four queries (on PostgreSQL one round trip) instead of four per mutation. A row
     is taken from the batch's read the first time only: a later mutation of the same push may follow one
-    that wrote it, so it reads the row again on its own. With `device_id`, the device's row
-    (`revoked, wipe, last_mutation_id`) is read in the same round trip, as `device`."""
+    that wrote it, so it reads the row again on its own. With `credential`, the caller's row
+    (`store.users.PUSHER_SQL`: its token, device and account, the device's last mutation and the epoch) is
+    read in the same round trip, as `caller`."""
 
-    __slots__ = ("batched", "conn", "device", "people", "reports", "used", "versions", "visits")
+    __slots__ = ("batched", "caller", "conn", "people", "reports", "used", "versions", "visits")
 
-    def __init__(self, conn: Any, mutations: list[MutationIn], *, device_id: str | None = None) -> None:
+    def __init__(self, conn: Any, mutations: list[MutationIn], *, credential: str | None = None) -> None:
         self.conn = conn
         self.visits: dict[str, tuple[Any, ...]] = {}
         self.people: dict[str, tuple[tuple[Any, ...], ...]] = {}
         self.reports: dict[str, dict[str, Any]] = {}
         self.versions: dict[str, tuple[Any, ...]] = {}
         self.used: set[tuple[str, str]] = set()
-        self.device: tuple[Any, ...] | None = None
+        self.caller: tuple[Any, ...] | None = None
         visit_ids: set[str] = set()
         report_ids: set[str] = set()
         version_ids: set[str] = set()
@@ -258,11 +260,7 @@ class _Reads:
             if m.version_id:
                 version_ids.add(m.version_id.lower())
         self.batched = bool(report_ids)
-        statements = (
-            [("SELECT revoked, wipe, last_mutation_id FROM devices WHERE id = ?", [device_id])]
-            if device_id is not None
-            else []
-        )
+        statements = [(PUSHER_SQL, [credential])] if credential is not None else []
         if self.batched:
             statements += _visits_statements(visit_ids)
             where, params = _where_in("id", report_ids)
@@ -275,9 +273,9 @@ class _Reads:
         if not statements:
             return
         answers = read_each(conn, statements)
-        if device_id is not None:
+        if credential is not None:
             found = answers.pop(0)[1]
-            self.device = tuple(found[0]) if found else None
+            self.caller = tuple(found[0]) if found else None
         if not self.batched:
             return
         self.visits, self.people = _visits_rows(answers[0][1], answers[1][1])
@@ -326,8 +324,16 @@ def apply_push(
     mutations: list[MutationIn],
     now: datetime,
     rules: RuleSettings = DEFAULT_SETTINGS,
+    server_epoch: str | None = None,
 ) -> dict[str, Any]:
-    """Apply mutations in order; returns `{"last_mutation_id", "results", "gap"}` (gap = expected id or None).
+    """Apply mutations in order; returns `{"last_mutation_id", "results", "gap", "server_epoch"}` (gap =
+    expected id or None).
+
+    The caller is confirmed first, inside the transaction, by the token it came with (`actor.credential`): a
+    revocation, a rotation, a disabled account or a restore committed by any process after the request was
+    let in is seen here, and the push is refused whole with the answer the door would give now (401, or 410
+    `reset_required` when `server_epoch`, the device's, is no longer the server's). The account's role and
+    team are taken as they are now.
 
     Every mutation is atomic together with `last_mutation_id`. A savepoint per mutation costs a copy of
     every page it touches (each index of `reports`...), so the push is first applied under one savepoint;
@@ -335,18 +341,17 @@ def apply_push(
     per mutation, where the failing one alone rolls back and is answered `rejected` (`internal`).
     """
     conn = db.conn
-    # The device is checked again inside the transaction: a revoke committed by any process after this
-    # request was authenticated is seen here, and the push is refused whole. Its row is read with the rows
-    # the mutations look up (one round trip on PostgreSQL); those of mutations already applied are read for
-    # nothing, which costs less than a round trip of its own for the device.
-    reads = _Reads(conn, mutations, device_id=actor.device_id)
-    device = reads.device
-    if device is None or device[0]:
+    # The caller's row is read with the rows the mutations look up (one round trip on PostgreSQL); those of
+    # mutations already applied are read for nothing, which costs less than a round trip of its own.
+    reads = _Reads(conn, mutations, credential=actor.credential)
+    actor, first, epoch = confirm_pusher(reads.caller, now=now, credential=actor.credential)
+    if server_epoch is not None and server_epoch != epoch:
         raise ApiError(
-            401, "device_revoked", "this device has been revoked", extra={"wipe": bool(device and device[1])}
+            410,
+            "reset_required",
+            "the server was restored; re-register this device",
+            extra={"server_epoch": epoch},
         )
-    # The device's counter as this transaction found it (a rolled-back attempt leaves it so).
-    first = int(device[2] or 0)
     conn.execute("SAVEPOINT push")
     try:
         try:
@@ -359,6 +364,7 @@ def apply_push(
         conn.execute("RELEASE push")
         raise
     conn.execute("RELEASE push")
+    out["server_epoch"] = epoch
     return out
 
 

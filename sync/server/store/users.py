@@ -19,6 +19,7 @@ __all__ = [
     "add_user",
     "add_users",
     "caller_for_token",
+    "confirm_pusher",
     "get_user",
     "issue_device",
     "list_devices",
@@ -197,12 +198,30 @@ _CALLER_SQL = _PRINCIPAL_SQL.replace(
 
 def caller_for_token(db: Database, *, secret: str, token: str, now: datetime) -> tuple[Principal, str]:
     """`principal_for_token` and the server epoch, read by one statement."""
-    row = db.execute(_CALLER_SQL, [token_digest(secret, token)]).fetchone()
-    principal = _principal(row[:-1] if row is not None else None, now)
+    digest = token_digest(secret, token)
+    row = db.execute(_CALLER_SQL, [digest]).fetchone()
+    principal = _principal(row[:-1] if row is not None else None, now, digest)
     return principal, row[-1] or ""
 
 
-def _principal(row: Any, now: datetime) -> Principal:
+# A push's caller as its transaction reads it: the caller's row, the device's last applied mutation and the
+# server epoch (store.push reads it with the rows its mutations look up, in one round trip on PostgreSQL).
+PUSHER_SQL = _PRINCIPAL_SQL.replace(
+    "u.active FROM",
+    "u.active, d.last_mutation_id, (SELECT value FROM meta WHERE key = 'server_epoch') FROM",
+    1,
+)
+
+
+def confirm_pusher(row: Any, *, now: datetime, credential: str) -> tuple[Principal, int, str]:
+    """From a `PUSHER_SQL` row: the caller as the push's transaction finds it, with the same 401 as at the
+    door should the token, its device or the account have changed since the request came in (rotated
+    away, revoked, disabled, expired); the device's last applied mutation ID; the server epoch."""
+    principal = _principal(row[:-2] if row is not None else None, now, credential)
+    return principal, int(row[-2] or 0), row[-1] or ""
+
+
+def _principal(row: Any, now: datetime, credential: str = "") -> Principal:
     if row is None or row[0] != "access":
         raise ApiError(401, "invalid_token", "missing or invalid access token")
     _kind, expires_at, device_id, revoked, wipe, user_id, username, name, role, team, active = row
@@ -212,7 +231,7 @@ def _principal(row: Any, now: datetime) -> Principal:
         raise ApiError(401, "invalid_token", "the account is disabled")
     if expires_at < now.timestamp():
         raise ApiError(401, "token_expired", "the access token has expired; refresh it")
-    return Principal(user_id, username, name or username, role, team, device_id)
+    return Principal(user_id, username, name or username, role, team, device_id, credential)
 
 
 def refresh_tokens(

@@ -1,6 +1,8 @@
 """Sync benchmark: push throughput and latency (batch 1/50, 1/8/64 devices), the 5,000-visit initial pull
 alone and beside pushes (the mixed load), and the in-process ceiling of the server's own push function,
-against a `fieldvisit serve` subprocess; `--many` adds 64 devices at once.
+against a `fieldvisit serve` subprocess; `--many` adds 64 devices at once. Devices are the app's own sync
+engine and device store, one process each; the "wire" runs replay the same requests over a light HTTP client
+(the server's capacity when the devices' CPU is not taken from the server's cores, as with phones).
 
 Run: .venv/bin/python bench/sync_bench.py [--quick] [--many] [--backend sqlite|postgres|both] [--workers N]; prints a
 table and writes bench/results/sync_bench.json (SQLite, one worker), sync_bench_<backend>_w<N>.json, or with
@@ -125,6 +127,20 @@ def _machine_cpu() -> tuple[float, float]:
     return float(sum(ticks[:8]) - idle), float(sum(ticks[:8]))
 
 
+def _is_helper(pid: int) -> bool:
+    """multiprocessing's resource tracker (a helper process), not a worker."""
+    try:
+        return b"resource_tracker" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return True
+
+
+def _shares(before: dict[int, float], after: dict[int, float]) -> list[float]:
+    used = sorted((after[p] - before.get(p, 0.0) for p in after), reverse=True)
+    total = sum(used) or 1.0
+    return [round(u / total, 2) for u in used]
+
+
 def _tree(pid: int) -> list[int]:
     """A process and all its descendants."""
     children: dict[int, list[int]] = {}
@@ -181,6 +197,13 @@ class Server:
     def cpu_seconds(self) -> float:
         """User + system CPU of the server's processes (every worker) so far."""
         return sum(_cpu_of(p) for p in _tree(self.proc.pid))
+
+    def worker_cpu(self) -> dict[int, float]:
+        """CPU so far of each process that serves requests: the workers (the supervisor of several serves
+        none), or the one server process."""
+        pids = _tree(self.proc.pid)
+        workers = [p for p in pids if p != self.proc.pid and not _is_helper(p)] or [self.proc.pid]
+        return {p: _cpu_of(p) for p in workers}
 
     def stop(self) -> None:
         self.proc.terminate()
@@ -285,7 +308,13 @@ def push_worker(
     distinct: int | None = None,
     setup_slots: Any = None,
     user: str = PUSH_USERS[0],
+    wire: bool = False,
 ) -> None:
+    """One device: signs in, pulls, fills its outbox with `n` reports, waits for the others, then pushes them
+    all. The app's own sync engine pushes them (storing each answer in the device store, as a phone does);
+    with `wire`, the device replays the push requests that engine encodes, as they are, over one kept-alive
+    connection of the standard library's HTTP client, so that the 2 cores the server shares with the
+    devices go to the server: its own capacity, as when the devices are phones."""
     # Set up a few devices at a time (sign-in, initial pull, outbox): 64 at once would time out on a small
     # host, and the setup is not part of the push figure.
     with setup_slots if setup_slots is not None else contextlib.nullcontext():
@@ -295,26 +324,76 @@ def push_worker(
             store.submit_report(
                 example_report(visits[i % len(visits)], None if distinct is None else distinct + i)
             )
+        bodies = _encoded_pushes(store, engine.api, batch) if wire else []
     transport.times.clear()
     store.timings.clear()
     barrier.wait()
     t0, cpu0 = time.perf_counter(), time.process_time()
-    rep = engine.push()  # push only: the pull of the new reports' review states is not push throughput
+    if wire:
+        applied, lat = _replay(url, engine.api.tokens.load().access_token, bodies)
+        pushed = n  # the whole outbox
+    else:
+        rep = engine.push()  # push only: the pull of the new reports' review states is not push throughput
+        applied, pushed = rep.applied, rep.pushed
+        lat = [t for p, t in transport.times if p == "/v1/sync/push"]
     t1, cpu1 = time.perf_counter(), time.process_time()
-    lat = [t for p, t in transport.times if p == "/v1/sync/push"]
     out.put(
         {
             "name": name,
             "t0": t0,
             "t1": t1,
-            "pushed": rep.pushed,
-            "applied": rep.applied,
+            "pushed": pushed,
+            "applied": applied,
             "latencies": lat,
             "cpu": cpu1 - cpu0,
             "apply": store.timings.get("apply_push_response", 0.0),
         }
     )
     store.close()
+
+
+def _encoded_pushes(store: Any, api: Any, batch: int) -> list[bytes]:
+    """The device's outbox as the sync engine sends it: batches of `batch` mutations, each a gzipped push
+    request encoded by the app's API client."""
+    from models.wire import PushRequest
+
+    state = store.sync_state()
+    bodies: list[bytes] = []
+    after = 0
+    while entries := [e.mutation for e in store.outbox(limit=batch, after=after)]:
+        req = PushRequest(device_id=state.device_id, server_epoch=state.server_epoch, mutations=entries)
+        bodies.append(api.encode_push(req))
+        after = entries[-1].mutation_id
+    return bodies
+
+
+def _replay(url: str, access_token: str, bodies: list[bytes]) -> tuple[int, list[float]]:
+    """POST each push body in turn, one at a time as the engine sends them; answers (reports applied,
+    latency of each push). An answer other than 200 stops the run."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    where = urlsplit(url)
+    conn = http.client.HTTPConnection(where.hostname or "127.0.0.1", where.port, timeout=60)
+    headers = {
+        "Authorization": f"Bearer {access_token}",
+        "Content-Encoding": "gzip",
+        "Content-Type": "application/json",
+    }
+    applied, lat = 0, []
+    try:
+        for body in bodies:
+            t0 = time.perf_counter()
+            conn.request("POST", "/v1/sync/push", body=body, headers=headers)
+            resp = conn.getresponse()
+            data = resp.read()
+            lat.append(time.perf_counter() - t0)
+            if resp.status != 200:
+                raise SystemExit(f"push answered {resp.status}: {data[:300]!r}")
+            applied += sum(1 for r in json.loads(data)["results"] if r["status"] == "applied")
+    finally:
+        conn.close()
+    return applied, lat
 
 
 def pull_worker(workdir: str, url: str, name: str, barrier: Any, out: Any) -> None:
@@ -339,12 +418,13 @@ def run_push(
     pullers: int = 0,
     distinct: bool = False,
     user: str = PUSH_USERS[0],
+    wire: bool = False,
 ) -> dict[str, Any]:
     url = server.url
     ctx = mp.get_context("fork")
     barrier, out, pulled = ctx.Barrier(devices + pullers + 1), ctx.Queue(), ctx.Queue()
     setup_slots = ctx.Semaphore(4)
-    tag = f"b{batch}-d{devices}-p{pullers}{'-distinct' if distinct else ''}"
+    tag = f"b{batch}-d{devices}-p{pullers}{'-distinct' if distinct else ''}{'-wire' if wire else ''}"
     procs = [
         ctx.Process(
             target=push_worker,
@@ -360,6 +440,7 @@ def run_push(
                 (i + 1) * 100_000 if distinct else None,
                 setup_slots,
                 user,
+                wire,
             ),
         )
         for i in range(devices)
@@ -372,11 +453,13 @@ def run_push(
         p.start()
     barrier.wait(timeout=900)  # every device has signed in and filled its outbox
     server_cpu0 = server.cpu_seconds()
+    workers0 = server.worker_cpu()
     db_cpu0 = sum(_cpu_of(p) for p in _tree(database_pid)) if database_pid else 0.0
     busy0, all0 = _machine_cpu()
     results = [out.get(timeout=900) for _ in procs]
     busy1, all1 = _machine_cpu()
     server_cpu = server.cpu_seconds() - server_cpu0
+    workers1 = server.worker_cpu()
     db_cpu = sum(_cpu_of(p) for p in _tree(database_pid)) - db_cpu0 if database_pid else 0.0
     pull_results = [pulled.get(timeout=900) for _ in pulls]
     for p in procs + pulls:
@@ -403,8 +486,11 @@ def run_push(
             (sum(r["cpu"] for r in results) + server_cpu + db_cpu) / total * 1000, 3
         ),
         "machine_cpu_busy": round((busy1 - busy0) / max(all1 - all0, 1.0), 3),
+        # Each worker's share of the server's CPU (1 worker: [1.0]): how evenly the connections spread.
+        "worker_cpu_shares": _shares(workers0, workers1),
         "pullers": pullers,
         "distinct_plans": distinct,
+        "devices_kind": "wire" if wire else "app",
         "pull_seconds_max": round(max((r["seconds"] for r in pull_results), default=0.0), 3),
     }
 
@@ -467,6 +553,7 @@ def run_ceiling(db_path: Path | str, visits: list[str], n: int, batch: int) -> d
     from models.ids import new_id
     from models.wire import Mutation
     from sync.server.db import Database
+    from sync.server.security import token_digest
     from sync.server.store.common import Principal
     from sync.server.store.push import MutationIn, apply_push, prepare
     from sync.server.store.users import issue_device, user_for_login
@@ -479,7 +566,15 @@ def run_ceiling(db_path: Path | str, visits: list[str], n: int, batch: int) -> d
         pair = db.write_sync(
             issue_device, user=user, device_name="ceiling", secret="x", now=now, access_ttl=60, refresh_ttl=60
         )
-        actor = Principal(user["id"], user["username"], user["name"], "investigator", TEAM, pair.device_id)
+        actor = Principal(
+            user["id"],
+            user["username"],
+            user["name"],
+            "investigator",
+            TEAM,
+            pair.device_id,
+            token_digest("x", pair.access_token),
+        )
         bodies = [example_report(visits[i % len(visits)]).model_dump(mode="json") for i in range(n)]
         t0 = time.perf_counter()
         for start in range(0, n, batch):
@@ -638,19 +733,24 @@ def _run(
         results["pull"] = run_pull(workdir, server.url, runs=3)
         print(f"pull: {results['pull']}", flush=True)
         # (batch, devices, reports per device, concurrent initial pulls of 5,000 visits: the mixed load,
-        # every report with a plan of its own). Batch 1 with 8 devices pushes 2,400 reports, several
-        # seconds: with 480 (under 1.5 s) its figure moved by a quarter from one run to the next.
+        # every report with a plan of its own, devices replaying their pushes over a light HTTP client). Batch 1
+        # with 8 devices pushes 2,400 reports, several seconds: with 480 (under 1.5 s) its figure moved by a
+        # quarter from one run to the next. The app's sync engine in 8 device processes takes about as much
+        # CPU as the server (2.3-3 ms a report at batch 1, its device store included), and this machine's 2
+        # cores are shared: the "wire" runs replay what that engine sends, as phones would, with little CPU.
         runs = [
-            (50, 1, 2000, 0, False),
-            (1, 1, 300, 0, False),
-            (50, 8, 250, 0, False),
-            (1, 8, 300, 0, False),
-            (50, 8, 250, 2, False),
-            (50, 1, 1000, 0, True),
+            (50, 1, 2000, 0, False, False),
+            (50, 1, 2000, 0, False, True),
+            (1, 1, 300, 0, False, False),
+            (50, 8, 250, 0, False, False),
+            (1, 8, 300, 0, False, False),
+            (1, 8, 300, 0, False, True),
+            (50, 8, 250, 2, False, False),
+            (50, 1, 1000, 0, True, False),
         ]
         if many:
-            runs += [(50, 64, 50, 0, False), (1, 64, 10, 0, False)]
-        for batch, devices, per_device, pullers, distinct in runs:
+            runs += [(50, 64, 50, 0, False, False), (1, 64, 10, 0, False, False), (1, 64, 10, 0, False, True)]
+        for batch, devices, per_device, pullers, distinct, wire in runs:
             crowd = devices >= 64
             r = run_push(
                 workdir,
@@ -663,6 +763,7 @@ def _run(
                 pullers=pullers,
                 distinct=distinct,
                 user=MANY_USERS[0] if crowd else PUSH_USERS[0],
+                wire=wire,
             )
             results["push"].append(r)
             print(f"push: {r}", flush=True)
@@ -674,10 +775,9 @@ def _run(
     }
     results["fsync_ms"] = _fsync_ms(workdir)
     print(f"ceiling: {results['ceiling']}", flush=True)
-    b50 = next(
-        r for r in results["push"] if r["batch"] == 50 and r["devices"] == 1 and not r["distinct_plans"]
-    )
-    b1d8 = next(r for r in results["push"] if r["batch"] == 1 and r["devices"] == 8 and not r["pullers"])
+    app = [r for r in results["push"] if r["devices_kind"] == "app"]
+    b50 = next(r for r in app if r["batch"] == 50 and r["devices"] == 1 and not r["distinct_plans"])
+    b1d8 = next(r for r in app if r["batch"] == 1 and r["devices"] == 8 and not r["pullers"])
     results["ratio_to_ceiling"] = round(b50["reports_per_s"] / results["ceiling"]["reports_per_s"], 3)
     results["targets"] = {
         "push_b50_d1_rps": [
@@ -712,7 +812,8 @@ def _run(
 def _label(run: dict[str, Any]) -> str:
     pulls = f" + {run['pullers']} pulls" if run.get("pullers") else ""
     plans = ", distinct plans" if run.get("distinct_plans") else ""
-    return f"batch {run['batch']}, {run['devices']} device(s){pulls}{plans}"
+    wire = ", wire" if run.get("devices_kind") == "wire" else ""
+    return f"batch {run['batch']}, {run['devices']} device(s){pulls}{plans}{wire}"
 
 
 def _print_table(results: dict[str, Any]) -> None:

@@ -97,10 +97,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     }
     if args.workers > 1:
         # Worker processes build their own app from the environment (every FIELDVISIT_* setting is there),
-        # with the database this command resolved; all of them share the listening socket.
+        # with the database this command resolved; the supervisor accepts and hands them the connections
+        # in turn (cli/workers.py).
+        from cli.workers import serve_workers
+
         os.environ["FIELDVISIT_DB"] = db
-        uvicorn.run("cli.main:worker_app", factory=True, workers=args.workers, **options)
-        return 0
+        return serve_workers(args.host, args.port, args.workers, options)
     app = create_app(settings)
     _freeze()
     uvicorn.run(app, **options)

@@ -4,6 +4,9 @@ the kernel hands them to either worker)."""
 
 from __future__ import annotations
 
+import os
+import signal
+import socket
 import time
 from pathlib import Path
 
@@ -128,3 +131,75 @@ def test_every_worker_answers_the_new_epoch_when_the_database_changes_it(pg_url:
     assert len(workers) == 2
     assert old != "epoch-after-restore"
     assert after == {"epoch-after-restore"}
+
+
+def _connections_served(pid: int, port: int) -> int:
+    """How many established TCP connections to `port` the process `pid` holds (Linux /proc)."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            rows = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            fields = row.split()
+            if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == "01":
+                inodes.add(fields[9])
+    held = 0
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith("socket:[") and target[8:-1] in inodes:
+            held += 1
+    return held
+
+
+def test_connections_opened_at_once_are_spread_evenly_over_the_workers(pg_url: str) -> None:
+    prepared_database(pg_url)
+    with serve(pg_url, workers=2) as url:
+        workers = _wait_for_workers(url.pid, 2)
+        port = int(url.rsplit(":", 1)[1])
+        # Eight kept-alive connections, as eight phones pushing at once: each has made a request.
+        clients = [httpx.Client(base_url=url, timeout=30) for _ in range(8)]
+        try:
+            answers = [c.get("/v1/health").status_code for c in clients]
+            held = sorted(_connections_served(pid, port) for pid in workers)
+        finally:
+            for c in clients:
+                c.close()
+
+    assert answers == [200] * 8
+    assert held == [4, 4]
+
+
+def test_a_worker_that_dies_is_replaced_and_every_request_is_answered(pg_url: str) -> None:
+    prepared_database(pg_url)
+    with serve(pg_url, workers=2) as url:
+        first = _wait_for_workers(url.pid, 2)
+        os.kill(first[0], signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while (len(now := _workers_of(url.pid)) < 2 or first[0] in now) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        answers = [httpx.get(f"{url}/v1/health", timeout=30).status_code for _ in range(ROUNDS)]
+
+    assert first[0] not in now and first[1] in now and len(now) == 2
+    assert answers == [200] * ROUNDS
+
+
+def test_serve_stops_its_workers_and_exits_0_on_sigterm(pg_url: str) -> None:
+    prepared_database(pg_url)
+    with serve(pg_url, workers=2) as url:
+        workers = _wait_for_workers(url.pid, 2)
+        os.kill(url.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 30
+        while any(Path(f"/proc/{p}").exists() for p in workers) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        with socket.socket() as probe:
+            refused = probe.connect_ex(("127.0.0.1", int(url.rsplit(":", 1)[1])))
+        status = os.waitpid(url.pid, 0)[1]
+
+    assert not any(Path(f"/proc/{p}").exists() for p in workers)
+    assert refused != 0
+    assert os.waitstatus_to_exitcode(status) == 0

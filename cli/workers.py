@@ -99,7 +99,6 @@ class _HandedServer(uvicorn.Server):
 
 def _worker(channel: socket.socket, options: dict[str, Any]) -> None:
     """A worker process: the app of `cli.main:worker_app`, its connections handed over `channel`."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the supervisor stops the workers (with SIGTERM)
     config = uvicorn.Config(_APP, factory=True, **options)
     _HandedServer(config, channel).run()
 

@@ -46,10 +46,16 @@ def _write(database_location: str, sql: str, params: list[Any]) -> None:
         db.conn.close()
 
 
-def test_push_with_a_token_rotated_away_is_refused_whole_and_the_new_token_goes_on(server: Server) -> None:
+def _pushed_once(server: Server) -> tuple[str, dict[str, Any], Any]:
+    """A visit, inv.a1's phone signed in, and the answer to its first push (remembered at the door on
+    PostgreSQL)."""
     visit_id = server.new_visit()
     phone = server.login("inv.a1")
-    first = _push(server, phone, visit_id, 1)
+    return visit_id, phone, _push(server, phone, visit_id, 1)
+
+
+def test_push_with_a_token_rotated_away_is_refused_whole_and_the_new_token_goes_on(server: Server) -> None:
+    visit_id, phone, first = _pushed_once(server)
     fresh = server.client.post("/v1/auth/refresh", json={"refresh_token": phone["refresh_token"]}).json()
 
     old = _push(server, phone, visit_id, 2)
@@ -64,9 +70,7 @@ def test_push_with_a_token_rotated_away_is_refused_whole_and_the_new_token_goes_
 def test_push_of_a_revoked_device_is_refused_whole_after_one_was_applied(
     server: Server, database_location: str
 ) -> None:
-    visit_id = server.new_visit()
-    phone = server.login("inv.a1")
-    first = _push(server, phone, visit_id, 1)
+    visit_id, phone, first = _pushed_once(server)
     revoked = server.client.post(
         f"/v1/devices/{phone['device_id']}/revoke", json={"wipe": True}, headers=server.h("sup.a")
     )
@@ -84,9 +88,7 @@ def test_push_of_a_revoked_device_is_refused_whole_after_one_was_applied(
 
 
 def test_push_of_a_disabled_account_is_refused_whole(server: Server, database_location: str) -> None:
-    visit_id = server.new_visit()
-    phone = server.login("inv.a1")
-    first = _push(server, phone, visit_id, 1)
+    visit_id, phone, first = _pushed_once(server)
     _write(database_location, "UPDATE users SET active = 0 WHERE username = ?", ["inv.a1"])
 
     after = _push(server, phone, visit_id, 2)
@@ -100,9 +102,7 @@ def test_push_of_a_disabled_account_is_refused_whole(server: Server, database_lo
 def test_push_naming_the_old_epoch_is_410_with_the_new_one_after_a_restore(
     server: Server, database_location: str
 ) -> None:
-    visit_id = server.new_visit()
-    phone = server.login("inv.a1")
-    first = _push(server, phone, visit_id, 1)
+    visit_id, phone, first = _pushed_once(server)
     _write(
         database_location,
         "UPDATE meta SET value = ? WHERE key = 'server_epoch'",

@@ -324,7 +324,7 @@ def push_worker(
             store.submit_report(
                 example_report(visits[i % len(visits)], None if distinct is None else distinct + i)
             )
-        bodies = _encoded_pushes(store, engine.api, batch) if wire else []
+        bodies = _encoded_pushes(engine) if wire else []
     transport.times.clear()
     store.timings.clear()
     barrier.wait()
@@ -352,18 +352,15 @@ def push_worker(
     store.close()
 
 
-def _encoded_pushes(store: Any, api: Any, batch: int) -> list[bytes]:
-    """The device's outbox as the sync engine sends it: batches of `batch` mutations, each a gzipped push
-    request encoded by the app's API client."""
-    from models.wire import PushRequest
-
-    state = store.sync_state()
+def _encoded_pushes(engine: Any) -> list[bytes]:
+    """The device's outbox as its sync engine sends it: each next batch the engine takes from the outbox
+    and encodes (a contiguous run of up to its batch size, split further only past its byte cap)."""
     bodies: list[bytes] = []
     after = 0
-    while entries := [e.mutation for e in store.outbox(limit=batch, after=after)]:
-        req = PushRequest(device_id=state.device_id, server_epoch=state.server_epoch, mutations=entries)
-        bodies.append(api.encode_push(req))
-        after = entries[-1].mutation_id
+    while batch := engine._next_batch(after=after):
+        mutations, body = batch
+        bodies.append(body)
+        after = mutations[-1].mutation_id
     return bodies
 
 

@@ -27,13 +27,13 @@ import time
 from typing import Any
 
 import uvicorn
+from uvicorn.config import STARTUP_FAILURE
 
 __all__ = ["serve_workers"]
 
 log = logging.getLogger("fieldvisit.workers")
 
 _APP = "cli.main:worker_app"
-_STARTUP_FAILURE = 3  # uvicorn's exit code of a worker whose app did not start
 
 
 class _HandedServer(uvicorn.Server):
@@ -47,7 +47,7 @@ class _HandedServer(uvicorn.Server):
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await self.lifespan.startup()
         if self.lifespan.should_exit:
-            sys.exit(_STARTUP_FAILURE)
+            sys.exit(STARTUP_FAILURE)
         config = self.config
 
         def create_protocol(_loop: asyncio.AbstractEventLoop | None = None) -> asyncio.Protocol:
@@ -172,7 +172,7 @@ def serve_workers(host: str, port: int, workers: int, options: dict[str, Any]) -
                     if slot.process.is_alive():
                         continue
                     slot.close()
-                    if slot.process.exitcode == _STARTUP_FAILURE:
+                    if slot.process.exitcode == STARTUP_FAILURE:
                         log.error("worker [%s] failed to start; stopping", slot.process.pid)
                         failed.set()
                         stop.set()
